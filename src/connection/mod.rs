@@ -1,0 +1,171 @@
+//! How hoist reaches a host. Modules run on the controller and act on the
+//! target only through [`Connection`]; the `local` connection implements it
+//! with direct system calls, the SSH transport with remote commands.
+
+use async_trait::async_trait;
+use std::fmt;
+
+pub mod local;
+
+/// What a path is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Directory,
+    Symlink,
+    Fifo,
+    Socket,
+    BlockDevice,
+    CharDevice,
+}
+
+impl FileKind {
+    /// The name Ansible's file module reports as `state`.
+    pub fn ansible_state(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Directory => "directory",
+            FileKind::Symlink => "link",
+            _ => "file",
+        }
+    }
+}
+
+/// The result of `lstat`/`stat` on the target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileStat {
+    pub kind: FileKind,
+    /// Permission bits including setuid/setgid/sticky (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub size: u64,
+    pub mtime: f64,
+    pub atime: f64,
+    pub ctime: f64,
+    pub inode: u64,
+    pub dev: u64,
+    pub nlink: u64,
+    /// The symlink's target, for symlinks.
+    pub link_target: Option<String>,
+}
+
+/// A command to run on the target.
+#[derive(Clone, Debug, Default)]
+pub struct ExecRequest {
+    /// Run this argv directly (no shell involved).
+    pub argv: Vec<String>,
+    /// Data for the command's standard input.
+    pub stdin: Option<Vec<u8>>,
+    /// Working directory.
+    pub chdir: Option<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl ExecRequest {
+    pub fn argv<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> ExecRequest {
+        ExecRequest {
+            argv: argv.into_iter().map(Into::into).collect(),
+            ..ExecRequest::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Ownership and permissions to apply to a written file before it becomes
+/// visible under its final name.
+#[derive(Clone, Debug, Default)]
+pub struct FileAttrs {
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnErrorKind {
+    /// The host cannot be reached at all (counts as UNREACHABLE).
+    Unreachable,
+    /// The operation failed on a reachable host.
+    Failed,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnError {
+    pub kind: ConnErrorKind,
+    pub msg: String,
+}
+
+impl ConnError {
+    pub fn failed(msg: impl Into<String>) -> ConnError {
+        ConnError {
+            kind: ConnErrorKind::Failed,
+            msg: msg.into(),
+        }
+    }
+    pub fn unreachable(msg: impl Into<String>) -> ConnError {
+        ConnError {
+            kind: ConnErrorKind::Unreachable,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for ConnError {}
+
+pub type ConnResult<T> = Result<T, ConnError>;
+
+/// Primitive operations on a target host. Every path is absolute or relative
+/// to the login user's home; nothing here ever passes a path through a shell
+/// unquoted.
+#[async_trait]
+pub trait Connection: Send + Sync {
+    /// Runs a command and collects its output.
+    async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput>;
+    /// `lstat` (follow = false) or `stat`; `None` when the path does not exist.
+    async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>>;
+    /// The whole content of a file; `None` when it does not exist.
+    async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>>;
+    /// Writes `data` to `path` atomically: a temporary file in the same
+    /// directory gets the content and `attrs`, then is renamed over `path`.
+    async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()>;
+    /// Creates one directory (its parent must exist).
+    async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()>;
+    /// Sets permission bits (on the link itself is not possible on Linux, so
+    /// `follow = false` on a symlink is a no-op).
+    async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()>;
+    /// Changes owner and/or group by name or numeric id.
+    async fn chown(&self, path: &str, owner: Option<&str>, group: Option<&str>, follow: bool) -> ConnResult<()>;
+    /// Creates (or atomically replaces) a symlink at `path` pointing to `target`.
+    async fn symlink(&self, target: &str, path: &str) -> ConnResult<()>;
+    /// Creates (or atomically replaces) a hard link at `path` to `target`.
+    async fn hardlink(&self, target: &str, path: &str) -> ConnResult<()>;
+    /// Removes a file, link or (with `recursive`) a directory tree.
+    async fn remove(&self, path: &str, recursive: bool) -> ConnResult<()>;
+    /// Renames within one filesystem.
+    async fn rename(&self, from: &str, to: &str) -> ConnResult<()>;
+    /// Names of the entries in a directory (no `.`/`..`), sorted.
+    async fn list_dir(&self, path: &str) -> ConnResult<Vec<String>>;
+    /// Sets access and modification times (seconds since the epoch).
+    async fn set_times(&self, path: &str, atime: f64, mtime: f64) -> ConnResult<()>;
+    /// Resolves a user name (or numeric string) to a uid on the target.
+    async fn lookup_user(&self, name: &str) -> ConnResult<Option<u32>>;
+    /// Resolves a group name (or numeric string) to a gid on the target.
+    async fn lookup_group(&self, name: &str) -> ConnResult<Option<u32>>;
+    /// The login user's home directory, for `~` expansion.
+    async fn home_dir(&self) -> ConnResult<String>;
+}

@@ -1,0 +1,14 @@
+//! hoist: agentless configuration management that runs Ansible playbooks.
+//!
+//! The pipeline is a chain of small named stages:
+//! load (YAML → [`yaml::Node`]) → validate ([`playbook`], [`inventory`]) →
+//! plan (host selection, variables) → apply ([`executor`]).
+//! See `docs/ARCHITECTURE.md` for the bird's-eye view.
+
+pub mod connection;
+pub mod diff;
+pub mod error;
+pub mod inventory;
+pub mod modules;
+pub mod template;
+pub mod yaml;

@@ -1,0 +1,611 @@
+//! YAML loading with spans on every node, YAML 1.1 scalar resolution exactly
+//! as PyYAML (and therefore Ansible) does it, `<<` merge keys, and tags kept.
+//!
+//! saphyr-parser gives us events; we build our own [`Node`] tree so that the
+//! rest of hoist never depends on the parser crate.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use minijinja::Value;
+use regex::Regex;
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as PSpan};
+
+use crate::error::{Diagnostic, Span, register_source};
+
+/// One YAML node with its location and tag (`!vault`, `!unsafe`, `!!str` …).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub tag: Option<String>,
+    pub kind: NodeKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Pairs in document order; duplicate keys already collapsed (the last
+    /// value wins, in the first key's position, as a Python dict does).
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.kind {
+            NodeKind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.kind {
+            NodeKind::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, NodeKind::Null)
+    }
+    /// Looks a string key up in a mapping node.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    }
+    /// The key rendered as text (for keys that are not strings: `1`, `true`).
+    pub fn key_text(&self) -> String {
+        match &self.kind {
+            NodeKind::Str(s) => s.clone(),
+            NodeKind::Null => "None".into(),
+            NodeKind::Bool(b) => if *b { "True" } else { "False" }.into(),
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Float(f) => f.to_string(),
+            NodeKind::Seq(_) | NodeKind::Map(_) => "<complex key>".into(),
+        }
+    }
+    /// A short description of the node's type, as Python would name it.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            NodeKind::Null => "null",
+            NodeKind::Bool(_) => "bool",
+            NodeKind::Int(_) => "int",
+            NodeKind::Float(_) => "float",
+            NodeKind::Str(_) => "str",
+            NodeKind::Seq(_) => "list",
+            NodeKind::Map(_) => "dict",
+        }
+    }
+
+    /// Converts to a template value. `!unsafe` strings become "safe"
+    /// minijinja strings, which hoist never templates again; `!vault` is
+    /// refused until vault support lands.
+    pub fn to_value(&self) -> Result<Value, Diagnostic> {
+        if let Some(tag) = &self.tag {
+            match tag.as_str() {
+                "!vault" | "!vault-encrypted" => {
+                    return Err(Diagnostic::at(
+                        &self.span,
+                        "this value is encrypted with Ansible Vault (`!vault`), which hoist cannot decrypt yet",
+                    ));
+                }
+                "!unsafe" => return Ok(unsafe_value(self)),
+                _ => {}
+            }
+        }
+        Ok(match &self.kind {
+            NodeKind::Null => Value::from(()),
+            NodeKind::Bool(b) => Value::from(*b),
+            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Float(f) => Value::from(*f),
+            NodeKind::Str(s) => Value::from(s.as_str()),
+            NodeKind::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(item.to_value()?);
+                }
+                Value::from(out)
+            }
+            NodeKind::Map(pairs) => {
+                let mut out = Vec::with_capacity(pairs.len());
+                for (k, v) in pairs {
+                    out.push((k.to_value()?, v.to_value()?));
+                }
+                crate::template::vmap(out)
+            }
+        })
+    }
+}
+
+/// `!unsafe` marks every string below it as never-to-be-templated.
+fn unsafe_value(node: &Node) -> Value {
+    match &node.kind {
+        NodeKind::Str(s) => Value::from_safe_string(s.clone()),
+        NodeKind::Seq(items) => Value::from(items.iter().map(unsafe_value).collect::<Vec<_>>()),
+        NodeKind::Map(pairs) => crate::template::vmap(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_value().unwrap_or_default(), unsafe_value(v))),
+        ),
+        NodeKind::Null => Value::from(()),
+        NodeKind::Bool(b) => Value::from(*b),
+        NodeKind::Int(i) => Value::from(*i),
+        NodeKind::Float(f) => Value::from(*f),
+    }
+}
+
+/// Reads and parses a YAML file (the first document; an empty file is null).
+pub fn load_file(path: &std::path::Path) -> Result<Node, Diagnostic> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(Some(Span::file_only(&name)), format!("cannot read {name}: {e}")))?;
+    load_str(&text, &name)
+}
+
+/// Parses YAML text; `name` is used in spans (a path or `<extra-vars>`).
+pub fn load_str(text: &str, name: &str) -> Result<Node, Diagnostic> {
+    let file: Arc<str> = Arc::from(name);
+    register_source(&file, text);
+    let mut b = Builder {
+        file: file.clone(),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        doc: None,
+    };
+    for ev in Parser::new_from_str(text) {
+        match ev {
+            Ok((ev, span)) => {
+                if b.doc.is_some() && matches!(ev, Event::DocumentStart(_)) {
+                    break;
+                }
+                b.event(ev, span)?;
+            }
+            Err(e) => {
+                let m = e.marker();
+                return Err(Diagnostic::at(
+                    &Span::new(file, m.line(), m.col() + 1, 1),
+                    format!("YAML syntax error: {}", e.info()),
+                ));
+            }
+        }
+    }
+    Ok(b.doc.unwrap_or(Node {
+        span: Span::new(file, 1, 1, 1),
+        tag: None,
+        kind: NodeKind::Null,
+    }))
+}
+
+enum Frame {
+    Seq(Node, usize),
+    /// The mapping node, its anchor, and a pending key.
+    Map(Node, usize, Option<Node>),
+}
+
+struct Builder {
+    file: Arc<str>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    doc: Option<Node>,
+}
+
+impl Builder {
+    fn span(&self, s: &PSpan) -> Span {
+        let len = if s.end.line() == s.start.line() {
+            s.end.col().saturating_sub(s.start.col()).max(1)
+        } else {
+            1
+        };
+        Span::new(self.file.clone(), s.start.line(), s.start.col() + 1, len)
+    }
+
+    fn event(&mut self, ev: Event<'_>, span: PSpan) -> Result<(), Diagnostic> {
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let sp = self.span(&span);
+                let kind = resolve_scalar(&text, style, tag.as_deref())
+                    .map_err(|msg| Diagnostic::at(&sp, msg))?;
+                let node = Node {
+                    span: sp,
+                    tag: tag.filter(|t| !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!")),
+                    kind,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push(node)
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(node) => {
+                    let node = node.clone();
+                    self.push(node)
+                }
+                None => Err(Diagnostic::at(&self.span(&span), "unknown YAML alias")),
+            },
+            Event::SequenceStart(anchor, tag) => {
+                let node = Node {
+                    span: self.span(&span),
+                    tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
+                    kind: NodeKind::Seq(Vec::new()),
+                };
+                self.stack.push(Frame::Seq(node, anchor));
+                Ok(())
+            }
+            Event::MappingStart(anchor, tag) => {
+                let node = Node {
+                    span: self.span(&span),
+                    tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
+                    kind: NodeKind::Map(Vec::new()),
+                };
+                self.stack.push(Frame::Map(node, anchor, None));
+                Ok(())
+            }
+            Event::SequenceEnd => match self.stack.pop() {
+                Some(Frame::Seq(node, anchor)) => {
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, node.clone());
+                    }
+                    self.push(node)
+                }
+                _ => Ok(()),
+            },
+            Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Map(mut node, anchor, _)) => {
+                    apply_merges(&mut node)?;
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, node.clone());
+                    }
+                    self.push(node)
+                }
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    fn push(&mut self, node: Node) -> Result<(), Diagnostic> {
+        match self.stack.last_mut() {
+            None => {
+                if self.doc.is_none() {
+                    self.doc = Some(node);
+                }
+            }
+            Some(Frame::Seq(seq, _)) => {
+                if let NodeKind::Seq(items) = &mut seq.kind {
+                    items.push(node);
+                }
+            }
+            Some(Frame::Map(map, _, pending)) => match pending.take() {
+                None => *pending = Some(node),
+                Some(key) => {
+                    if let NodeKind::Map(pairs) = &mut map.kind {
+                        insert_pair(pairs, key, node);
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Python-dict insertion: a repeated key keeps its first position and takes
+/// the new value.
+fn insert_pair(pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+    // `<<` keys are merged later and may legitimately repeat.
+    let is_merge = key.as_str() == Some("<<") && key.tag.is_none();
+    if !is_merge
+        && let Some(slot) = pairs.iter_mut().find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
+    {
+        slot.1 = value;
+        return;
+    }
+    pairs.push((key, value));
+}
+
+/// Expands `<<: *anchor` and `<<: [*a, *b]` as PyYAML's flatten_mapping does:
+/// merged keys come first, explicit keys override them, and among several
+/// merged maps the earlier one wins.
+fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
+    let NodeKind::Map(pairs) = &mut node.kind else {
+        return Ok(());
+    };
+    if !pairs.iter().any(|(k, _)| k.as_str() == Some("<<") && k.tag.is_none()) {
+        return Ok(());
+    }
+    let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut own: Vec<(Node, Node)> = Vec::new();
+    for (k, v) in std::mem::take(pairs) {
+        if k.as_str() == Some("<<") && k.tag.is_none() {
+            let sources: Vec<Node> = match v.kind {
+                NodeKind::Map(_) => vec![v],
+                NodeKind::Seq(items) => {
+                    for item in &items {
+                        if !matches!(item.kind, NodeKind::Map(_)) {
+                            return Err(Diagnostic::at(
+                                &item.span,
+                                "a merge key `<<` expects a mapping or a list of mappings",
+                            ));
+                        }
+                    }
+                    items
+                }
+                _ => {
+                    return Err(Diagnostic::at(
+                        &v.span,
+                        "a merge key `<<` expects a mapping or a list of mappings",
+                    ));
+                }
+            };
+            // Later sources first, so that earlier ones override them.
+            for src in sources.into_iter().rev() {
+                if let NodeKind::Map(src_pairs) = src.kind {
+                    for (sk, sv) in src_pairs {
+                        insert_pair(&mut merged, sk, sv);
+                    }
+                }
+            }
+        } else {
+            own.push((k, v));
+        }
+    }
+    for (k, v) in own {
+        insert_pair(&mut merged, k, v);
+    }
+    *pairs = merged;
+    Ok(())
+}
+
+fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
+}
+
+fn bool_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
+}
+fn int_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(
+        &R,
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+    )
+}
+fn float_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(
+        &R,
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+    )
+}
+fn null_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"^(?:~|null|Null|NULL|)$")
+}
+
+/// Resolves a scalar as PyYAML's SafeLoader would. Only plain scalars are
+/// implicitly typed; quoted and block scalars are strings unless tagged.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<NodeKind, String> {
+    let core = tag.and_then(|t| {
+        t.strip_prefix("tag:yaml.org,2002:")
+            .or_else(|| t.strip_prefix("!!"))
+    });
+    match core {
+        Some("str") => return Ok(NodeKind::Str(text.to_owned())),
+        Some("null") => return Ok(NodeKind::Null),
+        Some("bool") => {
+            return bool_value(text)
+                .map(NodeKind::Bool)
+                .ok_or_else(|| format!("`{text}` is not a valid !!bool"));
+        }
+        Some("int") => {
+            return int_value(text)
+                .map(NodeKind::Int)
+                .ok_or_else(|| format!("`{text}` is not a valid !!int"));
+        }
+        Some("float") => {
+            return float_value(text)
+                .map(NodeKind::Float)
+                .ok_or_else(|| format!("`{text}` is not a valid !!float"));
+        }
+        _ => {}
+    }
+    if tag.is_some() || style != ScalarStyle::Plain {
+        return Ok(NodeKind::Str(text.to_owned()));
+    }
+    Ok(resolve_plain(text))
+}
+
+/// Implicit resolution of a plain scalar (PyYAML's resolver table).
+pub fn resolve_plain(text: &str) -> NodeKind {
+    if null_re().is_match(text) {
+        return NodeKind::Null;
+    }
+    if bool_re().is_match(text)
+        && let Some(b) = bool_value(text)
+    {
+        return NodeKind::Bool(b);
+    }
+    if int_re().is_match(text)
+        && let Some(i) = int_value(text)
+    {
+        return NodeKind::Int(i);
+    }
+    if float_re().is_match(text)
+        && let Some(f) = float_value(text)
+    {
+        return NodeKind::Float(f);
+    }
+    NodeKind::Str(text.to_owned())
+}
+
+fn bool_value(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" => Some(true),
+        "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// PyYAML's construct_yaml_int.
+fn int_value(text: &str) -> Option<i64> {
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+    let (neg, digits) = match cleaned.as_bytes().first() {
+        Some(b'-') => (true, &cleaned[1..]),
+        Some(b'+') => (false, &cleaned[1..]),
+        _ => (false, cleaned.as_str()),
+    };
+    let magnitude: i64 = if digits == "0" {
+        0
+    } else if let Some(b) = digits.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()?
+    } else if let Some(h) = digits.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()?
+    } else if digits.starts_with('0') {
+        i64::from_str_radix(digits, 8).ok()?
+    } else if digits.contains(':') {
+        let mut v: i64 = 0;
+        for part in digits.split(':') {
+            v = v.checked_mul(60)?.checked_add(part.parse::<i64>().ok()?)?;
+        }
+        v
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if neg { -magnitude } else { magnitude })
+}
+
+/// PyYAML's construct_yaml_float.
+fn float_value(text: &str) -> Option<f64> {
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    let (sign, digits) = match cleaned.as_bytes().first() {
+        Some(b'-') => (-1.0, &cleaned[1..]),
+        Some(b'+') => (1.0, &cleaned[1..]),
+        _ => (1.0, cleaned.as_str()),
+    };
+    if digits == ".inf" {
+        return Some(sign * f64::INFINITY);
+    }
+    if digits == ".nan" {
+        return Some(f64::NAN);
+    }
+    if digits.contains(':') {
+        let mut v = 0.0;
+        for part in digits.split(':') {
+            v = v * 60.0 + part.parse::<f64>().ok()?;
+        }
+        return Some(sign * v);
+    }
+    digits.parse::<f64>().ok().map(|v| sign * v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(s: &str) -> NodeKind {
+        load_str(&format!("v: {s}\n"), "t.yml").unwrap().get("v").unwrap().kind.clone()
+    }
+
+    #[test]
+    fn yaml11_booleans_as_pyyaml() {
+        for t in ["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] {
+            assert_eq!(scalar(t), NodeKind::Bool(true), "{t}");
+        }
+        for f in ["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"] {
+            assert_eq!(scalar(f), NodeKind::Bool(false), "{f}");
+        }
+        // PyYAML does not treat y/n or mixed case as booleans.
+        for s in ["y", "n", "yEs", "tRue", "Y"] {
+            assert_eq!(scalar(s), NodeKind::Str(s.into()), "{s}");
+        }
+        assert_eq!(scalar("'yes'"), NodeKind::Str("yes".into()));
+    }
+
+    #[test]
+    fn yaml11_numbers_as_pyyaml() {
+        assert_eq!(scalar("0755"), NodeKind::Int(0o755));
+        assert_eq!(scalar("0o755"), NodeKind::Str("0o755".into()));
+        assert_eq!(scalar("0x1F"), NodeKind::Int(31));
+        assert_eq!(scalar("0b101"), NodeKind::Int(5));
+        assert_eq!(scalar("1_000"), NodeKind::Int(1000));
+        assert_eq!(scalar("190:20:30"), NodeKind::Int(685230));
+        assert_eq!(scalar("-42"), NodeKind::Int(-42));
+        assert_eq!(scalar("0"), NodeKind::Int(0));
+        assert_eq!(scalar("09"), NodeKind::Str("09".into()));
+        assert_eq!(scalar("1.5"), NodeKind::Float(1.5));
+        assert_eq!(scalar("1."), NodeKind::Float(1.0));
+        assert_eq!(scalar(".5"), NodeKind::Float(0.5));
+        assert_eq!(scalar("1.0e+3"), NodeKind::Float(1000.0));
+        // YAML 1.1 floats need a dot and a signed exponent.
+        assert_eq!(scalar("1e3"), NodeKind::Str("1e3".into()));
+        assert_eq!(scalar(".inf"), NodeKind::Float(f64::INFINITY));
+        assert_eq!(scalar("-.Inf"), NodeKind::Float(f64::NEG_INFINITY));
+        assert!(matches!(scalar(".nan"), NodeKind::Float(f) if f.is_nan()));
+        assert_eq!(scalar("1.2.3"), NodeKind::Str("1.2.3".into()));
+    }
+
+    #[test]
+    fn nulls_and_tags() {
+        assert_eq!(scalar("~"), NodeKind::Null);
+        assert_eq!(scalar("null"), NodeKind::Null);
+        assert_eq!(scalar(""), NodeKind::Null);
+        assert_eq!(scalar("!!str 0755"), NodeKind::Str("0755".into()));
+        assert_eq!(scalar("!!int '12'"), NodeKind::Int(12));
+        let n = load_str("v: !unsafe '{{ x }}'\n", "t.yml").unwrap();
+        let v = n.get("v").unwrap();
+        assert_eq!(v.tag.as_deref(), Some("!unsafe"));
+        assert!(n.to_value().unwrap().get_attr("v").unwrap().is_safe());
+    }
+
+    #[test]
+    fn vault_is_a_located_error() {
+        let n = load_str("a: 1\nsecret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", "v.yml").unwrap();
+        let err = n.to_value().unwrap_err();
+        let span = err.span.unwrap();
+        assert_eq!((span.line, span.col), (2, 9));
+        assert!(err.message.contains("Vault"));
+    }
+
+    #[test]
+    fn spans_are_one_based() {
+        let n = load_str("- name: x\n  debug:\n    msg: hi\n", "p.yml").unwrap();
+        let task = &n.as_seq().unwrap()[0];
+        let (k, _) = &task.as_map().unwrap()[1];
+        assert_eq!((k.span.line, k.span.col, k.span.len), (2, 3, 5));
+        let msg = task.get("debug").unwrap().get("msg").unwrap();
+        assert_eq!((msg.span.line, msg.span.col), (3, 10));
+    }
+
+    #[test]
+    fn merge_keys_follow_pyyaml() {
+        let text = "base: &b {a: 1, b: 2}\nother: &o {b: 3, c: 4}\nm:\n  <<: [*b, *o]\n  c: 5\n";
+        let n = load_str(text, "m.yml").unwrap();
+        let v = n.to_value().unwrap();
+        let m = v.get_attr("m").unwrap();
+        assert_eq!(crate::template::py_repr(&m), "{'b': 2, 'c': 5, 'a': 1}");
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins() {
+        let n = load_str("a: 1\nb: 2\na: 3\n", "d.yml").unwrap();
+        assert_eq!(crate::template::py_repr(&n.to_value().unwrap()), "{'a': 3, 'b': 2}");
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let err = load_str("a: [1, 2\nb: 3\n", "bad.yml").unwrap_err();
+        assert!(err.message.starts_with("YAML syntax error"));
+        assert!(err.span.unwrap().line >= 1);
+    }
+}
