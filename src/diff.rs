@@ -26,6 +26,9 @@ mod tests {
     #[test]
     fn shows_hunks_with_headers() {
         let d = unified("a\nb\nc\n", "a\nB\nc\n", "before: /f", "after: /f");
-        assert_eq!(d, "--- before: /f\n+++ after: /f\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+        assert_eq!(
+            d,
+            "--- before: /f\n+++ after: /f\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
+        );
     }
 }

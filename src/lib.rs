@@ -5,10 +5,14 @@
 //! plan (host selection, variables) → apply ([`executor`]).
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view.
 
+pub mod cli;
 pub mod connection;
 pub mod diff;
 pub mod error;
+pub mod executor;
 pub mod inventory;
 pub mod modules;
+pub mod playbook;
+pub mod report;
 pub mod template;
 pub mod yaml;

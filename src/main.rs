@@ -1,1 +1,5 @@
-fn main() {}
+//! The `hoist` binary: a thin shell over the library (see `hoist::cli`).
+
+fn main() {
+    std::process::exit(hoist::cli::main());
+}

@@ -147,8 +147,12 @@ fn unsafe_value(node: &Node) -> Value {
 /// Reads and parses a YAML file (the first document; an empty file is null).
 pub fn load_file(path: &std::path::Path) -> Result<Node, Diagnostic> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(Some(Span::file_only(&name)), format!("cannot read {name}: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(
+            Some(Span::file_only(&name)),
+            format!("cannot read {name}: {e}"),
+        )
+    })?;
     load_str(&text, &name)
 }
 
@@ -218,7 +222,8 @@ impl Builder {
                     .map_err(|msg| Diagnostic::at(&sp, msg))?;
                 let node = Node {
                     span: sp,
-                    tag: tag.filter(|t| !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!")),
+                    tag: tag
+                        .filter(|t| !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!")),
                     kind,
                 };
                 if anchor > 0 {
@@ -305,7 +310,9 @@ fn insert_pair(pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
     // `<<` keys are merged later and may legitimately repeat.
     let is_merge = key.as_str() == Some("<<") && key.tag.is_none();
     if !is_merge
-        && let Some(slot) = pairs.iter_mut().find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
+        && let Some(slot) = pairs
+            .iter_mut()
+            .find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
     {
         slot.1 = value;
         return;
@@ -320,7 +327,10 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
     let NodeKind::Map(pairs) = &mut node.kind else {
         return Ok(());
     };
-    if !pairs.iter().any(|(k, _)| k.as_str() == Some("<<") && k.tag.is_none()) {
+    if !pairs
+        .iter()
+        .any(|(k, _)| k.as_str() == Some("<<") && k.tag.is_none())
+    {
         return Ok(());
     }
     let mut merged: Vec<(Node, Node)> = Vec::new();
@@ -372,7 +382,10 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 
 fn bool_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
+    re(
+        &R,
+        r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+    )
 }
 fn int_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
@@ -487,7 +500,11 @@ fn int_value(text: &str) -> Option<i64> {
 
 /// PyYAML's construct_yaml_float.
 fn float_value(text: &str) -> Option<f64> {
-    let cleaned: String = text.chars().filter(|c| *c != '_').collect::<String>().to_lowercase();
+    let cleaned: String = text
+        .chars()
+        .filter(|c| *c != '_')
+        .collect::<String>()
+        .to_lowercase();
     let (sign, digits) = match cleaned.as_bytes().first() {
         Some(b'-') => (-1.0, &cleaned[1..]),
         Some(b'+') => (1.0, &cleaned[1..]),
@@ -514,15 +531,24 @@ mod tests {
     use super::*;
 
     fn scalar(s: &str) -> NodeKind {
-        load_str(&format!("v: {s}\n"), "t.yml").unwrap().get("v").unwrap().kind.clone()
+        load_str(&format!("v: {s}\n"), "t.yml")
+            .unwrap()
+            .get("v")
+            .unwrap()
+            .kind
+            .clone()
     }
 
     #[test]
     fn yaml11_booleans_as_pyyaml() {
-        for t in ["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] {
+        for t in [
+            "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
+        ] {
             assert_eq!(scalar(t), NodeKind::Bool(true), "{t}");
         }
-        for f in ["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"] {
+        for f in [
+            "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
+        ] {
             assert_eq!(scalar(f), NodeKind::Bool(false), "{f}");
         }
         // PyYAML does not treat y/n or mixed case as booleans.
@@ -570,7 +596,11 @@ mod tests {
 
     #[test]
     fn vault_is_a_located_error() {
-        let n = load_str("a: 1\nsecret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", "v.yml").unwrap();
+        let n = load_str(
+            "a: 1\nsecret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n",
+            "v.yml",
+        )
+        .unwrap();
         let err = n.to_value().unwrap_err();
         let span = err.span.unwrap();
         assert_eq!((span.line, span.col), (2, 9));
@@ -599,7 +629,10 @@ mod tests {
     #[test]
     fn duplicate_keys_last_wins() {
         let n = load_str("a: 1\nb: 2\na: 3\n", "d.yml").unwrap();
-        assert_eq!(crate::template::py_repr(&n.to_value().unwrap()), "{'a': 3, 'b': 2}");
+        assert_eq!(
+            crate::template::py_repr(&n.to_value().unwrap()),
+            "{'a': 3, 'b': 2}"
+        );
     }
 
     #[test]

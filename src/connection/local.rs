@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use nix::unistd::{Gid, Group, Uid, User};
 
-use super::{ConnError, ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileKind, FileStat};
+use super::{
+    ConnError, ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileKind, FileStat,
+};
 
 #[derive(Debug, Default)]
 pub struct LocalConnection;
@@ -58,11 +60,17 @@ fn secs(s: i64, ns: i64) -> f64 {
 }
 
 pub(crate) fn user_name(uid: u32) -> Option<String> {
-    User::from_uid(Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
+    User::from_uid(Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
 }
 
 pub(crate) fn group_name(gid: u32) -> Option<String> {
-    Group::from_gid(Gid::from_raw(gid)).ok().flatten().map(|g| g.name)
+    Group::from_gid(Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
 }
 
 fn resolve_uid(name: &str) -> Option<u32> {
@@ -76,7 +84,10 @@ fn resolve_gid(name: &str) -> Option<u32> {
     if let Ok(n) = name.parse::<u32>() {
         return Some(n);
     }
-    Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw())
+    Group::from_name(name)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
 }
 
 /// A temporary name beside `path`, unique within this process and across
@@ -98,7 +109,12 @@ fn current_umask() -> u32 {
     old.bits()
 }
 
-fn chown_path(path: &Path, owner: Option<&str>, group: Option<&str>, follow: bool) -> ConnResult<()> {
+fn chown_path(
+    path: &Path,
+    owner: Option<&str>,
+    group: Option<&str>,
+    follow: bool,
+) -> ConnResult<()> {
     let shown = path.display().to_string();
     let uid = match owner {
         Some(o) => Some(resolve_uid(o).ok_or_else(|| {
@@ -142,9 +158,12 @@ impl Connection for LocalConnection {
         cmd.stdout(std::process::Stdio::piped());
         cmd.stderr(std::process::Stdio::piped());
         cmd.kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| ConnError::failed(format!("[Errno {}] {e}: '{prog}'", e.raw_os_error().unwrap_or(2))))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            ConnError::failed(format!(
+                "[Errno {}] {e}: '{prog}'",
+                e.raw_os_error().unwrap_or(2)
+            ))
+        })?;
         if let Some(data) = &req.stdin
             && let Some(mut stdin) = child.stdin.take()
         {
@@ -172,7 +191,11 @@ impl Connection for LocalConnection {
 
     async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
         let p = expand(path);
-        let md = if follow { fs::metadata(&p) } else { fs::symlink_metadata(&p) };
+        let md = if follow {
+            fs::metadata(&p)
+        } else {
+            fs::symlink_metadata(&p)
+        };
         let md = match md {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -181,7 +204,9 @@ impl Connection for LocalConnection {
         };
         let kind = kind_of(md.file_type());
         let link_target = if kind == FileKind::Symlink {
-            fs::read_link(&p).ok().map(|t| String::from_utf8_lossy(t.as_os_str().as_bytes()).into_owned())
+            fs::read_link(&p)
+                .ok()
+                .map(|t| String::from_utf8_lossy(t.as_os_str().as_bytes()).into_owned())
         } else {
             None
         };
@@ -221,7 +246,8 @@ impl Connection for LocalConnection {
                 .create_new(true)
                 .open(&tmp)
                 .map_err(|e| io_err("cannot create temporary file for", path, e))?;
-            f.write_all(data).map_err(|e| io_err("cannot write", path, e))?;
+            f.write_all(data)
+                .map_err(|e| io_err("cannot write", path, e))?;
             f.sync_all().map_err(|e| io_err("cannot sync", path, e))?;
             drop(f);
             let mode = match (attrs.mode, &existing) {
@@ -240,11 +266,14 @@ impl Connection for LocalConnection {
                 let tmp_md = fs::metadata(&tmp).map_err(|e| io_err("cannot stat", path, e))?;
                 let want_uid = owner.as_deref().and_then(resolve_uid);
                 let want_gid = group.as_deref().and_then(resolve_gid);
-                if want_uid.is_some_and(|u| u != tmp_md.uid()) || want_gid.is_some_and(|g| g != tmp_md.gid()) {
+                if want_uid.is_some_and(|u| u != tmp_md.uid())
+                    || want_gid.is_some_and(|g| g != tmp_md.gid())
+                {
                     chown_path(&tmp, owner.as_deref(), group.as_deref(), true)?;
                 }
             }
-            fs::rename(&tmp, &dest).map_err(|e| io_err("cannot rename temporary file onto", path, e))
+            fs::rename(&tmp, &dest)
+                .map_err(|e| io_err("cannot rename temporary file onto", path, e))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -255,25 +284,34 @@ impl Connection for LocalConnection {
     async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()> {
         let p = expand(path);
         fs::create_dir(&p).map_err(|e| io_err("cannot create directory", path, e))?;
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(|e| io_err("cannot chmod", path, e))
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+            .map_err(|e| io_err("cannot chmod", path, e))
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()> {
         let p = expand(path);
         match fs::symlink_metadata(&p) {
             Ok(md) if md.file_type().is_symlink() => Ok(()),
-            _ => fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(|e| io_err("cannot chmod", path, e)),
+            _ => fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+                .map_err(|e| io_err("cannot chmod", path, e)),
         }
     }
 
-    async fn chown(&self, path: &str, owner: Option<&str>, group: Option<&str>, follow: bool) -> ConnResult<()> {
+    async fn chown(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+        follow: bool,
+    ) -> ConnResult<()> {
         chown_path(&expand(path), owner, group, follow)
     }
 
     async fn symlink(&self, target: &str, path: &str) -> ConnResult<()> {
         let dest = expand(path);
         let tmp = temp_beside(&dest);
-        std::os::unix::fs::symlink(target, &tmp).map_err(|e| io_err("cannot create symlink", path, e))?;
+        std::os::unix::fs::symlink(target, &tmp)
+            .map_err(|e| io_err("cannot create symlink", path, e))?;
         fs::rename(&tmp, &dest).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_err("cannot replace", path, e)
@@ -283,7 +321,8 @@ impl Connection for LocalConnection {
     async fn hardlink(&self, target: &str, path: &str) -> ConnResult<()> {
         let dest = expand(path);
         let tmp = temp_beside(&dest);
-        fs::hard_link(expand(target), &tmp).map_err(|e| io_err("cannot create hard link", path, e))?;
+        fs::hard_link(expand(target), &tmp)
+            .map_err(|e| io_err("cannot create hard link", path, e))?;
         fs::rename(&tmp, &dest).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             io_err("cannot replace", path, e)
@@ -298,7 +337,11 @@ impl Connection for LocalConnection {
             Err(e) => return Err(io_err("cannot stat", path, e)),
         };
         let res = if md.is_dir() {
-            if recursive { fs::remove_dir_all(&p) } else { fs::remove_dir(&p) }
+            if recursive {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_dir(&p)
+            }
         } else {
             fs::remove_file(&p)
         };

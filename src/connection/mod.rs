@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use std::fmt;
 
 pub mod local;
+pub mod overlay;
 
 /// What a path is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +64,9 @@ pub struct ExecRequest {
     pub chdir: Option<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// The command only looks (a probe such as `umask`, `date`, `env`); only
+    /// such commands run while check mode predicts changes.
+    pub read_only: bool,
 }
 
 impl ExecRequest {
@@ -71,6 +75,12 @@ impl ExecRequest {
             argv: argv.into_iter().map(Into::into).collect(),
             ..ExecRequest::default()
         }
+    }
+
+    /// Marks the command as one that changes nothing on the host.
+    pub fn read_only(mut self) -> ExecRequest {
+        self.read_only = true;
+        self
     }
 }
 
@@ -149,7 +159,13 @@ pub trait Connection: Send + Sync {
     /// `follow = false` on a symlink is a no-op).
     async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()>;
     /// Changes owner and/or group by name or numeric id.
-    async fn chown(&self, path: &str, owner: Option<&str>, group: Option<&str>, follow: bool) -> ConnResult<()>;
+    async fn chown(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+        follow: bool,
+    ) -> ConnResult<()>;
     /// Creates (or atomically replaces) a symlink at `path` pointing to `target`.
     async fn symlink(&self, target: &str, path: &str) -> ConnResult<()>;
     /// Creates (or atomically replaces) a hard link at `path` to `target`.
@@ -168,4 +184,73 @@ pub trait Connection: Send + Sync {
     async fn lookup_group(&self, name: &str) -> ConnResult<Option<u32>>;
     /// The login user's home directory, for `~` expansion.
     async fn home_dir(&self) -> ConnResult<String>;
+}
+
+/// A connection whose commands all get extra environment variables (the
+/// `environment:` keyword).
+pub struct WithEnv<'a> {
+    pub inner: &'a dyn Connection,
+    pub env: Vec<(String, String)>,
+}
+
+#[async_trait]
+impl Connection for WithEnv<'_> {
+    async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
+        let mut req = req.clone();
+        let mut env = self.env.clone();
+        env.append(&mut req.env);
+        req.env = env;
+        self.inner.exec(&req).await
+    }
+    async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
+        self.inner.stat(path, follow).await
+    }
+    async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
+        self.inner.read_file(path).await
+    }
+    async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()> {
+        self.inner.write_file(path, data, attrs).await
+    }
+    async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()> {
+        self.inner.mkdir(path, mode).await
+    }
+    async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()> {
+        self.inner.chmod(path, mode).await
+    }
+    async fn chown(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+        follow: bool,
+    ) -> ConnResult<()> {
+        self.inner.chown(path, owner, group, follow).await
+    }
+    async fn symlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        self.inner.symlink(target, path).await
+    }
+    async fn hardlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        self.inner.hardlink(target, path).await
+    }
+    async fn remove(&self, path: &str, recursive: bool) -> ConnResult<()> {
+        self.inner.remove(path, recursive).await
+    }
+    async fn rename(&self, from: &str, to: &str) -> ConnResult<()> {
+        self.inner.rename(from, to).await
+    }
+    async fn list_dir(&self, path: &str) -> ConnResult<Vec<String>> {
+        self.inner.list_dir(path).await
+    }
+    async fn set_times(&self, path: &str, atime: f64, mtime: f64) -> ConnResult<()> {
+        self.inner.set_times(path, atime, mtime).await
+    }
+    async fn lookup_user(&self, name: &str) -> ConnResult<Option<u32>> {
+        self.inner.lookup_user(name).await
+    }
+    async fn lookup_group(&self, name: &str) -> ConnResult<Option<u32>> {
+        self.inner.lookup_group(name).await
+    }
+    async fn home_dir(&self) -> ConnResult<String> {
+        self.inner.home_dir().await
+    }
 }

@@ -114,6 +114,23 @@ fn coerce(name: &str, ty: ParamType, v: &Value) -> Result<Value, String> {
     })
 }
 
+/// Coerces one literal value as [`Args::bind`] would and checks its
+/// choices; used by the loader to refuse mistyped parameters early.
+pub fn coerce_for_check(p: &super::Param, v: &Value) -> Result<(), String> {
+    let coerced = coerce(p.name, p.ty, v)?;
+    if !p.choices.is_empty() {
+        let s = py_str(&coerced);
+        if !p.choices.contains(&s.as_str()) {
+            return Err(format!(
+                "value of {} must be one of: {}, got: {s}",
+                p.name,
+                p.choices.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Args {
     /// Resolves aliases, coerces types and checks required parameters,
     /// choices and exclusive groups. Errors read as Ansible's do.
@@ -142,7 +159,8 @@ impl Args {
             values.insert(p.name, coerced);
         }
         if !unknown.is_empty() {
-            let mut supported: Vec<&str> = spec.all_names().filter(|n| !n.starts_with('_')).collect();
+            let mut supported: Vec<&str> =
+                spec.all_names().filter(|n| !n.starts_with('_')).collect();
             supported.sort_unstable();
             return Err(format!(
                 "Unsupported parameters for ({}) module: {}. Supported parameters include: {}.",
@@ -158,17 +176,30 @@ impl Args {
             .map(|p| p.name)
             .collect();
         if !missing.is_empty() {
-            return Err(format!("missing required arguments: {}", missing.join(", ")));
+            return Err(format!(
+                "missing required arguments: {}",
+                missing.join(", ")
+            ));
         }
         for group in spec.mutually_exclusive {
-            let given: Vec<&str> = group.iter().copied().filter(|n| values.contains_key(n)).collect();
+            let given: Vec<&str> = group
+                .iter()
+                .copied()
+                .filter(|n| values.contains_key(n))
+                .collect();
             if given.len() > 1 {
-                return Err(format!("parameters are mutually exclusive: {}", given.join("|")));
+                return Err(format!(
+                    "parameters are mutually exclusive: {}",
+                    given.join("|")
+                ));
             }
         }
         for group in spec.required_one_of {
             if !group.iter().any(|n| values.contains_key(n)) {
-                return Err(format!("one of the following is required: {}", group.join(", ")));
+                return Err(format!(
+                    "one of the following is required: {}",
+                    group.join(", ")
+                ));
             }
         }
         Ok(Args { values })
@@ -193,10 +224,15 @@ impl Args {
         self.bool(name).unwrap_or(default)
     }
     pub fn int(&self, name: &str) -> Option<i64> {
-        self.values.get(name).and_then(|v| i64::try_from(v.clone()).ok())
+        self.values
+            .get(name)
+            .and_then(|v| i64::try_from(v.clone()).ok())
     }
     pub fn list(&self, name: &str) -> Option<Vec<Value>> {
-        self.values.get(name).and_then(|v| v.try_iter().ok()).map(|it| it.collect())
+        self.values
+            .get(name)
+            .and_then(|v| v.try_iter().ok())
+            .map(|it| it.collect())
     }
     pub fn str_list(&self, name: &str) -> Option<Vec<String>> {
         self.list(name).map(|l| l.iter().map(py_str).collect())
@@ -210,7 +246,8 @@ impl Args {
 pub fn parse_mode(v: &Value, current: u32, is_dir: bool) -> Result<u32, String> {
     match v.kind() {
         ValueKind::Number => {
-            let n = i64::try_from(v.clone()).map_err(|_| format!("mode must be in octal or symbolic form, got {v}"))?;
+            let n = i64::try_from(v.clone())
+                .map_err(|_| format!("mode must be in octal or symbolic form, got {v}"))?;
             if !(0..=0o7777).contains(&n) {
                 return Err(format!("mode must be in octal or symbolic form, got {n}"));
             }
@@ -219,7 +256,8 @@ pub fn parse_mode(v: &Value, current: u32, is_dir: bool) -> Result<u32, String> 
         ValueKind::String => {
             let s = v.as_str().unwrap_or("").trim();
             if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-                let n = u32::from_str_radix(s, 8).map_err(|_| format!("mode must be in octal or symbolic form: {s}"))?;
+                let n = u32::from_str_radix(s, 8)
+                    .map_err(|_| format!("mode must be in octal or symbolic form: {s}"))?;
                 if n > 0o7777 {
                     return Err(format!("mode must be in octal or symbolic form: {s}"));
                 }
@@ -320,12 +358,18 @@ mod tests {
         // An unquoted 644 in YAML is decimal 644, as Ansible warns.
         assert_eq!(parse_mode(&Value::from(644), 0, false), Ok(0o1204));
         assert_eq!(parse_mode(&Value::from("u+x"), 0o644, false), Ok(0o744));
-        assert_eq!(parse_mode(&Value::from("u=rw,g=r,o="), 0o777, false), Ok(0o640));
+        assert_eq!(
+            parse_mode(&Value::from("u=rw,g=r,o="), 0o777, false),
+            Ok(0o640)
+        );
         assert_eq!(parse_mode(&Value::from("a+X"), 0o644, true), Ok(0o755));
         assert_eq!(parse_mode(&Value::from("a+X"), 0o644, false), Ok(0o644));
         assert_eq!(parse_mode(&Value::from("go-w"), 0o777, false), Ok(0o755));
         assert_eq!(parse_mode(&Value::from("g=u"), 0o700, false), Ok(0o770));
-        assert_eq!(parse_mode(&Value::from("u+s,o+t"), 0o755, false), Ok(0o5755));
+        assert_eq!(
+            parse_mode(&Value::from("u+s,o+t"), 0o755, false),
+            Ok(0o5755)
+        );
         assert!(parse_mode(&Value::from("rwx"), 0, false).is_err());
         assert!(parse_mode(&Value::from("u+q"), 0, false).is_err());
     }

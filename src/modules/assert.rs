@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 use minijinja::Value;
 
-use super::{Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param, ParamType};
+use super::{
+    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
+};
 
 pub struct Assert;
 

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use minijinja::Value;
 
-use super::{Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType};
+use super::{
+    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+};
 
 pub struct Debug;
 
@@ -36,7 +38,10 @@ impl Module for Debug {
             };
             out.set(&var, value);
         } else {
-            let msg = args.get("msg").cloned().unwrap_or_else(|| Value::from("Hello world!"));
+            let msg = args
+                .get("msg")
+                .cloned()
+                .unwrap_or_else(|| Value::from("Hello world!"));
             out.set("msg", msg);
         }
         Ok(out)

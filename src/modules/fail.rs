@@ -2,14 +2,16 @@
 
 use async_trait::async_trait;
 
-use super::{Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType};
+use super::{
+    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+};
 
 pub struct Fail;
 
 static SPEC: ModuleSpec = ModuleSpec {
     name: "fail",
     params: &[Param::new("msg", ParamType::Raw)],
-    free_form: FreeForm::Whole("msg"),
+    free_form: FreeForm::None,
     mutually_exclusive: &[],
     required_one_of: &[],
     check_mode: true,
@@ -22,7 +24,9 @@ impl Module for Fail {
         &SPEC
     }
     async fn run(&self, args: &Args, _ctx: &ModuleCtx<'_>) -> ModuleResult {
-        let msg = args.str("msg").unwrap_or_else(|| "Failed as requested from task".into());
+        let msg = args
+            .str("msg")
+            .unwrap_or_else(|| "Failed as requested from task".into());
         Ok(Outcome::failure(msg))
     }
 }

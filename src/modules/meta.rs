@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::{Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType};
+use super::{
+    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+};
 
 pub struct Meta;
 
@@ -22,7 +24,9 @@ pub const ACTIONS: &[&str] = &[
 
 static SPEC: ModuleSpec = ModuleSpec {
     name: "meta",
-    params: &[Param::new("_raw_params", ParamType::Str).required().choices(ACTIONS)],
+    params: &[Param::new("_raw_params", ParamType::Str)
+        .required()
+        .choices(ACTIONS)],
     free_form: FreeForm::Whole("_raw_params"),
     mutually_exclusive: &[],
     required_one_of: &[],

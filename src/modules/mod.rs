@@ -238,6 +238,11 @@ pub trait TaskEnv: Send + Sync {
 pub struct ModuleCtx<'a> {
     pub conn: &'a dyn Connection,
     pub check_mode: bool,
+    /// Check mode by prediction: `conn` is an overlay that keeps every
+    /// write in memory, and the module runs its real logic against it
+    /// (`check_mode` is false then). Modules must not run commands that could
+    /// change the host, such as `validate`, while predicting.
+    pub predict: bool,
     pub diff: bool,
     pub host: &'a str,
     pub env: &'a dyn TaskEnv,
@@ -317,7 +322,10 @@ pub(crate) mod testing {
 
     impl TestEnv {
         pub fn new(base: &Path, vars: &[(&str, Value)]) -> TestEnv {
-            let vars = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            let vars = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
             TestEnv {
                 scope: VarScope::new(Arc::new(Templar::new()), vars),
                 base: base.to_path_buf(),
@@ -333,7 +341,9 @@ pub(crate) mod testing {
             self.scope.cond(expr)
         }
         fn render_template(&self, text: &str, extra: &[(&str, Value)]) -> Result<String, String> {
-            let scope = self.scope.with_extra(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+            let scope = self
+                .scope
+                .with_extra(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
             scope.render_text(text)
         }
         fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf> {
@@ -348,9 +358,18 @@ pub(crate) mod testing {
     }
 
     /// Binds `args` (YAML mapping text) for `module` and runs it locally.
-    pub async fn run(module: &dyn Module, yaml_args: &str, env: &TestEnv, check: bool, diff: bool) -> ModuleResult {
-        let node = crate::yaml::load_str(yaml_args, "<test>").map_err(|d| ModuleError::Failed(d.to_string()))?;
-        let value = node.to_value().map_err(|d| ModuleError::Failed(d.to_string()))?;
+    pub async fn run(
+        module: &dyn Module,
+        yaml_args: &str,
+        env: &TestEnv,
+        check: bool,
+        diff: bool,
+    ) -> ModuleResult {
+        let node = crate::yaml::load_str(yaml_args, "<test>")
+            .map_err(|d| ModuleError::Failed(d.to_string()))?;
+        let value = node
+            .to_value()
+            .map_err(|d| ModuleError::Failed(d.to_string()))?;
         let mut raw = IndexMap::new();
         if let Ok(keys) = value.try_iter() {
             for k in keys {
@@ -363,6 +382,7 @@ pub(crate) mod testing {
         let ctx = ModuleCtx {
             conn: &conn,
             check_mode: check,
+            predict: false,
             diff,
             host: "localhost",
             env,

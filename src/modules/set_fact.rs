@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::{Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType};
+use super::{
+    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+};
 
 pub struct SetFact;
 

@@ -24,7 +24,10 @@ pub use pyfmt::{py_repr, py_str};
 
 /// Builds an ordered map value (minijinja's `FromIterator` makes sequences).
 pub fn vmap<K: Into<Value>, V: Into<Value>>(pairs: impl IntoIterator<Item = (K, V)>) -> Value {
-    let map: IndexMap<Value, Value> = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    let map: IndexMap<Value, Value> = pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
     Value::from(map)
 }
 
@@ -38,7 +41,8 @@ fn single_expression(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#") {
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
         return None;
     }
     Some(inner.trim())
@@ -55,11 +59,19 @@ impl Default for Templar {
     }
 }
 
-fn formatter(out: &mut minijinja::Output, _state: &mut minijinja::State, value: &Value) -> Result<(), Error> {
+fn formatter(
+    out: &mut minijinja::Output,
+    _state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), Error> {
     if value.is_undefined() {
-        return Err(Error::new(ErrorKind::UndefinedError, "undefined value printed"));
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            "undefined value printed",
+        ));
     }
-    out.write_str(&py_str(value)).map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
+    out.write_str(&py_str(value))
+        .map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
 }
 
 impl Templar {
@@ -90,7 +102,10 @@ impl Templar {
         {
             return Ok(());
         }
-        self.env.template_from_str(s).map(|_| ()).map_err(|e| describe(&e))
+        self.env
+            .template_from_str(s)
+            .map(|_| ())
+            .map_err(|e| describe(&e))
     }
 
     /// Templates one string. A single whole expression keeps its type.
@@ -101,7 +116,9 @@ impl Templar {
         if let Some(expr) = single_expression(s)
             && let Ok(compiled) = self.env.compile_expression(expr)
         {
-            let v = compiled.eval(scope).map_err(|e| self.explain(&e, s, scope))?;
+            let v = compiled
+                .eval(scope)
+                .map_err(|e| self.explain(&e, s, scope))?;
             if v.is_undefined() {
                 return Err(self.undefined_message(s, scope));
             }
@@ -113,7 +130,8 @@ impl Templar {
     /// Renders text (a template file, or a string with several expressions).
     pub fn render_text(&self, text: &str, scope: &Value) -> Result<String, String> {
         let tmpl = self.env.template_from_str(text).map_err(|e| describe(&e))?;
-        tmpl.render(scope).map_err(|e| self.explain(&e, text, scope))
+        tmpl.render(scope)
+            .map_err(|e| self.explain(&e, text, scope))
     }
 
     /// Templates a value recursively (lists, dict keys and values). Safe
@@ -140,7 +158,10 @@ impl Templar {
                 let mut out = Vec::new();
                 for key in v.try_iter().map_err(|e| e.to_string())? {
                     let val = v.get_item(&key).unwrap_or_default();
-                    out.push((self.render_value(&key, scope)?, self.render_value(&val, scope)?));
+                    out.push((
+                        self.render_value(&key, scope)?,
+                        self.render_value(&val, scope)?,
+                    ));
                 }
                 Ok(vmap(out))
             }
@@ -153,8 +174,13 @@ impl Templar {
     pub fn eval(&self, expr: &str, scope: &Value) -> Result<Value, String> {
         let expr = expr.trim();
         let expr = single_expression(expr).unwrap_or(expr);
-        let compiled = self.env.compile_expression(expr).map_err(|e| describe(&e))?;
-        compiled.eval(scope).map_err(|e| self.explain(&e, expr, scope))
+        let compiled = self
+            .env
+            .compile_expression(expr)
+            .map_err(|e| describe(&e))?;
+        compiled
+            .eval(scope)
+            .map_err(|e| self.explain(&e, expr, scope))
     }
 
     /// Evaluates a conditional. Undefined results are errors naming the variable.
@@ -186,16 +212,17 @@ impl Templar {
         {
             return inner;
         }
-        let names: HashSet<String> = match single_expression(source).map(|e| self.env.compile_expression(e)) {
-            Some(Ok(expr)) => expr.undeclared_variables(true),
-            _ => match self.env.compile_expression(source.trim()) {
-                Ok(expr) if !source.contains("{{") => expr.undeclared_variables(true),
-                _ => match self.env.template_from_str(source) {
-                    Ok(t) => t.undeclared_variables(true),
-                    Err(_) => HashSet::new(),
+        let names: HashSet<String> =
+            match single_expression(source).map(|e| self.env.compile_expression(e)) {
+                Some(Ok(expr)) => expr.undeclared_variables(true),
+                _ => match self.env.compile_expression(source.trim()) {
+                    Ok(expr) if !source.contains("{{") => expr.undeclared_variables(true),
+                    _ => match self.env.template_from_str(source) {
+                        Ok(t) => t.undeclared_variables(true),
+                        Err(_) => HashSet::new(),
+                    },
                 },
-            },
-        };
+            };
         let mut names: Vec<String> = names.into_iter().collect();
         names.sort();
         for name in &names {
@@ -276,7 +303,9 @@ pub struct VarScope {
 
 impl std::fmt::Debug for VarScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VarScope").field("vars", &self.vars.len()).finish()
+        f.debug_struct("VarScope")
+            .field("vars", &self.vars.len())
+            .finish()
     }
 }
 
@@ -322,7 +351,9 @@ impl VarScope {
         {
             let mut resolving = self.resolving.lock().ok()?;
             if !resolving.insert(name.to_owned()) {
-                self.set_error(format!("recursive loop detected in template: variable '{name}' refers to itself"));
+                self.set_error(format!(
+                    "recursive loop detected in template: variable '{name}' refers to itself"
+                ));
                 return Some(Value::UNDEFINED);
             }
         }
@@ -391,13 +422,16 @@ pub fn needs_templating(v: &Value) -> bool {
     match v.kind() {
         ValueKind::String => !v.is_safe() && v.as_str().is_some_and(is_template),
         ValueKind::Seq | ValueKind::Map => {
-            if v.as_object().is_some_and(|o| o.downcast_ref::<VarScope>().is_some()) {
+            if v.as_object()
+                .is_some_and(|o| o.downcast_ref::<VarScope>().is_some())
+            {
                 return false;
             }
             match v.try_iter() {
                 Ok(it) => it.into_iter().any(|item| {
                     needs_templating(&item)
-                        || (v.kind() == ValueKind::Map && needs_templating(&v.get_item(&item).unwrap_or_default()))
+                        || (v.kind() == ValueKind::Map
+                            && needs_templating(&v.get_item(&item).unwrap_or_default()))
                 }),
                 Err(_) => false,
             }
@@ -425,7 +459,10 @@ mod tests {
     use super::*;
 
     fn scope(pairs: &[(&str, Value)]) -> Arc<VarScope> {
-        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         VarScope::new(Arc::new(Templar::new()), vars)
     }
 
@@ -441,7 +478,10 @@ mod tests {
     #[test]
     fn booleans_and_none_print_as_python() {
         let s = scope(&[("t", Value::from(true)), ("z", Value::from(()))]);
-        assert_eq!(s.render("{{ t }} {{ z }}").unwrap(), Value::from("True None"));
+        assert_eq!(
+            s.render("{{ t }} {{ z }}").unwrap(),
+            Value::from("True None")
+        );
     }
 
     #[test]
@@ -449,9 +489,16 @@ mod tests {
         let s = scope(&[("d", vmap([("a", 1)]))]);
         assert_eq!(s.render("x{{ nope }}").unwrap_err(), "'nope' is undefined");
         assert_eq!(s.render("{{ nope }}").unwrap_err(), "'nope' is undefined");
-        assert!(s.render("{{ d.b }}").unwrap_err().contains("has no attribute 'b'"));
-        assert_eq!(s.render("{{ nope.x.y | default('z') }}").unwrap(), Value::from("z"));
-        assert_eq!(s.cond("nope is defined").unwrap(), false);
+        assert!(
+            s.render("{{ d.b }}")
+                .unwrap_err()
+                .contains("has no attribute 'b'")
+        );
+        assert_eq!(
+            s.render("{{ nope.x.y | default('z') }}").unwrap(),
+            Value::from("z")
+        );
+        assert!(!s.cond("nope is defined").unwrap());
         assert_eq!(s.cond("nope").unwrap_err(), "'nope' is undefined");
     }
 
@@ -464,31 +511,60 @@ mod tests {
             ("cfg", vmap([("p", Value::from("{{ port }}"))])),
             ("loop_a", Value::from("{{ loop_a }}")),
         ]);
-        assert_eq!(s.render("{{ url }}").unwrap(), Value::from("http://h:8080/"));
+        assert_eq!(
+            s.render("{{ url }}").unwrap(),
+            Value::from("http://h:8080/")
+        );
         assert_eq!(s.render("{{ cfg.p + 1 }}").unwrap(), Value::from(8081));
-        assert!(s.render("{{ loop_a }}").unwrap_err().contains("recursive loop"));
+        assert!(
+            s.render("{{ loop_a }}")
+                .unwrap_err()
+                .contains("recursive loop")
+        );
     }
 
     #[test]
     fn unsafe_strings_are_never_templated() {
         let s = scope(&[("raw", Value::from_safe_string("{{ not_a_var }}".into()))]);
-        assert_eq!(s.render("{{ raw }}").unwrap().as_str(), Some("{{ not_a_var }}"));
+        assert_eq!(
+            s.render("{{ raw }}").unwrap().as_str(),
+            Some("{{ not_a_var }}")
+        );
         let v = Value::from(vec![Value::from_safe_string("{{ x }}".into())]);
-        assert_eq!(s.render_value(&v).unwrap().get_item(&Value::from(0)).unwrap().as_str(), Some("{{ x }}"));
+        assert_eq!(
+            s.render_value(&v)
+                .unwrap()
+                .get_item(&Value::from(0))
+                .unwrap()
+                .as_str(),
+            Some("{{ x }}")
+        );
     }
 
     #[test]
     fn python_methods_work() {
         let s = scope(&[("csv", Value::from("a,b")), ("d", vmap([("k", 1)]))]);
-        assert_eq!(s.render("{{ csv.split(',') | length }}").unwrap(), Value::from(2));
-        assert_eq!(s.render("{{ csv.startswith('a') }}").unwrap(), Value::from(true));
-        assert_eq!(s.render("{% for k, v in d.items() %}{{ k }}={{ v }}{% endfor %}").unwrap(), Value::from("k=1"));
+        assert_eq!(
+            s.render("{{ csv.split(',') | length }}").unwrap(),
+            Value::from(2)
+        );
+        assert_eq!(
+            s.render("{{ csv.startswith('a') }}").unwrap(),
+            Value::from(true)
+        );
+        assert_eq!(
+            s.render("{% for k, v in d.items() %}{{ k }}={{ v }}{% endfor %}")
+                .unwrap(),
+            Value::from("k=1")
+        );
     }
 
     #[test]
     fn template_files_trim_blocks_and_keep_trailing_newline() {
         let s = scope(&[("items", Value::from(vec!["a", "b"]))]);
-        let out = s.render_text("{% for i in items %}\n{{ i }}\n{% endfor %}\n").unwrap();
+        let out = s
+            .render_text("{% for i in items %}\n{{ i }}\n{% endfor %}\n")
+            .unwrap();
         assert_eq!(out, "a\nb\n");
     }
 }

@@ -14,7 +14,11 @@ pub fn float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{f:e}");
     let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
@@ -35,7 +39,11 @@ pub fn float_repr(f: f64) -> String {
         format!("{sign}{s}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let m = if rest.is_empty() { first.to_owned() } else { format!("{first}.{rest}") };
+        let m = if rest.is_empty() {
+            first.to_owned()
+        } else {
+            format!("{first}.{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{m}e{esign}{:02}", exp.abs())
     }
@@ -43,7 +51,11 @@ pub fn float_repr(f: f64) -> String {
 
 /// Python's `repr()` of a string.
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -56,8 +68,12 @@ pub fn str_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (0x80..0xa0).contains(&(c as u32)) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -73,7 +89,10 @@ pub fn py_repr(v: &Value) -> String {
         ValueKind::String => str_repr(v.as_str().unwrap_or_default()),
         ValueKind::Number => number_str(v),
         ValueKind::Seq | ValueKind::Iterable => {
-            let items: Vec<String> = v.try_iter().map(|it| it.map(|i| py_repr(&i)).collect()).unwrap_or_default();
+            let items: Vec<String> = v
+                .try_iter()
+                .map(|it| it.map(|i| py_repr(&i)).collect())
+                .unwrap_or_default();
             format!("[{}]", items.join(", "))
         }
         ValueKind::Map => {
@@ -86,7 +105,10 @@ pub fn py_repr(v: &Value) -> String {
             }
             format!("{{{}}}", parts.join(", "))
         }
-        ValueKind::Bytes => format!("b{}", str_repr(&String::from_utf8_lossy(v.as_bytes().unwrap_or_default()))),
+        ValueKind::Bytes => format!(
+            "b{}",
+            str_repr(&String::from_utf8_lossy(v.as_bytes().unwrap_or_default()))
+        ),
         _ => v.to_string(),
     }
 }
@@ -131,7 +153,10 @@ mod tests {
     #[test]
     fn containers_print_as_python() {
         let v = crate::template::vmap([
-            ("a", Value::from(vec![Value::from(1), Value::from("x'y"), Value::from(true)])),
+            (
+                "a",
+                Value::from(vec![Value::from(1), Value::from("x'y"), Value::from(true)]),
+            ),
             ("b", Value::from(())),
         ]);
         assert_eq!(py_repr(&v), r#"{'a': [1, "x'y", True], 'b': None}"#);

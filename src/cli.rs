@@ -1,0 +1,288 @@
+//! The command line: `hoist apply` and `hoist diff`, with ansible-playbook's
+//! flags. This module parses arguments and wires the stages together:
+//! load inventory → load and validate playbooks → run → exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::ValueKind;
+
+use crate::error::Diagnostic;
+use crate::executor::{Executor, RunOptions, RunSummary};
+use crate::inventory::Inventory;
+use crate::playbook::{self, Playbook};
+use crate::report::Reporter;
+use crate::template::{Templar, py_str};
+
+/// Exit codes, as ansible-playbook uses them.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const HOST_FAILED: i32 = 2;
+    pub const CHANGES_PENDING: i32 = 2;
+    pub const UNREACHABLE: i32 = 4;
+    pub const PARSE_ERROR: i32 = 4;
+    pub const INTERRUPTED: i32 = 99;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hoist",
+    version,
+    about = "Agentless configuration management that runs Ansible playbooks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply playbooks to hosts (like ansible-playbook).
+    Apply(RunArgs),
+    /// Show what `apply` would change, changing nothing. Exit code 0: nothing
+    /// would change; 2: changes pending; 1: error.
+    Diff(RunArgs),
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct RunArgs {
+    /// Playbook files to run, in order.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+    /// Limit the selected hosts to a pattern.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
+    /// Extra variables: key=value pairs, YAML/JSON text, or @file (repeatable).
+    #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
+    pub extra_vars: Vec<String>,
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks", default_value_t = 5)]
+    pub forks: usize,
+    /// Connection type to use (local, ssh).
+    #[arg(short = 'c', long = "connection")]
+    pub connection: Option<String>,
+    /// Don't make any changes; predict them instead.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show the differences in changed files and templates.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// Only run tasks and plays tagged with these values (repeatable, comma-separated).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks and plays tagged with these values.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// More output (-vvv for indented results).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let (args, diff_cmd) = match cli.command {
+        Command::Apply(a) => (a, false),
+        Command::Diff(a) => (a, true),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ERROR! cannot start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    runtime.block_on(run(args, diff_cmd))
+}
+
+/// Loads, validates and runs; returns the exit code.
+pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
+    let error_code = if diff_cmd {
+        exit::ERROR
+    } else {
+        exit::PARSE_ERROR
+    };
+    let templar = Arc::new(Templar::new());
+    let mut problems: Vec<Diagnostic> = Vec::new();
+
+    let extra_vars = match parse_extra_vars(&args.extra_vars) {
+        Ok(v) => v,
+        Err(mut d) => {
+            problems.append(&mut d);
+            IndexMap::new()
+        }
+    };
+    let mut inventory = match Inventory::load(&args.inventory) {
+        Ok(i) => Some(i),
+        Err(mut d) => {
+            problems.append(&mut d);
+            None
+        }
+    };
+    let mut playbooks: Vec<Playbook> = Vec::new();
+    for path in &args.playbooks {
+        if !path.exists() {
+            problems.push(Diagnostic::new(
+                None,
+                format!("the playbook {} could not be found", path.display()),
+            ));
+            continue;
+        }
+        match playbook::load(path, &templar) {
+            Ok(pb) => playbooks.push(pb),
+            Err(mut d) => problems.append(&mut d),
+        }
+    }
+    if let Some(inv) = inventory.as_mut() {
+        let mut dirs: Vec<PathBuf> = playbooks.iter().map(|p| p.dir.clone()).collect();
+        dirs.dedup();
+        for dir in dirs {
+            if let Err(mut d) = inv.add_playbook_vars_dir(&dir) {
+                problems.append(&mut d);
+            }
+        }
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            eprint!("{p}");
+        }
+        let n = problems.len();
+        eprintln!(
+            "ERROR! {n} problem{} found; nothing was run.",
+            if n == 1 { "" } else { "s" }
+        );
+        return error_code;
+    }
+    let Some(inventory) = inventory else {
+        return error_code;
+    };
+
+    let opts = RunOptions {
+        check: args.check || diff_cmd,
+        diff: args.diff || diff_cmd,
+        read_only: diff_cmd,
+        forks: args.forks.max(1),
+        limit: args.limit.clone(),
+        extra_vars,
+        connection: args.connection.clone(),
+        tags: split_csv(&args.tags),
+        skip_tags: split_csv(&args.skip_tags),
+        verbosity: args.verbose,
+    };
+    let reporter = Reporter::stdout(args.verbose, opts.diff);
+    let executor = Executor::new(&inventory, templar, &opts, &reporter);
+    let summary: RunSummary = tokio::select! {
+        s = executor.run(&playbooks) => s,
+        _ = tokio::signal::ctrl_c() => {
+            reporter.error("User interrupted execution");
+            return exit::INTERRUPTED;
+        }
+    };
+    if diff_cmd {
+        if summary.any_failed || summary.any_unreachable {
+            exit::ERROR
+        } else if summary.any_changed {
+            exit::CHANGES_PENDING
+        } else {
+            exit::OK
+        }
+    } else if summary.any_unreachable {
+        exit::UNREACHABLE
+    } else if summary.any_failed {
+        exit::HOST_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn split_csv(v: &[String]) -> Vec<String> {
+    v.iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// `-e` values: `k=v k2=v2`, YAML/JSON text, or `@file`.
+pub fn parse_extra_vars(items: &[String]) -> Result<IndexMap<String, Value>, Vec<Diagnostic>> {
+    let mut out = IndexMap::new();
+    let mut problems = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        let item = item.trim();
+        let parsed: Result<Value, Diagnostic> = if let Some(file) = item.strip_prefix('@') {
+            crate::yaml::load_file(std::path::Path::new(file)).and_then(|n| n.to_value())
+        } else if item.starts_with('{') || item.starts_with('[') {
+            crate::yaml::load_str(item, &format!("<extra-vars #{}>", n + 1))
+                .and_then(|n| n.to_value())
+        } else {
+            let mut pairs = Vec::new();
+            for tok in playbook::split_args(item) {
+                match tok.split_once('=') {
+                    Some((k, v)) if playbook::is_identifier(k) => {
+                        let v = v.trim_matches(|c| c == '"' || c == '\'');
+                        pairs.push((k.to_owned(), Value::from(v)));
+                    }
+                    _ => {
+                        problems.push(Diagnostic::new(
+                            None,
+                            format!("extra vars: `{tok}` is not a key=value pair"),
+                        ));
+                    }
+                }
+            }
+            Ok(crate::template::vmap(pairs))
+        };
+        match parsed {
+            Ok(v) if v.kind() == ValueKind::Map => {
+                if let Ok(keys) = v.try_iter() {
+                    for k in keys {
+                        let val = v.get_item(&k).unwrap_or_default();
+                        out.insert(py_str(&k), val);
+                    }
+                }
+            }
+            Ok(v) if v.is_none() => {}
+            Ok(_) => problems.push(Diagnostic::new(
+                None,
+                format!("extra vars must be a mapping: {item}"),
+            )),
+            Err(d) => problems.push(d),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn extra_vars_forms() {
+        let v = parse_extra_vars(&["a=1 b='x y'".into(), r#"{"c": [1, 2], "a": "over"}"#.into()])
+            .unwrap();
+        assert_eq!(v["a"].as_str(), Some("over"));
+        assert_eq!(v["b"].as_str(), Some("x y"));
+        assert_eq!(v["c"].len(), Some(2));
+        assert!(parse_extra_vars(&["novalue".into()]).is_err());
+    }
+}

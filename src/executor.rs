@@ -1,0 +1,1515 @@
+//! The apply stage: runs loaded plays against inventory hosts with the
+//! linear strategy (every host finishes a task before the next task starts),
+//! hosts in parallel up to `forks`, one host's failure never stopping others.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use futures::future::join_all;
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
+use tokio::sync::Semaphore;
+
+use crate::connection::local::LocalConnection;
+use crate::connection::overlay::Overlay;
+use crate::connection::{Connection, WithEnv};
+use crate::inventory::Inventory;
+use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
+use crate::playbook::{LoopKind, Play, Playbook, Task};
+use crate::report::{Reporter, Stats, Status};
+use crate::template::{Templar, VarScope, py_str, vmap};
+
+/// Everything the command line decides about a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    /// `hoist diff`: check mode that no task can turn off for a module that
+    /// could write.
+    pub read_only: bool,
+    pub forks: usize,
+    pub limit: Option<String>,
+    pub extra_vars: IndexMap<String, Value>,
+    pub connection: Option<String>,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub verbosity: u8,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub stats: IndexMap<String, Stats>,
+    pub any_changed: bool,
+    pub any_failed: bool,
+    pub any_unreachable: bool,
+}
+
+struct HostState {
+    name: String,
+    inv_vars: Arc<IndexMap<String, Value>>,
+    /// set_fact results and registered variables.
+    facts: Arc<IndexMap<String, Value>>,
+    /// Vars loaded from the current play's vars_files.
+    play_files: IndexMap<String, Value>,
+    failed: bool,
+    unreachable: bool,
+    ended: bool,
+    /// Handlers (by index in the play) this host has been notified for.
+    notified: Vec<bool>,
+    conn: Option<Arc<dyn Connection>>,
+    conn_kind: String,
+    /// Predicted changes while in check mode.
+    overlay: Arc<Overlay>,
+    stats: Stats,
+}
+
+/// Modules that never change a host, so `check_mode: false` may run them
+/// for real even under `hoist diff`.
+const READ_ONLY_MODULES: &[&str] = &["stat", "debug", "set_fact", "assert", "fail", "meta"];
+
+/// Modules whose check mode is their real logic run against the overlay
+/// of predicted changes (see `connection::overlay`).
+const PREDICTABLE_MODULES: &[&str] = &["file", "copy", "template", "lineinfile", "blockinfile"];
+
+/// What a single run of a task (or one loop item) produced.
+struct ItemOutcome {
+    status: Status,
+    result: IndexMap<String, Value>,
+    diffs: Vec<FileDiff>,
+    ignored: bool,
+    facts: IndexMap<String, Value>,
+}
+
+impl ItemOutcome {
+    fn failed(msg: impl Into<String>) -> ItemOutcome {
+        let mut result = IndexMap::new();
+        result.insert("changed".into(), Value::from(false));
+        result.insert("failed".into(), Value::from(true));
+        result.insert("msg".into(), Value::from(msg.into()));
+        ItemOutcome {
+            status: Status::Failed,
+            result,
+            diffs: Vec::new(),
+            ignored: false,
+            facts: IndexMap::new(),
+        }
+    }
+}
+
+/// Per-play context shared by every host's task run.
+struct PlayCtx<'a> {
+    play: &'a Play,
+    templar: Arc<Templar>,
+    opts: &'a RunOptions,
+    reporter: &'a Reporter,
+    inventory: &'a Inventory,
+    groups: Value,
+    play_hosts: Vec<String>,
+    omit: String,
+    playbook_dir: PathBuf,
+}
+
+pub struct Executor<'a> {
+    inventory: &'a Inventory,
+    templar: Arc<Templar>,
+    opts: &'a RunOptions,
+    reporter: &'a Reporter,
+    states: IndexMap<String, HostState>,
+    groups: Value,
+}
+
+fn omit_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "__omit_place_holder__{:x}",
+        nanos ^ u128::from(std::process::id())
+    )
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(
+        inventory: &'a Inventory,
+        templar: Arc<Templar>,
+        opts: &'a RunOptions,
+        reporter: &'a Reporter,
+    ) -> Self {
+        let groups = vmap(
+            inventory
+                .groups_map()
+                .into_iter()
+                .map(|(g, hosts)| (g, Value::from(hosts))),
+        );
+        Executor {
+            inventory,
+            templar,
+            opts,
+            reporter,
+            states: IndexMap::new(),
+            groups,
+        }
+    }
+
+    /// Runs every play of every playbook and prints the recap.
+    pub async fn run(mut self, playbooks: &[Playbook]) -> RunSummary {
+        for pb in playbooks {
+            for play in &pb.plays {
+                self.run_play(play, &pb.dir).await;
+            }
+        }
+        let mut summary = RunSummary::default();
+        for (name, st) in &self.states {
+            summary.any_changed |= st.stats.changed > 0;
+            summary.any_failed |= st.stats.failed > 0;
+            summary.any_unreachable |= st.stats.unreachable > 0;
+            summary.stats.insert(name.clone(), st.stats.clone());
+        }
+        self.reporter.recap(&summary.stats);
+        summary
+    }
+
+    fn base_scope(&self, play: &Play) -> Arc<VarScope> {
+        let mut vars = play.vars.clone();
+        vars.extend(self.opts.extra_vars.clone());
+        VarScope::new(self.templar.clone(), vars)
+    }
+
+    async fn run_play(&mut self, play: &Play, dir: &std::path::Path) {
+        let pattern = match self.base_scope(play).render(&play.hosts) {
+            Ok(v) => py_str(&v),
+            Err(e) => {
+                self.reporter.play(&play.name);
+                self.reporter
+                    .warning(&format!("cannot template the play's hosts: {e}"));
+                return;
+            }
+        };
+        let title = if play.name.is_empty() {
+            pattern.clone()
+        } else {
+            play.name.clone()
+        };
+        self.reporter.play(&title);
+        let mut hosts = match self.inventory.select(&pattern) {
+            Ok(h) => h,
+            Err(e) => {
+                self.reporter.warning(&e);
+                Vec::new()
+            }
+        };
+        if let Some(limit) = &self.opts.limit {
+            hosts = match self.inventory.limit(hosts, limit) {
+                Ok(h) => h,
+                Err(e) => {
+                    self.reporter.warning(&e);
+                    Vec::new()
+                }
+            };
+        }
+        hosts.retain(|h| {
+            self.states
+                .get(h)
+                .is_none_or(|s| !s.failed && !s.unreachable)
+        });
+        if hosts.is_empty() {
+            self.reporter.no_hosts();
+            return;
+        }
+        for h in &hosts {
+            if !self.states.contains_key(h) {
+                let inv_vars = Arc::new(self.inventory.host_vars(h));
+                self.states.insert(
+                    h.clone(),
+                    HostState {
+                        name: h.clone(),
+                        inv_vars,
+                        facts: Arc::new(IndexMap::new()),
+                        play_files: IndexMap::new(),
+                        failed: false,
+                        unreachable: false,
+                        ended: false,
+                        notified: Vec::new(),
+                        conn: None,
+                        conn_kind: String::new(),
+                        overlay: Arc::new(Overlay::new()),
+                        stats: Stats::default(),
+                    },
+                );
+            }
+            if let Some(st) = self.states.get_mut(h) {
+                st.notified = vec![false; play.handlers.len()];
+                st.ended = false;
+                st.play_files.clear();
+            }
+        }
+        let ctx = PlayCtx {
+            play,
+            templar: self.templar.clone(),
+            opts: self.opts,
+            reporter: self.reporter,
+            inventory: self.inventory,
+            groups: self.groups.clone(),
+            play_hosts: hosts.clone(),
+            omit: omit_token(),
+            playbook_dir: dir.to_path_buf(),
+        };
+        // vars_files, per host (their names may use host variables).
+        if !play.vars_files.is_empty() {
+            let mut cache: HashMap<PathBuf, Result<IndexMap<String, Value>, String>> =
+                HashMap::new();
+            for h in &hosts {
+                let Some(st) = self.states.get_mut(h) else {
+                    continue;
+                };
+                if let Err(e) = load_vars_files(&ctx, st, &mut cache) {
+                    st.failed = true;
+                    st.stats.failed += 1;
+                    let mut r = IndexMap::new();
+                    r.insert("msg".into(), Value::from(e));
+                    self.reporter
+                        .result(h, Status::Failed, None, &r, false, false);
+                }
+            }
+        }
+        let sections: [&[Task]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
+        for tasks in sections {
+            if self.run_tasks(&ctx, tasks).await {
+                break;
+            }
+            self.flush_handlers(&ctx).await;
+        }
+    }
+
+    /// Runs a task list; true when the play was ended (`meta: end_play`).
+    async fn run_tasks(&mut self, ctx: &PlayCtx<'_>, tasks: &[Task]) -> bool {
+        for task in tasks {
+            if !selected_by_tags(task, ctx.play, ctx.opts) {
+                continue;
+            }
+            if task.module.spec().name == "meta" {
+                if self.run_meta(ctx, task).await {
+                    return true;
+                }
+                continue;
+            }
+            let active: Vec<String> = ctx
+                .play_hosts
+                .iter()
+                .filter(|h| {
+                    self.states
+                        .get(*h)
+                        .is_some_and(|s| !s.failed && !s.unreachable && !s.ended)
+                })
+                .cloned()
+                .collect();
+            if active.is_empty() {
+                self.reporter.no_more_hosts();
+                return true;
+            }
+            self.reporter.task(&task.display_name(), false);
+            self.run_on_hosts(ctx, task, &active, None).await;
+            if ctx.play.any_errors_fatal
+                && active
+                    .iter()
+                    .any(|h| self.states.get(h).is_some_and(|s| s.failed))
+            {
+                for h in &ctx.play_hosts {
+                    if let Some(s) = self.states.get_mut(h) {
+                        s.ended = true;
+                    }
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task) -> bool {
+        let action = task.args.get("_raw_params").map(py_str).unwrap_or_default();
+        match action.as_str() {
+            "flush_handlers" => self.flush_handlers(ctx).await,
+            "end_play" => return true,
+            "end_host" => {
+                for h in ctx.play_hosts.clone() {
+                    let scope = match self.states.get(&h) {
+                        Some(st) => task_scope(ctx, st, Some(task)),
+                        None => continue,
+                    };
+                    if eval_when(task, &scope).unwrap_or(false)
+                        && let Some(st) = self.states.get_mut(&h)
+                    {
+                        st.ended = true;
+                    }
+                }
+            }
+            "clear_host_errors" => {
+                for h in &ctx.play_hosts {
+                    if let Some(st) = self.states.get_mut(h) {
+                        st.failed = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// Runs every handler some host was notified for, in definition order.
+    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>) {
+        for (idx, handler) in ctx.play.handlers.iter().enumerate() {
+            let hosts: Vec<String> = ctx
+                .play_hosts
+                .iter()
+                .filter(|h| {
+                    self.states.get(*h).is_some_and(|s| {
+                        s.notified.get(idx).copied().unwrap_or(false)
+                            && (ctx.play.force_handlers || (!s.failed && !s.unreachable))
+                    })
+                })
+                .cloned()
+                .collect();
+            for h in &hosts {
+                if let Some(st) = self.states.get_mut(h)
+                    && let Some(n) = st.notified.get_mut(idx)
+                {
+                    *n = false;
+                }
+            }
+            if hosts.is_empty() {
+                continue;
+            }
+            self.reporter.task(&handler.display_name(), true);
+            self.run_on_hosts(ctx, handler, &hosts, Some(idx)).await;
+        }
+    }
+
+    async fn run_on_hosts(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        hosts: &[String],
+        _handler: Option<usize>,
+    ) {
+        let snapshot: Arc<IndexMap<String, HostSnapshot>> = Arc::new(
+            self.states
+                .iter()
+                .map(|(n, s)| {
+                    (
+                        n.clone(),
+                        HostSnapshot {
+                            inv_vars: s.inv_vars.clone(),
+                            facts: s.facts.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        );
+        let forks = Arc::new(Semaphore::new(ctx.opts.forks.max(1)));
+        let mut futs = Vec::new();
+        for (name, st) in self.states.iter_mut() {
+            if !hosts.contains(name) {
+                continue;
+            }
+            let forks = forks.clone();
+            let snapshot = snapshot.clone();
+            futs.push(async move {
+                let _permit = forks.acquire().await;
+                run_host_task(ctx, task, st, snapshot).await;
+            });
+        }
+        join_all(futs).await;
+    }
+}
+
+#[derive(Clone)]
+struct HostSnapshot {
+    inv_vars: Arc<IndexMap<String, Value>>,
+    facts: Arc<IndexMap<String, Value>>,
+}
+
+/// The magic `hostvars`: every host's variables, built lazily.
+struct HostVars {
+    templar: Arc<Templar>,
+    hosts: Arc<IndexMap<String, HostSnapshot>>,
+    cache: Mutex<HashMap<String, Value>>,
+}
+
+impl std::fmt::Debug for HostVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hostvars")
+    }
+}
+
+impl Object for HostVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        if let Some(v) = self.cache.lock().ok()?.get(name) {
+            return Some(v.clone());
+        }
+        let snap = self.hosts.get(name)?;
+        let mut vars = (*snap.inv_vars).clone();
+        vars.extend(snap.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.insert("inventory_hostname".into(), Value::from(name));
+        let scope = VarScope::new(self.templar.clone(), vars).value();
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(name.to_owned(), scope.clone());
+        }
+        Some(scope)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.hosts.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+}
+
+fn magic_vars(ctx: &PlayCtx<'_>, host: &str, hostvars: Option<Value>) -> Vec<(String, Value)> {
+    let short = host.split('.').next().unwrap_or(host).to_owned();
+    let play_hosts = Value::from(ctx.play_hosts.clone());
+    let mut v = vec![
+        ("inventory_hostname".to_owned(), Value::from(host)),
+        ("inventory_hostname_short".to_owned(), Value::from(short)),
+        (
+            "group_names".to_owned(),
+            Value::from(ctx.inventory.group_names(host)),
+        ),
+        ("groups".to_owned(), ctx.groups.clone()),
+        (
+            "playbook_dir".to_owned(),
+            Value::from(ctx.playbook_dir.display().to_string()),
+        ),
+        ("ansible_play_hosts".to_owned(), play_hosts.clone()),
+        ("ansible_play_hosts_all".to_owned(), play_hosts.clone()),
+        ("ansible_play_batch".to_owned(), play_hosts.clone()),
+        ("play_hosts".to_owned(), play_hosts),
+        (
+            "ansible_play_name".to_owned(),
+            Value::from(ctx.play.name.as_str()),
+        ),
+        ("ansible_check_mode".to_owned(), Value::from(ctx.opts.check)),
+        ("ansible_diff_mode".to_owned(), Value::from(ctx.opts.diff)),
+        (
+            "ansible_verbosity".to_owned(),
+            Value::from(ctx.opts.verbosity),
+        ),
+        ("ansible_forks".to_owned(), Value::from(ctx.opts.forks)),
+        (
+            "ansible_run_tags".to_owned(),
+            Value::from(if ctx.opts.tags.is_empty() {
+                vec!["all".to_owned()]
+            } else {
+                ctx.opts.tags.clone()
+            }),
+        ),
+        (
+            "ansible_skip_tags".to_owned(),
+            Value::from(ctx.opts.skip_tags.clone()),
+        ),
+        ("omit".to_owned(), Value::from(ctx.omit.as_str())),
+        (
+            "ansible_version".to_owned(),
+            vmap([
+                ("full", Value::from("2.19.0")),
+                ("major", Value::from(2)),
+                ("minor", Value::from(19)),
+                ("revision", Value::from(0)),
+                ("string", Value::from("2.19.0")),
+            ]),
+        ),
+    ];
+    if let Some(hv) = hostvars {
+        v.push(("hostvars".to_owned(), hv));
+    }
+    v
+}
+
+/// The variables of `task` on a host, in Ansible's precedence order.
+fn task_scope(ctx: &PlayCtx<'_>, st: &HostState, task: Option<&Task>) -> Arc<VarScope> {
+    scope_with(ctx, st, task, None)
+}
+
+fn scope_with(
+    ctx: &PlayCtx<'_>,
+    st: &HostState,
+    task: Option<&Task>,
+    hosts: Option<Arc<IndexMap<String, HostSnapshot>>>,
+) -> Arc<VarScope> {
+    let mut vars = (*st.inv_vars).clone();
+    vars.extend(ctx.play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend(st.play_files.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(t) = task {
+        vars.extend(t.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    vars.extend(st.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend(
+        ctx.opts
+            .extra_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    let hostvars = hosts.map(|h| {
+        Value::from_object(HostVars {
+            templar: ctx.templar.clone(),
+            hosts: h,
+            cache: Mutex::new(HashMap::new()),
+        })
+    });
+    vars.extend(magic_vars(ctx, &st.name, hostvars));
+    VarScope::new(ctx.templar.clone(), vars)
+}
+
+fn load_vars_files(
+    ctx: &PlayCtx<'_>,
+    st: &mut HostState,
+    cache: &mut HashMap<PathBuf, Result<IndexMap<String, Value>, String>>,
+) -> Result<(), String> {
+    for (candidates, span) in &ctx.play.vars_files {
+        let scope = task_scope(ctx, st, None);
+        let mut found = None;
+        for c in candidates {
+            let name = scope
+                .render(c)
+                .map(|v| py_str(&v))
+                .map_err(|e| format!("{span}: {e}"))?;
+            let p = ctx.playbook_dir.join(&name);
+            if p.exists() {
+                found = Some(p);
+                break;
+            }
+        }
+        let Some(path) = found else {
+            return Err(format!(
+                "{span}: vars file {} was not found",
+                candidates.join(" or ")
+            ));
+        };
+        let loaded = cache
+            .entry(path.clone())
+            .or_insert_with(|| {
+                let node = crate::yaml::load_file(&path).map_err(|d| d.to_string())?;
+                if node.is_null() {
+                    return Ok(IndexMap::new());
+                }
+                let v = node.to_value().map_err(|d| d.to_string())?;
+                if v.kind() != ValueKind::Map {
+                    return Err(format!("{}: a vars file must be a mapping", path.display()));
+                }
+                let mut out = IndexMap::new();
+                if let Ok(keys) = v.try_iter() {
+                    for k in keys {
+                        let val = v.get_item(&k).unwrap_or_default();
+                        out.insert(py_str(&k), val);
+                    }
+                }
+                Ok(out)
+            })
+            .clone()?;
+        st.play_files.extend(loaded);
+    }
+    Ok(())
+}
+
+/// Whether `--tags`/`--skip-tags` select this task.
+fn selected_by_tags(task: &Task, play: &Play, opts: &RunOptions) -> bool {
+    let tags: Vec<&str> = task
+        .tags
+        .iter()
+        .chain(&play.tags)
+        .map(String::as_str)
+        .collect();
+    let has = |t: &str| tags.contains(&t);
+    if !opts.skip_tags.is_empty() {
+        for s in &opts.skip_tags {
+            if has(s)
+                || (s == "tagged" && !tags.is_empty())
+                || (s == "untagged" && tags.is_empty())
+                || s == "all"
+            {
+                return false;
+            }
+        }
+    }
+    if has("never") && !opts.tags.iter().any(|t| has(t)) {
+        return false;
+    }
+    if opts.tags.is_empty() {
+        return true;
+    }
+    if has("always") {
+        return true;
+    }
+    opts.tags.iter().any(|t| {
+        has(t)
+            || t == "all"
+            || (t == "tagged" && !tags.is_empty())
+            || (t == "untagged" && tags.is_empty())
+    })
+}
+
+fn value_bool(v: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {
+    match v.as_str() {
+        Some(s) => {
+            let r = scope.render(s)?;
+            Ok(crate::modules::args::to_bool(&r).unwrap_or_else(|| r.is_true()))
+        }
+        None => Ok(v.is_true()),
+    }
+}
+
+/// Evaluates `when:`; Ok(false) means skip.
+fn eval_when(task: &Task, scope: &Arc<VarScope>) -> Result<bool, String> {
+    for cond in &task.when {
+        if !eval_condition(cond, scope)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn eval_condition(cond: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {
+    match cond.as_str() {
+        Some(s) => scope.cond(s).map_err(|e| {
+            format!("The conditional check '{s}' failed. The error was: error while evaluating conditional ({s}): {e}")
+        }),
+        None => Ok(cond.is_true()),
+    }
+}
+
+fn false_condition(task: &Task, scope: &Arc<VarScope>) -> String {
+    for cond in &task.when {
+        if !eval_condition(cond, scope).unwrap_or(true) {
+            return py_str(cond);
+        }
+    }
+    String::new()
+}
+
+fn located(task: &Task, msg: &str) -> String {
+    format!(
+        "{msg}\n\nThe error appears to be in '{}': line {}, column {}",
+        task.span.file, task.span.line, task.span.col
+    )
+}
+
+/// Removes `omit` placeholders from arguments, at any depth.
+fn strip_omit(v: &Value, omit: &str) -> Option<Value> {
+    match v.kind() {
+        ValueKind::String if v.as_str() == Some(omit) => None,
+        ValueKind::Seq => Some(Value::from(
+            v.try_iter()
+                .map(|it| it.filter_map(|i| strip_omit(&i, omit)).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )),
+        ValueKind::Map => {
+            let mut pairs = Vec::new();
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let val = v.get_item(&k).unwrap_or_default();
+                    if let Some(val) = strip_omit(&val, omit) {
+                        pairs.push((k, val));
+                    }
+                }
+            }
+            Some(vmap(pairs))
+        }
+        _ => Some(v.clone()),
+    }
+}
+
+struct Env<'a> {
+    scope: Arc<VarScope>,
+    ctx: &'a PlayCtx<'a>,
+}
+
+impl TaskEnv for Env<'_> {
+    fn eval(&self, expr: &str) -> Result<Value, String> {
+        self.scope.eval(expr)
+    }
+    fn cond(&self, expr: &str) -> Result<bool, String> {
+        self.scope.cond(expr)
+    }
+    fn render_template(&self, text: &str, extra: &[(&str, Value)]) -> Result<String, String> {
+        let scope = self
+            .scope
+            .with_extra(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        scope.render_text(text)
+    }
+    fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf> {
+        let p = std::path::Path::new(name);
+        if p.is_absolute() {
+            return Some(p.to_path_buf());
+        }
+        let dir = &self.ctx.playbook_dir;
+        [dir.join(kind).join(name), dir.join(name)]
+            .into_iter()
+            .find(|c| c.exists())
+    }
+}
+
+async fn connect(
+    ctx: &PlayCtx<'_>,
+    st: &mut HostState,
+    task: &Task,
+    scope: &Arc<VarScope>,
+) -> Result<Arc<dyn Connection>, ModuleError> {
+    let kind = match &task.connection {
+        Some(c) => c.clone(),
+        None => match &ctx.opts.connection {
+            Some(c) => c.clone(),
+            None => match scope.lookup("ansible_connection") {
+                Some(v) if !v.is_undefined() => py_str(&v),
+                _ => ctx.play.connection.clone().unwrap_or_else(|| "ssh".into()),
+            },
+        },
+    };
+    if let Some(c) = &st.conn
+        && st.conn_kind == kind
+    {
+        return Ok(c.clone());
+    }
+    let conn: Arc<dyn Connection> = match kind.as_str() {
+        "local" => Arc::new(LocalConnection),
+        "ssh" | "smart" | "paramiko" | "paramiko_ssh" => {
+            return Err(ModuleError::Unreachable(
+                "the ssh connection is not available in this build of hoist yet; use `ansible_connection=local`".into(),
+            ));
+        }
+        other => {
+            return Err(ModuleError::Unreachable(format!(
+                "unknown connection type '{other}' (hoist supports: local, ssh)"
+            )));
+        }
+    };
+    st.conn = Some(conn.clone());
+    st.conn_kind = kind;
+    Ok(conn)
+}
+
+fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {
+    if let Some(l) = task.loop_.as_ref().and_then(|l| l.label.as_ref()) {
+        if let Some(s) = l.as_str() {
+            return item_scope
+                .render(s)
+                .map(|v| py_str(&v))
+                .unwrap_or_else(|_| s.to_owned());
+        }
+        return py_str(l);
+    }
+    py_str(item)
+}
+
+async fn run_host_task(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &mut HostState,
+    hosts: Arc<IndexMap<String, HostSnapshot>>,
+) {
+    let scope = scope_with(ctx, st, Some(task), Some(hosts));
+    let no_log = task
+        .no_log
+        .as_ref()
+        .or(ctx.play.no_log.as_ref())
+        .map(|v| value_bool(v, &scope).unwrap_or(true))
+        .unwrap_or(false);
+    let verbose_always = task.module.spec().name == "debug";
+
+    let (status, result, changed_any) = match &task.loop_ {
+        None => {
+            let out = run_item(ctx, task, st, &scope).await;
+            if out.status == Status::Unreachable {
+                st.unreachable = true;
+            }
+            report_item(ctx, st, task, None, &out, no_log, verbose_always);
+            let changed = out.status == Status::Changed;
+            st.facts_extend(out.facts);
+            (out.status, out.result, changed)
+        }
+        Some(lp) => {
+            let items = match loop_items(task, &scope) {
+                Ok(items) => items,
+                Err(e) => {
+                    let out = ItemOutcome::failed(located(task, &e));
+                    report_item(ctx, st, task, None, &out, no_log, false);
+                    finish(ctx, st, task, Status::Failed, out.result, false, false);
+                    return;
+                }
+            };
+            if items.is_empty() {
+                let mut r = IndexMap::new();
+                r.insert("changed".into(), Value::from(false));
+                r.insert("skipped".into(), Value::from(true));
+                r.insert("skipped_reason".into(), Value::from("No items in the list"));
+                r.insert("results".into(), Value::from(Vec::<Value>::new()));
+                ctx.reporter
+                    .result(&st.name, Status::Skipped, None, &r, false, false);
+                finish(ctx, st, task, Status::Skipped, r, false, false);
+                return;
+            }
+            let mut results = Vec::new();
+            let mut any_changed = false;
+            let mut any_failed = false;
+            let mut all_skipped = true;
+            let mut any_unreachable = false;
+            let n = items.len();
+            for (i, item) in items.iter().enumerate() {
+                let mut extra = vec![
+                    (lp.loop_var.clone(), item.clone()),
+                    (
+                        "ansible_loop_var".to_owned(),
+                        Value::from(lp.loop_var.as_str()),
+                    ),
+                ];
+                if let Some(iv) = &lp.index_var {
+                    extra.push((iv.clone(), Value::from(i)));
+                    extra.push(("ansible_index_var".to_owned(), Value::from(iv.as_str())));
+                }
+                if lp.extended {
+                    extra.push((
+                        "ansible_loop".to_owned(),
+                        vmap([
+                            ("index", Value::from(i + 1)),
+                            ("index0", Value::from(i)),
+                            ("revindex", Value::from(n - i)),
+                            ("revindex0", Value::from(n - i - 1)),
+                            ("first", Value::from(i == 0)),
+                            ("last", Value::from(i + 1 == n)),
+                            ("length", Value::from(n)),
+                            ("allitems", Value::from(items.clone())),
+                            (
+                                "previtem",
+                                if i > 0 {
+                                    items[i - 1].clone()
+                                } else {
+                                    Value::UNDEFINED
+                                },
+                            ),
+                            (
+                                "nextitem",
+                                items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
+                            ),
+                        ]),
+                    ));
+                }
+                let item_scope = scope.with_extra(extra);
+                // Facts set by earlier items are visible to later ones.
+                let mut out = run_item(ctx, task, st, &item_scope).await;
+                let label = item_label(task, &item_scope, item);
+                out.result.insert(lp.loop_var.clone(), item.clone());
+                out.result
+                    .insert("ansible_loop_var".into(), Value::from(lp.loop_var.as_str()));
+                if let Some(iv) = &lp.index_var {
+                    out.result.insert(iv.clone(), Value::from(i));
+                    out.result
+                        .insert("ansible_index_var".into(), Value::from(iv.as_str()));
+                }
+                report_item(ctx, st, task, Some(&label), &out, no_log, verbose_always);
+                any_changed |= out.status == Status::Changed;
+                any_failed |= out.status == Status::Failed && !out.ignored;
+                any_unreachable |= out.status == Status::Unreachable;
+                all_skipped &= out.status == Status::Skipped;
+                st.facts_extend(std::mem::take(&mut out.facts));
+                results.push(vmap(out.result.clone()));
+                if any_unreachable {
+                    break;
+                }
+            }
+            let mut r = IndexMap::new();
+            r.insert("changed".into(), Value::from(any_changed));
+            if any_failed {
+                r.insert("failed".into(), Value::from(true));
+                r.insert("msg".into(), Value::from("One or more items failed"));
+            } else if all_skipped {
+                r.insert("skipped".into(), Value::from(true));
+                r.insert("msg".into(), Value::from("All items skipped"));
+            } else {
+                r.insert("msg".into(), Value::from("All items completed"));
+            }
+            r.insert("results".into(), Value::from(results));
+            let status = if any_unreachable {
+                st.unreachable = true;
+                Status::Unreachable
+            } else if any_failed {
+                Status::Failed
+            } else if all_skipped {
+                Status::Skipped
+            } else if any_changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            (status, r, any_changed)
+        }
+    };
+    let ignored = status == Status::Failed && is_ignored(ctx, task, &scope);
+    finish(ctx, st, task, status, result, changed_any, ignored);
+}
+
+fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
+    task.ignore_errors
+        .as_ref()
+        .or(ctx.play.ignore_errors.as_ref())
+        .map(|v| value_bool(v, scope).unwrap_or(false))
+        .unwrap_or(false)
+}
+
+/// Records a task's final result on the host: stats, register, notify.
+fn finish(
+    ctx: &PlayCtx<'_>,
+    st: &mut HostState,
+    task: &Task,
+    status: Status,
+    result: IndexMap<String, Value>,
+    changed: bool,
+    ignored: bool,
+) {
+    match status {
+        Status::Ok => st.stats.ok += 1,
+        Status::Changed => {
+            st.stats.ok += 1;
+            st.stats.changed += 1;
+        }
+        Status::Skipped => st.stats.skipped += 1,
+        Status::Failed if ignored => {
+            st.stats.ok += 1;
+            st.stats.ignored += 1;
+            if changed {
+                st.stats.changed += 1;
+            }
+        }
+        Status::Failed => {
+            st.stats.failed += 1;
+            st.failed = true;
+        }
+        Status::Unreachable => {
+            st.stats.unreachable += 1;
+            st.unreachable = true;
+        }
+    }
+    if let Some(reg) = &task.register {
+        Arc::make_mut(&mut st.facts).insert(reg.clone(), vmap(result));
+    }
+    if changed && status != Status::Unreachable && (status != Status::Failed || ignored) {
+        for (name, _) in &task.notify {
+            for (idx, h) in ctx.play.handlers.iter().enumerate() {
+                if (h.name.as_deref() == Some(name.as_str()) || h.listen.iter().any(|l| l == name))
+                    && let Some(n) = st.notified.get_mut(idx)
+                {
+                    *n = true;
+                }
+            }
+        }
+    }
+}
+
+impl HostState {
+    fn facts_extend(&mut self, facts: IndexMap<String, Value>) {
+        if !facts.is_empty() {
+            Arc::make_mut(&mut self.facts).extend(facts);
+        }
+    }
+}
+
+fn report_item(
+    ctx: &PlayCtx<'_>,
+    st: &HostState,
+    task: &Task,
+    label: Option<&str>,
+    out: &ItemOutcome,
+    no_log: bool,
+    verbose_always: bool,
+) {
+    let _ = task;
+    // As the default callback: diffs of changed results only.
+    if !no_log && out.status == Status::Changed {
+        ctx.reporter.diffs(&out.diffs);
+    }
+    let shown: IndexMap<String, Value> = if no_log {
+        let mut m = IndexMap::new();
+        m.insert(
+            "censored".to_owned(),
+            Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
+        );
+        m.insert(
+            "changed".to_owned(),
+            Value::from(out.status == Status::Changed),
+        );
+        m
+    } else if verbose_always && out.status != Status::Failed {
+        // The default callback shows debug's message alone, or its variable.
+        let has_msg = out.result.contains_key("msg");
+        out.result
+            .iter()
+            .filter(|(k, _)| {
+                if has_msg {
+                    matches!(
+                        k.as_str(),
+                        "msg" | "warnings" | "deprecations" | "exception"
+                    )
+                } else {
+                    !matches!(k.as_str(), "changed" | "failed")
+                }
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    } else {
+        out.result.clone()
+    };
+    ctx.reporter.result(
+        &st.name,
+        out.status,
+        label,
+        &shown,
+        verbose_always && !no_log && out.status != Status::Skipped,
+        out.ignored,
+    );
+}
+
+fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> {
+    let Some(lp) = &task.loop_ else {
+        return Ok(Vec::new());
+    };
+    let v = scope.render_value(&lp.items)?;
+    if v.is_undefined() {
+        return Err("the loop's list is undefined".into());
+    }
+    let as_list = |v: &Value| -> Option<Vec<Value>> {
+        match v.kind() {
+            ValueKind::Seq | ValueKind::Iterable => v.try_iter().ok().map(|it| it.collect()),
+            _ => None,
+        }
+    };
+    match lp.kind {
+        LoopKind::Loop | LoopKind::List => as_list(&v).ok_or_else(|| {
+            format!(
+                "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
+                py_str(&v)
+            )
+        }),
+        LoopKind::Items => {
+            let top = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
+            let mut out = Vec::new();
+            for i in top {
+                match as_list(&i) {
+                    Some(inner) if i.kind() == ValueKind::Seq => out.extend(inner),
+                    _ => out.push(i),
+                }
+            }
+            Ok(out)
+        }
+        LoopKind::IndexedItems => {
+            let top = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
+            Ok(top
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| Value::from(vec![Value::from(i), x]))
+                .collect())
+        }
+        LoopKind::Dict => {
+            if v.kind() != ValueKind::Map {
+                return Err(format!("with_dict expects a dict, got {}", py_str(&v)));
+            }
+            let mut out = Vec::new();
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let val = v.get_item(&k).unwrap_or_default();
+                    out.push(vmap([("key", k), ("value", val)]));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn effective_flag(
+    task_v: Option<&Value>,
+    play_v: Option<&Value>,
+    default: bool,
+    scope: &Arc<VarScope>,
+) -> Result<bool, String> {
+    match task_v.or(play_v) {
+        Some(v) => value_bool(v, scope),
+        None => Ok(default),
+    }
+}
+
+/// Runs the task once (one loop item, or the whole task without a loop).
+async fn run_item(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &mut HostState,
+    scope: &Arc<VarScope>,
+) -> ItemOutcome {
+    // Facts registered by an earlier loop item must be visible: rebuild the
+    // scope only when needed (the caller's scope already has the item).
+    match eval_when(task, scope) {
+        Ok(true) => {}
+        Ok(false) => {
+            let mut r = IndexMap::new();
+            r.insert("changed".into(), Value::from(false));
+            r.insert(
+                "false_condition".into(),
+                Value::from(false_condition(task, scope)),
+            );
+            r.insert(
+                "skip_reason".into(),
+                Value::from("Conditional result was False"),
+            );
+            r.insert("skipped".into(), Value::from(true));
+            return ItemOutcome {
+                status: Status::Skipped,
+                result: r,
+                diffs: Vec::new(),
+                ignored: false,
+                facts: IndexMap::new(),
+            };
+        }
+        Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+    }
+    let spec = task.module.spec();
+    let mut check = match effective_flag(
+        task.check_mode.as_ref(),
+        ctx.play.check_mode.as_ref(),
+        ctx.opts.check,
+        scope,
+    ) {
+        Ok(b) => b,
+        Err(e) => return ItemOutcome::failed(located(task, &e)),
+    };
+    if ctx.opts.read_only && !check && !READ_ONLY_MODULES.contains(&spec.name) {
+        check = true;
+    }
+    let diff = effective_flag(
+        task.diff.as_ref(),
+        ctx.play.diff.as_ref(),
+        ctx.opts.diff,
+        scope,
+    )
+    .unwrap_or(ctx.opts.diff);
+
+    // Arguments.
+    let mut raw: IndexMap<String, Value> = IndexMap::new();
+    if let Some(expr) = &task.args_expr {
+        match scope.render_value(expr) {
+            Ok(v) if v.kind() == ValueKind::Map => {
+                if let Ok(keys) = v.try_iter() {
+                    for k in keys {
+                        let val = v.get_item(&k).unwrap_or_default();
+                        raw.insert(py_str(&k), val);
+                    }
+                }
+            }
+            Ok(v) => {
+                return ItemOutcome::failed(located(
+                    task,
+                    &format!("`args` must be a dict, got {}", py_str(&v)),
+                ));
+            }
+            Err(e) => {
+                return with_ignore(
+                    ctx,
+                    task,
+                    scope,
+                    ItemOutcome::failed(located(task, &undefined_opt(&e))),
+                );
+            }
+        }
+    }
+    for (k, v) in &task.args {
+        match scope.render_value(v) {
+            Ok(rendered) => {
+                if let Some(clean) = strip_omit(&rendered, &ctx.omit) {
+                    raw.insert(k.clone(), clean);
+                }
+            }
+            Err(e) => {
+                return with_ignore(
+                    ctx,
+                    task,
+                    scope,
+                    ItemOutcome::failed(located(task, &undefined_opt(&e))),
+                );
+            }
+        }
+    }
+
+    let outcome = if spec.name == "set_fact" {
+        let mut facts = IndexMap::new();
+        // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
+        for (k, v) in raw {
+            if k == "cacheable" {
+                continue;
+            }
+            facts.insert(k, v);
+        }
+        let mut r = IndexMap::new();
+        r.insert("ansible_facts".into(), vmap(facts.clone()));
+        r.insert("changed".into(), Value::from(false));
+        ItemOutcome {
+            status: Status::Ok,
+            result: r,
+            diffs: Vec::new(),
+            ignored: false,
+            facts,
+        }
+    } else {
+        let args = match Args::bind(spec, &raw) {
+            Ok(a) => a,
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
+        };
+        if check && !spec.check_mode {
+            let mut r = IndexMap::new();
+            r.insert("changed".into(), Value::from(false));
+            r.insert("skipped".into(), Value::from(true));
+            r.insert(
+                "msg".into(),
+                Value::from(format!(
+                    "remote module ({}) does not support check mode",
+                    spec.name
+                )),
+            );
+            return ItemOutcome {
+                status: Status::Skipped,
+                result: r,
+                diffs: Vec::new(),
+                ignored: false,
+                facts: IndexMap::new(),
+            };
+        }
+        let conn = match connect(ctx, st, task, scope).await {
+            Ok(c) => c,
+            Err(e) => return module_error(e),
+        };
+        let env_vars = match environment(ctx, task, scope) {
+            Ok(e) => e,
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        };
+        let wrapped = WithEnv {
+            inner: conn.as_ref(),
+            env: env_vars,
+        };
+        let env = Env {
+            scope: scope.clone(),
+            ctx,
+        };
+        // Check mode predicts through the host's overlay: file modules run
+        // their real logic against it, the others see what it predicts.
+        let overlay = st.overlay.clone();
+        let predicted = overlay.over(&wrapped);
+        let (conn_ref, module_check, predict): (&dyn Connection, bool, bool) = if check {
+            (&predicted, !PREDICTABLE_MODULES.contains(&spec.name), true)
+        } else {
+            (&wrapped, false, false)
+        };
+        let mctx = ModuleCtx {
+            conn: conn_ref,
+            check_mode: module_check,
+            predict,
+            diff,
+            host: &st.name,
+            env: &env,
+        };
+        match task.module.run(&args, &mctx).await {
+            Ok(o) => {
+                let mut r = IndexMap::new();
+                r.insert("changed".into(), Value::from(o.changed));
+                for (k, v) in o.data {
+                    r.insert(k, v);
+                }
+                if let Some(m) = &o.msg {
+                    r.insert("msg".into(), Value::from(m.as_str()));
+                }
+                if o.failed {
+                    r.insert("failed".into(), Value::from(true));
+                }
+                if o.skipped {
+                    r.insert("skipped".into(), Value::from(true));
+                }
+                if diff && !o.diffs.is_empty() {
+                    r.insert(
+                        "diff".into(),
+                        Value::from(
+                            o.diffs
+                                .iter()
+                                .map(|d| {
+                                    vmap([
+                                        ("before", Value::from(d.before.as_str())),
+                                        ("after", Value::from(d.after.as_str())),
+                                        ("before_header", Value::from(d.before_header.as_str())),
+                                        ("after_header", Value::from(d.after_header.as_str())),
+                                    ])
+                                })
+                                .collect::<Vec<_>>(),
+                        ),
+                    );
+                }
+                let status = if o.failed {
+                    Status::Failed
+                } else if o.skipped {
+                    Status::Skipped
+                } else if o.changed {
+                    Status::Changed
+                } else {
+                    Status::Ok
+                };
+                ItemOutcome {
+                    status,
+                    result: r,
+                    diffs: if diff { o.diffs } else { Vec::new() },
+                    ignored: false,
+                    facts: o.facts,
+                }
+            }
+            Err(e) => module_error(e),
+        }
+    };
+    if outcome.status == Status::Unreachable || outcome.status == Status::Skipped {
+        return outcome;
+    }
+    apply_conditions(ctx, task, scope, outcome)
+}
+
+fn undefined_opt(e: &str) -> String {
+    if e.contains("undefined") {
+        format!("The task includes an option with an undefined variable. The error was: {e}")
+    } else {
+        format!("The task includes an option that could not be templated: {e}")
+    }
+}
+
+fn module_error(e: ModuleError) -> ItemOutcome {
+    match e {
+        ModuleError::Failed(m) => ItemOutcome::failed(m),
+        ModuleError::Unreachable(m) => {
+            let mut r = IndexMap::new();
+            r.insert("changed".into(), Value::from(false));
+            r.insert("msg".into(), Value::from(m));
+            r.insert("unreachable".into(), Value::from(true));
+            ItemOutcome {
+                status: Status::Unreachable,
+                result: r,
+                diffs: Vec::new(),
+                ignored: false,
+                facts: IndexMap::new(),
+            }
+        }
+    }
+}
+
+fn environment(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    scope: &Arc<VarScope>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for env in [ctx.play.environment.as_ref(), task.environment.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        let v = scope.render_value(env)?;
+        if v.kind() != ValueKind::Map {
+            return Err(format!("environment must be a dict, got {}", py_str(&v)));
+        }
+        if let Ok(keys) = v.try_iter() {
+            for k in keys {
+                let val = v.get_item(&k).unwrap_or_default();
+                let key = py_str(&k);
+                out.retain(|(k2, _)| *k2 != key);
+                out.push((key, py_str(&val)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Applies `changed_when`, `failed_when` and `ignore_errors`.
+fn apply_conditions(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    scope: &Arc<VarScope>,
+    mut out: ItemOutcome,
+) -> ItemOutcome {
+    if task.changed_when.is_some() || task.failed_when.is_some() {
+        let result_value = vmap(out.result.clone());
+        let mut extra: Vec<(String, Value)> = out
+            .result
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(reg) = &task.register {
+            extra.push((reg.clone(), result_value));
+        }
+        let cscope = scope.with_extra(extra);
+        if let Some(conds) = &task.changed_when {
+            let mut changed = true;
+            for c in conds {
+                match eval_condition(c, &cscope) {
+                    Ok(b) => changed &= b,
+                    Err(e) => {
+                        return with_ignore(
+                            ctx,
+                            task,
+                            scope,
+                            ItemOutcome::failed(located(task, &e)),
+                        );
+                    }
+                }
+            }
+            if conds.is_empty() {
+                changed = false;
+            }
+            out.result.insert("changed".into(), Value::from(changed));
+            if out.status != Status::Failed {
+                out.status = if changed { Status::Changed } else { Status::Ok };
+            }
+        }
+        if let Some(conds) = &task.failed_when {
+            let mut failed = !conds.is_empty();
+            for c in conds {
+                match eval_condition(c, &cscope) {
+                    Ok(b) => failed &= b,
+                    Err(e) => {
+                        return with_ignore(
+                            ctx,
+                            task,
+                            scope,
+                            ItemOutcome::failed(located(task, &e)),
+                        );
+                    }
+                }
+            }
+            out.result
+                .insert("failed_when_result".into(), Value::from(failed));
+            out.result.insert("failed".into(), Value::from(failed));
+            let changed = out.result.get("changed").is_some_and(|v| v.is_true());
+            out.status = if failed {
+                Status::Failed
+            } else if changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+        }
+    }
+    if out.status == Status::Failed {
+        out.result.insert("failed".into(), Value::from(true));
+    }
+    with_ignore(ctx, task, scope, out)
+}
+
+fn with_ignore(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    scope: &Arc<VarScope>,
+    mut out: ItemOutcome,
+) -> ItemOutcome {
+    if out.status == Status::Failed && is_ignored(ctx, task, scope) {
+        out.ignored = true;
+    }
+    out
+}

@@ -1,0 +1,1408 @@
+//! The playbook model and its loader. Loading validates everything that can
+//! be checked before a connection is made (keywords, modules, parameters,
+//! handler names, Jinja syntax) and reports every problem at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::error::{Diagnostic, Diagnostics, Span};
+use crate::modules::{self, FreeForm, Module, ParamType};
+use crate::template::{Templar, is_template};
+use crate::yaml::{Node, NodeKind};
+
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    /// The playbook's directory (`playbook_dir`).
+    pub dir: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+#[derive(Debug, Default)]
+pub struct Play {
+    pub name: String,
+    pub span: Option<Span>,
+    /// The host pattern (a list is joined with `,`).
+    pub hosts: String,
+    pub vars: IndexMap<String, Value>,
+    /// Each entry: candidate file names (the first that exists is used).
+    pub vars_files: Vec<(Vec<String>, Span)>,
+    pub pre_tasks: Vec<Task>,
+    pub tasks: Vec<Task>,
+    pub post_tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub gather_facts: Option<Value>,
+    pub connection: Option<String>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub tags: Vec<String>,
+    pub environment: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub no_log: Option<Value>,
+    pub any_errors_fatal: bool,
+    pub force_handlers: bool,
+    pub become_: Option<Value>,
+    pub become_user: Option<Value>,
+    pub become_method: Option<Value>,
+    pub remote_user: Option<Value>,
+    /// The playbook file this play came from (for `playbook_dir`).
+    pub dir: PathBuf,
+}
+
+/// Where a loop's items come from.
+#[derive(Clone, Debug)]
+pub enum LoopKind {
+    /// `loop:` — the items as given.
+    Loop,
+    /// `with_items:` — flattened one level.
+    Items,
+    /// `with_list:` — the list as given.
+    List,
+    /// `with_dict:` — `{key, value}` items.
+    Dict,
+    /// `with_indexed_items:` — `[index, item]` pairs.
+    IndexedItems,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoopSpec {
+    pub kind: LoopKind,
+    pub items: Value,
+    pub loop_var: String,
+    pub index_var: Option<String>,
+    pub label: Option<Value>,
+    pub extended: bool,
+}
+
+#[derive(Clone)]
+pub struct Task {
+    pub name: Option<String>,
+    pub span: Span,
+    pub module: &'static dyn Module,
+    /// The module name as written (`ansible.builtin.copy`), for display.
+    pub action: String,
+    /// Arguments as written (templated at run time).
+    pub args: IndexMap<String, Value>,
+    /// `args:` given as one templated expression producing a dict.
+    pub args_expr: Option<Value>,
+    pub when: Vec<Value>,
+    pub loop_: Option<LoopSpec>,
+    pub register: Option<String>,
+    pub changed_when: Option<Vec<Value>>,
+    pub failed_when: Option<Vec<Value>>,
+    pub ignore_errors: Option<Value>,
+    pub notify: Vec<(String, Span)>,
+    pub listen: Vec<String>,
+    pub vars: IndexMap<String, Value>,
+    pub environment: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub tags: Vec<String>,
+    pub no_log: Option<Value>,
+    pub connection: Option<String>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("name", &self.name)
+            .field("action", &self.action)
+            .field("span", &self.span)
+            .finish()
+    }
+}
+
+impl Task {
+    /// The name shown in `TASK [...]`: the task's name, else the action.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.action.clone())
+    }
+}
+
+const PLAY_KEYWORDS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "gather_facts",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
+    "connection",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "check_mode",
+    "diff",
+    "tags",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "no_log",
+    "remote_user",
+    "port",
+    "any_errors_fatal",
+    "force_handlers",
+    "order",
+    "collections",
+    "debugger",
+    "timeout",
+    "throttle",
+    "run_once",
+    "strategy",
+    "max_fail_percentage",
+];
+
+/// Valid Ansible play keywords hoist does not run yet: refused, not ignored.
+const PLAY_KEYWORDS_LATER: &[&str] = &["roles", "vars_prompt", "serial", "module_defaults"];
+
+const TASK_KEYWORDS: &[&str] = &[
+    "name",
+    "when",
+    "loop",
+    "with_items",
+    "with_dict",
+    "with_list",
+    "with_indexed_items",
+    "loop_control",
+    "register",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "notify",
+    "vars",
+    "environment",
+    "check_mode",
+    "diff",
+    "tags",
+    "no_log",
+    "args",
+    "action",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "connection",
+    "remote_user",
+    "port",
+    "timeout",
+    "throttle",
+    "any_errors_fatal",
+    "collections",
+    "debugger",
+    "ignore_unreachable",
+];
+
+/// Valid Ansible task keywords hoist does not run yet.
+const TASK_KEYWORDS_LATER: &[&str] = &[
+    "block",
+    "rescue",
+    "always",
+    "delegate_to",
+    "delegate_facts",
+    "local_action",
+    "run_once",
+    "until",
+    "retries",
+    "delay",
+    "async",
+    "poll",
+    "with_first_found",
+    "with_fileglob",
+    "with_together",
+    "with_nested",
+    "with_subelements",
+    "with_sequence",
+    "with_random_choice",
+    "with_lines",
+    "with_flattened",
+    "with_inventory_hostnames",
+    "module_defaults",
+];
+
+/// Ansible modules and actions hoist does not have yet.
+const MODULES_LATER: &[&str] = &[
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+    "include_vars",
+    "include",
+    "setup",
+    "service",
+    "systemd",
+    "systemd_service",
+    "package",
+    "apt",
+    "yum",
+    "dnf",
+    "user",
+    "group",
+    "get_url",
+    "unarchive",
+    "git",
+    "pip",
+    "replace",
+    "find",
+    "wait_for",
+    "getent",
+    "add_host",
+    "group_by",
+    "cron",
+    "fetch",
+    "slurp",
+    "script",
+    "raw",
+    "uri",
+    "pause",
+    "reboot",
+    "hostname",
+    "tempfile",
+    "assemble",
+    "apt_repository",
+    "apt_key",
+    "rpm_key",
+    "known_hosts",
+    "package_facts",
+    "service_facts",
+    "wait_for_connection",
+    "async_status",
+    "sysctl",
+    "mount",
+    "iptables",
+    "debconf",
+    "expect",
+    "validate_argument_spec",
+];
+
+/// Which keys a task mapping may have besides its module.
+const HANDLER_ONLY: &[&str] = &["listen"];
+
+fn span_of(node: &Node) -> Span {
+    node.span.clone()
+}
+
+/// Loads a playbook and everything it imports, validating it whole.
+pub fn load(path: &Path, templar: &Templar) -> Result<Playbook, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let mut plays = Vec::new();
+    load_into(path, templar, &mut plays, &mut diags, 0);
+    let dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    diags.into_result(Playbook {
+        path: path.to_path_buf(),
+        dir,
+        plays,
+    })
+}
+
+fn load_into(
+    path: &Path,
+    templar: &Templar,
+    plays: &mut Vec<Play>,
+    diags: &mut Diagnostics,
+    depth: usize,
+) {
+    let root = match crate::yaml::load_file(path) {
+        Ok(n) => n,
+        Err(d) => {
+            diags.push(d);
+            return;
+        }
+    };
+    let dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let items = match &root.kind {
+        NodeKind::Seq(items) => items,
+        NodeKind::Null => {
+            diags.push(Diagnostic::at(
+                &root.span,
+                "the playbook is empty; it must be a list of plays",
+            ));
+            return;
+        }
+        _ => {
+            diags.push(Diagnostic::at(
+                &root.span,
+                format!(
+                    "a playbook must be a list of plays, not a {}",
+                    root.type_name()
+                ),
+            ));
+            return;
+        }
+    };
+    for item in items {
+        if let Some(target) = item
+            .get("import_playbook")
+            .or_else(|| item.get("ansible.builtin.import_playbook"))
+        {
+            let Some(name) = target.as_str() else {
+                diags.push(Diagnostic::at(
+                    &target.span,
+                    "import_playbook expects a file name",
+                ));
+                continue;
+            };
+            if depth > 20 {
+                diags.push(Diagnostic::at(
+                    &target.span,
+                    "import_playbook nests too deeply (a cycle?)",
+                ));
+                continue;
+            }
+            let p = dir.join(name);
+            if !p.exists() {
+                diags.push(Diagnostic::at(
+                    &target.span,
+                    format!("imported playbook {} does not exist", p.display()),
+                ));
+                continue;
+            }
+            load_into(&p, templar, plays, diags, depth + 1);
+            continue;
+        }
+        if let Some(play) = parse_play(item, templar, diags, &dir) {
+            plays.push(play);
+        }
+    }
+}
+
+fn str_list(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<String> {
+    match &node.kind {
+        NodeKind::Null => Vec::new(),
+        NodeKind::Str(s) => vec![s.clone()],
+        NodeKind::Seq(items) => items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                NodeKind::Str(s) => Some(s.clone()),
+                NodeKind::Int(n) => Some(n.to_string()),
+                _ => {
+                    diags.push(Diagnostic::at(
+                        &i.span,
+                        format!("{what} entries must be strings"),
+                    ));
+                    None
+                }
+            })
+            .collect(),
+        NodeKind::Int(n) => vec![n.to_string()],
+        _ => {
+            diags.push(Diagnostic::at(
+                &node.span,
+                format!("{what} must be a string or a list of strings"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn to_value(node: &Node, diags: &mut Diagnostics) -> Value {
+    match node.to_value() {
+        Ok(v) => v,
+        Err(d) => {
+            diags.push(d);
+            Value::UNDEFINED
+        }
+    }
+}
+
+fn vars_map(node: &Node, what: &str, diags: &mut Diagnostics) -> IndexMap<String, Value> {
+    let mut out = IndexMap::new();
+    match &node.kind {
+        NodeKind::Null => {}
+        NodeKind::Map(pairs) => {
+            for (k, v) in pairs {
+                let name = k.key_text();
+                if !is_identifier(&name) {
+                    diags.push(Diagnostic::at(
+                        &k.span,
+                        format!("invalid variable name `{name}` in {what}"),
+                    ));
+                    continue;
+                }
+                out.insert(name, to_value(v, diags));
+            }
+        }
+        _ => diags.push(Diagnostic::at(
+            &node.span,
+            format!("{what} must be a mapping"),
+        )),
+    }
+    out
+}
+
+/// Ansible's rule for variable names.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// A bool-ish keyword: a YAML bool, or a template evaluated at run time.
+fn flag(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Value> {
+    match &node.kind {
+        NodeKind::Bool(_) | NodeKind::Null => Some(to_value(node, diags)),
+        NodeKind::Str(s) if is_template(s) => Some(to_value(node, diags)),
+        NodeKind::Str(s) => match crate::modules::args::to_bool(&Value::from(s.as_str())) {
+            Some(b) => Some(Value::from(b)),
+            None => {
+                diags.push(Diagnostic::at(
+                    &node.span,
+                    format!("`{key}` must be a boolean, got '{s}'"),
+                ));
+                None
+            }
+        },
+        NodeKind::Int(i) => Some(Value::from(*i != 0)),
+        _ => {
+            diags.push(Diagnostic::at(
+                &node.span,
+                format!("`{key}` must be a boolean"),
+            ));
+            None
+        }
+    }
+}
+
+fn scalar_string(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<String> {
+    match &node.kind {
+        NodeKind::Str(s) => Some(s.clone()),
+        NodeKind::Int(i) => Some(i.to_string()),
+        NodeKind::Float(f) => Some(crate::template::pyfmt::float_repr(*f)),
+        NodeKind::Bool(b) => Some(if *b { "True" } else { "False" }.to_owned()),
+        NodeKind::Null => None,
+        _ => {
+            diags.push(Diagnostic::at(
+                &node.span,
+                format!("`{key}` must be a string"),
+            ));
+            None
+        }
+    }
+}
+
+fn unknown_keyword(
+    key: &Node,
+    name: &str,
+    known: &[&str],
+    later: &[&str],
+    what: &str,
+) -> Diagnostic {
+    if later.contains(&name) {
+        return Diagnostic::at(
+            &key.span,
+            format!("`{name}` is a valid Ansible {what} keyword that hoist does not support yet"),
+        );
+    }
+    Diagnostic::at(&key.span, format!("`{name}` is not a valid {what} keyword"))
+        .suggest(name, known.iter().copied())
+}
+
+fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Path) -> Option<Play> {
+    let Some(pairs) = node.as_map() else {
+        diags.push(Diagnostic::at(
+            &node.span,
+            format!("a play must be a mapping, not a {}", node.type_name()),
+        ));
+        return None;
+    };
+    let mut play = Play {
+        span: Some(node.span.clone()),
+        dir: dir.to_path_buf(),
+        ..Play::default()
+    };
+    let mut handlers_node = None;
+    let mut task_lists: Vec<(&str, &Node)> = Vec::new();
+    let mut have_hosts = false;
+    for (k, v) in pairs {
+        let key = k.key_text();
+        match key.as_str() {
+            "name" => play.name = scalar_string(v, "name", diags).unwrap_or_default(),
+            "hosts" => {
+                have_hosts = true;
+                play.hosts = str_list(v, "hosts", diags).join(",");
+                if play.hosts.is_empty() {
+                    diags.push(Diagnostic::at(&v.span, "`hosts` is empty"));
+                }
+            }
+            "vars" => play.vars = vars_map(v, "play vars", diags),
+            "vars_files" => {
+                let entries: Vec<&Node> = match &v.kind {
+                    NodeKind::Seq(items) => items.iter().collect(),
+                    NodeKind::Null => Vec::new(),
+                    _ => vec![v],
+                };
+                for e in entries {
+                    let names = str_list(e, "vars_files", diags);
+                    play.vars_files.push((names, e.span.clone()));
+                }
+            }
+            "pre_tasks" | "tasks" | "post_tasks" => task_lists.push((
+                match key.as_str() {
+                    "pre_tasks" => "pre_tasks",
+                    "tasks" => "tasks",
+                    _ => "post_tasks",
+                },
+                v,
+            )),
+            "handlers" => handlers_node = Some(v),
+            "gather_facts" => play.gather_facts = flag(v, &key, diags),
+            "connection" => play.connection = scalar_string(v, &key, diags),
+            "check_mode" => play.check_mode = flag(v, &key, diags),
+            "diff" => play.diff = flag(v, &key, diags),
+            "tags" => {
+                play.tags = str_list(v, "tags", diags)
+                    .iter()
+                    .flat_map(|t| split_tags(t))
+                    .collect()
+            }
+            "environment" => play.environment = Some(to_value(v, diags)),
+            "ignore_errors" => play.ignore_errors = flag(v, &key, diags),
+            "no_log" => play.no_log = flag(v, &key, diags),
+            "any_errors_fatal" => {
+                play.any_errors_fatal = flag(v, &key, diags).is_some_and(|b| b.is_true())
+            }
+            "force_handlers" => {
+                play.force_handlers = flag(v, &key, diags).is_some_and(|b| b.is_true())
+            }
+            "become" => play.become_ = flag(v, &key, diags),
+            "become_user" => play.become_user = Some(to_value(v, diags)),
+            "become_method" => play.become_method = Some(to_value(v, diags)),
+            "remote_user" => play.remote_user = Some(to_value(v, diags)),
+            "strategy" => {
+                if v.as_str() != Some("linear") {
+                    diags.push(Diagnostic::at(
+                        &v.span,
+                        "only the `linear` strategy is supported",
+                    ));
+                }
+            }
+            k if PLAY_KEYWORDS.contains(&k) => {}
+            _ => diags.push(unknown_keyword(
+                k,
+                &key,
+                PLAY_KEYWORDS,
+                PLAY_KEYWORDS_LATER,
+                "play",
+            )),
+        }
+    }
+    if !have_hosts {
+        diags.push(Diagnostic::at(&node.span, "the play has no `hosts`"));
+    }
+    let checker = Checker { templar, diags };
+    let mut checker = checker;
+    if let Some(h) = handlers_node {
+        play.handlers = parse_task_list(h, true, &mut checker);
+    }
+    for (which, list) in task_lists {
+        let tasks = parse_task_list(list, false, &mut checker);
+        match which {
+            "pre_tasks" => play.pre_tasks = tasks,
+            "tasks" => play.tasks = tasks,
+            _ => play.post_tasks = tasks,
+        }
+    }
+    // Every notify must name a handler or a listen topic.
+    let mut names: Vec<String> = Vec::new();
+    for h in &play.handlers {
+        if let Some(n) = &h.name {
+            names.push(n.clone());
+        }
+        names.extend(h.listen.iter().cloned());
+    }
+    for t in play
+        .pre_tasks
+        .iter()
+        .chain(&play.tasks)
+        .chain(&play.post_tasks)
+        .chain(&play.handlers)
+    {
+        for (n, span) in &t.notify {
+            if !names.iter().any(|x| x == n) && !is_template(n) {
+                checker.diags.push(
+                    Diagnostic::at(
+                        span,
+                        format!("the handler '{n}' is notified but no handler of this play has that name or listens to it"),
+                    )
+                    .suggest(n, names.iter().map(String::as_str)),
+                );
+            }
+        }
+    }
+    for (k, v) in &play.vars {
+        let _ = k;
+        checker.check_templates_value(v, &node.span);
+    }
+    Some(play)
+}
+
+fn split_tags(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+struct Checker<'a> {
+    templar: &'a Templar,
+    diags: &'a mut Diagnostics,
+}
+
+impl Checker<'_> {
+    /// Reports Jinja syntax errors in every string of a node.
+    fn check_templates(&mut self, node: &Node) {
+        if node.tag.as_deref() == Some("!unsafe") {
+            return;
+        }
+        match &node.kind {
+            NodeKind::Str(s) => {
+                if let Err(e) = self.templar.check_syntax(s) {
+                    self.diags.push(Diagnostic::at(
+                        &node.span,
+                        format!("invalid Jinja in this string: {e}"),
+                    ));
+                }
+            }
+            NodeKind::Seq(items) => items.iter().for_each(|i| self.check_templates(i)),
+            NodeKind::Map(pairs) => pairs.iter().for_each(|(_, v)| self.check_templates(v)),
+            _ => {}
+        }
+    }
+
+    fn check_templates_value(&mut self, v: &Value, span: &Span) {
+        if v.is_safe() {
+            return;
+        }
+        if let Some(s) = v.as_str() {
+            if let Err(e) = self.templar.check_syntax(s) {
+                self.diags
+                    .push(Diagnostic::at(span, format!("invalid Jinja: {e}")));
+            }
+        } else if let Ok(it) = v.try_iter() {
+            for item in it {
+                self.check_templates_value(&item, span);
+                if let Ok(inner) = v.get_item(&item)
+                    && !inner.is_undefined()
+                {
+                    self.check_templates_value(&inner, span);
+                }
+            }
+        }
+    }
+
+    /// Checks a conditional expression's syntax.
+    fn check_expression(&mut self, node: &Node) {
+        if let NodeKind::Str(s) = &node.kind {
+            let expr = s.trim();
+            let inner = expr
+                .strip_prefix("{{")
+                .and_then(|e| e.strip_suffix("}}"))
+                .unwrap_or(expr);
+            if let Err(e) = self.templar.check_syntax(&format!("{{{{ {inner} }}}}")) {
+                self.diags.push(Diagnostic::at(
+                    &node.span,
+                    format!("invalid conditional: {e}"),
+                ));
+            }
+        }
+    }
+}
+
+fn conditions(node: &Node, checker: &mut Checker) -> Vec<Value> {
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Null => Vec::new(),
+        _ => vec![node],
+    };
+    items
+        .into_iter()
+        .map(|n| {
+            checker.check_expression(n);
+            to_value(n, checker.diags)
+        })
+        .collect()
+}
+
+fn parse_task_list(node: &Node, handlers: bool, checker: &mut Checker) -> Vec<Task> {
+    match &node.kind {
+        NodeKind::Null => Vec::new(),
+        NodeKind::Seq(items) => items
+            .iter()
+            .filter_map(|t| parse_task(t, handlers, checker))
+            .collect(),
+        _ => {
+            checker.diags.push(Diagnostic::at(
+                &node.span,
+                format!("a task list must be a list, not a {}", node.type_name()),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// Splits `k=v` text as Ansible's split_args does: on whitespace outside
+/// quotes and Jinja blocks, keeping quotes in the pieces.
+pub fn split_args(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if quote.is_none() && c == '{' && matches!(next, Some('{') | Some('%') | Some('#')) {
+            depth += 1;
+            cur.push(c);
+            if let Some(n) = next {
+                cur.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        if quote.is_none() && depth > 0 && matches!(c, '}' | '%' | '#') && next == Some('}') {
+            depth -= 1;
+            cur.push(c);
+            cur.push('}');
+            i += 2;
+            continue;
+        }
+        if c == '\\' && quote.is_some() {
+            cur.push(c);
+            if let Some(n) = next {
+                cur.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            None if (c == '"' || c == '\'') && depth == 0 => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c.is_whitespace() && depth == 0 => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            _ => cur.push(c),
+        }
+        i += 1;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn unquote(s: &str) -> String {
+    let b = s.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        let inner = &s[1..s.len() - 1];
+        if b[0] == b'"' {
+            return inner.replace("\\\"", "\"").replace("\\\\", "\\");
+        }
+        return inner.replace("\\'", "'");
+    }
+    s.to_owned()
+}
+
+/// Parameters command/shell accept inline in free-form text.
+const RAW_INLINE: &[&str] = &[
+    "creates",
+    "removes",
+    "chdir",
+    "executable",
+    "warn",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+];
+
+/// Parses free-form module text into arguments.
+fn parse_free_form(
+    module: &'static dyn Module,
+    text: &str,
+    span: &Span,
+    diags: &mut Diagnostics,
+) -> IndexMap<String, Value> {
+    let spec = module.spec();
+    let mut args = IndexMap::new();
+    match spec.free_form {
+        FreeForm::Whole(param) => {
+            args.insert(param.to_owned(), Value::from(text.trim()));
+        }
+        FreeForm::Raw => {
+            let mut raw = Vec::new();
+            for tok in split_args(text) {
+                if let Some((k, v)) = tok.split_once('=')
+                    && RAW_INLINE.contains(&k)
+                    && spec.param(k).is_some()
+                {
+                    args.insert(k.to_owned(), Value::from(unquote(v)));
+                    continue;
+                }
+                raw.push(tok);
+            }
+            if !raw.is_empty() {
+                args.insert("_raw_params".to_owned(), Value::from(raw.join(" ")));
+            }
+        }
+        FreeForm::None => {
+            for tok in split_args(text) {
+                match tok.split_once('=') {
+                    Some((k, v)) if !k.is_empty() && !k.contains(['{', ' ']) => {
+                        args.insert(k.to_owned(), Value::from(unquote(v)));
+                    }
+                    _ => {
+                        diags.push(Diagnostic::at(
+                            span,
+                            format!(
+                                "the {} module does not take free-form text; write `key=value` pairs or a mapping (got `{tok}`)",
+                                spec.name
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    args
+}
+
+/// Checks literal argument values against the module's spec: unknown
+/// names (with did-you-mean), missing required ones, values of the wrong type.
+fn check_args(
+    module: &'static dyn Module,
+    args: &IndexMap<String, Value>,
+    key_spans: &IndexMap<String, Span>,
+    task_span: &Span,
+    from_template: bool,
+    diags: &mut Diagnostics,
+) {
+    let spec = module.spec();
+    if spec.name == "set_fact" {
+        for k in args.keys() {
+            let span = key_spans.get(k).unwrap_or(task_span);
+            if k != "cacheable" && !is_identifier(k) {
+                diags.push(Diagnostic::at(
+                    span,
+                    format!("set_fact: `{k}` is not a valid variable name"),
+                ));
+            }
+        }
+        if args.keys().all(|k| k == "cacheable") && !from_template {
+            diags.push(Diagnostic::at(
+                task_span,
+                "set_fact needs at least one variable to set",
+            ));
+        }
+        return;
+    }
+    for (k, v) in args {
+        let span = key_spans.get(k).unwrap_or(task_span);
+        let Some(p) = spec.param(k) else {
+            let mut names: Vec<&str> = spec.all_names().filter(|n| !n.starts_with('_')).collect();
+            names.sort_unstable();
+            let d = Diagnostic::at(
+                span,
+                format!("unsupported parameter `{k}` for module {}", spec.name),
+            )
+            .suggest(k, names.iter().copied());
+            let d = if d.help.is_none() {
+                d.with_help(format!("supported parameters: {}", names.join(", ")))
+            } else {
+                d
+            };
+            diags.push(d);
+            continue;
+        };
+        if crate::template::needs_templating(v) || v.is_none() {
+            continue;
+        }
+        if let Err(e) = crate::modules::args::coerce_for_check(p, v) {
+            diags.push(Diagnostic::at(span, e));
+        }
+        if p.ty == ParamType::Mode
+            && let Err(e) = crate::modules::args::parse_mode(v, 0o644, false)
+        {
+            diags.push(Diagnostic::at(span, e));
+        }
+    }
+    if from_template {
+        return;
+    }
+    for p in spec.params.iter().filter(|p| p.required) {
+        let given = args
+            .keys()
+            .any(|k| spec.param(k).is_some_and(|q| q.name == p.name));
+        if !given {
+            let what = if p.name == "_raw_params" {
+                format!("the {} module needs a command", spec.name)
+            } else {
+                format!(
+                    "missing required parameter `{}` for module {}",
+                    p.name, spec.name
+                )
+            };
+            diags.push(Diagnostic::at(task_span, what));
+        }
+    }
+    for group in spec.required_one_of {
+        let given = args
+            .keys()
+            .any(|k| spec.param(k).is_some_and(|q| group.contains(&q.name)));
+        if !given {
+            let names: Vec<&str> = group.iter().map(|n| n.trim_start_matches('_')).collect();
+            diags.push(Diagnostic::at(
+                task_span,
+                format!("module {} needs one of: {}", spec.name, names.join(", ")),
+            ));
+        }
+    }
+    for group in spec.mutually_exclusive {
+        let given: Vec<&str> = group
+            .iter()
+            .copied()
+            .filter(|n| {
+                args.keys()
+                    .any(|k| spec.param(k).is_some_and(|q| q.name == *n))
+            })
+            .collect();
+        if given.len() > 1 {
+            diags.push(Diagnostic::at(
+                task_span,
+                format!("parameters are mutually exclusive: {}", given.join(", ")),
+            ));
+        }
+    }
+}
+
+fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task> {
+    let Some(pairs) = node.as_map() else {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            format!("a task must be a mapping, not a {}", node.type_name()),
+        ));
+        return None;
+    };
+    let diags_before = checker.diags.0.len();
+    let mut module_keys: Vec<(&Node, &Node, &'static dyn Module)> = Vec::new();
+    let mut name = None;
+    let mut when = Vec::new();
+    let mut loop_items: Option<(LoopKind, Value)> = None;
+    let mut loop_control: Option<&Node> = None;
+    let mut register = None;
+    let mut changed_when = None;
+    let mut failed_when = None;
+    let mut ignore_errors = None;
+    let mut notify = Vec::new();
+    let mut listen = Vec::new();
+    let mut vars = IndexMap::new();
+    let mut environment = None;
+    let mut check_mode = None;
+    let mut diff = None;
+    let mut tags = Vec::new();
+    let mut no_log = None;
+    let mut connection = None;
+    let mut args_node: Option<&Node> = None;
+    let mut action_node: Option<&Node> = None;
+    for (k, v) in pairs {
+        let key = k.key_text();
+        match key.as_str() {
+            "name" => name = scalar_string(v, "name", checker.diags),
+            "when" => when = conditions(v, checker),
+            "loop" | "with_items" | "with_dict" | "with_list" | "with_indexed_items" => {
+                if loop_items.is_some() {
+                    checker
+                        .diags
+                        .push(Diagnostic::at(&k.span, "a task can have only one loop"));
+                }
+                checker.check_templates(v);
+                let kind = match key.as_str() {
+                    "loop" => LoopKind::Loop,
+                    "with_items" => LoopKind::Items,
+                    "with_dict" => LoopKind::Dict,
+                    "with_list" => LoopKind::List,
+                    _ => LoopKind::IndexedItems,
+                };
+                loop_items = Some((kind, to_value(v, checker.diags)));
+            }
+            "loop_control" => loop_control = Some(v),
+            "register" => match v.as_str() {
+                Some(s) if is_identifier(s) => register = Some(s.to_owned()),
+                _ => checker.diags.push(Diagnostic::at(
+                    &v.span,
+                    "`register` must be a valid variable name",
+                )),
+            },
+            "changed_when" => changed_when = Some(conditions(v, checker)),
+            "failed_when" => failed_when = Some(conditions(v, checker)),
+            "ignore_errors" => ignore_errors = flag(v, &key, checker.diags),
+            "notify" => {
+                let items: Vec<&Node> = match &v.kind {
+                    NodeKind::Seq(items) => items.iter().collect(),
+                    NodeKind::Null => Vec::new(),
+                    _ => vec![v],
+                };
+                for i in items {
+                    match i.as_str() {
+                        Some(s) => notify.push((s.to_owned(), span_of(i))),
+                        None => checker.diags.push(Diagnostic::at(
+                            &i.span,
+                            "`notify` entries must be handler names",
+                        )),
+                    }
+                }
+            }
+            "listen" if handler => listen = str_list(v, "listen", checker.diags),
+            "vars" => {
+                checker.check_templates(v);
+                vars = vars_map(v, "task vars", checker.diags);
+            }
+            "environment" => {
+                checker.check_templates(v);
+                environment = Some(to_value(v, checker.diags));
+            }
+            "check_mode" => check_mode = flag(v, &key, checker.diags),
+            "diff" => diff = flag(v, &key, checker.diags),
+            "tags" => {
+                tags = str_list(v, "tags", checker.diags)
+                    .iter()
+                    .flat_map(|t| split_tags(t))
+                    .collect()
+            }
+            "no_log" => no_log = flag(v, &key, checker.diags),
+            "connection" => connection = scalar_string(v, &key, checker.diags),
+            "args" => args_node = Some(v),
+            "action" => action_node = Some(v),
+            k if TASK_KEYWORDS.contains(&k) => {}
+            other => {
+                if let Some(m) = modules::lookup(other) {
+                    module_keys.push((k, v, m));
+                } else {
+                    let bare = other
+                        .strip_prefix("ansible.builtin.")
+                        .or_else(|| other.strip_prefix("ansible.legacy."))
+                        .unwrap_or(other);
+                    let d = if TASK_KEYWORDS_LATER.contains(&other)
+                        || (HANDLER_ONLY.contains(&other) && !handler)
+                    {
+                        if HANDLER_ONLY.contains(&other) {
+                            Diagnostic::at(&k.span, format!("`{other}` is only valid on handlers"))
+                        } else {
+                            unknown_keyword(k, other, TASK_KEYWORDS, TASK_KEYWORDS_LATER, "task")
+                        }
+                    } else if MODULES_LATER.contains(&bare) {
+                        Diagnostic::at(
+                            &k.span,
+                            format!(
+                                "`{other}` is an Ansible module that hoist does not support yet"
+                            ),
+                        )
+                    } else {
+                        let mut candidates: Vec<String> = modules::all_names();
+                        candidates.extend(TASK_KEYWORDS.iter().map(|s| s.to_string()));
+                        Diagnostic::at(
+                            &k.span,
+                            format!("`{other}` is neither a task keyword nor a module hoist knows"),
+                        )
+                        .suggest(other, candidates.iter().map(String::as_str))
+                    };
+                    checker.diags.push(d);
+                }
+            }
+        }
+    }
+    if handler && name.is_none() && listen.is_empty() {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            "a handler needs a `name` (or `listen`) to be notified by",
+        ));
+    }
+    // `action: module args` form.
+    let mut action_text: Option<(String, Span)> = None;
+    if let Some(a) = action_node {
+        match &a.kind {
+            NodeKind::Str(s) => {
+                let (m, rest) = s
+                    .trim()
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((s.trim(), ""));
+                match modules::lookup(m) {
+                    Some(module) => {
+                        module_keys.push((a, a, module));
+                        action_text = Some((rest.trim().to_owned(), a.span.clone()));
+                    }
+                    None => checker.diags.push(
+                        Diagnostic::at(&a.span, format!("`action` names an unknown module `{m}`"))
+                            .suggest(m, modules::all_names().iter().map(String::as_str)),
+                    ),
+                }
+            }
+            NodeKind::Map(_) => match a
+                .get("module")
+                .and_then(Node::as_str)
+                .and_then(modules::lookup)
+            {
+                Some(module) => module_keys.push((a, a, module)),
+                None => checker.diags.push(Diagnostic::at(
+                    &a.span,
+                    "`action` needs a `module` key naming a known module",
+                )),
+            },
+            _ => checker.diags.push(Diagnostic::at(
+                &a.span,
+                "`action` must be a string or a mapping",
+            )),
+        }
+    }
+    if module_keys.len() > 1 {
+        let names: Vec<String> = module_keys.iter().map(|(k, _, _)| k.key_text()).collect();
+        checker.diags.push(Diagnostic::at(
+            &module_keys[1].0.span,
+            format!("conflicting action statements: {}", names.join(", ")),
+        ));
+        return None;
+    }
+    let Some((mkey, mval, module)) = module_keys.pop() else {
+        if checker.diags.0.len() == diags_before {
+            checker.diags.push(Diagnostic::at(
+                &node.span,
+                "no module/action detected in task",
+            ));
+        }
+        return None;
+    };
+    let action = if action_node.is_some_and(|a| std::ptr::eq(a, mkey)) {
+        module.spec().name.to_owned()
+    } else {
+        mkey.key_text()
+    };
+
+    // Arguments: from the module key's value, then `args:` on top.
+    let mut args: IndexMap<String, Value> = IndexMap::new();
+    let mut key_spans: IndexMap<String, Span> = IndexMap::new();
+    let mut from_template = false;
+    let mut args_expr = None;
+    checker.check_templates(mval);
+    if let Some((text, span)) = &action_text {
+        args = parse_free_form(module, text, span, checker.diags);
+    } else {
+        match &mval.kind {
+            NodeKind::Null => {}
+            NodeKind::Str(s) => {
+                args = parse_free_form(module, s, &mval.span, checker.diags);
+                for k in args.keys() {
+                    key_spans.insert(k.clone(), mval.span.clone());
+                }
+            }
+            NodeKind::Map(pairs) => {
+                for (k, v) in pairs {
+                    let key = k.key_text();
+                    if action_node.is_some() && key == "module" {
+                        continue;
+                    }
+                    key_spans.insert(key.clone(), k.span.clone());
+                    args.insert(key, to_value(v, checker.diags));
+                }
+            }
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_)
+                if matches!(module.spec().free_form, FreeForm::Whole(_) | FreeForm::Raw) =>
+            {
+                let text = mval.key_text();
+                args = parse_free_form(module, &text, &mval.span, checker.diags);
+            }
+            _ => checker.diags.push(Diagnostic::at(
+                &mval.span,
+                format!(
+                    "arguments of {} must be a mapping or `key=value` text",
+                    module.spec().name
+                ),
+            )),
+        }
+    }
+    if let Some(a) = args_node {
+        checker.check_templates(a);
+        match &a.kind {
+            NodeKind::Map(pairs) => {
+                for (k, v) in pairs {
+                    let key = k.key_text();
+                    key_spans.insert(key.clone(), k.span.clone());
+                    args.insert(key, to_value(v, checker.diags));
+                }
+            }
+            NodeKind::Str(s) if is_template(s) => {
+                from_template = true;
+                args_expr = Some(Value::from(s.as_str()));
+            }
+            _ => checker
+                .diags
+                .push(Diagnostic::at(&a.span, "`args` must be a mapping")),
+        }
+    }
+    check_args(
+        module,
+        &args,
+        &key_spans,
+        &mkey.span,
+        from_template,
+        checker.diags,
+    );
+
+    let loop_ = loop_items.map(|(kind, items)| {
+        let mut spec = LoopSpec {
+            kind,
+            items,
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            extended: false,
+        };
+        if let Some(lc) = loop_control {
+            parse_loop_control(lc, &mut spec, checker.diags);
+        }
+        spec
+    });
+    if loop_.is_none()
+        && let Some(lc) = loop_control
+    {
+        checker.diags.push(Diagnostic::at(
+            &lc.span,
+            "`loop_control` is only meaningful with a loop",
+        ));
+    }
+    Some(Task {
+        name,
+        span: node.span.clone(),
+        module,
+        action,
+        args,
+        args_expr,
+        when,
+        loop_,
+        register,
+        changed_when,
+        failed_when,
+        ignore_errors,
+        notify,
+        listen,
+        vars,
+        environment,
+        check_mode,
+        diff,
+        tags,
+        no_log,
+        connection,
+    })
+}
+
+const LOOP_CONTROL_KEYS: &[&str] = &[
+    "loop_var",
+    "index_var",
+    "label",
+    "pause",
+    "extended",
+    "extended_allitems",
+];
+
+fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics) {
+    let Some(pairs) = node.as_map() else {
+        diags.push(Diagnostic::at(
+            &node.span,
+            "`loop_control` must be a mapping",
+        ));
+        return;
+    };
+    for (k, v) in pairs {
+        let key = k.key_text();
+        match key.as_str() {
+            "loop_var" => match v.as_str() {
+                Some(s) if is_identifier(s) => spec.loop_var = s.to_owned(),
+                _ => diags.push(Diagnostic::at(
+                    &v.span,
+                    "`loop_var` must be a variable name",
+                )),
+            },
+            "index_var" => match v.as_str() {
+                Some(s) if is_identifier(s) => spec.index_var = Some(s.to_owned()),
+                _ => diags.push(Diagnostic::at(
+                    &v.span,
+                    "`index_var` must be a variable name",
+                )),
+            },
+            "label" => spec.label = Some(to_value(v, diags)),
+            "extended" => spec.extended = flag(v, &key, diags).is_some_and(|b| b.is_true()),
+            "pause" | "extended_allitems" => {}
+            _ => diags.push(
+                Diagnostic::at(&k.span, format!("`{key}` is not a valid loop_control key"))
+                    .suggest(&key, LOOP_CONTROL_KEYS.iter().copied()),
+            ),
+        }
+    }
+}
+
+/// Shared, immutable handle to a loaded playbook.
+pub type SharedPlaybook = Arc<Playbook>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_args_keeps_quotes_and_jinja() {
+        assert_eq!(
+            split_args(r#"echo "a  b" 'c d' {{ x | default('y z') }} chdir=/tmp"#),
+            vec![
+                "echo",
+                "\"a  b\"",
+                "'c d'",
+                "{{ x | default('y z') }}",
+                "chdir=/tmp"
+            ]
+        );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("foo_1"));
+        assert!(!is_identifier("1foo"));
+        assert!(!is_identifier("a-b"));
+    }
+}

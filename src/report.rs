@@ -1,0 +1,311 @@
+//! The reporter: the only code that writes to the terminal during a run.
+//! Output follows ansible-playbook's default callback so that people and
+//! scripts used to it can read hoist's.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use serde_json::Value as Json;
+
+use crate::modules::FileDiff;
+
+/// Per-host counters shown in the recap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// How one task (or loop item) ended on one host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+pub struct Reporter {
+    out: Mutex<Box<dyn Write + Send>>,
+    pub verbosity: u8,
+    pub show_diff: bool,
+}
+
+fn stars(prefix: &str) -> String {
+    // ansible: `"%s %s" % (msg, "*" * max(3, columns - len(msg)))`
+    let n = 80usize.saturating_sub(prefix.chars().count()).max(3);
+    format!("{prefix} {}", "*".repeat(n))
+}
+
+/// Converts a template value to JSON for display.
+pub fn to_json(v: &Value) -> Json {
+    serde_json::to_value(v).unwrap_or(Json::Null)
+}
+
+/// Sorts object keys recursively (ansible's callback dumps with sort_keys).
+fn sorted(j: Json) -> Json {
+    match j {
+        Json::Object(map) => {
+            let mut entries: Vec<(String, Json)> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().collect())
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// JSON as Python's `json.dumps(..., sort_keys=True)`: `", "` and `": "`
+/// separators, or four-space indentation.
+pub fn dump(j: &Json, indent: bool) -> String {
+    let j = sorted(j.clone());
+    if indent {
+        let mut buf = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+        if serde::Serialize::serialize(&j, &mut ser).is_err() {
+            return j.to_string();
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    } else {
+        python_compact(&j)
+    }
+}
+
+fn python_compact(j: &Json) -> String {
+    match j {
+        Json::Array(items) => {
+            let parts: Vec<String> = items.iter().map(python_compact).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Json::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Json::String(k.clone()), python_compact(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Reporter {
+    pub fn new(out: Box<dyn Write + Send>, verbosity: u8, show_diff: bool) -> Reporter {
+        Reporter {
+            out: Mutex::new(out),
+            verbosity,
+            show_diff,
+        }
+    }
+
+    pub fn stdout(verbosity: u8, show_diff: bool) -> Reporter {
+        Reporter::new(Box::new(std::io::stdout()), verbosity, show_diff)
+    }
+
+    fn emit(&self, text: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    pub fn play(&self, name: &str) {
+        self.emit(&format!("\n{}\n", stars(&format!("PLAY [{name}]"))));
+    }
+
+    pub fn task(&self, name: &str, handler: bool) {
+        let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
+        self.emit(&format!("\n{}\n", stars(&format!("{kind} [{name}]"))));
+    }
+
+    pub fn no_hosts(&self) {
+        self.emit("skipping: no hosts matched\n");
+    }
+
+    pub fn no_more_hosts(&self) {
+        self.emit(&format!("\n{}\n", stars("NO MORE HOSTS LEFT")));
+    }
+
+    /// An error that stops the run, on standard error.
+    pub fn error(&self, msg: &str) {
+        eprintln!("ERROR! {msg}");
+    }
+
+    pub fn warning(&self, msg: &str) {
+        self.emit(&format!("[WARNING]: {msg}\n"));
+    }
+
+    /// Prints the `--diff` output of a task result.
+    pub fn diffs(&self, diffs: &[FileDiff]) {
+        if !self.show_diff {
+            return;
+        }
+        for d in diffs {
+            let bh = header("before", &d.before_header);
+            let ah = header("after", &d.after_header);
+            if d.before == d.after {
+                continue;
+            }
+            let text = crate::diff::unified(&d.before, &d.after, &bh, &ah);
+            self.emit(&text);
+            if !text.ends_with('\n') {
+                self.emit("\n");
+            }
+        }
+    }
+
+    /// Prints one result line, as the default callback does.
+    ///
+    /// `item` is the loop item's label for loop results; `result` is the
+    /// (already censored) result dict; `verbose_always` is set for debug.
+    pub fn result(
+        &self,
+        host: &str,
+        status: Status,
+        item: Option<&str>,
+        result: &IndexMap<String, Value>,
+        verbose_always: bool,
+        ignored: bool,
+    ) {
+        let json = to_json(&crate::template::vmap(
+            result.iter().map(|(k, v)| (k.as_str(), v.clone())),
+        ));
+        // The callback leaves these internal keys out.
+        let json = match json {
+            Json::Object(mut m) => {
+                for k in [
+                    "invocation",
+                    "_ansible_no_log",
+                    "_ansible_verbose_always",
+                    "diff",
+                    "warnings",
+                ] {
+                    m.shift_remove(k);
+                }
+                // A failure is evident from the line itself.
+                if status == Status::Failed && m.get("failed") == Some(&Json::Bool(true)) {
+                    m.shift_remove("failed");
+                }
+                if item.is_some() || status == Status::Ok || status == Status::Changed {
+                    m.shift_remove("_ansible_item_label");
+                }
+                Json::Object(m)
+            }
+            other => other,
+        };
+        let indent = verbose_always || self.verbosity > 2;
+        let show = |j: &Json| dump(j, indent);
+        let line = match (status, item) {
+            (Status::Failed, None) => format!("fatal: [{host}]: FAILED! => {}", show(&json)),
+            (Status::Failed, Some(i)) => format!("failed: [{host}] (item={i}) => {}", show(&json)),
+            (Status::Unreachable, None) => {
+                format!("fatal: [{host}]: UNREACHABLE! => {}", show(&json))
+            }
+            (Status::Unreachable, Some(i)) => format!(
+                "fatal: [{host}]: UNREACHABLE! (item={i}) => {}",
+                show(&json)
+            ),
+            (s, i) => {
+                let word = match s {
+                    Status::Changed => "changed",
+                    Status::Skipped => "skipping",
+                    _ => "ok",
+                };
+                let mut line = format!("{word}: [{host}]");
+                if let Some(i) = i {
+                    line.push_str(&format!(" => (item={i})"));
+                    // The default callback leaves a space after skipped items.
+                    if s == Status::Skipped && !(verbose_always || self.verbosity > 0) {
+                        line.push(' ');
+                    }
+                }
+                if verbose_always || self.verbosity > 0 {
+                    line.push_str(&format!(" => {}", show(&json)));
+                }
+                line
+            }
+        };
+        self.emit(&format!("{line}\n"));
+        if ignored {
+            self.emit("...ignoring\n");
+        }
+    }
+
+    /// The closing recap, in ansible-playbook's exact layout.
+    pub fn recap(&self, stats: &IndexMap<String, Stats>) {
+        let mut text = format!("\n{}\n", stars("PLAY RECAP"));
+        let mut hosts: Vec<&String> = stats.keys().collect();
+        hosts.sort();
+        for h in hosts {
+            let s = &stats[h];
+            text.push_str(&recap_line(h, s));
+            text.push('\n');
+        }
+        text.push('\n');
+        self.emit(&text);
+    }
+}
+
+fn header(word: &str, h: &str) -> String {
+    if h.is_empty() {
+        word.to_owned()
+    } else if h.starts_with(word) {
+        h.to_owned()
+    } else {
+        format!("{word}: {h}")
+    }
+}
+
+/// `host : ok=N changed=N unreachable=N failed=N skipped=N rescued=N ignored=N`
+/// with ansible-playbook's padding.
+pub fn recap_line(host: &str, s: &Stats) -> String {
+    format!(
+        "{host:<26} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",
+        s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recap_matches_ansible_layout() {
+        let s = Stats {
+            ok: 2,
+            changed: 1,
+            ..Stats::default()
+        };
+        assert_eq!(
+            recap_line("localhost", &s),
+            "localhost                  : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   "
+        );
+    }
+
+    #[test]
+    fn json_dumps_like_python() {
+        let j: Json = serde_json::json!({"msg": "x", "changed": false, "a": [1, 2]});
+        assert_eq!(
+            dump(&j, false),
+            r#"{"a": [1, 2], "changed": false, "msg": "x"}"#
+        );
+        assert_eq!(
+            dump(&serde_json::json!({"msg": "hi"}), true),
+            "{\n    \"msg\": \"hi\"\n}"
+        );
+    }
+
+    #[test]
+    fn banners_are_as_wide_as_ansibles() {
+        assert_eq!(stars("PLAY [x]").len(), 81);
+    }
+}

@@ -1,0 +1,157 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A scratch project: a directory with a playbook, an inventory naming
+/// `localhost` with the local connection, and a `root` directory the
+/// playbook writes into (passed as the `root` extra var).
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("root")).expect("root dir");
+        std::fs::write(
+            dir.path().join("hosts.ini"),
+            "localhost ansible_connection=local\n",
+        )
+        .expect("inventory");
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The directory the playbooks change (`{{ root }}`).
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Runs `hoist <cmd> site.yml -i hosts.ini -e root=<root> <extra...>`.
+    pub fn hoist(&self, cmd: &str, extra: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        c.current_dir(self.path())
+            .arg(cmd)
+            .arg("site.yml")
+            .arg("-i")
+            .arg("hosts.ini")
+            .arg("-e")
+            .arg(format!("root={}", self.root().display()));
+        c.args(extra);
+        run(c)
+    }
+
+    pub fn apply(&self) -> Run {
+        self.hoist("apply", &[])
+    }
+
+    pub fn diff(&self) -> Run {
+        self.hoist("diff", &[])
+    }
+}
+
+pub fn run(mut c: Command) -> Run {
+    let out = c.output().expect("run hoist");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The recap numbers for a host: (ok, changed, unreachable, failed, skipped, rescued, ignored).
+pub fn recap(run: &Run, host: &str) -> [u32; 7] {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(host) && l.contains(" : ok="))
+        .unwrap_or_else(|| panic!("no recap line for {host} in {run:?}"));
+    let mut nums = [0u32; 7];
+    for (i, part) in line
+        .split_whitespace()
+        .filter(|p| p.contains('='))
+        .enumerate()
+        .take(7)
+    {
+        nums[i] = part
+            .split('=')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(999);
+    }
+    nums
+}
+
+/// Every file under `dir` with its kind, mode and content (or link target),
+/// for comparing trees.
+pub fn snapshot(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(dir)
+                .map(|r| r.display().to_string())
+                .unwrap_or_default();
+            let Ok(md) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let mode = md.mode() & 0o7777;
+            if md.file_type().is_symlink() {
+                let t = std::fs::read_link(&p)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                out.push(format!("{rel} link -> {t}"));
+            } else if md.is_dir() {
+                out.push(format!("{rel} dir {mode:o}"));
+                stack.push(p);
+            } else {
+                let content = std::fs::read(&p).unwrap_or_default();
+                out.push(format!(
+                    "{rel} file {mode:o} {:?}",
+                    String::from_utf8_lossy(&content)
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,251 @@
+//! Every engine-core module through the real binary: the first apply
+//! changes, the second changes nothing, `diff` before shows the change and
+//! writes nothing, `diff` after exits 0.
+
+use crate::common::{Project, recap, snapshot};
+
+/// Runs the whole idempotency cycle for a task list and returns the project.
+fn cycle(tasks: &str, expect_hunk: &str) -> Project {
+    let p = Project::new();
+    p.write(
+        "templates/t.j2",
+        "name={{ name }}\n{% for i in range(3) %}\nline {{ i }}\n{% endfor %}\n",
+    );
+    p.write("files/src.txt", "from files\n");
+    p.write(
+        "site.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  vars:\n    name: hoist\n  tasks:\n{tasks}"
+        ),
+    );
+    let before = snapshot(&p.root());
+    let d = p.diff();
+    assert_eq!(d.code, 2, "diff before: {d:?}");
+    assert!(
+        d.stdout.contains(expect_hunk),
+        "diff shows {expect_hunk:?}: {d:?}"
+    );
+    assert_eq!(snapshot(&p.root()), before, "diff must not write");
+    let a = p.apply();
+    assert_eq!(a.code, 0, "first apply: {a:?}");
+    assert!(recap(&a, "localhost")[1] > 0, "first apply changes: {a:?}");
+    let b = p.apply();
+    assert_eq!(b.code, 0, "second apply: {b:?}");
+    assert_eq!(
+        recap(&b, "localhost")[1],
+        0,
+        "second apply changes nothing: {b:?}"
+    );
+    let d2 = p.diff();
+    assert_eq!(d2.code, 0, "diff after: {d2:?}");
+    p
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).expect("stat").mode() & 0o7777
+}
+
+#[test]
+fn file_module() {
+    let p = cycle(
+        r#"    - file: path={{ root }}/d/e state=directory mode=0770
+    - file:
+        path: "{{ root }}/f"
+        state: touch
+        mode: u=rw,g=r
+        modification_time: preserve
+        access_time: preserve
+    - file: src=f dest={{ root }}/l state=link
+    - file: src={{ root }}/f dest={{ root }}/h state=hard
+    - file: path={{ root }}/d mode=g+w recurse=yes
+"#,
+        "\"state\": \"directory\"",
+    );
+    let root = p.root();
+    assert_eq!(mode(&root.join("d/e")), 0o770);
+    assert_eq!(
+        mode(&root.join("f")),
+        0o644,
+        "o keeps its bits: u=rw,g=r leaves o alone"
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("l")).unwrap().to_str(),
+        Some("f")
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(root.join("h")).unwrap().ino(),
+        std::fs::metadata(root.join("f")).unwrap().ino()
+    );
+}
+
+#[test]
+fn file_absent() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.root().join("gone/deep")).unwrap();
+    std::fs::write(p.root().join("gone/deep/x"), "x").unwrap();
+    p.write("site.yml", "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - file: path={{ root }}/gone state=absent\n");
+    let d = p.diff();
+    assert_eq!(d.code, 2, "{d:?}");
+    assert!(p.root().join("gone/deep/x").exists());
+    assert_eq!(p.apply().code, 0);
+    assert!(!p.root().join("gone").exists());
+    let again = p.apply();
+    assert_eq!(recap(&again, "localhost")[1], 0, "{again:?}");
+}
+
+#[test]
+fn copy_module() {
+    let p = cycle(
+        r#"    - copy: src=src.txt dest={{ root }}/a.txt mode=0600
+    - copy:
+        content: "inline {{ name }}\n"
+        dest: "{{ root }}/b.txt"
+    - file: path={{ root }}/dir state=directory
+    - copy: src=src.txt dest={{ root }}/dir/
+"#,
+        "+inline hoist",
+    );
+    assert_eq!(p.read("a.txt"), "from files\n");
+    assert_eq!(mode(&p.root().join("a.txt")), 0o600);
+    assert_eq!(p.read("b.txt"), "inline hoist\n");
+    assert_eq!(p.read("dir/src.txt"), "from files\n");
+}
+
+#[test]
+fn copy_replaces_content_with_backup_and_shows_diff() {
+    let p = Project::new();
+    std::fs::write(p.root().join("conf"), "a\nold\nc\n").unwrap();
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"a\\nnew\\nc\\n\"\n        dest: \"{{ root }}/conf\"\n        backup: yes\n",
+    );
+    let d = p.diff();
+    assert_eq!(d.code, 2);
+    assert!(d.stdout.contains("-old\n+new\n"), "{d:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.root().join("conf")).unwrap(),
+        "a\nold\nc\n"
+    );
+    let a = p.hoist("apply", &["--diff"]);
+    assert!(a.stdout.contains("-old\n+new\n"), "{a:?}");
+    assert_eq!(p.read("conf"), "a\nnew\nc\n");
+    let backups: Vec<_> = std::fs::read_dir(p.root())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("conf."))
+        .collect();
+    assert_eq!(backups.len(), 1, "one backup file");
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        "a\nold\nc\n"
+    );
+}
+
+#[test]
+fn template_module() {
+    let p = cycle(
+        r#"    - template: src=t.j2 dest={{ root }}/t.conf mode=0644
+"#,
+        "+name=hoist",
+    );
+    assert_eq!(p.read("t.conf"), "name=hoist\nline 0\nline 1\nline 2\n");
+}
+
+#[test]
+fn lineinfile_module() {
+    let p = Project::new();
+    std::fs::write(p.root().join("cfg"), "# config\nport=1\nhost=a\n").unwrap();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - lineinfile: path={{ root }}/cfg regexp='^port=' line=port=2
+    - lineinfile: path={{ root }}/cfg line='added=yes' insertafter='^# config'
+    - lineinfile: path={{ root }}/cfg regexp='^host=' state=absent
+"#,
+    );
+    let d = p.diff();
+    assert_eq!(d.code, 2, "{d:?}");
+    assert!(d.stdout.contains("-port=1\n"), "{d:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.root().join("cfg")).unwrap(),
+        "# config\nport=1\nhost=a\n"
+    );
+    assert_eq!(p.apply().code, 0);
+    assert_eq!(p.read("cfg"), "# config\nadded=yes\nport=2\n");
+    let again = p.apply();
+    assert_eq!(recap(&again, "localhost")[1], 0, "{again:?}");
+    assert_eq!(p.diff().code, 0);
+}
+
+#[test]
+fn blockinfile_module() {
+    let p = cycle(
+        r##"    - blockinfile:
+        path: "{{ root }}/motd"
+        create: true
+        marker: "# {mark} hoist"
+        block: |
+          one
+          two
+"##,
+        "+one",
+    );
+    assert_eq!(p.read("motd"), "# BEGIN hoist\none\ntwo\n# END hoist\n");
+}
+
+#[test]
+fn command_and_shell_modules() {
+    let p = cycle(
+        r#"    - command: touch "{{ root }}/with space; 'q' & |"
+      args:
+        creates: "{{ root }}/with space; 'q' & |"
+    - shell: printf '%s' "$GREETING" > {{ root }}/env.txt
+      args:
+        creates: "{{ root }}/env.txt"
+      environment:
+        GREETING: hi there
+    - command:
+        argv: [sh, -c, 'echo "$0" > "$1"', "a b", "{{ root }}/argv.txt"]
+        creates: "{{ root }}/argv.txt"
+"#,
+        "",
+    );
+    assert!(
+        p.root().join("with space; 'q' & |").exists(),
+        "arguments reach the program literally"
+    );
+    assert_eq!(p.read("env.txt"), "hi there");
+    assert_eq!(p.read("argv.txt"), "a b\n");
+}
+
+#[test]
+fn stat_debug_assert_set_fact_fail_are_read_only() {
+    let p = Project::new();
+    std::fs::write(p.root().join("s"), "12345").unwrap();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - stat: path={{ root }}/s
+      register: s
+    - set_fact:
+        size: "{{ s.stat.size }}"
+    - assert:
+        that: [s.stat.exists, size | int == 5, s.stat.checksum == '8cb2237d0679ca88db6464eac60da96345513964']
+        success_msg: fine
+    - debug: var=size
+    - fail: msg="not reached"
+      when: size | int != 5
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "localhost"), [4, 0, 0, 0, 1, 0, 0], "{r:?}");
+    assert!(r.stdout.contains("\"size\": 5"), "{r:?}");
+    assert_eq!(p.diff().code, 0);
+}
