@@ -166,6 +166,9 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     let Some(inventory) = inventory else {
         return error_code;
     };
+    for w in inventory.warnings() {
+        eprintln!("[WARNING]: {}", w.message);
+    }
 
     let opts = RunOptions {
         check: args.check || diff_cmd,

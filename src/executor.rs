@@ -196,6 +196,12 @@ impl<'a> Executor<'a> {
         };
         self.reporter.play(&title);
         let mut hosts = match self.inventory.select(&pattern) {
+            Ok(h) if h.is_empty() => {
+                self.reporter.warning(&format!(
+                    "Could not match supplied host pattern, ignoring: {pattern}"
+                ));
+                h
+            }
             Ok(h) => h,
             Err(e) => {
                 self.reporter.warning(&e);
@@ -312,7 +318,7 @@ impl<'a> Executor<'a> {
                 return true;
             }
             self.reporter.task(&task.display_name(), false);
-            self.run_on_hosts(ctx, task, &active, None).await;
+            self.run_on_hosts(ctx, task, &active).await;
             if ctx.play.any_errors_fatal
                 && active
                     .iter()
@@ -384,17 +390,11 @@ impl<'a> Executor<'a> {
                 continue;
             }
             self.reporter.task(&handler.display_name(), true);
-            self.run_on_hosts(ctx, handler, &hosts, Some(idx)).await;
+            self.run_on_hosts(ctx, handler, &hosts).await;
         }
     }
 
-    async fn run_on_hosts(
-        &mut self,
-        ctx: &PlayCtx<'_>,
-        task: &Task,
-        hosts: &[String],
-        _handler: Option<usize>,
-    ) {
+    async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
         let snapshot: Arc<IndexMap<String, HostSnapshot>> = Arc::new(
             self.states
                 .iter()
@@ -690,10 +690,14 @@ fn false_condition(task: &Task, scope: &Arc<VarScope>) -> String {
     String::new()
 }
 
+/// A run-time error message that names the task and where it is written.
 fn located(task: &Task, msg: &str) -> String {
     format!(
-        "{msg}\n\nThe error appears to be in '{}': line {}, column {}",
-        task.span.file, task.span.line, task.span.col
+        "{msg}\n\nThe error appears to be in '{}': line {}, column {} (task '{}')",
+        task.span.file,
+        task.span.line,
+        task.span.col,
+        task.display_name()
     )
 }
 
@@ -1025,6 +1029,13 @@ fn report_item(
     verbose_always: bool,
 ) {
     let _ = task;
+    if let Some(warnings) = out.result.get("warnings")
+        && let Ok(items) = warnings.try_iter()
+    {
+        for w in items {
+            ctx.reporter.warning(&py_str(&w));
+        }
+    }
     // As the default callback: diffs of changed results only.
     if !no_log && out.status == Status::Changed {
         ctx.reporter.diffs(&out.diffs);
@@ -1330,7 +1341,8 @@ async fn run_item(
                 if o.skipped {
                     r.insert("skipped".into(), Value::from(true));
                 }
-                if diff && !o.diffs.is_empty() {
+                // A module's own `diff` value (file's before/after dicts) wins.
+                if diff && !o.diffs.is_empty() && !r.contains_key("diff") {
                     r.insert(
                         "diff".into(),
                         Value::from(

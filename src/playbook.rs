@@ -3,7 +3,6 @@
 //! handler names, Jinja syntax) and reports every problem at once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -1377,9 +1376,6 @@ fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics)
         }
     }
 }
-
-/// Shared, immutable handle to a loaded playbook.
-pub type SharedPlaybook = Arc<Playbook>;
 
 #[cfg(test)]
 mod tests {

@@ -18,9 +18,9 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 pub mod filters;
-pub mod pyfmt;
 
-pub use pyfmt::{py_repr, py_str};
+pub use filters::pyfmt;
+pub use filters::{py_repr, py_str};
 
 /// Builds an ordered map value (minijinja's `FromIterator` makes sequences).
 pub fn vmap<K: Into<Value>, V: Into<Value>>(pairs: impl IntoIterator<Item = (K, V)>) -> Value {

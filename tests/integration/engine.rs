@@ -254,7 +254,11 @@ fn undefined_variable_fails_only_that_host_with_location() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stdout.contains("fatal: [web2]: FAILED!"), "{r:?}");
     assert!(r.stdout.contains("'port' is undefined"), "{r:?}");
-    assert!(r.stdout.contains("site.yml': line 4, column 7"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("site.yml': line 4, column 7 (task 'uses a var only web1 has')"),
+        "{r:?}"
+    );
     assert_eq!(p.read("web1"), "80\n");
     assert_eq!(p.read("web1.after"), "ok");
     assert!(!p.root().join("web2.after").exists());
@@ -376,4 +380,16 @@ fn failure_exit_code_and_later_plays_skip_failed_hosts() {
     assert!(!p.root().join("second-play").exists());
     let d = p.diff();
     assert_eq!(d.code, 1, "diff reports errors with 1: {d:?}");
+}
+
+/// `hoist diff` predicts exactly what `hoist apply --diff` then does: the
+/// same statuses, the same hunks, the same recap, line for line.
+#[test]
+fn diff_output_is_exactly_what_apply_does() {
+    let p = mixed_project();
+    let predicted = p.diff();
+    assert_eq!(predicted.code, 2, "{predicted:?}");
+    let applied = p.hoist("apply", &["--diff"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(predicted.stdout, applied.stdout);
 }

@@ -67,7 +67,11 @@ fn run(state: &State, name: &str, args: Vec<Value>, mut wantlist: bool) -> R {
             if errors == "strict" {
                 return Err(e);
             }
-            return Ok(Value::from(()));
+            return Ok(if wantlist {
+                Value::from(Vec::<Value>::new())
+            } else {
+                Value::from(())
+            });
         }
     };
     let ran: Vec<Value> = if allow_unsafe {
@@ -1300,6 +1304,7 @@ mod tests {
         assert_eq!(eval("query('lines', 'printf \"a\\nb\\n\"')"), "['a', 'b']");
         assert!(eval("lookup('pipe', 'exit 3')").starts_with("ERROR"));
         assert_eq!(eval("lookup('pipe', 'exit 3', errors='ignore')"), "None");
+        assert_eq!(eval("query('pipe', 'exit 3', errors='warn')"), "[]");
         assert_eq!(
             eval("query('indexed_items', ['a', 'b'])"),
             "[(0, 'a'), (1, 'b')]"

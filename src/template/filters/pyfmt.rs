@@ -749,3 +749,37 @@ mod tests {
         assert_eq!(splitlines("a\n\nb"), vec!["a", "", "b"]);
     }
 }
+
+#[cfg(test)]
+mod lead_tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_as_python() {
+        assert_eq!(float_repr(1.0), "1.0");
+        assert_eq!(float_repr(0.5), "0.5");
+        assert_eq!(float_repr(1e20), "1e+20");
+        assert_eq!(float_repr(1e16), "1e+16");
+        assert_eq!(float_repr(1e15), "1000000000000000.0");
+        assert_eq!(float_repr(0.0001), "0.0001");
+        assert_eq!(float_repr(0.00001), "1e-05");
+        assert_eq!(float_repr(-2.5e-7), "-2.5e-07");
+        assert_eq!(float_repr(123.456), "123.456");
+        assert_eq!(float_repr(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn containers_print_as_python() {
+        let v = crate::template::vmap([
+            (
+                "a",
+                Value::from(vec![Value::from(1), Value::from("x'y"), Value::from(true)]),
+            ),
+            ("b", Value::from(())),
+        ]);
+        assert_eq!(py_repr(&v), r#"{'a': [1, "x'y", True], 'b': None}"#);
+        assert_eq!(py_str(&Value::from("plain")), "plain");
+        assert_eq!(py_repr(&Value::from("it's \"q\"")), r#"'it\'s "q"'"#);
+        assert_eq!(py_repr(&Value::from("tab\there\n")), r"'tab\there\n'");
+    }
+}

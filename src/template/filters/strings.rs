@@ -15,8 +15,8 @@ use super::pyre::{self, Anchor};
 use super::yaml_dump::{self, YamlOptions};
 use super::yaml_load;
 use super::{
-    R, bind, bind_extra, defined, is_list, is_map, list_items, map_pairs, op_err, py_list, py_str,
-    split_args, str_value,
+    R, bind, bind_extra, defined, is_list, is_map, list_items, map_pairs, op_err, py_list, py_repr,
+    py_str, split_args, str_value,
 };
 
 pub(super) fn register(env: &mut Environment<'static>) {
@@ -79,6 +79,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("urlencode", f_urlencode);
     env.add_filter("urlsplit", f_urlsplit);
     env.add_filter("strftime", f_strftime);
+    env.add_filter("filesizeformat", f_filesizeformat);
+    env.add_filter("pprint", f_pprint);
 }
 
 /// `str()` of a defined value.
@@ -595,6 +597,63 @@ fn f_format(value: Value, args: Rest<ValueOrKwargs>) -> R {
 
 fn f_type_debug(value: Value) -> R {
     Ok(Value::from(py_type_name(&value)))
+}
+
+/// Jinja's `filesizeformat`.
+fn f_filesizeformat(value: Value, args: Rest<ValueOrKwargs>) -> R {
+    defined(&value)?;
+    let b = bind("filesizeformat", args, &["binary"])?;
+    let bytes = match value.kind() {
+        ValueKind::Number | ValueKind::Bool => {
+            f64::try_from(value.clone()).unwrap_or(value.is_true() as i64 as f64)
+        }
+        ValueKind::String => {
+            py_float_parse(value.as_str().unwrap_or_default()).ok_or_else(|| {
+                op_err(format!(
+                    "could not convert string to float: {}",
+                    str_repr(value.as_str().unwrap_or_default())
+                ))
+            })?
+        }
+        _ => {
+            return Err(op_err(format!(
+                "float() argument must be a string or a real number, not '{}'",
+                py_type_name(&value)
+            )));
+        }
+    };
+    let binary = b.flag(0, false);
+    let base = if binary { 1024f64 } else { 1000f64 };
+    let prefixes: [&str; 8] = if binary {
+        ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+    } else {
+        ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+    };
+    if bytes == 1.0 {
+        return Ok(Value::from("1 Byte"));
+    }
+    if bytes < base {
+        return Ok(Value::from(format!("{} Bytes", bytes.trunc() as i128)));
+    }
+    let mut unit = base;
+    let mut prefix = prefixes[0];
+    for (i, p) in prefixes.iter().enumerate() {
+        unit = base.powi(i as i32 + 2);
+        prefix = p;
+        if bytes < unit {
+            break;
+        }
+    }
+    Ok(Value::from(format!(
+        "{} {prefix}",
+        pyfmt::fmt_fixed(base * bytes / unit, 1, false)
+    )))
+}
+
+/// Jinja's `pprint` (Python's `pformat` for values that fit on a line).
+fn f_pprint(value: Value) -> R {
+    defined(&value)?;
+    Ok(str_value(py_repr(&value)))
 }
 
 // ---------------------------------------------------------------------------
@@ -2123,6 +2182,16 @@ mod tests {
             "{'fragment': 'f', 'hostname': 'example.com', 'netloc': 'user:pw@Example.com:8080', 'password': 'pw', 'path': '/p/a', 'port': 8080, 'query': 'q=1', 'scheme': 'https', 'username': 'user'}"
         );
         assert_eq!(eval("'http://x.org/a' | urlsplit('path')"), "'/a'");
+    }
+
+    #[test]
+    fn test_filesizeformat_pprint() {
+        assert_eq!(eval("1 | filesizeformat"), "'1 Byte'");
+        assert_eq!(eval("999 | filesizeformat"), "'999 Bytes'");
+        assert_eq!(eval("1000 | filesizeformat"), "'1.0 kB'");
+        assert_eq!(eval("1536 | filesizeformat(true)"), "'1.5 KiB'");
+        assert_eq!(eval("3000000000 | filesizeformat"), "'3.0 GB'");
+        assert_eq!(eval("d | pprint"), "\"{'b': 2, 'a': 1}\"");
     }
 
     #[test]

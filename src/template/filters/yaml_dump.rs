@@ -959,34 +959,3 @@ mod tests {
         );
     }
 }
-
-#[cfg(test)]
-mod difftest {
-    use super::*;
-    use minijinja::value::Serde;
-
-    #[test]
-    #[ignore]
-    fn yaml_difftest() {
-        let Ok(src) = std::fs::read_to_string("/tmp/yaml_cases.json") else {
-            return;
-        };
-        let cases: Vec<serde_json::Value> = serde_json::from_str(&src).unwrap_or_default();
-        let mut outs = Vec::new();
-        for case in cases {
-            let data = Value::from(Serde(case[0].clone()));
-            let nice = case[1].as_bool().unwrap_or(false);
-            let indent = case[2].as_u64().unwrap_or(2) as usize;
-            let opts = YamlOptions {
-                default_flow_style: if nice { Some(false) } else { None },
-                indent,
-                ..YamlOptions::default()
-            };
-            outs.push(dump(&data, &opts).unwrap_or_else(|e| format!("ERR {e}")));
-        }
-        let _ = std::fs::write(
-            "/tmp/yaml_out.json",
-            serde_json::to_string(&outs).unwrap_or_default(),
-        );
-    }
-}

@@ -391,30 +391,3 @@ mod tests {
         assert_eq!(docs.len(), 2);
     }
 }
-
-#[cfg(test)]
-mod difftest {
-    use super::super::pyfmt::py_repr;
-    use super::*;
-
-    #[test]
-    #[ignore]
-    fn yaml_load_difftest() {
-        let Ok(src) = std::fs::read_to_string("/tmp/yload_cases.json") else {
-            return;
-        };
-        let cases: Vec<String> = serde_json::from_str(&src).unwrap_or_default();
-        let outs: Vec<String> = cases
-            .iter()
-            .map(|c| {
-                load(c)
-                    .map(|v| py_repr(&v))
-                    .unwrap_or_else(|e| format!("ERR {e}"))
-            })
-            .collect();
-        let _ = std::fs::write(
-            "/tmp/yload_out.json",
-            serde_json::to_string(&outs).unwrap_or_default(),
-        );
-    }
-}
