@@ -10,6 +10,8 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use minijinja::value::ValueKind;
 
+use crate::connection::ssh::SshOptions;
+use crate::connection::ssh_config::StrictMode;
 use crate::error::Diagnostic;
 use crate::executor::{Executor, RunOptions, RunSummary};
 use crate::inventory::Inventory;
@@ -46,6 +48,8 @@ pub enum Command {
     /// Show what `apply` would change, changing nothing. Exit code 0: nothing
     /// would change; 2: changes pending; 1: error.
     Diff(RunArgs),
+    /// Disposable local test hosts behind a gateway (root, Linux).
+    Lab(crate::lab::LabArgs),
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -83,6 +87,38 @@ pub struct RunArgs {
     /// More output (-vvv for indented results).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Connect as this user when the inventory names none.
+    #[arg(short = 'u', long = "user", value_name = "REMOTE_USER")]
+    pub user: Option<String>,
+    /// Private key file to authenticate with.
+    #[arg(
+        long = "private-key",
+        alias = "key-file",
+        value_name = "PRIVATE_KEY_FILE"
+    )]
+    pub private_key: Option<String>,
+    /// OpenSSH client configuration file to use instead of ~/.ssh/config.
+    #[arg(long = "ssh-config", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Connection timeout in seconds (connect, authentication, channel open).
+    #[arg(short = 'T', long = "timeout", default_value_t = 10)]
+    pub timeout: u64,
+    /// Host key checking: strict (default), accept-new, or off. Also
+    /// ANSIBLE_HOST_KEY_CHECKING=False, as in Ansible.
+    #[arg(long = "host-key-checking", value_name = "POLICY", value_parser = ["strict", "accept-new", "off"])]
+    pub host_key_checking: Option<String>,
+    /// Run operations with become (sudo by default).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// The user to become (default root).
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+    /// How to become: sudo or su.
+    #[arg(long = "become-method")]
+    pub become_method: Option<String>,
+    /// Ask for the become (sudo) password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -91,6 +127,7 @@ pub fn main() -> i32 {
     let (args, diff_cmd) = match cli.command {
         Command::Apply(a) => (a, false),
         Command::Diff(a) => (a, true),
+        Command::Lab(a) => return crate::lab::run(a),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -170,6 +207,28 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         eprintln!("[WARNING]: {}", w.message);
     }
 
+    let host_key_policy = match args.host_key_checking.as_deref() {
+        Some("strict") => Some(StrictMode::Yes),
+        Some("accept-new") => Some(StrictMode::AcceptNew),
+        Some("off") => Some(StrictMode::No),
+        _ => match std::env::var("ANSIBLE_HOST_KEY_CHECKING") {
+            Ok(v) if crate::modules::args::to_bool(&Value::from(v.as_str())) == Some(false) => {
+                Some(StrictMode::No)
+            }
+            _ => None,
+        },
+    };
+    let become_password = if args.ask_become_pass {
+        match crate::prompt::secret("BECOME password: ") {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("ERROR! cannot read the become password from the terminal: {e}");
+                return error_code;
+            }
+        }
+    } else {
+        None
+    };
     let opts = RunOptions {
         check: args.check || diff_cmd,
         diff: args.diff || diff_cmd,
@@ -181,6 +240,17 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         tags: split_csv(&args.tags),
         skip_tags: split_csv(&args.skip_tags),
         verbosity: args.verbose,
+        remote_user: args.user.clone(),
+        private_key: args.private_key.clone(),
+        ssh_config: args.ssh_config.clone(),
+        ssh: SshOptions {
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            host_key_policy,
+        },
+        become_: args.become_,
+        become_user: args.become_user.clone(),
+        become_method: args.become_method.clone(),
+        become_password,
     };
     let reporter = Reporter::stdout(args.verbose, opts.diff);
     let executor = Executor::new(&inventory, templar, &opts, &reporter);

@@ -12,8 +12,10 @@ use minijinja::Value;
 use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use tokio::sync::Semaphore;
 
-use crate::connection::local::LocalConnection;
+use crate::connection::link::{self, ConnSpec, HostLink};
 use crate::connection::overlay::Overlay;
+use crate::connection::shell::Become;
+use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
@@ -36,6 +38,18 @@ pub struct RunOptions {
     pub tags: Vec<String>,
     pub skip_tags: Vec<String>,
     pub verbosity: u8,
+    /// `-u`: the remote user when the inventory names none.
+    pub remote_user: Option<String>,
+    /// `--private-key`.
+    pub private_key: Option<String>,
+    /// `--ssh-config FILE` instead of ~/.ssh/config.
+    pub ssh_config: Option<PathBuf>,
+    pub ssh: SshOptions,
+    /// `-b/--become`, `--become-user`, `--become-method`, `-K`.
+    pub become_: bool,
+    pub become_user: Option<String>,
+    pub become_method: Option<String>,
+    pub become_password: Option<String>,
 }
 
 /// How a run ended.
@@ -59,8 +73,10 @@ struct HostState {
     ended: bool,
     /// Handlers (by index in the play) this host has been notified for.
     notified: Vec<bool>,
-    conn: Option<Arc<dyn Connection>>,
-    conn_kind: String,
+    /// The open connection and the variables it was opened with.
+    link: Option<(ConnSpec, HostLink)>,
+    /// The same connection with `become`, per become settings.
+    become_conns: HashMap<Become, Arc<dyn Connection>>,
     /// Predicted changes while in check mode.
     overlay: Arc<Overlay>,
     stats: Stats,
@@ -110,6 +126,7 @@ struct PlayCtx<'a> {
     play_hosts: Vec<String>,
     omit: String,
     playbook_dir: PathBuf,
+    pool: Arc<SshPool>,
 }
 
 pub struct Executor<'a> {
@@ -119,6 +136,8 @@ pub struct Executor<'a> {
     reporter: &'a Reporter,
     states: IndexMap<String, HostState>,
     groups: Value,
+    /// SSH connections of the run (gateways shared by their hosts).
+    pool: Arc<SshPool>,
 }
 
 fn omit_token() -> String {
@@ -152,6 +171,7 @@ impl<'a> Executor<'a> {
             reporter,
             states: IndexMap::new(),
             groups,
+            pool: Arc::new(SshPool::new(opts.ssh.clone())),
         }
     }
 
@@ -240,8 +260,8 @@ impl<'a> Executor<'a> {
                         unreachable: false,
                         ended: false,
                         notified: Vec::new(),
-                        conn: None,
-                        conn_kind: String::new(),
+                        link: None,
+                        become_conns: HashMap::new(),
                         overlay: Arc::new(Overlay::new()),
                         stats: Stats::default(),
                     },
@@ -263,6 +283,7 @@ impl<'a> Executor<'a> {
             play_hosts: hosts.clone(),
             omit: omit_token(),
             playbook_dir: dir.to_path_buf(),
+            pool: self.pool.clone(),
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -756,43 +777,140 @@ impl TaskEnv for Env<'_> {
     }
 }
 
+/// A variable of the host as a string, if set.
+fn var_str(scope: &Arc<VarScope>, name: &str) -> Option<String> {
+    match scope.lookup(name) {
+        Some(v) if !v.is_undefined() && !v.is_none() => Some(py_str(&v)),
+        _ => None,
+    }
+}
+
+/// The connection variables of a host, as Ansible reads them.
+fn conn_spec(ctx: &PlayCtx<'_>, task: &Task, st: &HostState, scope: &Arc<VarScope>) -> ConnSpec {
+    let kind = task
+        .connection
+        .clone()
+        .or_else(|| ctx.opts.connection.clone())
+        .or_else(|| var_str(scope, "ansible_connection"))
+        .or_else(|| ctx.play.connection.clone())
+        .unwrap_or_else(|| "ssh".into());
+    let first = |names: &[&str]| names.iter().find_map(|n| var_str(scope, n));
+    let user = first(&["ansible_user", "ansible_ssh_user"])
+        .or_else(|| {
+            task.remote_user
+                .as_ref()
+                .or(ctx.play.remote_user.as_ref())
+                .and_then(|v| scope.render_value(v).ok())
+                .map(|v| py_str(&v))
+        })
+        .or_else(|| ctx.opts.remote_user.clone());
+    let host_key_checking = first(&["ansible_ssh_host_key_checking", "ansible_host_key_checking"])
+        .and_then(|v| crate::modules::args::to_bool(&Value::from(v)));
+    ConnSpec {
+        kind,
+        host: st.name.clone(),
+        address: first(&["ansible_host", "ansible_ssh_host"]),
+        port: first(&["ansible_port", "ansible_ssh_port"]).and_then(|p| p.parse().ok()),
+        user,
+        private_key: first(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            .or_else(|| ctx.opts.private_key.clone()),
+        ssh_args: var_str(scope, "ansible_ssh_args").filter(|a| !a.trim().is_empty()),
+        extra_ssh_args: ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
+            .iter()
+            .filter_map(|n| var_str(scope, n))
+            .filter(|a| !a.trim().is_empty())
+            .collect(),
+        host_key_checking,
+        ssh_config: ctx.opts.ssh_config.clone(),
+        timeout: first(&["ansible_ssh_timeout", "ansible_timeout"])
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(std::time::Duration::from_secs),
+    }
+}
+
+/// Whether and how the task becomes another user.
+fn become_spec(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    scope: &Arc<VarScope>,
+) -> Result<Option<Become>, String> {
+    let flag = match task.become_.as_ref().or(ctx.play.become_.as_ref()) {
+        Some(v) => value_bool(v, scope)?,
+        None => match var_str(scope, "ansible_become") {
+            Some(v) => crate::modules::args::to_bool(&Value::from(v)).unwrap_or(false),
+            None => ctx.opts.become_,
+        },
+    };
+    if !flag {
+        return Ok(None);
+    }
+    let pick = |task_v: Option<&Value>,
+                play_v: Option<&Value>,
+                var: &str|
+     -> Result<Option<String>, String> {
+        match task_v.or(play_v) {
+            Some(v) => Ok(Some(py_str(&scope.render_value(v)?))),
+            None => Ok(var_str(scope, var)),
+        }
+    };
+    let user = pick(
+        task.become_user.as_ref(),
+        ctx.play.become_user.as_ref(),
+        "ansible_become_user",
+    )?
+    .or_else(|| ctx.opts.become_user.clone())
+    .unwrap_or_else(|| "root".into());
+    let method = pick(
+        task.become_method.as_ref(),
+        ctx.play.become_method.as_ref(),
+        "ansible_become_method",
+    )?
+    .or_else(|| ctx.opts.become_method.clone())
+    .unwrap_or_else(|| "sudo".into());
+    let flags = pick(
+        task.become_flags.as_ref(),
+        ctx.play.become_flags.as_ref(),
+        "ansible_become_flags",
+    )?;
+    let password = var_str(scope, "ansible_become_password")
+        .or_else(|| var_str(scope, "ansible_become_pass"))
+        .or_else(|| ctx.opts.become_password.clone());
+    Ok(Some(Become {
+        method,
+        user,
+        password,
+        flags,
+    }))
+}
+
 async fn connect(
     ctx: &PlayCtx<'_>,
     st: &mut HostState,
     task: &Task,
     scope: &Arc<VarScope>,
 ) -> Result<Arc<dyn Connection>, ModuleError> {
-    let kind = match &task.connection {
-        Some(c) => c.clone(),
-        None => match &ctx.opts.connection {
-            Some(c) => c.clone(),
-            None => match scope.lookup("ansible_connection") {
-                Some(v) if !v.is_undefined() => py_str(&v),
-                _ => ctx.play.connection.clone().unwrap_or_else(|| "ssh".into()),
-            },
-        },
+    let spec = conn_spec(ctx, task, st, scope);
+    let link = match &st.link {
+        Some((s, l)) if *s == spec => l.clone(),
+        _ => {
+            let opened = link::open(&spec, &ctx.pool).await;
+            for w in ctx.pool.take_warnings() {
+                ctx.reporter.warning(&w);
+            }
+            let l = opened?;
+            st.link = Some((spec, l.clone()));
+            st.become_conns.clear();
+            l
+        }
     };
-    if let Some(c) = &st.conn
-        && st.conn_kind == kind
-    {
-        return Ok(c.clone());
+    match become_spec(ctx, task, scope).map_err(ModuleError::Failed)? {
+        None => Ok(link.conn.clone()),
+        Some(b) => Ok(st
+            .become_conns
+            .entry(b.clone())
+            .or_insert_with(|| link.with_become(b))
+            .clone()),
     }
-    let conn: Arc<dyn Connection> = match kind.as_str() {
-        "local" => Arc::new(LocalConnection),
-        "ssh" | "smart" | "paramiko" | "paramiko_ssh" => {
-            return Err(ModuleError::Unreachable(
-                "the ssh connection is not available in this build of hoist yet; use `ansible_connection=local`".into(),
-            ));
-        }
-        other => {
-            return Err(ModuleError::Unreachable(format!(
-                "unknown connection type '{other}' (hoist supports: local, ssh)"
-            )));
-        }
-    };
-    st.conn = Some(conn.clone());
-    st.conn_kind = kind;
-    Ok(conn)
 }
 
 fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {

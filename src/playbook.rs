@@ -46,6 +46,7 @@ pub struct Play {
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
+    pub become_flags: Option<Value>,
     pub remote_user: Option<Value>,
     /// The playbook file this play came from (for `playbook_dir`).
     pub dir: PathBuf,
@@ -102,6 +103,11 @@ pub struct Task {
     pub tags: Vec<String>,
     pub no_log: Option<Value>,
     pub connection: Option<String>,
+    pub become_: Option<Value>,
+    pub become_user: Option<Value>,
+    pub become_method: Option<Value>,
+    pub become_flags: Option<Value>,
+    pub remote_user: Option<Value>,
 }
 
 impl std::fmt::Debug for Task {
@@ -596,6 +602,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "become" => play.become_ = flag(v, &key, diags),
             "become_user" => play.become_user = Some(to_value(v, diags)),
             "become_method" => play.become_method = Some(to_value(v, diags)),
+            "become_flags" => play.become_flags = Some(to_value(v, diags)),
             "remote_user" => play.remote_user = Some(to_value(v, diags)),
             "strategy" => {
                 if v.as_str() != Some("linear") {
@@ -829,16 +836,84 @@ pub fn split_args(s: &str) -> Vec<String> {
     out
 }
 
+/// A `k=v` value as Ansible's parse_kv reads it: surrounding quotes
+/// removed, then Python escape sequences (`\n`, `\t`, `\\`, `\"`, `\x41`,
+/// `\u00e9` …) decoded.
 fn unquote(s: &str) -> String {
     let b = s.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        let inner = &s[1..s.len() - 1];
-        if b[0] == b'"' {
-            return inner.replace("\\\"", "\"").replace("\\\\", "\\");
+    let inner = if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    };
+    decode_escapes(inner)
+}
+
+fn decode_escapes(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let hex = |from: usize, n: usize| -> Option<char> {
+        let digits: String = chars.get(from..from + n)?.iter().collect();
+        u32::from_str_radix(&digits, 16)
+            .ok()
+            .and_then(char::from_u32)
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' || i + 1 >= chars.len() {
+            out.push(c);
+            i += 1;
+            continue;
         }
-        return inner.replace("\\'", "'");
+        let n = chars[i + 1];
+        let simple = match n {
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\u{b}'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            out.push(ch);
+            i += 2;
+            continue;
+        }
+        let decoded = match n {
+            'x' => hex(i + 2, 2).map(|ch| (ch, 4)),
+            'u' => hex(i + 2, 4).map(|ch| (ch, 6)),
+            'U' => hex(i + 2, 8).map(|ch| (ch, 10)),
+            '0'..='7' => {
+                let digits: String = chars[i + 1..]
+                    .iter()
+                    .take(3)
+                    .take_while(|d| ('0'..='7').contains(d))
+                    .collect();
+                u32::from_str_radix(&digits, 8)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map(|ch| (ch, 1 + digits.len()))
+            }
+            _ => None,
+        };
+        match decoded {
+            Some((ch, len)) => {
+                out.push(ch);
+                i += len;
+            }
+            None => {
+                out.push(c);
+                i += 1;
+            }
+        }
     }
-    s.to_owned()
+    out
 }
 
 /// Parameters command/shell accept inline in free-form text.
@@ -1040,6 +1115,11 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut tags = Vec::new();
     let mut no_log = None;
     let mut connection = None;
+    let mut become_ = None;
+    let mut become_user = None;
+    let mut become_method = None;
+    let mut become_flags = None;
+    let mut remote_user = None;
     let mut args_node: Option<&Node> = None;
     let mut action_node: Option<&Node> = None;
     for (k, v) in pairs {
@@ -1109,6 +1189,11 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             }
             "no_log" => no_log = flag(v, &key, checker.diags),
             "connection" => connection = scalar_string(v, &key, checker.diags),
+            "become" => become_ = flag(v, &key, checker.diags),
+            "become_user" => become_user = Some(to_value(v, checker.diags)),
+            "become_method" => become_method = Some(to_value(v, checker.diags)),
+            "become_flags" => become_flags = Some(to_value(v, checker.diags)),
+            "remote_user" => remote_user = Some(to_value(v, checker.diags)),
             "args" => args_node = Some(v),
             "action" => action_node = Some(v),
             k if TASK_KEYWORDS.contains(&k) => {}
@@ -1329,6 +1414,11 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         tags,
         no_log,
         connection,
+        become_,
+        become_user,
+        become_method,
+        become_flags,
+        remote_user,
     })
 }
 
@@ -1393,6 +1483,16 @@ mod tests {
                 "chdir=/tmp"
             ]
         );
+    }
+
+    #[test]
+    fn kv_values_decode_escapes_as_ansible() {
+        assert_eq!(unquote(r#""x\n""#), "x\n");
+        assert_eq!(unquote(r"'a\tb'"), "a\tb");
+        assert_eq!(unquote(r#""say \"hi\"""#), "say \"hi\"");
+        assert_eq!(unquote(r"C:\\dir"), "C:\\dir");
+        assert_eq!(unquote(r"\x41\u00e9\101"), "AéA");
+        assert_eq!(unquote(r"keep \d and \q"), "keep \\d and \\q");
     }
 
     #[test]

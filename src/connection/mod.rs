@@ -5,8 +5,13 @@
 use async_trait::async_trait;
 use std::fmt;
 
+pub mod known_hosts;
+pub mod link;
 pub mod local;
 pub mod overlay;
+pub mod shell;
+pub mod ssh;
+pub mod ssh_config;
 
 /// What a path is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,721 @@
+//! File operations as POSIX shell scripts, for any transport that can run a
+//! command line: SSH exec channels, and `become` (sudo/su) on any host.
+//!
+//! Every path and argument is single-quoted by [`quote`]; nothing a user or
+//! a host controls is ever interpreted by the remote shell.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+
+use super::{
+    ConnError, ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileKind, FileStat,
+};
+
+/// Runs one shell command line on a host.
+#[async_trait]
+pub trait ScriptRunner: Send + Sync {
+    /// Runs `command` with `/bin/sh -c` semantics, feeding `stdin`.
+    async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput>;
+    /// A short description for messages (`ssh root@web1`, `local`).
+    fn describe(&self) -> String;
+    /// Copies `data` into a new file at `path` (mode 0600) by a file
+    /// transfer protocol; `Ok(false)` when the transport has none, so the
+    /// caller falls back to piping the data into a command.
+    async fn upload(&self, _path: &str, _data: &[u8]) -> ConnResult<bool> {
+        Ok(false)
+    }
+}
+
+/// Files at least this big go by file transfer when the transport has one.
+pub const UPLOAD_THRESHOLD: usize = 64 * 1024;
+
+/// Single-quotes a word for the POSIX shell.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
+    {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// An argv as one shell command line.
+pub fn join_argv(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// How to run commands as another user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Become {
+    pub method: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub flags: Option<String>,
+}
+
+/// Wraps every command in `sudo` or `su`.
+pub struct BecomeRunner {
+    inner: Arc<dyn ScriptRunner>,
+    spec: Become,
+    /// Whether sudo needs the password (probed once with `sudo -n true`).
+    needs_password: OnceCell<bool>,
+}
+
+impl BecomeRunner {
+    pub fn new(inner: Arc<dyn ScriptRunner>, spec: Become) -> BecomeRunner {
+        BecomeRunner {
+            inner,
+            spec,
+            needs_password: OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl ScriptRunner for BecomeRunner {
+    async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
+        let user = quote(&self.spec.user);
+        let flags = self.spec.flags.clone().unwrap_or_else(|| "-H".to_owned());
+        match self.spec.method.as_str() {
+            "sudo" => {
+                let needs = *self
+                    .needs_password
+                    .get_or_try_init(|| async {
+                        let probe = format!("sudo -n {flags} -u {user} -- /bin/sh -c true");
+                        let out = self.inner.run(&probe, None).await?;
+                        Ok::<bool, ConnError>(out.rc != 0)
+                    })
+                    .await?;
+                if !needs {
+                    let wrapped =
+                        format!("sudo -n {flags} -u {user} -- /bin/sh -c {}", quote(command));
+                    return self.inner.run(&wrapped, stdin).await;
+                }
+                let Some(pw) = &self.spec.password else {
+                    return Err(ConnError::failed(
+                        "Missing sudo password (use -K/--ask-become-pass or set ansible_become_password)",
+                    ));
+                };
+                // -k: never use cached credentials, so sudo always reads the
+                // password line and the command gets exactly the rest of stdin.
+                let wrapped = format!(
+                    "sudo -k -S -p '' {flags} -u {user} -- /bin/sh -c {}",
+                    quote(command)
+                );
+                let mut data = Vec::with_capacity(pw.len() + 1 + stdin.map_or(0, <[u8]>::len));
+                data.extend_from_slice(pw.as_bytes());
+                data.push(b'\n');
+                if let Some(s) = stdin {
+                    data.extend_from_slice(s);
+                }
+                let out = self.inner.run(&wrapped, Some(&data)).await?;
+                let err = String::from_utf8_lossy(&out.stderr);
+                if out.rc != 0
+                    && (err.contains("incorrect password") || err.contains("Sorry, try again"))
+                {
+                    return Err(ConnError::failed("Incorrect sudo password"));
+                }
+                Ok(out)
+            }
+            "su" => {
+                if self.spec.password.is_some() {
+                    return Err(ConnError::failed(
+                        "become_method su with a password needs a terminal; use sudo, or connect as root",
+                    ));
+                }
+                let wrapped = format!("su -s /bin/sh {user} -c {}", quote(command));
+                self.inner.run(&wrapped, stdin).await
+            }
+            other => Err(ConnError::failed(format!(
+                "become_method '{other}' is not supported (hoist supports sudo and su)"
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} ({} {})",
+            self.inner.describe(),
+            self.spec.method,
+            self.spec.user
+        )
+    }
+}
+
+/// Runs command lines on the controller with `/bin/sh -c`.
+pub struct LocalRunner;
+
+#[async_trait]
+impl ScriptRunner for LocalRunner {
+    async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
+        let req = ExecRequest {
+            argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
+            stdin: stdin.map(<[u8]>::to_vec),
+            ..ExecRequest::default()
+        };
+        super::local::LocalConnection.exec(&req).await
+    }
+
+    fn describe(&self) -> String {
+        "local".into()
+    }
+}
+
+/// A [`Connection`] whose every operation is a shell script.
+pub struct ShellConnection {
+    runner: Arc<dyn ScriptRunner>,
+    home: OnceCell<String>,
+}
+
+impl ShellConnection {
+    pub fn new(runner: Arc<dyn ScriptRunner>) -> ShellConnection {
+        ShellConnection {
+            runner,
+            home: OnceCell::new(),
+        }
+    }
+
+    /// Runs a script; a non-zero exit becomes an error with its stderr.
+    async fn script(
+        &self,
+        what: &str,
+        script: &str,
+        stdin: Option<&[u8]>,
+    ) -> ConnResult<ExecOutput> {
+        let out = self.runner.run(script, stdin).await?;
+        if out.rc != 0 {
+            let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            return Err(ConnError::failed(if err.is_empty() {
+                format!("{what} failed (exit {})", out.rc)
+            } else {
+                format!("{what}: {err}")
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Expands a leading `~` the way the remote shell would.
+    async fn path(&self, path: &str) -> ConnResult<String> {
+        if path == "~" {
+            return self.home_dir().await;
+        }
+        if let Some(rest) = path.strip_prefix("~/") {
+            return Ok(format!(
+                "{}/{rest}",
+                self.home_dir().await?.trim_end_matches('/')
+            ));
+        }
+        Ok(path.to_owned())
+    }
+}
+
+fn parse_kind(raw_mode: u32) -> FileKind {
+    match raw_mode & 0o170000 {
+        0o040000 => FileKind::Directory,
+        0o120000 => FileKind::Symlink,
+        0o010000 => FileKind::Fifo,
+        0o140000 => FileKind::Socket,
+        0o060000 => FileKind::BlockDevice,
+        0o020000 => FileKind::CharDevice,
+        _ => FileKind::File,
+    }
+}
+
+/// Parses one line of `stat -c '%f|%u|%g|%U|%G|%s|%.9Y|%.9X|%.9Z|%i|%d|%h'`.
+fn parse_stat(line: &str, link_target: Option<String>) -> Option<FileStat> {
+    let f: Vec<&str> = line.trim_end().splitn(12, '|').collect();
+    if f.len() != 12 {
+        return None;
+    }
+    let raw = u32::from_str_radix(f[0], 16).ok()?;
+    let name = |s: &str| {
+        if s == "UNKNOWN" {
+            None
+        } else {
+            Some(s.to_owned())
+        }
+    };
+    let kind = parse_kind(raw);
+    Some(FileStat {
+        kind,
+        mode: raw & 0o7777,
+        uid: f[1].parse().ok()?,
+        gid: f[2].parse().ok()?,
+        owner: name(f[3]),
+        group: name(f[4]),
+        size: f[5].parse().ok()?,
+        mtime: f[6].parse().ok()?,
+        atime: f[7].parse().ok()?,
+        ctime: f[8].parse().ok()?,
+        inode: f[9].parse().ok()?,
+        dev: f[10].parse().ok()?,
+        nlink: f[11].parse().ok()?,
+        link_target: if kind == FileKind::Symlink {
+            link_target
+        } else {
+            None
+        },
+    })
+}
+
+const STAT_FORMAT: &str = "%f|%u|%g|%U|%G|%s|%.9Y|%.9X|%.9Z|%i|%d|%h";
+
+/// A value unique within this run, for temporary names.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32) ^ N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The parent directory of a path as the remote shell sees it.
+fn dirname(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => trimmed[..i].to_owned(),
+        None => ".".into(),
+    }
+}
+
+fn basename(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+#[async_trait]
+impl Connection for ShellConnection {
+    async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
+        if req.argv.is_empty() {
+            return Err(ConnError::failed("no command given"));
+        }
+        let mut cmd = String::new();
+        if let Some(dir) = &req.chdir {
+            cmd.push_str(&format!("cd {} || exit 1; ", quote(&self.path(dir).await?)));
+        }
+        for (k, v) in &req.env {
+            if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
+                return Err(ConnError::failed(format!(
+                    "invalid environment variable name '{k}'"
+                )));
+            }
+            cmd.push_str(&format!("{k}={} ", quote(v)));
+        }
+        // A missing program: report it as Python's subprocess would.
+        cmd.push_str("exec ");
+        cmd.push_str(&join_argv(&req.argv));
+        self.runner.run(&cmd, req.stdin.as_deref()).await
+    }
+
+    async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
+        let p = quote(&self.path(path).await?);
+        let l = if follow { "-L " } else { "" };
+        let script = format!(
+            "if [ -e {p} ] || [ -L {p} ]; then stat {l}-c '{STAT_FORMAT}' -- {p} || exit 2; \
+             if [ -L {p} ]; then readlink -- {p}; fi; else exit 3; fi"
+        );
+        let out = self.runner.run(&script, None).await?;
+        match out.rc {
+            0 => {}
+            3 => return Ok(None),
+            _ => {
+                // A dangling symlink followed: it "does not exist".
+                if follow {
+                    return Ok(None);
+                }
+                return Err(ConnError::failed(format!(
+                    "cannot stat {path}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.split('\n');
+        let first = lines.next().unwrap_or_default();
+        let target = lines.next().filter(|t| !t.is_empty()).map(str::to_owned);
+        parse_stat(first, target).map(Some).ok_or_else(|| {
+            ConnError::failed(format!("cannot parse stat output for {path}: {first}"))
+        })
+    }
+
+    async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
+        let p = quote(&self.path(path).await?);
+        let script = format!("[ -e {p} ] || exit 3; exec cat -- {p}");
+        let out = self.runner.run(&script, None).await?;
+        match out.rc {
+            0 => Ok(Some(out.stdout)),
+            3 => Ok(None),
+            _ => Err(ConnError::failed(format!(
+                "cannot read {path}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
+        }
+    }
+
+    async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()> {
+        let full = self.path(path).await?;
+        let p = quote(&full);
+        let tmpl = quote(&format!(
+            "{}/.{}.hoist-XXXXXXXX",
+            dirname(&full),
+            basename(&full)
+        ));
+        // Big files travel by SFTP into a temporary name first; everything
+        // else (and any transport without SFTP) is piped into `cat`.
+        let uploaded = if data.len() >= UPLOAD_THRESHOLD {
+            let tmp = format!(
+                "{}/.{}.hoist-{:x}.tmp",
+                dirname(&full),
+                basename(&full),
+                unique()
+            );
+            match self.runner.upload(&tmp, data).await {
+                Ok(true) => Some(tmp),
+                Ok(false) | Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let mut script = match &uploaded {
+            Some(tmp) => format!("t={}; trap 'rm -f \"$t\"' EXIT; ", quote(tmp)),
+            None => format!(
+                "t=$(mktemp {tmpl}) || exit 1; trap 'rm -f \"$t\"' EXIT; cat > \"$t\" || exit 1; "
+            ),
+        };
+        match attrs.mode {
+            Some(m) => script.push_str(&format!("chmod {m:o} \"$t\" || exit 1; ")),
+            None => script.push_str(&format!(
+                "if [ -e {p} ]; then chmod --reference={p} \"$t\" || exit 1; \
+                 else chmod $(printf %o $(( 0666 & ~0$(umask) ))) \"$t\" || exit 1; fi; "
+            )),
+        }
+        let owner = attrs.owner.as_deref().map(quote);
+        let group = attrs.group.as_deref().map(quote);
+        match (owner, group) {
+            (None, None) => script.push_str(&format!(
+                "if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null; fi; "
+            )),
+            (o, g) => {
+                let spec = format!(
+                    "{}{}",
+                    o.unwrap_or_default(),
+                    g.map(|g| format!(":{g}")).unwrap_or_default()
+                );
+                script.push_str(&format!("chown {spec} \"$t\" || exit 1; "));
+            }
+        }
+        script.push_str(&format!("mv -Tf -- \"$t\" {p} || exit 1; trap - EXIT"));
+        let stdin = if uploaded.is_some() { None } else { Some(data) };
+        self.script(&format!("cannot write {path}"), &script, stdin)
+            .await
+            .map(|_| ())
+    }
+
+    async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()> {
+        let p = quote(&self.path(path).await?);
+        self.script(
+            &format!("cannot create directory {path}"),
+            &format!("mkdir -m {mode:o} -- {p}"),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()> {
+        let p = quote(&self.path(path).await?);
+        self.script(
+            &format!("cannot chmod {path}"),
+            &format!("[ -L {p} ] || chmod {mode:o} -- {p}"),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn chown(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+        follow: bool,
+    ) -> ConnResult<()> {
+        let p = quote(&self.path(path).await?);
+        let spec = format!(
+            "{}{}",
+            owner.map(quote).unwrap_or_default(),
+            group.map(|g| format!(":{}", quote(g))).unwrap_or_default()
+        );
+        if spec.is_empty() {
+            return Ok(());
+        }
+        let h = if follow { "" } else { "-h " };
+        self.script(
+            &format!("chown failed on {path}"),
+            &format!("chown {h}{spec} -- {p}"),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn symlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        let full = self.path(path).await?;
+        let p = quote(&full);
+        let tmp = quote(&format!(
+            "{}/.{}.hoist-link.$$",
+            dirname(&full),
+            basename(&full)
+        ));
+        let script = format!(
+            "ln -s -- {} {tmp} && mv -Tf -- {tmp} {p} || {{ rm -f {tmp}; exit 1; }}",
+            quote(target)
+        );
+        self.script(&format!("cannot create symlink {path}"), &script, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn hardlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        let full = self.path(path).await?;
+        let p = quote(&full);
+        let t = quote(&self.path(target).await?);
+        let tmp = quote(&format!(
+            "{}/.{}.hoist-link.$$",
+            dirname(&full),
+            basename(&full)
+        ));
+        let script =
+            format!("ln -- {t} {tmp} && mv -Tf -- {tmp} {p} || {{ rm -f {tmp}; exit 1; }}");
+        self.script(&format!("cannot create hard link {path}"), &script, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove(&self, path: &str, recursive: bool) -> ConnResult<()> {
+        let p = quote(&self.path(path).await?);
+        let dir_cmd = if recursive {
+            format!("rm -rf -- {p}")
+        } else {
+            format!("rmdir -- {p}")
+        };
+        let script =
+            format!("if [ -d {p} ] && [ ! -L {p} ]; then {dir_cmd}; else rm -f -- {p}; fi");
+        self.script(&format!("cannot remove {path}"), &script, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> ConnResult<()> {
+        let a = quote(&self.path(from).await?);
+        let b = quote(&self.path(to).await?);
+        self.script(
+            &format!("cannot rename {from}"),
+            &format!("mv -Tf -- {a} {b}"),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn list_dir(&self, path: &str) -> ConnResult<Vec<String>> {
+        let p = quote(&self.path(path).await?);
+        let out = self
+            .script(
+                &format!("cannot list {path}"),
+                &format!("find {p}/ -mindepth 1 -maxdepth 1 -printf '%f\\0'"),
+                None,
+            )
+            .await?;
+        let mut names: Vec<String> = out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn set_times(&self, path: &str, atime: f64, mtime: f64) -> ConnResult<()> {
+        let p = quote(&self.path(path).await?);
+        let script =
+            format!("touch -h -a -d @{atime:.9} -- {p} && touch -h -m -d @{mtime:.9} -- {p}");
+        self.script(&format!("cannot set times on {path}"), &script, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn lookup_user(&self, name: &str) -> ConnResult<Option<u32>> {
+        if let Ok(n) = name.parse::<u32>() {
+            return Ok(Some(n));
+        }
+        let out = self
+            .runner
+            .run(&format!("id -u -- {}", quote(name)), None)
+            .await?;
+        Ok(if out.rc == 0 {
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        } else {
+            None
+        })
+    }
+
+    async fn lookup_group(&self, name: &str) -> ConnResult<Option<u32>> {
+        if let Ok(n) = name.parse::<u32>() {
+            return Ok(Some(n));
+        }
+        let out = self
+            .runner
+            .run(&format!("getent group -- {}", quote(name)), None)
+            .await?;
+        if out.rc != 0 {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.split(':').nth(2).and_then(|g| g.trim().parse().ok()))
+    }
+
+    async fn home_dir(&self) -> ConnResult<String> {
+        self.home
+            .get_or_try_init(|| async {
+                let out = self.runner.run("printf %s \"$HOME\"", None).await?;
+                let home = String::from_utf8_lossy(&out.stdout).into_owned();
+                if home.is_empty() {
+                    Err(ConnError::failed("cannot find the remote home directory"))
+                } else {
+                    Ok(home)
+                }
+            })
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_never_lets_the_shell_interpret() {
+        assert_eq!(quote("plain/path-1.txt"), "plain/path-1.txt");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("$HOME;rm -rf /"), "'$HOME;rm -rf /'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn parses_stat_lines() {
+        let st = parse_stat(
+            "81a4|0|0|root|root|12|1700000000.5|1700000001.000000000|1700000002.25|42|2049|1",
+            None,
+        )
+        .unwrap();
+        assert_eq!(st.kind, FileKind::File);
+        assert_eq!(st.mode, 0o644);
+        assert_eq!(st.mtime, 1700000000.5);
+        let l = parse_stat("a1ff|0|0|root|root|3|1|1|1|7|2049|1", Some("foo".into())).unwrap();
+        assert_eq!(
+            (l.kind, l.link_target.as_deref()),
+            (FileKind::Symlink, Some("foo"))
+        );
+        assert!(parse_stat("garbage", None).is_none());
+    }
+
+    /// The shell implementation behaves as the native local one does, on a
+    /// real shell, including names full of shell metacharacters.
+    #[tokio::test]
+    async fn shell_operations_on_a_real_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let c = ShellConnection::new(Arc::new(LocalRunner));
+        let weird = format!("{root}/a b; $(touch x) 'q' \"d\" `e` & | *");
+        c.write_file(
+            &weird,
+            b"data\n",
+            &FileAttrs {
+                mode: Some(0o640),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(std::fs::read(&weird).unwrap(), b"data\n");
+        assert!(!dir.path().join("x").exists(), "nothing was interpreted");
+        let st = c.stat(&weird, true).await.unwrap().unwrap();
+        assert_eq!((st.kind, st.mode, st.size), (FileKind::File, 0o640, 5));
+        assert_eq!(c.read_file(&weird).await.unwrap().unwrap(), b"data\n");
+        // Replacing keeps the mode when none is given.
+        c.write_file(&weird, b"more\n", &FileAttrs::default())
+            .await
+            .unwrap();
+        assert_eq!(c.stat(&weird, false).await.unwrap().unwrap().mode, 0o640);
+
+        c.mkdir(&format!("{root}/d"), 0o750).await.unwrap();
+        assert_eq!(
+            c.stat(&format!("{root}/d"), false)
+                .await
+                .unwrap()
+                .unwrap()
+                .mode,
+            0o750
+        );
+        c.symlink("d", &format!("{root}/l")).await.unwrap();
+        let l = c.stat(&format!("{root}/l"), false).await.unwrap().unwrap();
+        assert_eq!(
+            (l.kind, l.link_target.as_deref()),
+            (FileKind::Symlink, Some("d"))
+        );
+        c.hardlink(&weird, &format!("{root}/h")).await.unwrap();
+        let linked = c.stat(&format!("{root}/h"), false).await.unwrap().unwrap();
+        let original = c.stat(&weird, false).await.unwrap().unwrap();
+        assert_eq!(linked.inode, original.inode);
+        let names = c.list_dir(&root).await.unwrap();
+        assert_eq!(names.len(), 4, "{names:?}");
+        c.set_times(&format!("{root}/d"), 1_000_000_000.0, 1_100_000_000.5)
+            .await
+            .unwrap();
+        let d = c.stat(&format!("{root}/d"), false).await.unwrap().unwrap();
+        assert_eq!((d.atime, d.mtime), (1_000_000_000.0, 1_100_000_000.5));
+        c.remove(&format!("{root}/d"), false).await.unwrap();
+        assert!(c.stat(&format!("{root}/d"), false).await.unwrap().is_none());
+        assert!(
+            c.stat(&format!("{root}/missing"), true)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            c.read_file(&format!("{root}/missing"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let out = c
+            .exec(&ExecRequest {
+                argv: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "printf '%s|%s' \"$1\" \"$V\"".into(),
+                    "x".into(),
+                    "$(echo no)".into(),
+                ],
+                env: vec![("V".into(), "a b'c".into())],
+                chdir: Some(root.clone()),
+                ..ExecRequest::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "$(echo no)|a b'c");
+        assert_eq!(c.lookup_user("root").await.unwrap(), Some(0));
+        assert_eq!(c.lookup_user("no-such-user-hoist").await.unwrap(), None);
+    }
+}

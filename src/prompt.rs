@@ -1,0 +1,31 @@
+//! Asking the person at the terminal for a secret (key passphrases,
+//! `--ask-become-pass`). Prompts go to the terminal itself, never to stdout,
+//! and one prompt is shown at a time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::Mutex;
+
+static PROMPT: Mutex<()> = Mutex::new(());
+
+/// Reads one line from the controlling terminal with echo turned off.
+pub fn secret(prompt: &str) -> std::io::Result<String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let _one_at_a_time = PROMPT.lock().unwrap_or_else(|p| p.into_inner());
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let mut out = tty.try_clone()?;
+    out.write_all(prompt.as_bytes())?;
+    out.flush()?;
+    let saved = tcgetattr(&tty).map_err(std::io::Error::other)?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    tcsetattr(&tty, SetArg::TCSANOW, &quiet).map_err(std::io::Error::other)?;
+    let mut line = String::new();
+    let read = BufReader::new(&tty).read_line(&mut line);
+    let _ = tcsetattr(&tty, SetArg::TCSANOW, &saved);
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}

@@ -1,0 +1,110 @@
+//! Helpers for the lab tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub secs: f64,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {} after {:.1}s\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.secs, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The running lab, or `None` when the tests run outside `scripts/test`.
+pub fn lab() -> Option<Lab> {
+    match std::env::var_os("HOIST_LAB_DIR") {
+        Some(d) => Some(Lab {
+            dir: PathBuf::from(d),
+        }),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "on CI the lab tests must run (HOIST_LAB_DIR unset)"
+            );
+            eprintln!("HOIST_LAB_DIR is not set; skipping a lab test (run scripts/test)");
+            None
+        }
+    }
+}
+
+pub struct Lab {
+    pub dir: PathBuf,
+}
+
+pub fn run(mut c: Command) -> Run {
+    let start = std::time::Instant::now();
+    let out = c.output().expect("run command");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
+impl Lab {
+    pub fn inventory(&self) -> PathBuf {
+        self.dir.join("inventory.ini")
+    }
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir.join("ssh_config")
+    }
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+
+    /// Runs a shell command on a lab host with the system's OpenSSH client.
+    pub fn ssh(&self, host: &str, user: &str, command: &str) -> Run {
+        let mut c = Command::new("ssh");
+        c.arg("-F")
+            .arg(self.ssh_config())
+            .args(["-l", user, "-o", "BatchMode=yes", host, command]);
+        run(c)
+    }
+
+    /// `hoist <args...>` with the lab's inventory unless the args give one.
+    pub fn hoist(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        c.current_dir(cwd).args(args);
+        run(c)
+    }
+
+    pub fn lab_cmd(&self, args: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        c.arg("lab").args(args).arg("--dir").arg(&self.dir);
+        run(c)
+    }
+}
+
+/// The recap numbers for a host: (ok, changed, unreachable, failed, skipped, rescued, ignored).
+pub fn recap(run: &Run, host: &str) -> [u32; 7] {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(host) && l.contains(" : ok="))
+        .unwrap_or_else(|| panic!("no recap line for {host} in {run:?}"));
+    let mut nums = [0u32; 7];
+    for (i, part) in line
+        .split_whitespace()
+        .filter(|p| p.contains('='))
+        .enumerate()
+        .take(7)
+    {
+        nums[i] = part
+            .split('=')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(999);
+    }
+    nums
+}

@@ -1,0 +1,7 @@
+//! Tests on real sshd hosts: a `hoist lab` (a gateway and targets in
+//! network namespaces) that `scripts/test` brings up before and takes down
+//! after the suite. `HOIST_LAB_DIR` names it; without it (outside the test
+//! script) these tests are skipped, except on CI where that is a failure.
+
+mod common;
+mod ssh;
