@@ -12,6 +12,7 @@ use minijinja::Value;
 use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use tokio::sync::Semaphore;
 
+use crate::connection::cache::StatCache;
 use crate::connection::link::{self, ConnSpec, HostLink};
 use crate::connection::overlay::Overlay;
 use crate::connection::shell::Become;
@@ -138,6 +139,7 @@ pub struct Executor<'a> {
     groups: Value,
     /// SSH connections of the run (gateways shared by their hosts).
     pool: Arc<SshPool>,
+    inv_cache: Mutex<HashMap<String, Arc<IndexMap<String, Value>>>>,
 }
 
 fn omit_token() -> String {
@@ -172,7 +174,19 @@ impl<'a> Executor<'a> {
             states: IndexMap::new(),
             groups,
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
+            inv_cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A host's inventory variables, computed once per run.
+    fn inv_vars(&self, host: &str) -> Arc<IndexMap<String, Value>> {
+        if let Ok(mut cache) = self.inv_cache.lock() {
+            return cache
+                .entry(host.to_owned())
+                .or_insert_with(|| Arc::new(self.inventory.host_vars(host)))
+                .clone();
+        }
+        Arc::new(self.inventory.host_vars(host))
     }
 
     /// Runs every play of every playbook and prints the recap.
@@ -248,7 +262,7 @@ impl<'a> Executor<'a> {
         }
         for h in &hosts {
             if !self.states.contains_key(h) {
-                let inv_vars = Arc::new(self.inventory.host_vars(h));
+                let inv_vars = self.inv_vars(h);
                 self.states.insert(
                     h.clone(),
                     HostState {
@@ -416,20 +430,30 @@ impl<'a> Executor<'a> {
     }
 
     async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
-        let snapshot: Arc<IndexMap<String, HostSnapshot>> = Arc::new(
-            self.states
-                .iter()
-                .map(|(n, s)| {
-                    (
-                        n.clone(),
-                        HostSnapshot {
-                            inv_vars: s.inv_vars.clone(),
-                            facts: s.facts.clone(),
-                        },
-                    )
-                })
-                .collect(),
-        );
+        // hostvars covers every inventory host, also those no play has
+        // reached yet (their inventory variables), as in Ansible.
+        let empty: Arc<IndexMap<String, Value>> = Arc::new(IndexMap::new());
+        let mut snapshot: IndexMap<String, HostSnapshot> = IndexMap::new();
+        for name in self.inventory.hosts() {
+            let inv_vars = self.inv_vars(&name);
+            snapshot.insert(
+                name,
+                HostSnapshot {
+                    inv_vars,
+                    facts: empty.clone(),
+                },
+            );
+        }
+        for (n, s) in &self.states {
+            snapshot.insert(
+                n.clone(),
+                HostSnapshot {
+                    inv_vars: s.inv_vars.clone(),
+                    facts: s.facts.clone(),
+                },
+            );
+        }
+        let snapshot = Arc::new(snapshot);
         let forks = Arc::new(Semaphore::new(ctx.opts.forks.max(1)));
         let mut futs = Vec::new();
         for (name, st) in self.states.iter_mut() {
@@ -1428,12 +1452,13 @@ async fn run_item(
         };
         // Check mode predicts through the host's overlay: file modules run
         // their real logic against it, the others see what it predicts.
+        let cached = StatCache::new(&wrapped);
         let overlay = st.overlay.clone();
-        let predicted = overlay.over(&wrapped);
+        let predicted = overlay.over(&cached);
         let (conn_ref, module_check, predict): (&dyn Connection, bool, bool) = if check {
             (&predicted, !PREDICTABLE_MODULES.contains(&spec.name), true)
         } else {
-            (&wrapped, false, false)
+            (&cached, false, false)
         };
         let mctx = ModuleCtx {
             conn: conn_ref,

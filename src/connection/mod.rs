@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use std::fmt;
 
+pub mod cache;
 pub mod known_hosts;
 pub mod link;
 pub mod local;

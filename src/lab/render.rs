@@ -197,6 +197,9 @@ pub fn setup_script(lab: &LabState, host: &HostState, client_pubkey: &str) -> St
            usermod -p '*' \"$u\"\n\
          done\n\
          echo 'deploypw:hoist-lab' | chpasswd\n\
+         # root gets a fresh server's shell startup files, not the machine's\n\
+         # (a developer's ~/.bashrc can cost 100 ms on every command).\n\
+         for f in .bashrc .profile; do [ -f \"/etc/skel/$f\" ] && cp \"/etc/skel/$f\" \"/root/$f\"; done\n\
          for u in root deploy deploypw; do\n  \
            h=$(getent passwd \"$u\" | cut -d: -f6)\n  \
            g=$(id -g \"$u\")\n  \

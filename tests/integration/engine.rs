@@ -393,3 +393,31 @@ fn diff_output_is_exactly_what_apply_does() {
     assert_eq!(applied.code, 0, "{applied:?}");
     assert_eq!(predicted.stdout, applied.stdout);
 }
+
+/// `hostvars` holds every inventory host, also those no play reached yet.
+#[test]
+fn hostvars_cover_hosts_not_yet_reached() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[lb]\nlb1 ansible_connection=local\n[web]\nweb1 ansible_connection=local ansible_host=10.9.8.7\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: lb
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "{% for h in groups['web'] %}{{ hostvars[h].ansible_host }}{% endfor %}\n"
+        dest: "{{ root }}/backends"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - debug: msg=reached
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    // trim_blocks eats the newline after endfor, in Ansible too.
+    assert_eq!(p.read("backends"), "10.9.8.7");
+}

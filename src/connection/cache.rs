@@ -1,0 +1,136 @@
+//! Remembers what a module has already asked a host within one task, so
+//! modules that stat the same path several times cost one round trip.
+//! Anything that may change the host (writes, chmod, commands …) forgets
+//! everything.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileStat};
+
+pub struct StatCache<'a> {
+    inner: &'a dyn Connection,
+    stats: Mutex<HashMap<(String, bool), Option<FileStat>>>,
+}
+
+impl<'a> StatCache<'a> {
+    pub fn new(inner: &'a dyn Connection) -> StatCache<'a> {
+        StatCache {
+            inner,
+            stats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn forget(&self) {
+        if let Ok(mut m) = self.stats.lock() {
+            m.clear();
+        }
+    }
+}
+
+#[async_trait]
+impl Connection for StatCache<'_> {
+    async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
+        if !req.read_only {
+            self.forget();
+        }
+        self.inner.exec(req).await
+    }
+    async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
+        let key = (path.to_owned(), follow);
+        if let Ok(m) = self.stats.lock()
+            && let Some(hit) = m.get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let st = self.inner.stat(path, follow).await?;
+        if let Ok(mut m) = self.stats.lock() {
+            m.insert(key, st.clone());
+        }
+        Ok(st)
+    }
+    async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
+        self.inner.read_file(path).await
+    }
+    async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()> {
+        self.forget();
+        self.inner.write_file(path, data, attrs).await
+    }
+    async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()> {
+        self.forget();
+        self.inner.mkdir(path, mode).await
+    }
+    async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()> {
+        self.forget();
+        self.inner.chmod(path, mode).await
+    }
+    async fn chown(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+        follow: bool,
+    ) -> ConnResult<()> {
+        self.forget();
+        self.inner.chown(path, owner, group, follow).await
+    }
+    async fn symlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        self.forget();
+        self.inner.symlink(target, path).await
+    }
+    async fn hardlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        self.forget();
+        self.inner.hardlink(target, path).await
+    }
+    async fn remove(&self, path: &str, recursive: bool) -> ConnResult<()> {
+        self.forget();
+        self.inner.remove(path, recursive).await
+    }
+    async fn rename(&self, from: &str, to: &str) -> ConnResult<()> {
+        self.forget();
+        self.inner.rename(from, to).await
+    }
+    async fn list_dir(&self, path: &str) -> ConnResult<Vec<String>> {
+        self.inner.list_dir(path).await
+    }
+    async fn set_times(&self, path: &str, atime: f64, mtime: f64) -> ConnResult<()> {
+        self.forget();
+        self.inner.set_times(path, atime, mtime).await
+    }
+    async fn lookup_user(&self, name: &str) -> ConnResult<Option<u32>> {
+        self.inner.lookup_user(name).await
+    }
+    async fn lookup_group(&self, name: &str) -> ConnResult<Option<u32>> {
+        self.inner.lookup_group(name).await
+    }
+    async fn home_dir(&self) -> ConnResult<String> {
+        self.inner.home_dir().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::local::LocalConnection;
+
+    #[tokio::test]
+    async fn repeated_stats_are_remembered_until_something_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f").display().to_string();
+        let local = LocalConnection;
+        let c = StatCache::new(&local);
+        assert!(c.stat(&p, false).await.unwrap().is_none());
+        std::fs::write(&p, "behind its back").unwrap();
+        assert!(c.stat(&p, false).await.unwrap().is_none(), "remembered");
+        c.write_file(&p, b"x", &FileAttrs::default()).await.unwrap();
+        assert_eq!(
+            c.stat(&p, false).await.unwrap().unwrap().size,
+            1,
+            "forgotten after a write"
+        );
+        c.chmod(&p, 0o600).await.unwrap();
+        assert_eq!(c.stat(&p, false).await.unwrap().unwrap().mode, 0o600);
+    }
+}
