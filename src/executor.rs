@@ -1468,7 +1468,32 @@ async fn run_item(
             host: &st.name,
             env: &env,
         };
-        match task.module.run(&args, &mctx).await {
+        let limit = match &task.timeout {
+            Some(v) => match scope.render_value(v).map(|v| i64::try_from(v.clone()).ok()) {
+                Ok(Some(n)) if n > 0 => Some(n as u64),
+                Ok(_) => None,
+                Err(e) => {
+                    return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e)));
+                }
+            },
+            None => None,
+        };
+        let ran = match limit {
+            None => task.module.run(&args, &mctx).await,
+            Some(secs) => match tokio::time::timeout(
+                std::time::Duration::from_secs(secs),
+                task.module.run(&args, &mctx),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(ModuleError::Failed(format!(
+                    "The {} action failed to execute in the expected time frame ({secs}) and was terminated",
+                    task.action
+                ))),
+            },
+        };
+        match ran {
             Ok(o) => {
                 let mut r = IndexMap::new();
                 r.insert("changed".into(), Value::from(o.changed));

@@ -108,6 +108,8 @@ pub struct Task {
     pub become_method: Option<Value>,
     pub become_flags: Option<Value>,
     pub remote_user: Option<Value>,
+    /// `timeout:` seconds for the task's action.
+    pub timeout: Option<Value>,
 }
 
 impl std::fmt::Debug for Task {
@@ -1120,6 +1122,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut become_method = None;
     let mut become_flags = None;
     let mut remote_user = None;
+    let mut timeout = None;
     let mut args_node: Option<&Node> = None;
     let mut action_node: Option<&Node> = None;
     for (k, v) in pairs {
@@ -1194,6 +1197,14 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             "become_method" => become_method = Some(to_value(v, checker.diags)),
             "become_flags" => become_flags = Some(to_value(v, checker.diags)),
             "remote_user" => remote_user = Some(to_value(v, checker.diags)),
+            "timeout" => match &v.kind {
+                NodeKind::Int(n) if *n >= 0 => timeout = Some(Value::from(*n)),
+                NodeKind::Str(s) if is_template(s) => timeout = Some(to_value(v, checker.diags)),
+                _ => checker.diags.push(Diagnostic::at(
+                    &v.span,
+                    "`timeout` must be a number of seconds",
+                )),
+            },
             "args" => args_node = Some(v),
             "action" => action_node = Some(v),
             k if TASK_KEYWORDS.contains(&k) => {}
@@ -1419,6 +1430,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         become_method,
         become_flags,
         remote_user,
+        timeout,
     })
 }
 

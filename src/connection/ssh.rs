@@ -87,10 +87,16 @@ impl Session {
         if self.handle.is_closed() {
             return Err(self.lost("connection closed"));
         }
-        let mut ch = match timeout(self.timeout, self.handle.channel_open_session()).await {
+        let ch = match timeout(self.timeout, self.handle.channel_open_session()).await {
             Ok(Ok(ch)) => ch,
             Ok(Err(e)) => return Err(self.lost(format!("cannot open a channel: {e}"))),
             Err(_) => return Err(self.lost("timed out opening a channel")),
+        };
+        // If this future is dropped (a task `timeout:`, Ctrl-C), the guard
+        // kills the remote command and closes the channel anyway.
+        let mut guard = ChannelGuard(Some(ch));
+        let Some(ch) = guard.0.as_mut() else {
+            return Err(self.lost("channel vanished"));
         };
         let result = async {
             ch.exec(true, command.as_bytes())
@@ -130,7 +136,9 @@ impl Session {
             }
         }
         .await;
-        let _ = ch.close().await;
+        if let Some(ch) = guard.0.take() {
+            let _ = ch.close().await;
+        }
         result
     }
 
@@ -188,6 +196,22 @@ impl Session {
             .handle
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
+    }
+}
+
+/// Closes an exec channel that was abandoned mid-command.
+struct ChannelGuard(Option<russh::Channel<client::Msg>>);
+
+impl Drop for ChannelGuard {
+    fn drop(&mut self) {
+        if let Some(ch) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = ch.signal(russh::Sig::KILL).await;
+                let _ = ch.close().await;
+            });
+        }
     }
 }
 

@@ -20,11 +20,29 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// Tests that cut links or stop servers take this lock exclusively; all
+/// others share it, so no test sees another's sabotage.
+static SABOTAGE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// The running lab, or `None` when the tests run outside `scripts/test`.
 pub fn lab() -> Option<Lab> {
+    lab_with(false)
+}
+
+/// The running lab, for a test that disrupts hosts.
+pub fn lab_exclusive() -> Option<Lab> {
+    lab_with(true)
+}
+
+fn lab_with(exclusive: bool) -> Option<Lab> {
     match std::env::var_os("HOIST_LAB_DIR") {
         Some(d) => Some(Lab {
             dir: PathBuf::from(d),
+            _guard: if exclusive {
+                Guard::Write(SABOTAGE.write().unwrap_or_else(|p| p.into_inner()))
+            } else {
+                Guard::Read(SABOTAGE.read().unwrap_or_else(|p| p.into_inner()))
+            },
         }),
         None => {
             assert!(
@@ -39,6 +57,12 @@ pub fn lab() -> Option<Lab> {
 
 pub struct Lab {
     pub dir: PathBuf,
+    _guard: Guard,
+}
+
+enum Guard {
+    Read(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Write(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
 }
 
 pub fn run(mut c: Command) -> Run {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::common::{Lab, lab, recap};
+use crate::common::{Lab, lab, lab_exclusive, recap};
 
 /// A scratch directory with a playbook.
 fn project(playbook: &str) -> tempfile::TempDir {
@@ -434,7 +434,7 @@ fn become_with_and_without_a_password() {
 
 #[test]
 fn a_cut_host_and_a_stopped_sshd_are_unreachable_while_others_finish() {
-    let Some(lab) = lab() else { return };
+    let Some(lab) = lab_exclusive() else { return };
     let p = project(
         r#"- hosts: db
   gather_facts: false
@@ -472,4 +472,72 @@ fn a_cut_host_and_a_stopped_sshd_are_unreachable_while_others_finish() {
     assert_eq!(recap(&r, "db2")[2], 1, "cut host unreachable: {r:?}");
     let db3 = recap(&r, "db3");
     assert!(db3[2] == 1 || db3[3] == 1, "stopped sshd: {r:?}");
+}
+
+#[test]
+fn losing_the_gateway_makes_its_hosts_unreachable_not_hung() {
+    let Some(lab) = lab_exclusive() else { return };
+    let p = project(
+        r#"- hosts: web
+  gather_facts: false
+  tasks:
+    - command: "true"
+    - command: sleep 4
+    - command: "true"
+"#,
+    );
+    let inv = lab.inventory();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .current_dir(p.path())
+        .args(["apply", "site.yml", "-i", inv.to_str().unwrap(), "-T", "4"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let start = std::time::Instant::now();
+    assert_eq!(lab.lab_cmd(&["cut", "gateway"]).code, 0);
+    let out = child.wait_with_output().unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(lab.lab_cmd(&["heal", "gateway"]).code, 0);
+    let r = crate::common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        secs: elapsed,
+    };
+    assert!(elapsed < 40.0, "ended within the timeout: {r:?}");
+    assert_eq!(r.code, 4, "{r:?}");
+    for host in ["web1", "web2", "web3"] {
+        assert_eq!(recap(&r, host)[2], 1, "{host} unreachable: {r:?}");
+    }
+}
+
+#[test]
+fn a_task_timeout_fails_the_task_and_the_connection_goes_on() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: app2
+  gather_facts: false
+  tasks:
+    - command: sleep 60
+      timeout: 2
+      ignore_errors: true
+    - command: echo still here
+      register: after
+    - assert:
+        that: after.stdout == 'still here'
+"#,
+    );
+    let r = lab.hoist(
+        p.path(),
+        &["apply", "site.yml", "-i", lab.inventory().to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("failed to execute in the expected time frame (2)"),
+        "{r:?}"
+    );
+    assert!(r.secs < 30.0, "{r:?}");
 }
