@@ -20,7 +20,7 @@ use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
-use crate::playbook::{LoopKind, Play, Playbook, Task};
+use crate::playbook::{Block, Inherit, Item, LoopKind, Play, Playbook, Task};
 use crate::report::{Reporter, Stats, Status};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
@@ -80,6 +80,8 @@ struct HostState {
     become_conns: HashMap<Become, Arc<dyn Connection>>,
     /// Predicted changes while in check mode.
     overlay: Arc<Overlay>,
+    /// The last failed task and its result (`ansible_failed_task`/`_result`).
+    last_failure: Option<(Value, Value)>,
     stats: Stats,
 }
 
@@ -277,6 +279,7 @@ impl<'a> Executor<'a> {
                         link: None,
                         become_conns: HashMap::new(),
                         overlay: Arc::new(Overlay::new()),
+                        last_failure: None,
                         stats: Stats::default(),
                     },
                 );
@@ -317,57 +320,309 @@ impl<'a> Executor<'a> {
                 }
             }
         }
-        let sections: [&[Task]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
-        for tasks in sections {
-            if self.run_tasks(&ctx, tasks).await {
+        let sections: [&[Item]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
+        for items in sections {
+            if self.run_items(&ctx, items, &hosts).await {
+                break;
+            }
+            // Every host failed: the play is over (ansible-core says nothing).
+            if self.active(&ctx.play_hosts).is_empty() {
                 break;
             }
             self.flush_handlers(&ctx).await;
         }
     }
 
-    /// Runs a task list; true when the play was ended (`meta: end_play`).
-    async fn run_tasks(&mut self, ctx: &PlayCtx<'_>, tasks: &[Task]) -> bool {
-        for task in tasks {
-            if !selected_by_tags(task, ctx.play, ctx.opts) {
-                continue;
-            }
-            if task.module.spec().name == "meta" {
-                if self.run_meta(ctx, task).await {
-                    return true;
-                }
-                continue;
-            }
-            let active: Vec<String> = ctx
-                .play_hosts
-                .iter()
-                .filter(|h| {
-                    self.states
-                        .get(*h)
-                        .is_some_and(|s| !s.failed && !s.unreachable && !s.ended)
-                })
-                .cloned()
-                .collect();
-            if active.is_empty() {
-                self.reporter.no_more_hosts();
-                return true;
-            }
-            self.reporter.task(&task.display_name(), false);
-            self.run_on_hosts(ctx, task, &active).await;
-            if ctx.play.any_errors_fatal
-                && active
-                    .iter()
-                    .any(|h| self.states.get(h).is_some_and(|s| s.failed))
-            {
-                for h in &ctx.play_hosts {
-                    if let Some(s) = self.states.get_mut(h) {
-                        s.ended = true;
-                    }
-                }
+    /// Hosts of `hosts` that can still run tasks.
+    fn active(&self, hosts: &[String]) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| {
+                self.states
+                    .get(*h)
+                    .is_some_and(|s| !s.failed && !s.unreachable && !s.ended)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Runs a task list on `hosts`; true when the play was ended
+    /// (`meta: end_play`, no hosts left, any_errors_fatal).
+    async fn run_items(&mut self, ctx: &PlayCtx<'_>, items: &[Item], hosts: &[String]) -> bool {
+        for item in items {
+            let ended = match item {
+                Item::Task(task) => self.run_task(ctx, task, hosts).await,
+                Item::Block(block) => Box::pin(self.run_block(ctx, block, hosts)).await,
+                Item::Include(task) => Box::pin(self.run_include(ctx, task, hosts)).await,
+            };
+            if ended {
                 return true;
             }
         }
         false
+    }
+
+    async fn run_task(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        if !selected_by_tags(task, ctx.play, ctx.opts) {
+            return false;
+        }
+        if task.module.spec().name == "meta" {
+            return self.run_meta(ctx, task).await;
+        }
+        let active = self.active(hosts);
+        if active.is_empty() {
+            return false;
+        }
+        self.reporter.task(&task.display_name(), false);
+        self.run_on_hosts(ctx, task, &active).await;
+        if ctx.play.any_errors_fatal
+            && active
+                .iter()
+                .any(|h| self.states.get(h).is_some_and(|s| s.failed))
+        {
+            for h in &ctx.play_hosts {
+                if let Some(s) = self.states.get_mut(h) {
+                    s.ended = true;
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// `block` / `rescue` / `always`, as Ansible runs them.
+    async fn run_block(&mut self, ctx: &PlayCtx<'_>, block: &Block, hosts: &[String]) -> bool {
+        let entered = self.active(hosts);
+        if entered.is_empty() {
+            return false;
+        }
+        let mut ended = self.run_items(ctx, &block.block, &entered).await;
+        let failed: Vec<String> = entered
+            .iter()
+            .filter(|h| {
+                self.states
+                    .get(*h)
+                    .is_some_and(|s| s.failed && !s.unreachable)
+            })
+            .cloned()
+            .collect();
+        if !ended && !block.rescue.is_empty() && !failed.is_empty() {
+            for h in &failed {
+                if let Some(st) = self.states.get_mut(h) {
+                    st.failed = false;
+                    st.stats.failed = st.stats.failed.saturating_sub(1);
+                    if let Some((task, result)) = st.last_failure.clone() {
+                        st.facts_extend(
+                            [
+                                ("ansible_failed_task".to_owned(), task),
+                                ("ansible_failed_result".to_owned(), result),
+                            ]
+                            .into_iter()
+                            .collect(),
+                        );
+                    }
+                }
+            }
+            ended = self.run_items(ctx, &block.rescue, &failed).await;
+            for h in &failed {
+                if let Some(st) = self.states.get_mut(h)
+                    && !st.failed
+                    && !st.unreachable
+                {
+                    st.stats.rescued += 1;
+                }
+            }
+        }
+        if !block.always.is_empty() {
+            // always runs on every host that entered, failed or not.
+            let still_failed: Vec<String> = entered
+                .iter()
+                .filter(|h| {
+                    self.states
+                        .get(*h)
+                        .is_some_and(|s| s.failed && !s.unreachable)
+                })
+                .cloned()
+                .collect();
+            for h in &still_failed {
+                if let Some(st) = self.states.get_mut(h) {
+                    st.failed = false;
+                }
+            }
+            let always_ended = self.run_items(ctx, &block.always, &entered).await;
+            for h in &still_failed {
+                if let Some(st) = self.states.get_mut(h) {
+                    st.failed = true;
+                }
+            }
+            ended |= always_ended;
+        }
+        ended
+    }
+
+    /// `include_tasks`: per host, the file (and loop item) it names; hosts
+    /// including the same file with the same item run it together.
+    async fn run_include(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        if !selected_by_tags(task, ctx.play, ctx.opts) {
+            return false;
+        }
+        let active = self.active(hosts);
+        if active.is_empty() {
+            return false;
+        }
+        self.reporter.task(&task.display_name(), false);
+        // (path, item label, item) -> hosts, in first-seen order.
+        let mut groups: IndexMap<(PathBuf, String), (Vec<(String, Value)>, Vec<String>)> =
+            IndexMap::new();
+        for h in &active {
+            let Some(st) = self.states.get(h) else {
+                continue;
+            };
+            let scope = task_scope(ctx, st, Some(task));
+            match eval_when(task, &scope) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let mut r = IndexMap::new();
+                    r.insert("changed".into(), Value::from(false));
+                    r.insert(
+                        "skip_reason".into(),
+                        Value::from("Conditional result was False"),
+                    );
+                    r.insert("skipped".into(), Value::from(true));
+                    self.reporter
+                        .result(h, Status::Skipped, None, &r, false, false);
+                    if let Some(st) = self.states.get_mut(h) {
+                        st.stats.skipped += 1;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    self.include_failed(ctx, task, h, &located(task, &e));
+                    continue;
+                }
+            }
+            let items: Vec<Option<Value>> = match &task.loop_ {
+                None => vec![None],
+                Some(_) => match loop_items(task, &scope) {
+                    Ok(items) => items.into_iter().map(Some).collect(),
+                    Err(e) => {
+                        self.include_failed(ctx, task, h, &located(task, &e));
+                        continue;
+                    }
+                },
+            };
+            let mut failed = false;
+            for item in items {
+                let (item_scope, extra) = match (&item, &task.loop_) {
+                    (Some(v), Some(lp)) => {
+                        let extra = vec![(lp.loop_var.clone(), v.clone())];
+                        (scope.with_extra(extra.clone()), extra)
+                    }
+                    _ => (scope.clone(), Vec::new()),
+                };
+                let file = task
+                    .args
+                    .get("file")
+                    .or_else(|| task.args.get("_raw_params"));
+                let name = match file.map(|f| item_scope.render_value(f)) {
+                    Some(Ok(v)) => py_str(&v),
+                    Some(Err(e)) => {
+                        self.include_failed(ctx, task, h, &located(task, &undefined_opt(&e)));
+                        failed = true;
+                        break;
+                    }
+                    None => String::new(),
+                };
+                let Some(path) =
+                    crate::playbook::resolve_task_file(&name, &task.dir, &ctx.playbook_dir)
+                else {
+                    self.include_failed(
+                        ctx,
+                        task,
+                        h,
+                        &located(task, &format!("Could not find or access '{name}'")),
+                    );
+                    failed = true;
+                    break;
+                };
+                let label = item
+                    .as_ref()
+                    .map(|v| item_label(task, &item_scope, v))
+                    .unwrap_or_default();
+                groups
+                    .entry((path, label))
+                    .or_insert_with(|| (extra, Vec::new()))
+                    .1
+                    .push(h.clone());
+            }
+            if !failed && let Some(st) = self.states.get_mut(h) {
+                st.stats.ok += 1;
+            }
+        }
+        for ((path, label), (extra, group_hosts)) in groups {
+            self.reporter.included(
+                &path.display().to_string(),
+                &group_hosts,
+                (!label.is_empty()).then_some(label.as_str()),
+            );
+            let mut items =
+                match crate::playbook::load_task_file(&path, &ctx.playbook_dir, &ctx.templar) {
+                    Ok(items) => items,
+                    Err(diags) => {
+                        let text: String = diags.iter().map(|d| d.to_string()).collect();
+                        for h in &group_hosts {
+                            self.include_failed(ctx, task, h, &text);
+                        }
+                        continue;
+                    }
+                };
+            // The include's vars and loop item reach every included task;
+            // its `when` and `tags` applied to the include itself only.
+            let mut inherit = Inherit::from_task(task);
+            inherit.when.clear();
+            inherit.tags.clear();
+            inherit.vars.extend(extra);
+            if let Some(apply) = task.args.get("apply") {
+                if let Some(tags) = apply.get_attr("tags").ok().filter(|t| !t.is_undefined()) {
+                    inherit.tags = match tags.as_str() {
+                        Some(s) => split_tag_text(s),
+                        None => tags
+                            .try_iter()
+                            .map(|it| it.map(|t| py_str(&t)).collect())
+                            .unwrap_or_default(),
+                    };
+                }
+                if let Some(b) = apply.get_attr("become").ok().filter(|t| !t.is_undefined()) {
+                    inherit.become_ = Some(b);
+                }
+            }
+            inherit.apply(&mut items);
+            if self.run_items(ctx, &items, &group_hosts).await {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, msg: &str) {
+        let _ = ctx;
+        let mut r = IndexMap::new();
+        r.insert("changed".into(), Value::from(false));
+        r.insert("msg".into(), Value::from(msg));
+        let ignored = false;
+        self.reporter
+            .result(host, Status::Failed, None, &r, false, ignored);
+        if let Some(st) = self.states.get_mut(host) {
+            st.stats.failed += 1;
+            st.failed = true;
+            st.last_failure = Some((
+                vmap([
+                    ("name", Value::from(task.name.clone().unwrap_or_default())),
+                    ("action", Value::from(task.action.as_str())),
+                ]),
+                vmap(r),
+            ));
+        }
     }
 
     async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task) -> bool {
@@ -658,6 +913,13 @@ fn load_vars_files(
         st.play_files.extend(loaded);
     }
     Ok(())
+}
+
+fn split_tag_text(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// Whether `--tags`/`--skip-tags` select this task.
@@ -1131,6 +1393,13 @@ fn finish(
         Status::Failed => {
             st.stats.failed += 1;
             st.failed = true;
+            st.last_failure = Some((
+                vmap([
+                    ("name", Value::from(task.name.clone().unwrap_or_default())),
+                    ("action", Value::from(task.action.as_str())),
+                ]),
+                vmap(result.clone()),
+            ));
         }
         Status::Unreachable => {
             st.stats.unreachable += 1;

@@ -29,9 +29,9 @@ pub struct Play {
     pub vars: IndexMap<String, Value>,
     /// Each entry: candidate file names (the first that exists is used).
     pub vars_files: Vec<(Vec<String>, Span)>,
-    pub pre_tasks: Vec<Task>,
-    pub tasks: Vec<Task>,
-    pub post_tasks: Vec<Task>,
+    pub pre_tasks: Vec<Item>,
+    pub tasks: Vec<Item>,
+    pub post_tasks: Vec<Item>,
     pub handlers: Vec<Task>,
     pub gather_facts: Option<Value>,
     pub connection: Option<String>,
@@ -50,6 +50,129 @@ pub struct Play {
     pub remote_user: Option<Value>,
     /// The playbook file this play came from (for `playbook_dir`).
     pub dir: PathBuf,
+}
+
+/// One entry of a task list.
+#[derive(Clone, Debug)]
+pub enum Item {
+    Task(Box<Task>),
+    /// `block:` with `rescue:` and `always:` (also what `import_tasks`
+    /// becomes). Its keywords are already pushed down into its tasks.
+    Block(Box<Block>),
+    /// `include_tasks`: expanded per host at run time.
+    Include(Box<Task>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub name: Option<String>,
+    pub span: Span,
+    pub block: Vec<Item>,
+    pub rescue: Vec<Item>,
+    pub always: Vec<Item>,
+}
+
+impl Item {
+    /// Every task below this item (blocks and includes walked, not expanded).
+    pub fn tasks(&self) -> Vec<&Task> {
+        match self {
+            Item::Task(t) | Item::Include(t) => vec![t.as_ref()],
+            Item::Block(b) => b
+                .block
+                .iter()
+                .chain(&b.rescue)
+                .chain(&b.always)
+                .flat_map(Item::tasks)
+                .collect(),
+        }
+    }
+}
+
+/// Keywords a block or an import passes down to its tasks.
+#[derive(Clone, Debug, Default)]
+pub struct Inherit {
+    pub when: Vec<Value>,
+    pub tags: Vec<String>,
+    pub vars: IndexMap<String, Value>,
+    pub become_: Option<Value>,
+    pub become_user: Option<Value>,
+    pub become_method: Option<Value>,
+    pub become_flags: Option<Value>,
+    pub remote_user: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub environment: Option<Value>,
+    pub no_log: Option<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub connection: Option<String>,
+}
+
+impl Inherit {
+    /// What a task passes down when it is an import.
+    pub fn from_task(t: &Task) -> Inherit {
+        Inherit {
+            when: t.when.clone(),
+            tags: t.tags.clone(),
+            vars: t.vars.clone(),
+            become_: t.become_.clone(),
+            become_user: t.become_user.clone(),
+            become_method: t.become_method.clone(),
+            become_flags: t.become_flags.clone(),
+            remote_user: t.remote_user.clone(),
+            ignore_errors: t.ignore_errors.clone(),
+            environment: t.environment.clone(),
+            no_log: t.no_log.clone(),
+            check_mode: t.check_mode.clone(),
+            diff: t.diff.clone(),
+            connection: t.connection.clone(),
+        }
+    }
+
+    /// Applies these keywords to every task below `items`: conditions
+    /// first, tags and vars merged (the task's own win), the rest only
+    /// where the task sets nothing.
+    pub fn apply(&self, items: &mut [Item]) {
+        for item in items {
+            match item {
+                Item::Task(t) | Item::Include(t) => self.apply_task(t),
+                Item::Block(b) => {
+                    self.apply(&mut b.block);
+                    self.apply(&mut b.rescue);
+                    self.apply(&mut b.always);
+                }
+            }
+        }
+    }
+
+    fn apply_task(&self, t: &mut Task) {
+        let mut when = self.when.clone();
+        when.append(&mut t.when);
+        t.when = when;
+        for tag in &self.tags {
+            if !t.tags.contains(tag) {
+                t.tags.push(tag.clone());
+            }
+        }
+        let mut vars = self.vars.clone();
+        vars.extend(std::mem::take(&mut t.vars));
+        t.vars = vars;
+        fn fill<T: Clone>(slot: &mut Option<T>, from: &Option<T>) {
+            if slot.is_none() {
+                slot.clone_from(from);
+            }
+        }
+        fill(&mut t.become_, &self.become_);
+        fill(&mut t.become_user, &self.become_user);
+        fill(&mut t.become_method, &self.become_method);
+        fill(&mut t.become_flags, &self.become_flags);
+        fill(&mut t.remote_user, &self.remote_user);
+        fill(&mut t.ignore_errors, &self.ignore_errors);
+        fill(&mut t.environment, &self.environment);
+        fill(&mut t.no_log, &self.no_log);
+        fill(&mut t.check_mode, &self.check_mode);
+        fill(&mut t.diff, &self.diff);
+        fill(&mut t.connection, &self.connection);
+    }
 }
 
 /// Where a loop's items come from.
@@ -110,6 +233,8 @@ pub struct Task {
     pub remote_user: Option<Value>,
     /// `timeout:` seconds for the task's action.
     pub timeout: Option<Value>,
+    /// The directory of the file the task is written in.
+    pub dir: PathBuf,
 }
 
 impl std::fmt::Debug for Task {
@@ -239,8 +364,6 @@ const TASK_KEYWORDS_LATER: &[&str] = &[
 
 /// Ansible modules and actions hoist does not have yet.
 const MODULES_LATER: &[&str] = &[
-    "include_tasks",
-    "import_tasks",
     "include_role",
     "import_role",
     "include_vars",
@@ -627,10 +750,18 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
     if !have_hosts {
         diags.push(Diagnostic::at(&node.span, "the play has no `hosts`"));
     }
-    let checker = Checker { templar, diags };
-    let mut checker = checker;
+    let mut checker = Checker {
+        templar,
+        diags,
+        dir: dir.to_path_buf(),
+        play_dir: dir.to_path_buf(),
+        depth: 0,
+    };
     if let Some(h) = handlers_node {
-        play.handlers = parse_task_list(h, true, &mut checker);
+        play.handlers = parse_task_list(h, true, &mut checker)
+            .iter()
+            .flat_map(|i| i.tasks().into_iter().cloned())
+            .collect();
     }
     for (which, list) in task_lists {
         let tasks = parse_task_list(list, false, &mut checker);
@@ -648,13 +779,15 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         }
         names.extend(h.listen.iter().cloned());
     }
-    for t in play
+    let all_tasks: Vec<&Task> = play
         .pre_tasks
         .iter()
         .chain(&play.tasks)
         .chain(&play.post_tasks)
+        .flat_map(Item::tasks)
         .chain(&play.handlers)
-    {
+        .collect();
+    for t in all_tasks {
         for (n, span) in &t.notify {
             if !names.iter().any(|x| x == n) && !is_template(n) {
                 checker.diags.push(
@@ -684,6 +817,12 @@ fn split_tags(s: &str) -> Vec<String> {
 struct Checker<'a> {
     templar: &'a Templar,
     diags: &'a mut Diagnostics,
+    /// Directory of the file being read (relative imports start here).
+    dir: PathBuf,
+    /// The playbook's directory (imports fall back to it).
+    play_dir: PathBuf,
+    /// Import nesting, to stop cycles.
+    depth: usize,
 }
 
 impl Checker<'_> {
@@ -761,12 +900,12 @@ fn conditions(node: &Node, checker: &mut Checker) -> Vec<Value> {
         .collect()
 }
 
-fn parse_task_list(node: &Node, handlers: bool, checker: &mut Checker) -> Vec<Task> {
+fn parse_task_list(node: &Node, handlers: bool, checker: &mut Checker) -> Vec<Item> {
     match &node.kind {
         NodeKind::Null => Vec::new(),
         NodeKind::Seq(items) => items
             .iter()
-            .filter_map(|t| parse_task(t, handlers, checker))
+            .filter_map(|t| parse_item(t, handlers, checker))
             .collect(),
         _ => {
             checker.diags.push(Diagnostic::at(
@@ -776,6 +915,214 @@ fn parse_task_list(node: &Node, handlers: bool, checker: &mut Checker) -> Vec<Ta
             Vec::new()
         }
     }
+}
+
+/// Keys a `block:` entry may have.
+const BLOCK_KEYWORDS: &[&str] = &[
+    "block",
+    "rescue",
+    "always",
+    "name",
+    "when",
+    "tags",
+    "vars",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "remote_user",
+    "ignore_errors",
+    "ignore_unreachable",
+    "environment",
+    "no_log",
+    "check_mode",
+    "diff",
+    "connection",
+    "any_errors_fatal",
+    "collections",
+    "debugger",
+    "port",
+    "timeout",
+    "throttle",
+];
+
+fn parse_item(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item> {
+    if node.get("block").is_some() {
+        return parse_block(node, handler, checker);
+    }
+    let task = parse_task(node, handler, checker)?;
+    match task.module.spec().name {
+        "import_tasks" => import_tasks(node, task, handler, checker),
+        "include_tasks" => {
+            if handler {
+                checker.diags.push(Diagnostic::at(
+                    &node.span,
+                    "include_tasks in handlers is not supported",
+                ));
+            }
+            Some(Item::Include(Box::new(task)))
+        }
+        _ => Some(Item::Task(Box::new(task))),
+    }
+}
+
+fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item> {
+    let pairs = node.as_map()?;
+    let mut block = Block {
+        name: None,
+        span: node.span.clone(),
+        block: Vec::new(),
+        rescue: Vec::new(),
+        always: Vec::new(),
+    };
+    let mut inherit = Inherit::default();
+    for (k, v) in pairs {
+        let key = k.key_text();
+        match key.as_str() {
+            "block" => block.block = parse_task_list(v, handler, checker),
+            "rescue" => block.rescue = parse_task_list(v, handler, checker),
+            "always" => block.always = parse_task_list(v, handler, checker),
+            "name" => block.name = scalar_string(v, "name", checker.diags),
+            "when" => inherit.when = conditions(v, checker),
+            "tags" => {
+                inherit.tags = str_list(v, "tags", checker.diags)
+                    .iter()
+                    .flat_map(|t| split_tags(t))
+                    .collect()
+            }
+            "vars" => {
+                checker.check_templates(v);
+                inherit.vars = vars_map(v, "block vars", checker.diags);
+            }
+            "become" => inherit.become_ = flag(v, &key, checker.diags),
+            "become_user" => inherit.become_user = Some(to_value(v, checker.diags)),
+            "become_method" => inherit.become_method = Some(to_value(v, checker.diags)),
+            "become_flags" => inherit.become_flags = Some(to_value(v, checker.diags)),
+            "remote_user" => inherit.remote_user = Some(to_value(v, checker.diags)),
+            "ignore_errors" => inherit.ignore_errors = flag(v, &key, checker.diags),
+            "environment" => inherit.environment = Some(to_value(v, checker.diags)),
+            "no_log" => inherit.no_log = flag(v, &key, checker.diags),
+            "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
+            "diff" => inherit.diff = flag(v, &key, checker.diags),
+            "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+            k if BLOCK_KEYWORDS.contains(&k) => {}
+            other => checker.diags.push(
+                Diagnostic::at(&k.span, format!("`{other}` is not a valid block keyword"))
+                    .suggest(other, BLOCK_KEYWORDS.iter().copied()),
+            ),
+        }
+    }
+    inherit.apply(&mut block.block);
+    inherit.apply(&mut block.rescue);
+    inherit.apply(&mut block.always);
+    Some(Item::Block(Box::new(block)))
+}
+
+/// Finds a task file the way Ansible does: beside the current file, then
+/// beside the playbook.
+fn find_task_file(name: &str, dir: &Path, play_dir: &Path) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    [
+        dir.join(name),
+        dir.join("tasks").join(name),
+        play_dir.join(name),
+        play_dir.join("tasks").join(name),
+    ]
+    .into_iter()
+    .find(|c| c.is_file())
+}
+
+fn import_tasks(node: &Node, task: Task, handler: bool, checker: &mut Checker) -> Option<Item> {
+    let file = task
+        .args
+        .get("file")
+        .or_else(|| task.args.get("_raw_params"))
+        .map(crate::template::py_str)?;
+    if task.loop_.is_some() {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            "You cannot use loops on 'import_tasks' statements. You should use 'include_tasks' instead.",
+        ));
+        return None;
+    }
+    if is_template(&file) {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            "import_tasks is resolved when the playbook is loaded, so its file name cannot use variables; use include_tasks",
+        ));
+        return None;
+    }
+    let Some(path) = find_task_file(&file, &checker.dir, &checker.play_dir) else {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            format!("the imported task file '{file}' was not found"),
+        ));
+        return None;
+    };
+    if checker.depth > 32 {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            "import_tasks nests too deeply (a cycle?)",
+        ));
+        return None;
+    }
+    let mut items = load_items(&path, handler, checker)?;
+    Inherit::from_task(&task).apply(&mut items);
+    Some(Item::Block(Box::new(Block {
+        name: task.name.clone(),
+        span: task.span.clone(),
+        block: items,
+        rescue: Vec::new(),
+        always: Vec::new(),
+    })))
+}
+
+fn load_items(path: &Path, handler: bool, checker: &mut Checker) -> Option<Vec<Item>> {
+    let root = match crate::yaml::load_file(path) {
+        Ok(n) => n,
+        Err(d) => {
+            checker.diags.push(d);
+            return None;
+        }
+    };
+    let saved = std::mem::replace(
+        &mut checker.dir,
+        path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    );
+    checker.depth += 1;
+    let items = parse_task_list(&root, handler, checker);
+    checker.depth -= 1;
+    checker.dir = saved;
+    Some(items)
+}
+
+/// Loads a task file at run time (`include_tasks`), validated as the
+/// playbook was.
+pub fn load_task_file(
+    path: &Path,
+    play_dir: &Path,
+    templar: &Templar,
+) -> Result<Vec<Item>, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let mut checker = Checker {
+        templar,
+        diags: &mut diags,
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        play_dir: play_dir.to_path_buf(),
+        depth: 1,
+    };
+    let items = load_items(path, false, &mut checker).unwrap_or_default();
+    diags.into_result(items)
+}
+
+/// Resolves an include's file name against the including task's directory
+/// and the playbook's.
+pub fn resolve_task_file(name: &str, dir: &Path, play_dir: &Path) -> Option<PathBuf> {
+    find_task_file(name, dir, play_dir)
 }
 
 /// Splits `k=v` text as Ansible's split_args does: on whitespace outside
@@ -1431,6 +1778,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         become_flags,
         remote_user,
         timeout,
+        dir: checker.dir.clone(),
     })
 }
 

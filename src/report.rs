@@ -131,8 +131,13 @@ impl Reporter {
         self.emit("skipping: no hosts matched\n");
     }
 
-    pub fn no_more_hosts(&self) {
-        self.emit(&format!("\n{}\n", stars("NO MORE HOSTS LEFT")));
+    /// `included: FILE for HOST, HOST => (item=...)`
+    pub fn included(&self, path: &str, hosts: &[String], item: Option<&str>) {
+        let mut line = format!("included: {path} for {}", hosts.join(", "));
+        if let Some(i) = item {
+            line.push_str(&format!(" => (item={i})"));
+        }
+        self.emit(&format!("{line}\n"));
     }
 
     /// An error that stops the run, on standard error.

@@ -24,6 +24,7 @@ pub mod copy;
 pub mod debug;
 pub mod fail;
 pub mod file;
+pub mod include;
 pub mod lineinfile;
 pub mod meta;
 pub mod set_fact;
@@ -262,6 +263,8 @@ static MODULES: &[&dyn Module] = &[
     &debug::Debug,
     &fail::Fail,
     &file::File,
+    &include::ImportTasks,
+    &include::IncludeTasks,
     &lineinfile::LineInFile,
     &meta::Meta,
     &set_fact::SetFact,

@@ -2,6 +2,7 @@
 //! the real `hoist` binary against the local connection.
 
 mod common;
+mod control;
 mod engine;
 mod modules;
 mod validation;

@@ -1,0 +1,111 @@
+//! Control flow: blocks with rescue/always, import_tasks, include_tasks.
+
+use crate::common::{Project, recap};
+
+#[test]
+fn block_rescue_always_as_ansible() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: protected
+      block:
+        - copy: content=one dest={{ root }}/one
+        - command: /bin/false
+        - copy: content=never dest={{ root }}/never
+      rescue:
+        - copy:
+            content: "rescued {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}\n"
+            dest: "{{ root }}/rescued"
+      always:
+        - copy: content=always dest={{ root }}/always
+    - name: conditions and tags pass down
+      when: false
+      tags: [skipme]
+      block:
+        - copy: content=x dest={{ root }}/not-run
+    - block:
+        - fail: msg="no rescue here"
+      always:
+        - copy: content=still dest={{ root }}/always2
+    - copy: content=x dest={{ root }}/after-failure
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(p.read("one"), "one");
+    assert!(!p.root().join("never").exists());
+    // Ansible names an unnamed task "" here.
+    assert_eq!(p.read("rescued"), "rescued  rc=1\n");
+    assert_eq!(p.read("always"), "always");
+    assert!(!p.root().join("not-run").exists());
+    assert_eq!(p.read("always2"), "still");
+    assert!(!p.root().join("after-failure").exists());
+    let [ok, _changed, _, failed, skipped, rescued, _] = recap(&r, "localhost");
+    // The same numbers ansible-core reports for this playbook.
+    assert_eq!((ok, failed, skipped, rescued), (4, 1, 1, 1), "{r:?}");
+}
+
+#[test]
+fn import_and_include_tasks() {
+    let p = Project::new();
+    p.write(
+        "tasks/common.yml",
+        "- copy:\n    content: \"{{ greeting }} {{ item | default('-') }}\\n\"\n    dest: \"{{ root }}/{{ item | default('common') }}\"\n- import_tasks: nested.yml\n",
+    );
+    p.write(
+        "tasks/nested.yml",
+        "- copy: content=nested dest={{ root }}/nested-{{ item | default('x') }}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    greeting: hello
+  tasks:
+    - import_tasks: tasks/common.yml
+      vars:
+        greeting: imported
+    - include_tasks: tasks/common.yml
+      loop: [a, b]
+    - include_tasks: "tasks/{{ which }}.yml"
+      vars:
+        which: nested
+        item: dyn
+    - include_tasks: tasks/common.yml
+      when: false
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("common"), "imported -\n");
+    assert_eq!(p.read("a"), "hello a\n");
+    assert_eq!(p.read("b"), "hello b\n");
+    assert_eq!(p.read("nested-a"), "nested");
+    assert_eq!(p.read("nested-dyn"), "nested");
+    assert!(r.stdout.contains("included: "), "{r:?}");
+    assert!(r.stdout.contains("for localhost => (item=a)"), "{r:?}");
+    let again = p.apply();
+    assert_eq!(recap(&again, "localhost")[1], 0, "{again:?}");
+}
+
+#[test]
+fn import_errors_are_located_at_load_time() {
+    let p = Project::new();
+    p.write("tasks/bad.yml", "- copi: content=x dest=/tmp/x\n");
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  tasks:\n    - import_tasks: tasks/bad.yml\n    - import_tasks: tasks/missing.yml\n    - block:\n        - debug: msg=x\n      recsue: []\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("tasks/bad.yml:1:3"), "{r:?}");
+    assert!(
+        r.stderr.contains("'tasks/missing.yml' was not found"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("did you mean `rescue`?"), "{r:?}");
+}
