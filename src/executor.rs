@@ -472,8 +472,7 @@ impl<'a> Executor<'a> {
         }
         self.reporter.task(&task.display_name(), false);
         // (path, item label, item) -> hosts, in first-seen order.
-        let mut groups: IndexMap<(PathBuf, String), (Vec<(String, Value)>, Vec<String>)> =
-            IndexMap::new();
+        let mut groups: IndexMap<(PathBuf, String), IncludeGroup> = IndexMap::new();
         for h in &active {
             let Some(st) = self.states.get(h) else {
                 continue;
@@ -914,6 +913,10 @@ fn load_vars_files(
     }
     Ok(())
 }
+
+/// Hosts that include one file with one loop item: the item's variables
+/// and the hosts.
+type IncludeGroup = (Vec<(String, Value)>, Vec<String>);
 
 fn split_tag_text(s: &str) -> Vec<String> {
     s.split(',')
