@@ -320,14 +320,20 @@ impl<'a> Executor<'a> {
                 }
             }
         }
-        let sections: [&[Item]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
-        for items in sections {
-            if self.run_items(&ctx, items, &hosts).await {
-                break;
+        let sections: [&[&[Item]]; 3] = [
+            &[&play.pre_tasks],
+            &[&play.roles, &play.tasks],
+            &[&play.post_tasks],
+        ];
+        'sections: for section in sections {
+            for items in section {
+                if self.run_items(&ctx, items, &hosts).await {
+                    break 'sections;
+                }
             }
             // Every host failed: the play is over (ansible-core says nothing).
             if self.active(&ctx.play_hosts).is_empty() {
-                break;
+                break 'sections;
             }
             self.flush_handlers(&ctx).await;
         }
@@ -354,6 +360,9 @@ impl<'a> Executor<'a> {
                 Item::Task(task) => self.run_task(ctx, task, hosts).await,
                 Item::Block(block) => Box::pin(self.run_block(ctx, block, hosts)).await,
                 Item::Include(task) => Box::pin(self.run_include(ctx, task, hosts)).await,
+                Item::IncludeRole(task, role_items) => {
+                    Box::pin(self.run_include_role(ctx, task, role_items, hosts)).await
+                }
             };
             if ended {
                 return true;
@@ -603,6 +612,73 @@ impl<'a> Executor<'a> {
         false
     }
 
+    /// `include_role`: its `when` once per host, then the role's tasks on
+    /// the hosts that pass, with the include's vars and `apply` keywords.
+    async fn run_include_role(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        items: &[Item],
+        hosts: &[String],
+    ) -> bool {
+        if !selected_by_tags(task, ctx.play, ctx.opts) {
+            return false;
+        }
+        let mut chosen = Vec::new();
+        let mut skipped = Vec::new();
+        for h in self.active(hosts) {
+            let Some(st) = self.states.get(&h) else {
+                continue;
+            };
+            let scope = task_scope(ctx, st, Some(task));
+            match eval_when(task, &scope) {
+                Ok(true) => chosen.push(h),
+                Ok(false) => skipped.push(h),
+                Err(e) => self.include_failed(ctx, task, &h, &located(task, &e)),
+            }
+        }
+        if !skipped.is_empty() {
+            self.reporter.task(&task.display_name(), false);
+            for h in &skipped {
+                let mut r = IndexMap::new();
+                r.insert("changed".into(), Value::from(false));
+                r.insert(
+                    "skip_reason".into(),
+                    Value::from("Conditional result was False"),
+                );
+                r.insert("skipped".into(), Value::from(true));
+                self.reporter
+                    .result(h, Status::Skipped, None, &r, false, false);
+                if let Some(st) = self.states.get_mut(h) {
+                    st.stats.skipped += 1;
+                }
+            }
+        }
+        if chosen.is_empty() {
+            return false;
+        }
+        let mut items = items.to_vec();
+        let mut inherit = Inherit::from_task(task);
+        inherit.when.clear();
+        inherit.tags.clear();
+        if let Some(apply) = task.args.get("apply") {
+            if let Some(tags) = apply.get_attr("tags").ok().filter(|t| !t.is_undefined()) {
+                inherit.tags = match tags.as_str() {
+                    Some(s) => split_tag_text(s),
+                    None => tags
+                        .try_iter()
+                        .map(|it| it.map(|t| py_str(&t)).collect())
+                        .unwrap_or_default(),
+                };
+            }
+            if let Some(b) = apply.get_attr("become").ok().filter(|t| !t.is_undefined()) {
+                inherit.become_ = Some(b);
+            }
+        }
+        inherit.apply(&mut items);
+        self.run_items(ctx, &items, &chosen).await
+    }
+
     fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, msg: &str) {
         let _ = ctx;
         let mut r = IndexMap::new();
@@ -839,13 +915,30 @@ fn scope_with(
     task: Option<&Task>,
     hosts: Option<Arc<IndexMap<String, HostSnapshot>>>,
 ) -> Arc<VarScope> {
-    let mut vars = (*st.inv_vars).clone();
+    // Ansible's precedence, lowest first: role defaults, inventory, play
+    // vars, vars_files, role vars, block/task vars, facts and registered
+    // vars, role params, extra vars.
+    let role = task.and_then(|t| t.role.as_ref());
+    let mut vars: IndexMap<String, Value> = role.map(|r| r.defaults.clone()).unwrap_or_default();
+    vars.extend(st.inv_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(ctx.play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.play_files.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(r) = role {
+        vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     if let Some(t) = task {
         vars.extend(t.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     vars.extend(st.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(r) = role {
+        vars.extend(r.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.insert("role_name".into(), Value::from(r.name.as_str()));
+        vars.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
+        vars.insert(
+            "role_path".into(),
+            Value::from(r.path.display().to_string()),
+        );
+    }
     vars.extend(
         ctx.opts
             .extra_vars
@@ -1039,6 +1132,7 @@ fn strip_omit(v: &Value, omit: &str) -> Option<Value> {
 struct Env<'a> {
     scope: Arc<VarScope>,
     ctx: &'a PlayCtx<'a>,
+    task: &'a Task,
 }
 
 impl TaskEnv for Env<'_> {
@@ -1059,9 +1153,16 @@ impl TaskEnv for Env<'_> {
         if p.is_absolute() {
             return Some(p.to_path_buf());
         }
-        let dir = &self.ctx.playbook_dir;
-        [dir.join(kind).join(name), dir.join(name)]
-            .into_iter()
+        // As Ansible searches: the role's directory, the including task
+        // file's directory, then the playbook's.
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(r) = &self.task.role {
+            dirs.push(r.path.clone());
+        }
+        dirs.push(self.task.dir.clone());
+        dirs.push(self.ctx.playbook_dir.clone());
+        dirs.iter()
+            .flat_map(|d| [d.join(kind).join(name), d.join(name)])
             .find(|c| c.exists())
     }
 }
@@ -1721,6 +1822,7 @@ async fn run_item(
         let env = Env {
             scope: scope.clone(),
             ctx,
+            task,
         };
         // Check mode predicts through the host's overlay: file modules run
         // their real logic against it, the others see what it predicts.

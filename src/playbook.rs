@@ -3,6 +3,7 @@
 //! handler names, Jinja syntax) and reports every problem at once.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -30,6 +31,8 @@ pub struct Play {
     /// Each entry: candidate file names (the first that exists is used).
     pub vars_files: Vec<(Vec<String>, Span)>,
     pub pre_tasks: Vec<Item>,
+    /// `roles:` — run before `tasks`, in the same section.
+    pub roles: Vec<Item>,
     pub tasks: Vec<Item>,
     pub post_tasks: Vec<Item>,
     pub handlers: Vec<Task>,
@@ -52,6 +55,19 @@ pub struct Play {
     pub dir: PathBuf,
 }
 
+/// A role a task belongs to: where it lives and its variables.
+#[derive(Debug, Default)]
+pub struct RoleCtx {
+    pub name: String,
+    pub path: PathBuf,
+    /// defaults/main.yml: the lowest precedence of all.
+    pub defaults: IndexMap<String, Value>,
+    /// vars/main.yml: above play vars.
+    pub vars: IndexMap<String, Value>,
+    /// Parameters given where the role is used (`- role: x` + keys).
+    pub params: IndexMap<String, Value>,
+}
+
 /// One entry of a task list.
 #[derive(Clone, Debug)]
 pub enum Item {
@@ -61,6 +77,9 @@ pub enum Item {
     Block(Box<Block>),
     /// `include_tasks`: expanded per host at run time.
     Include(Box<Task>),
+    /// `include_role`: the role is loaded with the playbook; the include's
+    /// `when` is evaluated once per host at run time.
+    IncludeRole(Box<Task>, Vec<Item>),
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +96,9 @@ impl Item {
     pub fn tasks(&self) -> Vec<&Task> {
         match self {
             Item::Task(t) | Item::Include(t) => vec![t.as_ref()],
+            Item::IncludeRole(t, items) => std::iter::once(t.as_ref())
+                .chain(items.iter().flat_map(Item::tasks))
+                .collect(),
             Item::Block(b) => b
                 .block
                 .iter()
@@ -135,6 +157,7 @@ impl Inherit {
         for item in items {
             match item {
                 Item::Task(t) | Item::Include(t) => self.apply_task(t),
+                Item::IncludeRole(t, _) => self.apply_task(t),
                 Item::Block(b) => {
                     self.apply(&mut b.block);
                     self.apply(&mut b.rescue);
@@ -235,6 +258,8 @@ pub struct Task {
     pub timeout: Option<Value>,
     /// The directory of the file the task is written in.
     pub dir: PathBuf,
+    /// The role the task comes from.
+    pub role: Option<Arc<RoleCtx>>,
 }
 
 impl std::fmt::Debug for Task {
@@ -250,13 +275,25 @@ impl std::fmt::Debug for Task {
 impl Task {
     /// The name shown in `TASK [...]`: the task's name, else the action.
     pub fn display_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.action.clone())
+        // An unnamed include_role shows as `include_role : ROLE`, as Ansible does.
+        if self.name.is_none()
+            && self.module.spec().name == "include_role"
+            && let Some(role) = self.args.get("name")
+        {
+            return format!("{} : {}", self.action, crate::template::py_str(role));
+        }
+        let name = self.name.clone().unwrap_or_else(|| self.action.clone());
+        match &self.role {
+            Some(r) => format!("{} : {name}", r.name),
+            None => name,
+        }
     }
 }
 
 const PLAY_KEYWORDS: &[&str] = &[
     "name",
     "hosts",
+    "roles",
     "vars",
     "vars_files",
     "pre_tasks",
@@ -295,7 +332,7 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 /// Valid Ansible play keywords hoist does not run yet: refused, not ignored.
-const PLAY_KEYWORDS_LATER: &[&str] = &["roles", "vars_prompt", "serial", "module_defaults"];
+const PLAY_KEYWORDS_LATER: &[&str] = &["vars_prompt", "serial", "module_defaults"];
 
 const TASK_KEYWORDS: &[&str] = &[
     "name",
@@ -364,8 +401,6 @@ const TASK_KEYWORDS_LATER: &[&str] = &[
 
 /// Ansible modules and actions hoist does not have yet.
 const MODULES_LATER: &[&str] = &[
-    "include_role",
-    "import_role",
     "include_vars",
     "include",
     "setup",
@@ -671,6 +706,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         ..Play::default()
     };
     let mut handlers_node = None;
+    let mut roles_node = None;
     let mut task_lists: Vec<(&str, &Node)> = Vec::new();
     let mut have_hosts = false;
     for (k, v) in pairs {
@@ -705,6 +741,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                 v,
             )),
             "handlers" => handlers_node = Some(v),
+            "roles" => roles_node = Some(v),
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),
@@ -756,12 +793,17 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         dir: dir.to_path_buf(),
         play_dir: dir.to_path_buf(),
         depth: 0,
+        role_handlers: Vec::new(),
+        roles_seen: Vec::new(),
     };
     if let Some(h) = handlers_node {
         play.handlers = parse_task_list(h, true, &mut checker)
             .iter()
             .flat_map(|i| i.tasks().into_iter().cloned())
             .collect();
+    }
+    if let Some(r) = roles_node {
+        play.roles = parse_roles(r, &mut checker);
     }
     for (which, list) in task_lists {
         let tasks = parse_task_list(list, false, &mut checker);
@@ -771,6 +813,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             _ => play.post_tasks = tasks,
         }
     }
+    play.handlers.append(&mut checker.role_handlers);
     // Every notify must name a handler or a listen topic.
     let mut names: Vec<String> = Vec::new();
     for h in &play.handlers {
@@ -782,6 +825,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
     let all_tasks: Vec<&Task> = play
         .pre_tasks
         .iter()
+        .chain(&play.roles)
         .chain(&play.tasks)
         .chain(&play.post_tasks)
         .flat_map(Item::tasks)
@@ -823,6 +867,10 @@ struct Checker<'a> {
     play_dir: PathBuf,
     /// Import nesting, to stop cycles.
     depth: usize,
+    /// Handlers that roles bring into the play.
+    role_handlers: Vec<Task>,
+    /// Roles already in the play (name + params), for deduplication.
+    roles_seen: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -954,6 +1002,7 @@ fn parse_item(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item>
     let task = parse_task(node, handler, checker)?;
     match task.module.spec().name {
         "import_tasks" => import_tasks(node, task, handler, checker),
+        "import_role" | "include_role" => role_task(node, task, checker),
         "include_tasks" => {
             if handler {
                 checker.diags.push(Diagnostic::at(
@@ -1017,6 +1066,390 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
     inherit.apply(&mut block.rescue);
     inherit.apply(&mut block.always);
     Some(Item::Block(Box::new(block)))
+}
+
+/// Keys of a `roles:` entry that are keywords, not role parameters.
+const ROLE_ENTRY_KEYWORDS: &[&str] = &[
+    "role",
+    "name",
+    "vars",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "remote_user",
+    "ignore_errors",
+    "environment",
+    "no_log",
+    "check_mode",
+    "diff",
+    "connection",
+    "delegate_to",
+    "delegate_facts",
+    "any_errors_fatal",
+    "collections",
+    "port",
+    "timeout",
+    "throttle",
+    "debugger",
+    "run_once",
+    "module_defaults",
+    "ignore_unreachable",
+    "become_exe",
+];
+
+fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
+    let Some(entries) = node.as_seq() else {
+        checker
+            .diags
+            .push(Diagnostic::at(&node.span, "`roles` must be a list"));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let (name, inherit, params) = match &e.kind {
+            NodeKind::Str(s) => (s.clone(), Inherit::default(), IndexMap::new()),
+            NodeKind::Map(pairs) => {
+                let Some(name) = e
+                    .get("role")
+                    .or_else(|| e.get("name"))
+                    .and_then(Node::as_str)
+                else {
+                    checker.diags.push(Diagnostic::at(
+                        &e.span,
+                        "a role entry needs `role:` (the role's name)",
+                    ));
+                    continue;
+                };
+                let mut inherit = Inherit::default();
+                let mut params = IndexMap::new();
+                for (k, v) in pairs {
+                    let key = k.key_text();
+                    match key.as_str() {
+                        "role" | "name" => {}
+                        "when" => inherit.when = conditions(v, checker),
+                        "tags" => {
+                            inherit.tags = str_list(v, "tags", checker.diags)
+                                .iter()
+                                .flat_map(|t| split_tags(t))
+                                .collect()
+                        }
+                        "vars" => params.extend(vars_map(v, "role vars", checker.diags)),
+                        "become" => inherit.become_ = flag(v, &key, checker.diags),
+                        "become_user" => inherit.become_user = Some(to_value(v, checker.diags)),
+                        "become_method" => inherit.become_method = Some(to_value(v, checker.diags)),
+                        "remote_user" => inherit.remote_user = Some(to_value(v, checker.diags)),
+                        "ignore_errors" => inherit.ignore_errors = flag(v, &key, checker.diags),
+                        "environment" => inherit.environment = Some(to_value(v, checker.diags)),
+                        "no_log" => inherit.no_log = flag(v, &key, checker.diags),
+                        "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
+                        "diff" => inherit.diff = flag(v, &key, checker.diags),
+                        "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+                        k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
+                        other if is_identifier(other) => {
+                            params.insert(other.to_owned(), to_value(v, checker.diags));
+                        }
+                        other => checker.diags.push(Diagnostic::at(
+                            &k.span,
+                            format!("invalid role parameter `{other}`"),
+                        )),
+                    }
+                }
+                (name.to_owned(), inherit, params)
+            }
+            _ => {
+                checker.diags.push(Diagnostic::at(
+                    &e.span,
+                    "a role entry must be a name or a mapping",
+                ));
+                continue;
+            }
+        };
+        let spec = RoleSpec {
+            name,
+            params,
+            tasks_from: None,
+            vars_from: None,
+            defaults_from: None,
+            handlers_from: None,
+        };
+        if let Some(mut items) = load_role(&spec, &e.span, checker, false) {
+            inherit.apply(&mut items);
+            out.push(Item::Block(Box::new(Block {
+                name: Some(spec.name.clone()),
+                span: e.span.clone(),
+                block: items,
+                rescue: Vec::new(),
+                always: Vec::new(),
+            })));
+        }
+    }
+    out
+}
+
+struct RoleSpec {
+    name: String,
+    params: IndexMap<String, Value>,
+    tasks_from: Option<String>,
+    vars_from: Option<String>,
+    defaults_from: Option<String>,
+    handlers_from: Option<String>,
+}
+
+/// Where a role named `name` lives: `roles/` beside the playbook, the
+/// roles path (`ANSIBLE_ROLES_PATH`), the usual system places, then the
+/// playbook's directory itself.
+fn find_role(name: &str, play_dir: &Path) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.is_dir().then(|| p.to_path_buf());
+    }
+    let mut dirs = vec![play_dir.join("roles")];
+    if let Ok(path) = std::env::var("ANSIBLE_ROLES_PATH") {
+        dirs.extend(path.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".ansible/roles"));
+    }
+    dirs.push(PathBuf::from("/usr/share/ansible/roles"));
+    dirs.push(PathBuf::from("/etc/ansible/roles"));
+    dirs.push(play_dir.to_path_buf());
+    dirs.into_iter().map(|d| d.join(name)).find(|d| d.is_dir())
+}
+
+/// `dir/main.yml` (or .yaml, no extension, or a directory of files).
+fn role_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    [
+        format!("{stem}.yml"),
+        format!("{stem}.yaml"),
+        stem.to_owned(),
+    ]
+    .iter()
+    .map(|n| dir.join(n))
+    .find(|p| p.is_file())
+}
+
+fn role_vars_file(path: &Path, checker: &mut Checker) -> IndexMap<String, Value> {
+    match crate::yaml::load_file(path) {
+        Ok(n) if n.is_null() => IndexMap::new(),
+        Ok(n) => vars_map(&n, "role variables", checker.diags),
+        Err(d) => {
+            checker.diags.push(d);
+            IndexMap::new()
+        }
+    }
+}
+
+/// Loads a role: its dependencies first, then its tasks, each task knowing
+/// its role; its handlers go to the play.
+fn load_role(
+    spec: &RoleSpec,
+    span: &Span,
+    checker: &mut Checker,
+    dynamic: bool,
+) -> Option<Vec<Item>> {
+    let Some(path) = find_role(&spec.name, &checker.play_dir) else {
+        checker.diags.push(Diagnostic::at(
+            span,
+            format!(
+                "the role '{}' was not found in {}/roles, ANSIBLE_ROLES_PATH, ~/.ansible/roles, /usr/share/ansible/roles, /etc/ansible/roles or {}",
+                spec.name,
+                checker.play_dir.display(),
+                checker.play_dir.display()
+            ),
+        ));
+        return None;
+    };
+    if checker.depth > 32 {
+        checker.diags.push(Diagnostic::at(
+            span,
+            "role dependencies nest too deeply (a cycle?)",
+        ));
+        return None;
+    }
+    let mut items = Vec::new();
+    // meta/main.yml: dependencies and allow_duplicates.
+    let mut allow_duplicates = false;
+    if let Some(meta) = role_file(&path.join("meta"), "main") {
+        match crate::yaml::load_file(&meta) {
+            Ok(m) => {
+                allow_duplicates = m
+                    .get("allow_duplicates")
+                    .is_some_and(|v| matches!(v.kind, NodeKind::Bool(true)));
+                if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
+                    checker.depth += 1;
+                    for d in deps {
+                        let (name, params) = match &d.kind {
+                            NodeKind::Str(s) => (s.clone(), IndexMap::new()),
+                            NodeKind::Map(pairs) => {
+                                let name = d
+                                    .get("role")
+                                    .or_else(|| d.get("name"))
+                                    .and_then(Node::as_str)
+                                    .unwrap_or("")
+                                    .to_owned();
+                                let mut params = IndexMap::new();
+                                for (k, v) in pairs {
+                                    let key = k.key_text();
+                                    if key == "vars" {
+                                        params.extend(vars_map(v, "role vars", checker.diags));
+                                    } else if !ROLE_ENTRY_KEYWORDS.contains(&key.as_str())
+                                        && is_identifier(&key)
+                                    {
+                                        params.insert(key, to_value(v, checker.diags));
+                                    }
+                                }
+                                (name, params)
+                            }
+                            _ => continue,
+                        };
+                        let dep = RoleSpec {
+                            name,
+                            params,
+                            tasks_from: None,
+                            vars_from: None,
+                            defaults_from: None,
+                            handlers_from: None,
+                        };
+                        if let Some(mut dep_items) = load_role(&dep, &d.span, checker, false) {
+                            items.append(&mut dep_items);
+                        }
+                    }
+                    checker.depth -= 1;
+                }
+            }
+            Err(d) => checker.diags.push(d),
+        }
+    }
+    // A role runs once per play unless asked again with other parameters.
+    let key = format!(
+        "{}|{}",
+        path.display(),
+        crate::template::py_repr(&crate::template::vmap(spec.params.clone()))
+    );
+    if !dynamic
+        && !allow_duplicates
+        && spec.tasks_from.is_none()
+        && checker.roles_seen.contains(&key)
+    {
+        return Some(items);
+    }
+    checker.roles_seen.push(key);
+    let defaults = role_file(
+        &path.join("defaults"),
+        spec.defaults_from.as_deref().unwrap_or("main"),
+    )
+    .map(|f| role_vars_file(&f, checker))
+    .unwrap_or_default();
+    let vars = role_file(
+        &path.join("vars"),
+        spec.vars_from.as_deref().unwrap_or("main"),
+    )
+    .map(|f| role_vars_file(&f, checker))
+    .unwrap_or_default();
+    let ctx = Arc::new(RoleCtx {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| spec.name.clone()),
+        path: path.clone(),
+        defaults,
+        vars,
+        params: spec.params.clone(),
+    });
+    let tasks_name = spec.tasks_from.as_deref().unwrap_or("main");
+    let tasks_name = tasks_name
+        .strip_suffix(".yml")
+        .or_else(|| tasks_name.strip_suffix(".yaml"))
+        .unwrap_or(tasks_name);
+    if let Some(f) = role_file(&path.join("tasks"), tasks_name) {
+        if let Some(mut role_items) = load_items(&f, false, checker) {
+            set_role(&mut role_items, &ctx);
+            items.append(&mut role_items);
+        }
+    } else if spec.tasks_from.is_some() {
+        checker.diags.push(Diagnostic::at(
+            span,
+            format!("the role '{}' has no tasks file '{tasks_name}'", spec.name),
+        ));
+    }
+    let handlers_name = spec.handlers_from.as_deref().unwrap_or("main");
+    if let Some(f) = role_file(&path.join("handlers"), handlers_name)
+        && let Some(mut handler_items) = load_items(&f, true, checker)
+    {
+        set_role(&mut handler_items, &ctx);
+        // A role used several times brings its handlers once.
+        for h in handler_items.iter().flat_map(Item::tasks) {
+            if !checker.role_handlers.iter().any(|x| x.span == h.span) {
+                checker.role_handlers.push(h.clone());
+            }
+        }
+    }
+    Some(items)
+}
+
+fn set_role(items: &mut [Item], role: &Arc<RoleCtx>) {
+    for item in items {
+        match item {
+            Item::Task(t) | Item::Include(t) => {
+                if t.role.is_none() {
+                    t.role = Some(role.clone());
+                }
+            }
+            Item::IncludeRole(t, inner) => {
+                if t.role.is_none() {
+                    t.role = Some(role.clone());
+                }
+                let _ = inner;
+            }
+            Item::Block(b) => {
+                set_role(&mut b.block, role);
+                set_role(&mut b.rescue, role);
+                set_role(&mut b.always, role);
+            }
+        }
+    }
+}
+
+/// `import_role` (expanded here) and `include_role` (loaded here, its
+/// `when` evaluated at run time).
+fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
+    let arg = |k: &str| task.args.get(k).map(crate::template::py_str);
+    let name = arg("name")?;
+    if is_template(&name) {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            "the role name cannot use variables (hoist loads roles with the playbook)",
+        ));
+        return None;
+    }
+    if task.loop_.is_some() && task.module.spec().name == "import_role" {
+        checker.diags.push(Diagnostic::at(&node.span, "You cannot use loops on 'import_role' statements. You should use 'include_role' instead."));
+        return None;
+    }
+    let spec = RoleSpec {
+        name,
+        params: task.vars.clone(),
+        tasks_from: arg("tasks_from"),
+        vars_from: arg("vars_from"),
+        defaults_from: arg("defaults_from"),
+        handlers_from: arg("handlers_from"),
+    };
+    let dynamic = task.module.spec().name == "include_role";
+    let mut items = load_role(&spec, &node.span, checker, dynamic)?;
+    if dynamic {
+        return Some(Item::IncludeRole(Box::new(task), items));
+    }
+    Inherit::from_task(&task).apply(&mut items);
+    Some(Item::Block(Box::new(Block {
+        name: task.name.clone(),
+        span: task.span.clone(),
+        block: items,
+        rescue: Vec::new(),
+        always: Vec::new(),
+    })))
 }
 
 /// Finds a task file the way Ansible does: beside the current file, then
@@ -1114,6 +1547,8 @@ pub fn load_task_file(
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         play_dir: play_dir.to_path_buf(),
         depth: 1,
+        role_handlers: Vec::new(),
+        roles_seen: Vec::new(),
     };
     let items = load_items(path, false, &mut checker).unwrap_or_default();
     diags.into_result(items)
@@ -1779,6 +2214,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         remote_user,
         timeout,
         dir: checker.dir.clone(),
+        role: None,
     })
 }
 

@@ -54,3 +54,58 @@ impl Module for IncludeTasks {
         Ok(Outcome::changed(false))
     }
 }
+
+pub struct ImportRole;
+pub struct IncludeRole;
+
+static ROLE_PARAMS: &[Param] = &[
+    Param::new("name", ParamType::Str).required(),
+    Param::new("tasks_from", ParamType::Str),
+    Param::new("vars_from", ParamType::Str),
+    Param::new("defaults_from", ParamType::Str),
+    Param::new("handlers_from", ParamType::Str),
+    Param::new("public", ParamType::Bool),
+    Param::new("apply", ParamType::Dict),
+    Param::new("allow_duplicates", ParamType::Bool),
+    Param::new("rolespec_validate", ParamType::Bool),
+];
+
+static IMPORT_ROLE: ModuleSpec = ModuleSpec {
+    name: "import_role",
+    params: ROLE_PARAMS,
+    free_form: FreeForm::None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    check_mode: true,
+    controller_only: true,
+};
+
+static INCLUDE_ROLE: ModuleSpec = ModuleSpec {
+    name: "include_role",
+    params: ROLE_PARAMS,
+    free_form: FreeForm::None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    check_mode: true,
+    controller_only: true,
+};
+
+#[async_trait]
+impl Module for ImportRole {
+    fn spec(&self) -> &'static ModuleSpec {
+        &IMPORT_ROLE
+    }
+    async fn run(&self, _args: &Args, _ctx: &ModuleCtx<'_>) -> ModuleResult {
+        Ok(Outcome::changed(false))
+    }
+}
+
+#[async_trait]
+impl Module for IncludeRole {
+    fn spec(&self) -> &'static ModuleSpec {
+        &INCLUDE_ROLE
+    }
+    async fn run(&self, _args: &Args, _ctx: &ModuleCtx<'_>) -> ModuleResult {
+        Ok(Outcome::changed(false))
+    }
+}

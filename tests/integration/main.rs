@@ -5,4 +5,5 @@ mod common;
 mod control;
 mod engine;
 mod modules;
+mod roles;
 mod validation;
