@@ -1610,7 +1610,7 @@ fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> 
             _ => None,
         }
     };
-    match lp.kind {
+    match &lp.kind {
         LoopKind::Loop | LoopKind::List => as_list(&v).ok_or_else(|| {
             format!(
                 "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
@@ -1635,6 +1635,15 @@ fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> 
                 .enumerate()
                 .map(|(i, x)| Value::from(vec![Value::from(i), x]))
                 .collect())
+        }
+        LoopKind::Lookup(name) => {
+            let terms = match v.kind() {
+                ValueKind::Seq => v.clone(),
+                _ => Value::from(vec![v.clone()]),
+            };
+            let with_terms = scope.with_extra([("__hoist_terms".to_owned(), terms)]);
+            let found = with_terms.eval(&format!("query('{name}', *__hoist_terms)"))?;
+            as_list(&found).ok_or_else(|| format!("the {name} lookup did not return a list"))
         }
         LoopKind::Dict => {
             if v.kind() != ValueKind::Map {
@@ -1664,8 +1673,72 @@ fn effective_flag(
     }
 }
 
-/// Runs the task once (one loop item, or the whole task without a loop).
+/// Runs the task (one loop item, or the whole task without a loop),
+/// again while `until:` is false, up to `retries` times with `delay`.
 async fn run_item(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &mut HostState,
+    scope: &Arc<VarScope>,
+) -> ItemOutcome {
+    let Some(until) = &task.until else {
+        return run_item_once(ctx, task, st, scope).await;
+    };
+    let number = |v: &Option<Value>, default: u64| -> u64 {
+        v.as_ref()
+            .and_then(|v| scope.render_value(v).ok())
+            .and_then(|v| py_str(&v).trim().parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    // As ansible-core counts: retries unset means 3 attempts in all,
+    // retries N means N + 1.
+    let total = match &task.retries {
+        None => 3,
+        Some(_) => number(&task.retries, 0) + 1,
+    };
+    let delay = number(&task.delay, 5);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut out = run_item_once(ctx, task, st, scope).await;
+        if matches!(out.status, Status::Skipped | Status::Unreachable) {
+            return out;
+        }
+        let mut extra: Vec<(String, Value)> = out
+            .result
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(reg) = &task.register {
+            extra.push((reg.clone(), vmap(out.result.clone())));
+        }
+        let cscope = scope.with_extra(extra);
+        let mut done = true;
+        for c in until {
+            match eval_condition(c, &cscope) {
+                Ok(b) => done &= b,
+                Err(e) => {
+                    return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e)));
+                }
+            }
+        }
+        out.result.insert("attempts".into(), Value::from(attempt));
+        if done {
+            return out;
+        }
+        if attempt >= total {
+            out.status = Status::Failed;
+            out.result.insert("failed".into(), Value::from(true));
+            return with_ignore(ctx, task, scope, out);
+        }
+        ctx.reporter
+            .retrying(&st.name, &task.display_name(), total - attempt);
+        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+    }
+}
+
+/// Runs the task once (one loop item, or the whole task without a loop).
+async fn run_item_once(
     ctx: &PlayCtx<'_>,
     task: &Task,
     st: &mut HostState,

@@ -211,7 +211,30 @@ pub enum LoopKind {
     Dict,
     /// `with_indexed_items:` — `[index, item]` pairs.
     IndexedItems,
+    /// `with_<lookup>:` — the items the lookup plugin returns for the terms
+    /// (`with_fileglob`, `with_first_found`, `with_nested` …).
+    Lookup(String),
 }
+
+/// Lookups usable as `with_<name>` loops.
+pub const LOOP_LOOKUPS: &[&str] = &[
+    "first_found",
+    "fileglob",
+    "together",
+    "nested",
+    "subelements",
+    "sequence",
+    "random_choice",
+    "lines",
+    "inventory_hostnames",
+    "file",
+    "env",
+    "pipe",
+    "template",
+    "varnames",
+    "vars",
+    "ini",
+];
 
 #[derive(Clone, Debug)]
 pub struct LoopSpec {
@@ -260,6 +283,10 @@ pub struct Task {
     pub dir: PathBuf,
     /// The role the task comes from.
     pub role: Option<Arc<RoleCtx>>,
+    /// `until:` conditions, with `retries` and `delay` (seconds).
+    pub until: Option<Vec<Value>>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
 }
 
 impl std::fmt::Debug for Task {
@@ -336,6 +363,9 @@ const PLAY_KEYWORDS_LATER: &[&str] = &["vars_prompt", "serial", "module_defaults
 
 const TASK_KEYWORDS: &[&str] = &[
     "name",
+    "until",
+    "retries",
+    "delay",
     "when",
     "loop",
     "with_items",
@@ -381,21 +411,9 @@ const TASK_KEYWORDS_LATER: &[&str] = &[
     "delegate_facts",
     "local_action",
     "run_once",
-    "until",
-    "retries",
-    "delay",
     "async",
     "poll",
-    "with_first_found",
-    "with_fileglob",
-    "with_together",
-    "with_nested",
-    "with_subelements",
-    "with_sequence",
-    "with_random_choice",
-    "with_lines",
     "with_flattened",
-    "with_inventory_hostnames",
     "module_defaults",
 ];
 
@@ -1905,6 +1923,9 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut become_flags = None;
     let mut remote_user = None;
     let mut timeout = None;
+    let mut until = None;
+    let mut retries = None;
+    let mut delay = None;
     let mut args_node: Option<&Node> = None;
     let mut action_node: Option<&Node> = None;
     for (k, v) in pairs {
@@ -1912,6 +1933,20 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         match key.as_str() {
             "name" => name = scalar_string(v, "name", checker.diags),
             "when" => when = conditions(v, checker),
+            k if k
+                .strip_prefix("with_")
+                .is_some_and(|n| LOOP_LOOKUPS.contains(&n)) =>
+            {
+                if loop_items.is_some() {
+                    checker.diags.push(Diagnostic::at(
+                        &k_span(k, pairs),
+                        "a task can have only one loop",
+                    ));
+                }
+                checker.check_templates(v);
+                let name = key.trim_start_matches("with_").to_owned();
+                loop_items = Some((LoopKind::Lookup(name), to_value(v, checker.diags)));
+            }
             "loop" | "with_items" | "with_dict" | "with_list" | "with_indexed_items" => {
                 if loop_items.is_some() {
                     checker
@@ -1987,6 +2022,9 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                     "`timeout` must be a number of seconds",
                 )),
             },
+            "until" => until = Some(conditions(v, checker)),
+            "retries" => retries = Some(to_value(v, checker.diags)),
+            "delay" => delay = Some(to_value(v, checker.diags)),
             "args" => args_node = Some(v),
             "action" => action_node = Some(v),
             k if TASK_KEYWORDS.contains(&k) => {}
@@ -2215,6 +2253,9 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         timeout,
         dir: checker.dir.clone(),
         role: None,
+        until,
+        retries,
+        delay,
     })
 }
 
@@ -2226,6 +2267,15 @@ const LOOP_CONTROL_KEYS: &[&str] = &[
     "extended",
     "extended_allitems",
 ];
+
+/// The span of key `k` in a mapping.
+fn k_span(k: &str, pairs: &[(Node, Node)]) -> Span {
+    pairs
+        .iter()
+        .find(|(key, _)| key.as_str() == Some(k))
+        .map(|(key, _)| key.span.clone())
+        .unwrap_or_else(|| Span::file_only("?"))
+}
 
 fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics) {
     let Some(pairs) = node.as_map() else {

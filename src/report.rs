@@ -131,6 +131,13 @@ impl Reporter {
         self.emit("skipping: no hosts matched\n");
     }
 
+    /// `FAILED - RETRYING: [host]: task (N retries left).`
+    pub fn retrying(&self, host: &str, task: &str, left: u64) {
+        self.emit(&format!(
+            "FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"
+        ));
+    }
+
     /// `included: FILE for HOST, HOST => (item=...)`
     pub fn included(&self, path: &str, hosts: &[String], item: Option<&str>) {
         let mut line = format!("included: {path} for {}", hosts.join(", "));

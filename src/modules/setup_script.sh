@@ -139,7 +139,14 @@ sys.stdout.write("%s\n%d %d %d %s %d\n%s\n%d\n" % (sys.executable, v[0], v[1], v
   fi
 fi
 
+if has distribution || has lsb; then
+  if found lsb_release; then C lsb_release lsb_release -a; fi
+fi
+
 if has distribution; then
+  set +f
+  for f in /etc/*[-_]release /etc/*[-_]version; do F "$f"; done
+  set -f
   F /etc/os-release /usr/lib/os-release /etc/lsb-release /etc/debian_version \
     /etc/altlinux-release /etc/oracle-release /etc/slackware-version \
     /etc/centos-release /etc/redhat-release /etc/vmware-release \
@@ -153,10 +160,7 @@ if has distribution; then
   fi
 fi
 
-if has lsb; then
-  if found lsb_release; then C lsb_release lsb_release -a; fi
-  F /etc/lsb-release
-fi
+if has lsb; then F /etc/lsb-release; fi
 
 if has selinux; then
   for d in /sys/fs/selinux /selinux; do

@@ -109,3 +109,55 @@ fn import_errors_are_located_at_load_time() {
     );
     assert!(r.stderr.contains("did you mean `rescue`?"), "{r:?}");
 }
+
+#[test]
+fn lookup_loops_and_until_retries() {
+    let p = Project::new();
+    p.write("files/a.conf", "a");
+    p.write("files/b.conf", "b");
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    users:
+      - name: alice
+        keys: [k1, k2]
+      - name: bob
+        keys: [k3]
+  tasks:
+    - copy: src={{ item }} dest={{ root }}/
+      with_fileglob: ["{{ playbook_dir }}/files/*.conf"]
+    - copy: content="{{ item.0 }}{{ item.1 }}" dest={{ root }}/nested-{{ item.0 }}{{ item.1 }}
+      with_nested: [[x, y], [1, 2]]
+    - copy: content="{{ item.0.name }}:{{ item.1 }}" dest={{ root }}/key-{{ item.1 }}
+      with_subelements: [ "{{ users }}", keys ]
+    - copy: content="{{ item }}" dest={{ root }}/seq-{{ item }}
+      with_sequence: start=1 end=3 format=n%02d
+    - copy: content="{{ item }}" dest={{ root }}/first
+      with_first_found:
+        - "{{ playbook_dir }}/files/missing.conf"
+        - "{{ playbook_dir }}/files/b.conf"
+    - shell: "n=$(cat {{ root }}/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > {{ root }}/count; echo $n"
+      register: counter
+      until: counter.stdout | int >= 3
+      retries: 5
+      delay: 0
+    - assert:
+        that: counter.attempts == 3
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("a.conf"), "a");
+    assert_eq!(p.read("nested-y2"), "y2");
+    assert_eq!(p.read("key-k3"), "bob:k3");
+    assert_eq!(p.read("seq-n02"), "n02");
+    assert!(p.read("first").ends_with("files/b.conf"));
+    assert_eq!(p.read("count"), "3\n");
+    assert_eq!(
+        r.stdout.matches("FAILED - RETRYING: [localhost]").count(),
+        2,
+        "{r:?}"
+    );
+}
