@@ -74,10 +74,11 @@ struct HostState {
     ended: bool,
     /// Handlers (by index in the play) this host has been notified for.
     notified: Vec<bool>,
-    /// The open connection and the variables it was opened with.
-    link: Option<(ConnSpec, HostLink)>,
-    /// The same connection with `become`, per become settings.
-    become_conns: HashMap<Become, Arc<dyn Connection>>,
+    /// Open connections (its own, and delegated ones) with the variables
+    /// they were opened with.
+    links: Vec<(ConnSpec, HostLink)>,
+    /// A connection of `links` with `become`, per become settings.
+    become_conns: HashMap<(usize, Become), Arc<dyn Connection>>,
     /// Predicted changes while in check mode.
     overlay: Arc<Overlay>,
     /// The last failed task and its result (`ansible_failed_task`/`_result`).
@@ -276,7 +277,7 @@ impl<'a> Executor<'a> {
                         unreachable: false,
                         ended: false,
                         notified: Vec::new(),
-                        link: None,
+                        links: Vec::new(),
                         become_conns: HashMap::new(),
                         overlay: Arc::new(Overlay::new()),
                         last_failure: None,
@@ -383,7 +384,36 @@ impl<'a> Executor<'a> {
             return false;
         }
         self.reporter.task(&task.display_name(), false);
-        self.run_on_hosts(ctx, task, &active).await;
+        let run_once = match (&task.run_once, self.states.get(&active[0])) {
+            (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false),
+            _ => false,
+        };
+        if run_once {
+            // One host runs it; every host gets its registered result and facts.
+            let first = active[0].clone();
+            let before = self.states.get(&first).map(|s| s.facts.clone());
+            self.run_on_hosts(ctx, task, std::slice::from_ref(&first))
+                .await;
+            let (after, failed) = match self.states.get(&first) {
+                Some(s) => (s.facts.clone(), s.failed),
+                None => return false,
+            };
+            let changed: IndexMap<String, Value> = after
+                .iter()
+                .filter(|(k, v)| before.as_ref().is_none_or(|b| b.get(*k) != Some(*v)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for h in active.iter().skip(1) {
+                if let Some(st) = self.states.get_mut(h) {
+                    st.facts_extend(changed.clone());
+                    if failed {
+                        st.failed = true;
+                    }
+                }
+            }
+        } else {
+            self.run_on_hosts(ctx, task, &active).await;
+        }
         if ctx.play.any_errors_fatal
             && active
                 .iter()
@@ -1279,28 +1309,65 @@ async fn connect(
     task: &Task,
     scope: &Arc<VarScope>,
 ) -> Result<Arc<dyn Connection>, ModuleError> {
-    let spec = conn_spec(ctx, task, st, scope);
-    let link = match &st.link {
-        Some((s, l)) if *s == spec => l.clone(),
-        _ => {
+    let spec = match &task.delegate_to {
+        Some(d) => {
+            let target = scope
+                .render_value(d)
+                .map(|v| py_str(&v))
+                .map_err(ModuleError::Failed)?;
+            delegate_spec(ctx, task, st, &target)
+        }
+        None => conn_spec(ctx, task, st, scope),
+    };
+    let index = match st.links.iter().position(|(s, _)| *s == spec) {
+        Some(i) => i,
+        None => {
             let opened = link::open(&spec, &ctx.pool).await;
             for w in ctx.pool.take_warnings() {
                 ctx.reporter.warning(&w);
             }
-            let l = opened?;
-            st.link = Some((spec, l.clone()));
-            st.become_conns.clear();
-            l
+            st.links.push((spec, opened?));
+            st.links.len() - 1
         }
     };
+    let link = st.links[index].1.clone();
     match become_spec(ctx, task, scope).map_err(ModuleError::Failed)? {
         None => Ok(link.conn.clone()),
         Some(b) => Ok(st
             .become_conns
-            .entry(b.clone())
+            .entry((index, b.clone()))
             .or_insert_with(|| link.with_become(b))
             .clone()),
     }
+}
+
+/// The connection of a task delegated to `target`: the delegated host's
+/// connection variables (localhost outside the inventory is local).
+fn delegate_spec(ctx: &PlayCtx<'_>, task: &Task, st: &HostState, target: &str) -> ConnSpec {
+    if target == st.name {
+        let scope = task_scope(ctx, st, Some(task));
+        return conn_spec(ctx, task, st, &scope);
+    }
+    let mut vars = ctx.inventory.host_vars(target);
+    let implicit_local =
+        !ctx.inventory.has_host(target) && matches!(target, "localhost" | "127.0.0.1" | "::1");
+    if implicit_local {
+        vars.insert("ansible_connection".into(), Value::from("local"));
+    }
+    vars.extend(
+        ctx.opts
+            .extra_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    vars.insert("inventory_hostname".into(), Value::from(target));
+    let scope = VarScope::new(ctx.templar.clone(), vars);
+    let mut spec = conn_spec(ctx, task, st, &scope);
+    spec.host = target.to_owned();
+    if implicit_local {
+        spec.kind = "local".into();
+    }
+    spec
 }
 
 fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {

@@ -283,6 +283,10 @@ pub struct Task {
     pub dir: PathBuf,
     /// The role the task comes from.
     pub role: Option<Arc<RoleCtx>>,
+    /// `delegate_to:` (or `local_action:`, which delegates to localhost).
+    pub delegate_to: Option<Value>,
+    pub delegate_facts: Option<Value>,
+    pub run_once: Option<Value>,
     /// `until:` conditions, with `retries` and `delay` (seconds).
     pub until: Option<Vec<Value>>,
     pub retries: Option<Value>,
@@ -363,6 +367,10 @@ const PLAY_KEYWORDS_LATER: &[&str] = &["vars_prompt", "serial", "module_defaults
 
 const TASK_KEYWORDS: &[&str] = &[
     "name",
+    "delegate_to",
+    "delegate_facts",
+    "local_action",
+    "run_once",
     "until",
     "retries",
     "delay",
@@ -407,10 +415,6 @@ const TASK_KEYWORDS_LATER: &[&str] = &[
     "block",
     "rescue",
     "always",
-    "delegate_to",
-    "delegate_facts",
-    "local_action",
-    "run_once",
     "async",
     "poll",
     "with_flattened",
@@ -1924,6 +1928,9 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut remote_user = None;
     let mut timeout = None;
     let mut until = None;
+    let mut delegate_to = None;
+    let mut delegate_facts = None;
+    let mut run_once = None;
     let mut retries = None;
     let mut delay = None;
     let mut args_node: Option<&Node> = None;
@@ -2023,6 +2030,16 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                 )),
             },
             "until" => until = Some(conditions(v, checker)),
+            "delegate_to" => {
+                checker.check_templates(v);
+                delegate_to = Some(to_value(v, checker.diags));
+            }
+            "delegate_facts" => delegate_facts = flag(v, &key, checker.diags),
+            "run_once" => run_once = flag(v, &key, checker.diags),
+            "local_action" => {
+                action_node = Some(v);
+                delegate_to = Some(Value::from("localhost"));
+            }
             "retries" => retries = Some(to_value(v, checker.diags)),
             "delay" => delay = Some(to_value(v, checker.diags)),
             "args" => args_node = Some(v),
@@ -2253,6 +2270,9 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         timeout,
         dir: checker.dir.clone(),
         role: None,
+        delegate_to,
+        delegate_facts,
+        run_once,
         until,
         retries,
         delay,

@@ -1598,3 +1598,1674 @@ fn distribution_facts(p: &Probe, u: &Uname) -> Facts {
     out.insert("os_family".into(), Value::from(family));
     out
 }
+
+// ---------------------------------------------------------------------------
+// lsb, selinux, apparmor, chroot, fips, caps
+
+fn lsb_facts(p: &Probe, f: &mut Facts) {
+    let mut lsb: IndexMap<String, String> = IndexMap::new();
+    if let Some(out) = p.cmd_ok("lsb_release") {
+        for line in out.lines() {
+            let Some((_, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim().to_owned();
+            let key = if line.contains("LSB Version:") || line.contains("Release:") {
+                "release"
+            } else if line.contains("Distributor ID:") {
+                "id"
+            } else if line.contains("Description:") {
+                "description"
+            } else if line.contains("Codename:") {
+                "codename"
+            } else {
+                continue;
+            };
+            lsb.insert(key.into(), value);
+        }
+    }
+    if lsb.is_empty() {
+        for line in p.file_lines("/etc/lsb-release") {
+            let Some((_, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().to_owned();
+            let key = if line.contains("DISTRIB_ID") {
+                "id"
+            } else if line.contains("DISTRIB_RELEASE") {
+                "release"
+            } else if line.contains("DISTRIB_DESCRIPTION") {
+                "description"
+            } else if line.contains("DISTRIB_CODENAME") {
+                "codename"
+            } else {
+                continue;
+            };
+            lsb.insert(key.into(), value);
+        }
+    }
+    if let Some(r) = lsb.get("release").cloned() {
+        lsb.insert(
+            "major_release".into(),
+            r.split('.').next().unwrap_or("").to_owned(),
+        );
+    }
+    let out: Facts = lsb
+        .into_iter()
+        .map(|(k, v)| {
+            let v = strip_chars(&v, "'\"\\").to_owned();
+            (k, Value::from(v))
+        })
+        .collect();
+    f.insert("lsb".into(), obj(out));
+}
+
+fn selinux_facts(p: &Probe, f: &mut Facts) {
+    let mut se: Facts = IndexMap::new();
+    f.insert("selinux_python_present".into(), Value::from(true));
+    match p.section("selinux").map(str::trim).filter(|d| !d.is_empty()) {
+        None => {
+            se.insert("status".into(), vs("disabled"));
+        }
+        Some(dir) => {
+            let mode_name = |m: &str| match m {
+                "1" | "enforcing" => "enforcing",
+                "0" | "permissive" => "permissive",
+                "-1" | "disabled" => "disabled",
+                _ => "unknown",
+            };
+            se.insert("status".into(), vs("enabled"));
+            se.insert(
+                "policyvers".into(),
+                p.file(&format!("{dir}/policyvers"))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .map(Value::from)
+                    .unwrap_or_else(|| vs("unknown")),
+            );
+            let config: IndexMap<String, String> = p
+                .file_lines("/etc/selinux/config")
+                .into_iter()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            se.insert(
+                "config_mode".into(),
+                vs(config
+                    .get("SELINUX")
+                    .map(|m| mode_name(m))
+                    .unwrap_or("unknown")),
+            );
+            se.insert(
+                "mode".into(),
+                vs(p.file(&format!("{dir}/enforce"))
+                    .map(mode_name)
+                    .unwrap_or("unknown")),
+            );
+            se.insert(
+                "type".into(),
+                vs(config
+                    .get("SELINUXTYPE")
+                    .map(String::as_str)
+                    .unwrap_or("unknown")),
+            );
+        }
+    }
+    f.insert("selinux".into(), obj(se));
+}
+
+fn apparmor_facts(p: &Probe, f: &mut Facts) {
+    let status = if p.exists("/sys/kernel/security/apparmor") {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    f.insert("apparmor".into(), vmap([("status", status)]));
+}
+
+fn chroot_facts(p: &Probe, env: &IndexMap<String, String>, f: &mut Facts) {
+    let is_chroot = if env.get("debian_chroot").is_some_and(|v| !v.is_empty()) {
+        true
+    } else {
+        let lines: Vec<&str> = p.section("chroot").unwrap_or("").lines().collect();
+        let root = lines.first().copied().unwrap_or("").trim();
+        let proc1 = lines.get(1).copied().unwrap_or("").trim();
+        if !proc1.is_empty() {
+            root != proc1
+        } else {
+            let fstype = lines.get(2).copied().unwrap_or("");
+            let fs_root_ino = if fstype.contains("btrfs") {
+                "256"
+            } else if fstype.contains("xfs") {
+                "128"
+            } else {
+                "2"
+            };
+            root.split_whitespace().nth(1) != Some(fs_root_ino)
+        }
+    };
+    f.insert("is_chroot".into(), Value::from(is_chroot));
+}
+
+fn fips_facts(p: &Probe, f: &mut Facts) {
+    f.insert(
+        "fips".into(),
+        Value::from(p.file("/proc/sys/crypto/fips_enabled") == Some("1")),
+    );
+}
+
+fn caps_facts(p: &Probe, f: &mut Facts) {
+    let mut enforced_v = vs("N/A");
+    let mut caps_v = vs("N/A");
+    if let Some(out) = p.cmd_ok("capsh") {
+        let mut enforced = "NA";
+        let mut caps: Vec<String> = Vec::new();
+        for line in out.lines() {
+            if line.starts_with("Current:") {
+                if line.split(':').nth(1).unwrap_or("").trim() == "=ep" {
+                    enforced = "False";
+                } else {
+                    enforced = "True";
+                    caps = line
+                        .split('=')
+                        .nth(1)
+                        .unwrap_or("")
+                        .split(',')
+                        .map(|c| c.trim().to_owned())
+                        .collect();
+                }
+            }
+        }
+        enforced_v = vs(enforced);
+        caps_v = list(caps);
+    }
+    f.insert("system_capabilities_enforced".into(), enforced_v);
+    f.insert("system_capabilities".into(), caps_v);
+}
+
+// ---------------------------------------------------------------------------
+// pkg_mgr, service_mgr, systemd
+
+fn pkg_mgr_facts(p: &Probe, family: &str, f: &mut Facts) {
+    const PKG_MGRS: &[(&str, &str)] = &[
+        ("/usr/bin/rpm-ostree", "atomic_container"),
+        ("/usr/bin/yum", "dnf"),
+        ("/usr/bin/dnf-3", "dnf"),
+        ("/usr/bin/dnf5", "dnf5"),
+        ("/usr/bin/apt-get", "apt"),
+        ("/usr/bin/zypper", "zypper"),
+        ("/usr/sbin/urpmi", "urpmi"),
+        ("/usr/bin/pacman", "pacman"),
+        ("/bin/opkg", "opkg"),
+        ("/usr/pkg/bin/pkgin", "pkgin"),
+        ("/opt/local/bin/pkgin", "pkgin"),
+        ("/opt/tools/bin/pkgin", "pkgin"),
+        ("/opt/local/bin/port", "macports"),
+        ("/usr/local/bin/brew", "homebrew"),
+        ("/opt/homebrew/bin/brew", "homebrew"),
+        ("/sbin/apk", "apk"),
+        ("/usr/sbin/pkg", "pkgng"),
+        ("/usr/sbin/swlist", "swdepot"),
+        ("/usr/bin/emerge", "portage"),
+        ("/usr/sbin/pkgadd", "svr4pkg"),
+        ("/usr/bin/pkg", "pkg5"),
+        ("/usr/bin/xbps-install", "xbps"),
+        ("/usr/local/sbin/pkg", "pkgng"),
+        ("/usr/bin/swupd", "swupd"),
+        ("/usr/sbin/sorcery", "sorcery"),
+        ("/usr/bin/installp", "installp"),
+    ];
+    let mut name = "unknown".to_owned();
+    for (path, n) in PKG_MGRS {
+        if family == "Altlinux" && *path == "/usr/bin/pkg" {
+            continue;
+        }
+        if p.exists(path) {
+            name = n.to_string();
+        }
+    }
+    if family == "RedHat" {
+        name = "unknown".into();
+        if p.exists("/run/ostree-booted") {
+            name = "atomic_container".into();
+        } else {
+            let real: HashMap<&str, &str> = p
+                .section("realpath")
+                .unwrap_or("")
+                .lines()
+                .filter_map(|l| l.split_once('\t'))
+                .collect();
+            for bin in ["/usr/bin/dnf", "/usr/bin/microdnf"] {
+                if p.exists(bin) {
+                    name = if real.get(bin) == Some(&"/usr/bin/dnf5") {
+                        "dnf5".into()
+                    } else {
+                        "dnf".into()
+                    };
+                    break;
+                }
+            }
+        }
+    } else if family == "Debian" && name != "apt" {
+        name = "apt".into();
+    } else if family == "Altlinux" && name == "apt" {
+        name = "apt_rpm".into();
+    }
+    if name == "apt" && p.exists("/usr/bin/rpm") {
+        name = match p.cmd("rpm_apt") {
+            Some((0, _)) => "apt_rpm".into(),
+            _ => "apt".into(),
+        };
+    }
+    f.insert("pkg_mgr".into(), Value::from(name));
+}
+
+fn systemd_canary(p: &Probe) -> bool {
+    p.which("systemctl")
+        && ["/run/systemd/system/", "/dev/.run/systemd/", "/dev/.systemd/"]
+            .iter()
+            .any(|c| p.exists(c))
+}
+
+fn service_mgr_facts(p: &Probe, system: &str, distribution: &str, f: &mut Facts) {
+    let mut proc_1: Option<String> = p.file("/proc/1/comm").map(str::to_owned);
+    if proc_1.is_none() && p.raw("/proc/1/comm").is_none() {
+        static PID: OnceLock<Regex> = OnceLock::new();
+        if let Some((rc, out)) = p.cmd("ps1") {
+            if rc == 0 && !out.trim().is_empty() && !re(&PID, r"^ *[0-9]+ ").is_match(out) {
+                proc_1 = Some(out.to_owned());
+            }
+        }
+    }
+    if proc_1.as_deref() == Some("COMMAND\n") {
+        proc_1 = None;
+    }
+    if proc_1.is_none() {
+        proc_1 = p.links.get("/sbin/init").cloned();
+    }
+    let proc_1 = proc_1
+        .map(|s| s.rsplit('/').next().unwrap_or("").trim().to_owned())
+        .filter(|s| s != "init" && !s.ends_with("sh"));
+    let name = if let Some(p1) = proc_1 {
+        match p1.as_str() {
+            "procd" => "openwrt_init".to_owned(),
+            "runit-init" => "runit".to_owned(),
+            "svscan" => "svc".to_owned(),
+            "openrc-init" => "openrc".to_owned(),
+            _ => p1,
+        }
+    } else if system.contains("BSD") || system == "Bitrig" || system == "DragonFly" {
+        "bsdinit".into()
+    } else if system == "AIX" {
+        "src".into()
+    } else if system == "SunOS" {
+        "smf".into()
+    } else if distribution == "OpenWrt" {
+        "openwrt_init".into()
+    } else if distribution == "SMGL" {
+        "simpleinit_msb".into()
+    } else if system == "Linux" {
+        let init_link = p
+            .links
+            .get("/sbin/init")
+            .map(|t| t.rsplit('/').next().unwrap_or(""));
+        if systemd_canary(p) {
+            "systemd".into()
+        } else if p.which("initctl") && p.exists("/etc/init/") {
+            "upstart".into()
+        } else if p.exists("/sbin/openrc") {
+            "openrc".into()
+        } else if p.which("systemctl") && init_link == Some("systemd") {
+            "systemd".into()
+        } else if p.exists("/etc/init.d/") {
+            "sysvinit".into()
+        } else if p.exists("/etc/dinit.d/") {
+            "dinit".into()
+        } else {
+            "service".into()
+        }
+    } else {
+        "service".into()
+    };
+    f.insert("service_mgr".into(), Value::from(name));
+}
+
+fn systemd_facts(p: &Probe, f: &mut Facts) {
+    if !systemd_canary(p) {
+        return;
+    }
+    let Some(out) = p.cmd_ok("systemctl") else {
+        return;
+    };
+    let features = out.split('\n').nth(1).unwrap_or("");
+    let Some(version) = out.split(' ').nth(1).and_then(|v| v.trim().parse::<i64>().ok()) else {
+        return;
+    };
+    f.insert(
+        "systemd".into(),
+        vmap([
+            ("features", vs(features)),
+            ("version", Value::from(version)),
+        ]),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// cmdline, date_time, env, loadavg, ssh_pub_keys, user
+
+/// `shlex.split(data, posix=False)`.
+fn shlex_nonposix(data: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = data.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else {
+            break;
+        };
+        let mut tok = String::new();
+        if c == '"' || c == '\'' {
+            tok.push(c);
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some(n) if n == c => {
+                        tok.push(n);
+                        break;
+                    }
+                    Some(n) => tok.push(n),
+                    None => return None,
+                }
+            }
+        } else {
+            while let Some(&n) = chars.peek() {
+                if n.is_whitespace() {
+                    break;
+                }
+                tok.push(n);
+                chars.next();
+            }
+        }
+        out.push(tok);
+    }
+    Some(out)
+}
+
+fn cmdline_facts(p: &Probe, f: &mut Facts) {
+    let Some(data) = p.file("/proc/cmdline") else {
+        return;
+    };
+    let pieces = shlex_nonposix(data).unwrap_or_default();
+    let mut simple: Facts = IndexMap::new();
+    // proc_cmdline keeps every value of a repeated key, in a list.
+    let mut proc: Facts = IndexMap::new();
+    for piece in &pieces {
+        match piece.split_once('=') {
+            None => {
+                simple.insert(piece.clone(), Value::from(true));
+                proc.insert(piece.clone(), Value::from(true));
+            }
+            Some((k, v)) => {
+                simple.insert(k.to_owned(), vs(v));
+                match proc.get_mut(k) {
+                    Some(existing) => {
+                        let mut items: Vec<Value> =
+                            if existing.kind() == minijinja::value::ValueKind::Seq {
+                                existing.try_iter().map(|i| i.collect()).unwrap_or_default()
+                            } else {
+                                vec![existing.clone()]
+                            };
+                        items.push(vs(v));
+                        *existing = Value::from(items);
+                    }
+                    None => {
+                        proc.insert(k.to_owned(), vs(v));
+                    }
+                }
+            }
+        }
+    }
+    f.insert("cmdline".into(), obj(simple));
+    f.insert("proc_cmdline".into(), obj(proc));
+}
+
+/// Days since 1970-01-01 to a civil date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn date_time_facts(p: &Probe, f: &mut Facts) {
+    let text = p.section("date").unwrap_or("");
+    let mut lines = text.lines();
+    let w: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    if w.len() < 13 {
+        return;
+    }
+    let (epoch, nanos) = (w[0], w[1]);
+    let (year, month, day, hour, minute, second) = (w[2], w[3], w[4], w[5], w[6], w[7]);
+    let micro = if nanos.len() >= 6 && nanos.chars().all(|c| c.is_ascii_digit()) {
+        nanos[..6].to_owned()
+    } else {
+        "000000".to_owned()
+    };
+    let secs: i64 = epoch.parse().unwrap_or(0);
+    let (uy, um, ud) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    let utc = format!(
+        "{uy:04}-{um:02}-{ud:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    );
+    let tz = w[11];
+    // time.tzname[1]: the zone's daylight-saving name, or its only name.
+    let zone = |l: Option<&str>| -> Option<(i64, String)> {
+        let mut it = l?.split_whitespace();
+        let off = it.next()?;
+        let name = it.next()?;
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let digits = off.trim_start_matches(['+', '-']);
+        let n: i64 = digits.parse().ok()?;
+        Some((sign * ((n / 100) * 60 + n % 100), name.to_owned()))
+    };
+    let jan = zone(lines.next());
+    let jul = zone(lines.next());
+    let tz_dst = match (jan, jul) {
+        (Some((o1, n1)), Some((o2, n2))) if n1 != n2 => {
+            if o2 > o1 {
+                n2
+            } else {
+                n1
+            }
+        }
+        (Some((_, n)), _) => n,
+        _ => tz.to_owned(),
+    };
+    let dt = vmap([
+        ("year", vs(year)),
+        ("month", vs(month)),
+        ("weekday", vs(w[12])),
+        ("weekday_number", vs(w[8])),
+        ("weeknumber", vs(w[9])),
+        ("day", vs(day)),
+        ("hour", vs(hour)),
+        ("minute", vs(minute)),
+        ("second", vs(second)),
+        ("epoch", vs(epoch)),
+        ("epoch_int", vs(epoch)),
+        ("date", Value::from(format!("{year}-{month}-{day}"))),
+        ("time", Value::from(format!("{hour}:{minute}:{second}"))),
+        ("iso8601_micro", Value::from(format!("{utc}.{micro}Z"))),
+        ("iso8601", Value::from(format!("{utc}Z"))),
+        (
+            "iso8601_basic",
+            Value::from(format!("{year}{month}{day}T{hour}{minute}{second}{micro}")),
+        ),
+        (
+            "iso8601_basic_short",
+            Value::from(format!("{year}{month}{day}T{hour}{minute}{second}")),
+        ),
+        ("tz", vs(tz)),
+        ("tz_dst", Value::from(tz_dst)),
+        ("tz_offset", vs(w[10])),
+    ]);
+    f.insert("date_time".into(), dt);
+}
+
+/// The target's environment as the probe's shell got it.
+fn target_env(p: &Probe) -> IndexMap<String, String> {
+    let mut env = IndexMap::new();
+    if let Some(raw) = p.section("env0") {
+        for entry in raw.split('\0') {
+            if let Some((k, v)) = entry.split_once('=') {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    } else if let Some(raw) = p.section("env") {
+        let mut last: Option<String> = None;
+        for line in raw.lines() {
+            match line.split_once('=') {
+                Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+                    env.insert(k.to_owned(), v.to_owned());
+                    last = Some(k.to_owned());
+                }
+                _ => {
+                    if let Some(k) = &last
+                        && let Some(v) = env.get_mut(k)
+                    {
+                        v.push('\n');
+                        v.push_str(line);
+                    }
+                }
+            }
+        }
+    }
+    env
+}
+
+fn loadavg_facts(p: &Probe, f: &mut Facts) {
+    let Some(data) = p.file("/proc/loadavg") else {
+        return;
+    };
+    let v: Vec<f64> = data
+        .split_whitespace()
+        .take(3)
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if let [a, b, c] = v[..] {
+        f.insert(
+            "loadavg".into(),
+            vmap([
+                ("1m", Value::from(a)),
+                ("5m", Value::from(b)),
+                ("15m", Value::from(c)),
+            ]),
+        );
+    }
+}
+
+fn ssh_pub_key_facts(p: &Probe, f: &mut Facts) {
+    let mut keys: Facts = IndexMap::new();
+    'dirs: for dir in ["/etc/ssh", "/etc/openssh", "/etc"] {
+        for algo in ["dsa", "rsa", "ecdsa", "ed25519"] {
+            let name = format!("ssh_host_key_{algo}_public");
+            if keys.contains_key(&name) {
+                break 'dirs;
+            }
+            if let Some(data) = p.file(&format!("{dir}/ssh_host_{algo}_key.pub")) {
+                let mut w = data.split_whitespace();
+                if let (Some(kind), Some(key)) = (w.next(), w.next()) {
+                    keys.insert(name.clone(), vs(key));
+                    keys.insert(format!("{name}_keytype"), vs(kind));
+                }
+            }
+        }
+    }
+    f.extend(keys);
+}
+
+fn user_facts(p: &Probe, f: &mut Facts) {
+    let lines: Vec<&str> = p.section("user").unwrap_or("").lines().collect();
+    let num = |i: usize| -> Value {
+        lines
+            .get(i)
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(Value::from)
+            .unwrap_or_else(none)
+    };
+    let name = lines.get(4).copied().unwrap_or("");
+    f.insert("user_id".into(), vs(name));
+    let pw: Vec<&str> = lines.get(5).copied().unwrap_or("").split(':').collect();
+    if pw.len() >= 7 {
+        let id = |s: &str| {
+            s.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| vs(s))
+        };
+        f.insert("user_uid".into(), id(pw[2]));
+        f.insert("user_gid".into(), id(pw[3]));
+        f.insert("user_gecos".into(), vs(pw[4]));
+        f.insert("user_dir".into(), vs(pw[5]));
+        f.insert("user_shell".into(), vs(&pw[6..].join(":")));
+    }
+    f.insert("real_user_id".into(), num(1));
+    f.insert("effective_user_id".into(), num(0));
+    f.insert("real_group_id".into(), num(3));
+    // Ansible reports os.getgid() here, the real group id.
+    f.insert("effective_group_id".into(), num(3));
+}
+
+// ---------------------------------------------------------------------------
+// virtual
+
+fn virtual_facts(p: &Probe, f: &mut Facts) {
+    let mut vtype: Option<String> = None;
+    let mut role: Option<String> = None;
+    let mut found = false;
+    let mut host: BTreeSet<String> = BTreeSet::new();
+    let mut guest: BTreeSet<String> = BTreeSet::new();
+    macro_rules! hit {
+        ($set:ident, $tech:expr, $ty:expr, $role:expr) => {{
+            $set.insert($tech.to_string());
+            if !found {
+                vtype = Some($ty.to_string());
+                role = Some($role.to_string());
+                found = true;
+            }
+        }};
+    }
+    static DOCKER: OnceLock<Regex> = OnceLock::new();
+    for line in p.file_lines("/proc/1/cgroup") {
+        if re(&DOCKER, r"/docker(/|-[0-9a-f]+\.scope)").is_match(line) {
+            hit!(guest, "docker", "docker", "guest");
+        }
+        if line.contains("/lxc/") || line.contains("/machine.slice/machine-lxc") {
+            hit!(guest, "lxc", "lxc", "guest");
+        }
+        if line.contains("/system.slice/containerd.service") {
+            hit!(guest, "containerd", "containerd", "guest");
+        }
+    }
+    if let Some(env) = p.file("/proc/1/environ") {
+        for entry in env.split('\0') {
+            if entry.contains("container=lxc") {
+                hit!(guest, "lxc", "lxc", "guest");
+            }
+            if entry.contains("container=podman") {
+                hit!(guest, "podman", "podman", "guest");
+            }
+            if entry.starts_with("container=") && entry.len() > "container=".len() {
+                hit!(guest, "container", "container", "guest");
+            }
+        }
+    }
+    if p.exists("/proc/vz") && !p.exists("/proc/lve") {
+        vtype = Some("openvz".into());
+        if p.exists("/proc/bc") {
+            host.insert("openvz".into());
+            if !found {
+                role = Some("host".into());
+            }
+        } else {
+            guest.insert("openvz".into());
+            if !found {
+                role = Some("guest".into());
+            }
+        }
+        found = true;
+    }
+    let systemd_container = p.file("/run/systemd/container").map(str::to_owned);
+    if let Some(c) = &systemd_container {
+        hit!(guest, c, c, "guest");
+    }
+    if p.exists("/.dockerenv") || p.exists("/.dockerinit") {
+        hit!(guest, "docker", "docker", "guest");
+    }
+    if ["docker", "lxc", "podman", "openvz", "containerd"]
+        .iter()
+        .any(|t| guest.contains(*t))
+        || systemd_container.is_some()
+    {
+        guest.insert("container".into());
+    }
+    if p.exists("/proc/xen") {
+        let is_host = p
+            .file_lines("/proc/xen/capabilities")
+            .iter()
+            .any(|l| l.contains("control_d"));
+        if is_host {
+            host.insert("xen".into());
+            if !found {
+                vtype = Some("xen".into());
+                role = Some("host".into());
+            }
+        } else if !found {
+            vtype = Some("xen".into());
+            role = Some("guest".into());
+        }
+        found = true;
+    }
+    let assumed_guest = !found;
+    if assumed_guest {
+        role = Some("guest".into());
+    }
+    macro_rules! guest_type {
+        ($tech:expr, $ty:expr) => {{
+            guest.insert($tech.to_string());
+            if !found {
+                vtype = Some($ty.to_string());
+                found = true;
+            }
+        }};
+    }
+    const DMI: &str = "/sys/devices/virtual/dmi/id";
+    let product_name = p.file(&format!("{DMI}/product_name"));
+    let sys_vendor = p.file(&format!("{DMI}/sys_vendor"));
+    let product_family = p.file(&format!("{DMI}/product_family"));
+    let bios_vendor = p.file(&format!("{DMI}/bios_vendor"));
+    if let Some(pn) = product_name
+        && ["KVM", "KVM Server", "Bochs", "AHV", "CloudStack KVM Hypervisor"].contains(&pn)
+    {
+        guest_type!("kvm", "kvm");
+    }
+    if sys_vendor == Some("oVirt") {
+        guest_type!("oVirt", "oVirt");
+    }
+    if sys_vendor == Some("Red Hat") {
+        if product_family == Some("RHV") {
+            guest_type!("RHV", "RHV");
+        } else if product_name == Some("RHEV Hypervisor") {
+            guest_type!("RHEV", "RHEV");
+        }
+    }
+    if product_name.is_some_and(|n| n.starts_with("VMware")) {
+        guest_type!("VMware", "VMware");
+    }
+    if matches!(product_name, Some("OpenStack Compute" | "OpenStack Nova")) {
+        guest_type!("openstack", "openstack");
+    }
+    if bios_vendor == Some("Xen") {
+        guest_type!("xen", "xen");
+    }
+    if bios_vendor == Some("innotek GmbH") {
+        guest_type!("virtualbox", "virtualbox");
+    }
+    if matches!(
+        bios_vendor,
+        Some("Amazon EC2" | "DigitalOcean" | "Hetzner" | "Linode")
+    ) {
+        guest_type!("kvm", "kvm");
+    }
+    if matches!(
+        sys_vendor,
+        Some("QEMU" | "Amazon EC2" | "DigitalOcean" | "Google" | "Scaleway" | "Nutanix")
+    ) {
+        guest_type!("kvm", "kvm");
+    }
+    if sys_vendor == Some("KubeVirt") {
+        guest_type!("KubeVirt", "KubeVirt");
+    }
+    if sys_vendor == Some("Microsoft Corporation") {
+        guest_type!("VirtualPC", "VirtualPC");
+    }
+    if sys_vendor == Some("Parallels Software International Inc.") {
+        guest_type!("parallels", "parallels");
+    }
+    if sys_vendor == Some("OpenStack Foundation") {
+        guest_type!("openstack", "openstack");
+    }
+    if !found {
+        role = None;
+    }
+    static VXID: OnceLock<Regex> = OnceLock::new();
+    for line in p.file_lines("/proc/self/status") {
+        if re(&VXID, r"^VxID:\s+\d+").is_match(line) {
+            if !found {
+                vtype = Some("linux_vserver".into());
+            }
+            if Regex::new(r"^VxID:\s+0").is_ok_and(|r| r.is_match(line)) {
+                host.insert("linux_vserver".into());
+                if !found {
+                    role = Some("host".into());
+                }
+            } else {
+                guest.insert("linux_vserver".into());
+                if !found {
+                    role = Some("guest".into());
+                }
+            }
+            found = true;
+        }
+    }
+    for line in p.file_lines("/proc/cpuinfo") {
+        let starts = |k: &str, needle: &str| line.starts_with(k) && line.contains(needle);
+        let (tech, ty) = if starts("model name", "QEMU Virtual CPU") {
+            ("kvm".to_owned(), "kvm".to_owned())
+        } else if starts("vendor_id", "User Mode Linux") || starts("model name", "UML") {
+            ("uml".into(), "uml".into())
+        } else if starts("machine", "CHRP IBM pSeries (emulated by qemu)") {
+            ("kvm".into(), "kvm".into())
+        } else if starts("vendor_id", "PowerVM Lx86") {
+            ("powervm_lx86".into(), "powervm_lx86".into())
+        } else if starts("vendor_id", "IBM/S390") {
+            guest.insert("PR/SM".into());
+            if !found {
+                vtype = Some("PR/SM".into());
+            }
+            match p.cmd_ok("lscpu") {
+                Some(out) => {
+                    for l in out.lines() {
+                        if let Some((k, v)) = l.split_once(':')
+                            && k.trim() == "Hypervisor"
+                        {
+                            guest.insert(v.trim().to_owned());
+                            if !found {
+                                vtype = Some(v.trim().to_owned());
+                            }
+                        }
+                    }
+                }
+                None => {
+                    guest.insert("ibm_systemz".into());
+                    if !found {
+                        vtype = Some("ibm_systemz".into());
+                    }
+                }
+            }
+            if !found {
+                role = Some(if vtype.as_deref() == Some("PR/SM") {
+                    "LPAR".into()
+                } else {
+                    "guest".into()
+                });
+            }
+            found = true;
+            continue;
+        } else {
+            continue;
+        };
+        guest.insert(tech);
+        if !found {
+            vtype = Some(ty);
+            role = Some("guest".into());
+            found = true;
+        }
+    }
+    if p.exists("/proc/modules") {
+        let modules: Vec<&str> = p
+            .file_lines("/proc/modules")
+            .iter()
+            .map(|l| l.split(' ').next().unwrap_or(""))
+            .collect();
+        if modules.contains(&"kvm") {
+            host.insert("kvm".into());
+            if !found {
+                vtype = Some("kvm".into());
+                role = Some("host".into());
+            }
+            if p.exists("/rhev/") && p.section("vdsm").is_some_and(|s| !s.trim().is_empty()) {
+                host.insert("RHEV".into());
+                if !found {
+                    vtype = Some("RHEV".into());
+                }
+            }
+            found = true;
+        }
+        if modules.contains(&"vboxdrv") {
+            host.insert("virtualbox".into());
+            if !found {
+                vtype = Some("virtualbox".into());
+                role = Some("host".into());
+                found = true;
+            }
+        }
+        if modules.contains(&"virtio") {
+            host.insert("kvm".into());
+            if !found {
+                vtype = Some("kvm".into());
+                role = Some("guest".into());
+                found = true;
+            }
+        }
+    }
+    if let Some(out) = p.cmd_ok("dmidecode") {
+        let vendor: String = out
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::trim)
+            .collect();
+        if vendor.starts_with("VMware") {
+            hit!(guest, "VMware", "VMware", "guest");
+        }
+        if out.contains("BHYVE") {
+            hit!(guest, "bhyve", "bhyve", "guest");
+        }
+    }
+    if p.exists("/dev/kvm") {
+        hit!(host, "kvm", "kvm", "host");
+    }
+    if !found {
+        vtype = Some("NA".into());
+        role = Some("NA".into());
+    }
+    if let Some(t) = vtype {
+        f.insert("virtualization_type".into(), Value::from(t));
+    }
+    if let Some(r) = role {
+        f.insert("virtualization_role".into(), Value::from(r));
+    }
+    f.insert("virtualization_tech_guest".into(), list(guest));
+    f.insert("virtualization_tech_host".into(), list(host));
+}
+
+// ---------------------------------------------------------------------------
+// hardware
+
+fn cpu_facts(p: &Probe, arch: &str, f: &mut Facts) {
+    if !p.exists("/proc/cpuinfo") {
+        return;
+    }
+    let xen = p.exists("/proc/xen")
+        || p.file_lines("/sys/hypervisor/type").first().map(|l| l.trim()) == Some("xen");
+    let mut xen_paravirt = false;
+    let mut processor: Vec<Value> = Vec::new();
+    let mut flags: Option<Vec<Value>> = None;
+    let (mut i, mut vendor_occ, mut model_occ, mut proc_occ) = (0i64, 0i64, 0i64, 0i64);
+    let mut physid = String::from("0");
+    let mut coreid = String::from("0");
+    let mut sockets: IndexMap<String, i64> = IndexMap::new();
+    let mut cores: IndexMap<String, i64> = IndexMap::new();
+    let (mut zp, mut zmt) = (0i64, 0i64);
+    for line in p.file_lines("/proc/cpuinfo") {
+        let (key, val) = match line.split_once(':') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => (line.trim(), ""),
+        };
+        if xen && key == "flags" && !val.contains("vme") {
+            xen_paravirt = true;
+        }
+        if key == "flags" {
+            flags = Some(val.split_whitespace().map(vs).collect());
+        }
+        match key {
+            "model name" | "Processor" | "vendor_id" | "cpu" | "Vendor" | "processor" => {
+                processor.push(vs(val));
+                match key {
+                    "vendor_id" => vendor_occ += 1,
+                    "model name" => model_occ += 1,
+                    "processor" => proc_occ += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            "physical id" => {
+                physid = val.to_owned();
+                sockets.entry(physid.clone()).or_insert(1);
+            }
+            "core id" => {
+                coreid = val.to_owned();
+                if !sockets.contains_key(&coreid) {
+                    cores.insert(coreid.clone(), 1);
+                }
+            }
+            "cpu cores" => {
+                sockets.insert(physid.clone(), val.parse().unwrap_or(0));
+            }
+            "siblings" => {
+                cores.insert(coreid.clone(), val.parse().unwrap_or(0));
+            }
+            "# processors" => zp = val.parse().unwrap_or(0),
+            "max thread id" => zmt = val.parse::<i64>().unwrap_or(0) + 1,
+            "ncpus active" => i = val.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    if vendor_occ > 0 && vendor_occ == model_occ {
+        i = vendor_occ;
+    }
+    if ["armv", "aarch", "ppc"].iter().any(|a| arch.starts_with(a)) {
+        i = proc_occ;
+    }
+    f.insert("processor".into(), Value::from(processor));
+    if let Some(fl) = flags {
+        f.insert("flags".into(), Value::from(fl));
+    }
+    let nproc;
+    if arch == "s390x" {
+        f.insert("processor_count".into(), Value::from(1));
+        let c = if zmt != 0 {
+            py_round(zp as f64 / zmt as f64)
+        } else {
+            0
+        };
+        f.insert("processor_cores".into(), Value::from(c));
+        f.insert("processor_threads_per_core".into(), Value::from(zmt));
+        f.insert("processor_vcpus".into(), Value::from(zp));
+        nproc = zp;
+    } else if xen_paravirt {
+        for k in [
+            "processor_count",
+            "processor_cores",
+            "processor_vcpus",
+        ] {
+            f.insert(k.into(), Value::from(i));
+        }
+        f.insert("processor_threads_per_core".into(), Value::from(1));
+        nproc = i;
+    } else {
+        let count = if sockets.is_empty() {
+            i
+        } else {
+            sockets.len() as i64
+        };
+        let per_socket = sockets.values().next().copied().filter(|v| *v != 0);
+        let cores_n = per_socket.unwrap_or(1);
+        let threads = match cores.values().next() {
+            Some(&c) => py_round(c as f64 / cores_n as f64),
+            None => py_round(1.0 / cores_n as f64),
+        };
+        f.insert("processor_count".into(), Value::from(count));
+        f.insert("processor_cores".into(), Value::from(cores_n));
+        f.insert("processor_threads_per_core".into(), Value::from(threads));
+        f.insert(
+            "processor_vcpus".into(),
+            Value::from(threads * count * cores_n),
+        );
+        nproc = proc_occ;
+    }
+    let nproc = p
+        .section("nproc")
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or(nproc);
+    f.insert("processor_nproc".into(), Value::from(nproc));
+}
+
+fn memory_facts(p: &Probe, f: &mut Facts) {
+    if p.raw("/proc/meminfo").is_none() {
+        return;
+    }
+    let mut stats: HashMap<String, i64> = HashMap::new();
+    for line in p.file_lines("/proc/meminfo") {
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let val = || {
+            rest.trim()
+                .split(' ')
+                .next()
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(|v| v.div_euclid(1024))
+        };
+        if ["MemTotal", "SwapTotal", "MemFree", "SwapFree"].contains(&key)
+            && let Some(v) = val()
+        {
+            f.insert(format!("{}_mb", key.to_lowercase()), Value::from(v));
+        }
+        if [
+            "MemTotal",
+            "SwapTotal",
+            "MemFree",
+            "SwapFree",
+            "Buffers",
+            "Cached",
+            "SwapCached",
+        ]
+        .contains(&key)
+            && let Some(v) = val()
+        {
+            stats.insert(key.to_lowercase(), v);
+        }
+    }
+    let g = |k: &str| stats.get(k).copied();
+    let real_used = g("memtotal").zip(g("memfree")).map(|(t, fr)| t - fr);
+    let nocache_free = match (g("cached"), g("memfree"), g("buffers")) {
+        (Some(c), Some(fr), Some(b)) => Some(c + fr + b),
+        _ => None,
+    };
+    let nocache_used = g("memtotal").zip(nocache_free).map(|(t, fr)| t - fr);
+    let swap_used = g("swaptotal").zip(g("swapfree")).map(|(t, fr)| t - fr);
+    let v = |x: Option<i64>| x.map(Value::from).unwrap_or_else(none);
+    f.insert(
+        "memory_mb".into(),
+        vmap([
+            (
+                "real",
+                vmap([
+                    ("total", v(g("memtotal"))),
+                    ("used", v(real_used)),
+                    ("free", v(g("memfree"))),
+                ]),
+            ),
+            (
+                "nocache",
+                vmap([("free", v(nocache_free)), ("used", v(nocache_used))]),
+            ),
+            (
+                "swap",
+                vmap([
+                    ("total", v(g("swaptotal"))),
+                    ("free", v(g("swapfree"))),
+                    ("used", v(swap_used)),
+                    ("cached", v(g("swapcached"))),
+                ]),
+            ),
+        ]),
+    );
+}
+
+/// (fact, /sys/devices/virtual/dmi/id file, dmidecode keyword)
+const DMI_KEYS: &[(&str, &str, &str)] = &[
+    ("bios_date", "bios_date", "bios-release-date"),
+    ("bios_vendor", "bios_vendor", "bios-vendor"),
+    ("bios_version", "bios_version", "bios-version"),
+    ("board_asset_tag", "board_asset_tag", "baseboard-asset-tag"),
+    ("board_name", "board_name", "baseboard-product-name"),
+    ("board_serial", "board_serial", "baseboard-serial-number"),
+    ("board_vendor", "board_vendor", "baseboard-manufacturer"),
+    ("board_version", "board_version", "baseboard-version"),
+    ("chassis_asset_tag", "chassis_asset_tag", "chassis-asset-tag"),
+    ("chassis_serial", "chassis_serial", "chassis-serial-number"),
+    ("chassis_vendor", "chassis_vendor", "chassis-manufacturer"),
+    ("chassis_version", "chassis_version", "chassis-version"),
+    ("form_factor", "chassis_type", "chassis-type"),
+    ("product_name", "product_name", "system-product-name"),
+    ("product_serial", "product_serial", "system-serial-number"),
+    ("product_uuid", "product_uuid", "system-uuid"),
+    ("product_version", "product_version", "system-version"),
+    ("system_vendor", "sys_vendor", "system-manufacturer"),
+];
+
+fn dmi_facts(p: &Probe, f: &mut Facts) {
+    const FORM_FACTOR: &[&str] = &[
+        "Unknown",
+        "Other",
+        "Unknown",
+        "Desktop",
+        "Low Profile Desktop",
+        "Pizza Box",
+        "Mini Tower",
+        "Tower",
+        "Portable",
+        "Laptop",
+        "Notebook",
+        "Hand Held",
+        "Docking Station",
+        "All In One",
+        "Sub Notebook",
+        "Space-saving",
+        "Lunch Box",
+        "Main Server Chassis",
+        "Expansion Chassis",
+        "Sub Chassis",
+        "Bus Expansion Chassis",
+        "Peripheral Chassis",
+        "RAID Chassis",
+        "Rack Mount Chassis",
+        "Sealed-case PC",
+        "Multi-system",
+        "CompactPCI",
+        "AdvancedTCA",
+        "Blade",
+        "Blade Enclosure",
+        "Tablet",
+        "Convertible",
+        "Detachable",
+        "IoT Gateway",
+        "Embedded PC",
+        "Mini PC",
+        "Stick PC",
+    ];
+    const DIR: &str = "/sys/devices/virtual/dmi/id";
+    let sysfs = p.exists(&format!("{DIR}/product_name"));
+    for &(fact, file, keyword) in DMI_KEYS {
+        let value = if sysfs {
+            match p.file(&format!("{DIR}/{file}")) {
+                Some(data) if fact == "form_factor" => {
+                    match data.parse::<usize>().ok().and_then(|n| FORM_FACTOR.get(n)) {
+                        Some(name) => name.to_string(),
+                        None => format!("unknown ({data})"),
+                    }
+                }
+                Some(data) => data.to_owned(),
+                None => "NA".into(),
+            }
+        } else {
+            match p.cmd(&format!("dmi {keyword}")) {
+                Some((0, out)) => out
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .collect::<Vec<_>>()
+                    .concat(),
+                _ => "NA".into(),
+            }
+        };
+        f.insert(fact.into(), Value::from(value));
+    }
+}
+
+fn sysinfo_facts(p: &Probe, f: &mut Facts) {
+    let Some(data) = p.file("/proc/sysinfo") else {
+        return;
+    };
+    let mut m: IndexMap<&str, String> = [
+        "system_vendor",
+        "product_version",
+        "product_serial",
+        "product_name",
+        "product_uuid",
+    ]
+    .into_iter()
+    .map(|k| (k, "NA".to_owned()))
+    .collect();
+    for line in data.lines() {
+        if let Some(v) = cap1(r"^Manufacturer:\s+(.+)$", line) {
+            m.insert("system_vendor", v);
+        } else if let Some(v) = cap1(r"^Type:\s+(.+)$", line) {
+            m.insert("product_name", v);
+        } else if let Some(v) = cap1(r"^Sequence Code:\s+0+(.+)$", line) {
+            m.insert("product_serial", v);
+        }
+    }
+    for (k, v) in m {
+        f.insert(k.into(), Value::from(v));
+    }
+}
+
+fn uptime_facts(p: &Probe, f: &mut Facts) {
+    if let Some(secs) = p
+        .file("/proc/uptime")
+        .and_then(|d| d.split(' ').next())
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        f.insert("uptime_seconds".into(), Value::from(secs as i64));
+    }
+}
+
+fn lvm_facts(p: &Probe, f: &mut Facts) {
+    let Some((_, vg_out)) = p.cmd("vgs") else {
+        f.insert("lvm".into(), vs("N/A"));
+        return;
+    };
+    let fields = |l: &str| -> Vec<String> { l.trim().split(',').map(str::to_owned).collect() };
+    let mut vgs: Facts = IndexMap::new();
+    for line in vg_out.lines().filter(|l| !l.trim().is_empty()) {
+        let it = fields(line);
+        if it.len() < 4 {
+            continue;
+        }
+        let n = it.len();
+        vgs.insert(
+            it[0].clone(),
+            vmap([
+                ("size_g", vs(&it[n - 2])),
+                ("free_g", vs(&it[n - 1])),
+                ("num_lvs", vs(&it[2])),
+                ("num_pvs", vs(&it[1])),
+            ]),
+        );
+    }
+    let mut lvs: Facts = IndexMap::new();
+    for line in p.cmd("lvs").map(|c| c.1).unwrap_or("").lines() {
+        let it = fields(line);
+        if it.len() >= 4 {
+            lvs.insert(
+                it[0].clone(),
+                vmap([("size_g", vs(&it[3])), ("vg", vs(&it[1]))]),
+            );
+        }
+    }
+    let mut pvs: Facts = IndexMap::new();
+    for line in p.cmd("pvs").map(|c| c.1).unwrap_or("").lines() {
+        let it = fields(line);
+        if it.len() >= 6 {
+            pvs.insert(
+                it[0].clone(),
+                vmap([
+                    ("size_g", vs(&it[4])),
+                    ("free_g", vs(&it[5])),
+                    ("vg", vs(&it[1])),
+                ]),
+            );
+        }
+    }
+    f.insert(
+        "lvm".into(),
+        vmap([("lvs", obj(lvs)), ("vgs", obj(vgs)), ("pvs", obj(pvs))]),
+    );
+}
+
+/// Octal escapes in /proc/mounts fields (`\040` is a space).
+fn unescape_octal(s: &str) -> String {
+    static OCT: OnceLock<Regex> = OnceLock::new();
+    re(&OCT, r"\\[0-9]{3}")
+        .replace_all(s, |c: &regex::Captures| {
+            u32::from_str_radix(&c[0][1..], 8)
+                .ok()
+                .and_then(char::from_u32)
+                .map(String::from)
+                .unwrap_or_else(|| c[0].to_owned())
+        })
+        .into_owned()
+}
+
+fn mount_facts(p: &Probe, warnings: &mut Vec<String>, f: &mut Facts) {
+    let Some(mtab) = p.section("mtab") else {
+        return;
+    };
+    static BIND: OnceLock<Regex> = OnceLock::new();
+    let mut bind_mounts: BTreeSet<String> = BTreeSet::new();
+    if let Some(out) = p.cmd_ok("findmnt") {
+        for line in out.lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            if w.len() >= 2 && re(&BIND, r"^.*\]").is_match(w[1]) {
+                bind_mounts.insert(w[0].to_owned());
+            }
+        }
+    }
+    let mut uuids: HashMap<String, String> = HashMap::new();
+    if let Some(out) = p.cmd_ok("lsblk") {
+        for line in out.lines() {
+            let line = line.trim();
+            if let Some((dev, uuid)) = line.rsplit_once(char::is_whitespace) {
+                let dev = dev.trim().to_owned();
+                if !dev.is_empty() && !uuid.trim().is_empty() {
+                    uuids.entry(dev).or_insert_with(|| uuid.trim().to_owned());
+                }
+            }
+        }
+    }
+    let mut statfs: HashMap<String, (i32, Vec<u64>)> = HashMap::new();
+    let mut udev: HashMap<String, String> = HashMap::new();
+    for line in p.section("statfs").unwrap_or("").lines() {
+        let parts: Vec<&str> = line.splitn(3, '\t').collect();
+        if parts.len() < 3 {
+            continue;
+        }
+        if parts[0] == "uuid" {
+            if !parts[2].is_empty() {
+                udev.insert(parts[1].to_owned(), parts[2].to_owned());
+            }
+            continue;
+        }
+        let nums = parts[2]
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        statfs.insert(
+            parts[0].to_owned(),
+            (parts[1].parse().unwrap_or(1), nums),
+        );
+    }
+    let mut mounts = Vec::new();
+    for line in mtab.lines() {
+        let raw: Vec<&str> = line.split_whitespace().collect();
+        if raw.len() < 4 {
+            continue;
+        }
+        let fields: Vec<String> = raw.iter().map(|s| unescape_octal(s)).collect();
+        let (device, mount, fstype) = (&fields[0], &fields[1], &fields[2]);
+        if (!(device.starts_with('/') || device.starts_with('\\')) && !device.contains(":/"))
+            || fstype == "none"
+        {
+            continue;
+        }
+        let num = |i: usize| -> i64 {
+            fields
+                .get(i)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        };
+        let mut options = fields[3].clone();
+        if bind_mounts.contains(mount.as_str()) {
+            options.push_str(",bind");
+        }
+        let mut m: Facts = IndexMap::new();
+        m.insert("mount".into(), vs(mount));
+        m.insert("device".into(), vs(device));
+        m.insert("fstype".into(), vs(fstype));
+        m.insert("options".into(), Value::from(options));
+        m.insert("dump".into(), Value::from(num(4)));
+        m.insert("passno".into(), Value::from(num(5)));
+        match statfs.get(raw[1]) {
+            Some((124, _)) => {
+                warnings.push(format!(
+                    "Timeout exceeded when getting mount info for {mount}"
+                ));
+                m.insert(
+                    "note".into(),
+                    vs("Could not get extra information due to timeout"),
+                );
+            }
+            Some((_, n)) => {
+                if let [frsize, bsize, blocks, bavail, _bfree, files, ffree] = n[..] {
+                    m.insert("size_total".into(), Value::from(frsize * blocks));
+                    m.insert("size_available".into(), Value::from(frsize * bavail));
+                    m.insert("block_size".into(), Value::from(bsize));
+                    m.insert("block_total".into(), Value::from(blocks));
+                    m.insert("block_available".into(), Value::from(bavail));
+                    m.insert(
+                        "block_used".into(),
+                        Value::from(blocks.saturating_sub(bavail)),
+                    );
+                    m.insert("inode_total".into(), Value::from(files));
+                    m.insert("inode_available".into(), Value::from(ffree));
+                    m.insert(
+                        "inode_used".into(),
+                        Value::from(files.saturating_sub(ffree)),
+                    );
+                }
+                let uuid = uuids
+                    .get(device.as_str())
+                    .or_else(|| udev.get(raw[0]))
+                    .cloned()
+                    .unwrap_or_else(|| "N/A".into());
+                m.insert("uuid".into(), Value::from(uuid));
+            }
+            None => {
+                let uuid = uuids
+                    .get(device.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| "N/A".into());
+                m.insert("uuid".into(), Value::from(uuid));
+            }
+        }
+        mounts.push(obj(m));
+    }
+    f.insert("mounts".into(), Value::from(mounts));
+}
+
+fn device_facts(p: &Probe, f: &mut Facts) {
+    let Some(blocks) = p.section("blocks") else {
+        return;
+    };
+    let blocks: Vec<&str> = blocks.split_whitespace().collect();
+    let pairs = |name: &str| -> Vec<(String, String)> {
+        p.section(name)
+            .unwrap_or("")
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect()
+    };
+    // get_device_links: target basename -> sorted link names
+    let link_map = |kind: &str| -> BTreeMap<String, BTreeSet<String>> {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (link, target) in pairs(&format!("links {kind}")) {
+            if target.is_empty() {
+                continue;
+            }
+            let base = target.rsplit('/').next().unwrap_or("").to_owned();
+            m.entry(base).or_default().insert(link);
+        }
+        m
+    };
+    let mut masters: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (slave, master) in pairs("masters") {
+        masters.entry(slave).or_default().insert(master);
+    }
+    let links: Vec<(&str, BTreeMap<String, BTreeSet<String>>)> = vec![
+        ("ids", link_map("id")),
+        ("uuids", link_map("uuid")),
+        ("labels", link_map("label")),
+        ("masters", masters),
+    ];
+    let links_for = |name: &str| -> Value {
+        vmap(links.iter().map(|(kind, m)| {
+            let v: Vec<Value> = m
+                .get(name)
+                .map(|s| s.iter().map(|x| vs(x)).collect())
+                .unwrap_or_default();
+            (kind.to_string(), Value::from(v))
+        }))
+    };
+    let wwn: HashMap<String, String> = pairs("links id")
+        .into_iter()
+        .filter_map(|(link, target)| {
+            let w = link.strip_prefix("wwn-")?.to_owned();
+            Some((target.rsplit('/').next().unwrap_or("").to_owned(), w))
+        })
+        .collect();
+    let uuid_of = |part: &str| -> Value {
+        pairs("links uuid")
+            .into_iter()
+            .find(|(_, t)| t.rsplit('/').next() == Some(part))
+            .map(|(u, _)| Value::from(u))
+            .unwrap_or_else(none)
+    };
+    let holders = |kv: &[(String, String)]| -> Value {
+        list(kv.iter().filter(|(k, _)| k == "holder").filter_map(|(_, v)| {
+            let (h, name) = v.split_once('\t')?;
+            if !h.starts_with("dm-") {
+                return None;
+            }
+            Some(Value::from(if name.is_empty() { h } else { name }))
+        }))
+    };
+    let lspci = p.cmd_ok("lspci").unwrap_or("");
+    static PCI: OnceLock<Regex> = OnceLock::new();
+    let mut devices: Facts = IndexMap::new();
+    let mut any = false;
+    for block in blocks {
+        let Some(text) = p.section(&format!("block {block}")) else {
+            continue;
+        };
+        any = true;
+        let kv: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
+        let get = |k: &str| -> Option<&str> {
+            kv.iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, b)| b.trim())
+                .filter(|b| !b.is_empty())
+        };
+        let opt = |k: &str| get(k).map(vs).unwrap_or_else(none);
+        let entries: Vec<&str> = get("entries").unwrap_or("").split_whitespace().collect();
+        let (sysdir, virtual_) = match get("link") {
+            Some(l) => (format!("/sys/block/{l}"), 1),
+            None => (
+                format!("/sys/block/{block}"),
+                if entries.iter().any(|e| e.contains("device")) {
+                    0
+                } else {
+                    1
+                },
+            ),
+        };
+        let mut d: Facts = IndexMap::new();
+        d.insert("virtual".into(), Value::from(virtual_));
+        d.insert("links".into(), links_for(block));
+        d.insert("vendor".into(), opt("device/vendor"));
+        d.insert("model".into(), opt("device/model"));
+        d.insert("sas_address".into(), opt("device/sas_address"));
+        d.insert("sas_device_handle".into(), opt("device/sas_device_handle"));
+        if let Some(serial) = get("device/serial") {
+            d.insert("serial".into(), vs(serial));
+        }
+        d.insert("removable".into(), opt("removable"));
+        d.insert(
+            "support_discard".into(),
+            if get("queue/discard_max_hw_bytes") == Some("0") {
+                vs("0")
+            } else {
+                opt("queue/discard_granularity")
+            },
+        );
+        if let Some(w) = wwn.get(block) {
+            d.insert("wwn".into(), vs(w));
+        }
+        let part_re = Regex::new(&format!("({}[p]?\\d+)", regex::escape(block))).ok();
+        let mut partitions: Facts = IndexMap::new();
+        for e in &entries {
+            let Some(name) = part_re
+                .as_ref()
+                .and_then(|r| r.captures(e))
+                .map(|c| c[1].to_owned())
+            else {
+                continue;
+            };
+            let pkv: Vec<(String, String)> = p
+                .section(&format!("part {block} {name}"))
+                .unwrap_or("")
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect();
+            let pget = |k: &str| -> Option<String> {
+                pkv.iter()
+                    .find(|(a, _)| a == k)
+                    .map(|(_, b)| b.trim().to_owned())
+                    .filter(|b| !b.is_empty())
+            };
+            let sectorsize = pget("queue/logical_block_size")
+                .or_else(|| pget("queue/hw_sector_size"))
+                .map(Value::from)
+                .unwrap_or_else(|| Value::from(512));
+            let ss: i64 = sectorsize.to_string().parse().unwrap_or(512).max(1);
+            let size: i64 = pget("size").and_then(|s| s.parse().ok()).unwrap_or(0);
+            let sectors = size * 512 / ss;
+            let mut part: Facts = IndexMap::new();
+            part.insert("links".into(), links_for(&name));
+            part.insert(
+                "start".into(),
+                pget("start").map(Value::from).unwrap_or(Value::from(0)),
+            );
+            part.insert("sectorsize".into(), sectorsize);
+            part.insert("sectors".into(), Value::from(sectors));
+            part.insert(
+                "size".into(),
+                Value::from(bytes_to_human(sectors as f64 * ss as f64)),
+            );
+            part.insert("uuid".into(), uuid_of(&name));
+            part.insert("holders".into(), holders(&pkv));
+            partitions.insert(name, obj(part));
+        }
+        d.insert("partitions".into(), obj(partitions));
+        d.insert("rotational".into(), opt("queue/rotational"));
+        static SCHED: OnceLock<Regex> = OnceLock::new();
+        let sched = get("queue/scheduler")
+            .and_then(|s| re(&SCHED, r"^.*?(\[(.*)\])").captures(s))
+            .map(|c| c[2].to_owned())
+            .unwrap_or_default();
+        d.insert("scheduler_mode".into(), Value::from(sched));
+        let sectorsize = get("queue/logical_block_size")
+            .or_else(|| get("queue/hw_sector_size"))
+            .map(vs)
+            .unwrap_or_else(|| Value::from(512));
+        let ss: i64 = sectorsize.to_string().parse().unwrap_or(512).max(1);
+        let sectors = get("size").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0) * 512 / ss;
+        d.insert("sectorsize".into(), sectorsize);
+        d.insert("sectors".into(), Value::from(sectors));
+        d.insert(
+            "size".into(),
+            Value::from(bytes_to_human(sectors as f64 * ss as f64)),
+        );
+        let mut host = String::new();
+        if let Some(c) = re(
+            &PCI,
+            r"^.+/([a-f0-9]{4}:[a-f0-9]{2}:[0|1][a-f0-9]\.[0-7])/",
+        )
+        .captures(&sysdir)
+            && !lspci.is_empty()
+        {
+            let id = &c[1];
+            if let Some(l) = lspci.lines().find(|l| {
+                l.strip_prefix(id)
+                    .is_some_and(|r| r.starts_with(char::is_whitespace))
+            }) {
+                host = l[id.len()..].trim_start().to_owned();
+            }
+        }
+        d.insert("host".into(), Value::from(host));
+        d.insert("holders".into(), holders(&kv));
+        devices.insert(block.to_owned(), obj(d));
+    }
+    let _ = any;
+    f.insert("devices".into(), obj(devices));
+    f.insert(
+        "device_links".into(),
+        vmap(links.iter().map(|(kind, m)| {
+            (
+                kind.to_string(),
+                vmap(m.iter().map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::from(v.iter().map(|x| vs(x)).collect::<Vec<_>>()),
+                    )
+                })),
+            )
+        })),
+    );
+}

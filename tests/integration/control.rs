@@ -161,3 +161,41 @@ fn lookup_loops_and_until_retries() {
         "{r:?}"
     );
 }
+
+#[test]
+fn delegate_to_local_action_and_run_once() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "ghost ansible_connection=bogus who=ghost\n[pair]\np1 ansible_connection=local\np2 ansible_connection=local\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: ghost
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "written for {{ inventory_hostname }} ({{ who }})\n"
+        dest: "{{ root }}/delegated"
+      delegate_to: localhost
+    - local_action: copy content=local dest={{ root }}/local-action
+- hosts: pair
+  gather_facts: false
+  tasks:
+    - shell: echo $$
+      register: once
+      run_once: true
+    - copy:
+        content: "{{ once.stdout }}\n"
+        dest: "{{ root }}/once-{{ inventory_hostname }}"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("delegated"), "written for ghost (ghost)\n");
+    assert_eq!(p.read("local-action"), "local");
+    assert_eq!(p.read("once-p1"), p.read("once-p2"));
+    let shell_task = r.stdout.split("TASK [shell]").nth(1).unwrap_or_default();
+    let shell_task = shell_task.split("TASK [").next().unwrap_or_default();
+    assert_eq!(shell_task.matches("changed: [").count(), 1, "{r:?}");
+}
