@@ -1904,7 +1904,24 @@ async fn run_item_once(
         }
     }
 
-    let outcome = if spec.name == "set_fact" {
+    let outcome = if spec.name == "include_vars" {
+        match include_vars(ctx, task, &raw) {
+            Ok((facts, files)) => {
+                let mut r = IndexMap::new();
+                r.insert("ansible_facts".into(), vmap(facts.clone()));
+                r.insert("ansible_included_var_files".into(), Value::from(files));
+                r.insert("changed".into(), Value::from(false));
+                ItemOutcome {
+                    status: Status::Ok,
+                    result: r,
+                    diffs: Vec::new(),
+                    ignored: false,
+                    facts,
+                }
+            }
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
+        }
+    } else if spec.name == "set_fact" {
         let mut facts = IndexMap::new();
         // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
         for (k, v) in raw {
@@ -2066,6 +2083,103 @@ async fn run_item_once(
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)
+}
+
+/// `include_vars`: reads a file (or a directory of files) found in the
+/// role's `vars/`, beside the task file, or beside the playbook.
+fn include_vars(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    raw: &IndexMap<String, Value>,
+) -> Result<(IndexMap<String, Value>, Vec<String>), String> {
+    let get = |k: &str| raw.get(k).map(py_str);
+    let mut bases: Vec<PathBuf> = Vec::new();
+    if let Some(r) = &task.role {
+        bases.push(r.path.join("vars"));
+        bases.push(r.path.clone());
+    }
+    bases.push(task.dir.join("vars"));
+    bases.push(task.dir.clone());
+    bases.push(ctx.playbook_dir.join("vars"));
+    bases.push(ctx.playbook_dir.clone());
+    let find = |name: &str| -> Option<PathBuf> {
+        let p = std::path::Path::new(name);
+        if p.is_absolute() {
+            return p.exists().then(|| p.to_path_buf());
+        }
+        bases.iter().map(|b| b.join(name)).find(|c| c.exists())
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Some(f) = get("file").or_else(|| get("_raw_params")) {
+        files.push(
+            find(&f).ok_or_else(|| located(task, &format!("Could not find or access '{f}'")))?,
+        );
+    } else if let Some(d) = get("dir") {
+        let dir =
+            find(&d).ok_or_else(|| located(task, &format!("Could not find or access '{d}'")))?;
+        let depth = raw
+            .get("depth")
+            .and_then(|v| i64::try_from(v.clone()).ok())
+            .unwrap_or(0);
+        let pattern = match get("files_matching") {
+            Some(p) => Some(regex::Regex::new(&p).map_err(|e| format!("files_matching: {e}"))?),
+            None => None,
+        };
+        let exts = ["yml", "yaml", "json"];
+        let mut stack = vec![(dir, 1i64)];
+        while let Some((d, level)) = stack.pop() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+                .map_err(|e| format!("cannot read {}: {e}", d.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            for e in entries {
+                if e.is_dir() {
+                    if depth == 0 || level < depth {
+                        stack.push((e, level + 1));
+                    }
+                    continue;
+                }
+                let name = e
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let ext_ok = e
+                    .extension()
+                    .is_some_and(|x| exts.contains(&x.to_string_lossy().as_ref()));
+                if ext_ok && pattern.as_ref().is_none_or(|p| p.is_match(&name)) {
+                    files.push(e);
+                }
+            }
+        }
+        files.sort();
+    }
+    let mut vars = IndexMap::new();
+    for f in &files {
+        let node = crate::yaml::load_file(f).map_err(|d| d.to_string())?;
+        if node.is_null() {
+            continue;
+        }
+        let v = node.to_value().map_err(|d| d.to_string())?;
+        if v.kind() != ValueKind::Map {
+            return Err(format!(
+                "{} must contain a mapping of variables",
+                f.display()
+            ));
+        }
+        if let Ok(keys) = v.try_iter() {
+            for k in keys {
+                let val = v.get_item(&k).unwrap_or_default();
+                vars.insert(py_str(&k), val);
+            }
+        }
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    match get("name") {
+        Some(n) => Ok(([(n, vmap(vars))].into_iter().collect(), names)),
+        None => Ok((vars, names)),
+    }
 }
 
 fn undefined_opt(e: &str) -> String {

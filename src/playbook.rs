@@ -423,7 +423,6 @@ const TASK_KEYWORDS_LATER: &[&str] = &[
 
 /// Ansible modules and actions hoist does not have yet.
 const MODULES_LATER: &[&str] = &[
-    "include_vars",
     "include",
     "setup",
     "service",

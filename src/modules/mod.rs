@@ -25,6 +25,7 @@ pub mod debug;
 pub mod fail;
 pub mod file;
 pub mod include;
+pub mod include_vars;
 pub mod lineinfile;
 pub mod meta;
 pub mod set_fact;
@@ -267,6 +268,7 @@ static MODULES: &[&dyn Module] = &[
     &include::ImportTasks,
     &include::IncludeRole,
     &include::IncludeTasks,
+    &include_vars::IncludeVars,
     &lineinfile::LineInFile,
     &meta::Meta,
     &set_fact::SetFact,

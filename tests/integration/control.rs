@@ -199,3 +199,31 @@ fn delegate_to_local_action_and_run_once() {
     let shell_task = shell_task.split("TASK [").next().unwrap_or_default();
     assert_eq!(shell_task.matches("changed: [").count(), 1, "{r:?}");
 }
+
+#[test]
+fn include_vars_file_dir_and_name() {
+    let p = Project::new();
+    p.write("vars/main.yml", "colour: blue\nsize: 3\n");
+    p.write("vars/env/10-base.yml", "region: eu\n");
+    p.write("vars/env/20-over.yml", "region: us\nzone: b\n");
+    p.write("vars/env/skip.txt", "notloaded: yes\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_vars: main.yml
+    - include_vars:
+        dir: vars/env
+    - include_vars:
+        file: main.yml
+        name: settings
+    - copy:
+        content: "{{ colour }} {{ size }} {{ region }} {{ zone }} {{ settings.colour }} {{ notloaded | default('-') }}\n"
+        dest: "{{ root }}/vars"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("vars"), "blue 3 us b blue -\n");
+}
