@@ -263,6 +263,38 @@ impl<'a> Executor<'a> {
             self.reporter.no_hosts();
             return;
         }
+        let batches = match &play.serial {
+            Some(v) => match self.base_scope(play).render_value(v) {
+                Ok(v) => batches(&hosts, &v),
+                Err(e) => {
+                    self.reporter
+                        .warning(&format!("cannot template serial: {e}"));
+                    vec![hosts.clone()]
+                }
+            },
+            None => vec![hosts.clone()],
+        };
+        for (i, batch) in batches.into_iter().enumerate() {
+            if i > 0 {
+                self.reporter.play(&title);
+            }
+            let batch: Vec<String> = batch
+                .into_iter()
+                .filter(|h| {
+                    self.states
+                        .get(h)
+                        .is_none_or(|s| !s.failed && !s.unreachable)
+                })
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            self.run_batch(play, dir, batch).await;
+        }
+    }
+
+    /// Runs a play on one batch of hosts (all of them without `serial`).
+    async fn run_batch(&mut self, play: &Play, dir: &std::path::Path, hosts: Vec<String>) {
         for h in &hosts {
             if !self.states.contains_key(h) {
                 let inv_vars = self.inv_vars(h);
@@ -1035,6 +1067,42 @@ fn load_vars_files(
         st.play_files.extend(loaded);
     }
     Ok(())
+}
+
+/// Splits hosts into `serial` batches: a number, a percentage, or a list of
+/// them whose last entry repeats.
+fn batches(hosts: &[String], serial: &Value) -> Vec<Vec<String>> {
+    let sizes: Vec<Value> = match serial.kind() {
+        ValueKind::Seq => serial.try_iter().map(|it| it.collect()).unwrap_or_default(),
+        _ => vec![serial.clone()],
+    };
+    let size_of = |v: &Value| -> usize {
+        let text = py_str(v);
+        let n = match text.trim().strip_suffix('%') {
+            Some(pct) => {
+                let pct: f64 = pct.trim().parse().unwrap_or(100.0);
+                ((hosts.len() as f64) * pct / 100.0).floor() as usize
+            }
+            None => text.trim().parse::<usize>().unwrap_or(0),
+        };
+        if n == 0 { hosts.len() } else { n }
+    };
+    let mut out = Vec::new();
+    let mut rest: &[String] = hosts;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let size = sizes
+            .get(i)
+            .or(sizes.last())
+            .map(size_of)
+            .unwrap_or(rest.len())
+            .max(1);
+        let (now, later) = rest.split_at(size.min(rest.len()));
+        out.push(now.to_vec());
+        rest = later;
+        i += 1;
+    }
+    out
 }
 
 /// Hosts that include one file with one loop item: the item's variables

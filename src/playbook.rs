@@ -53,6 +53,8 @@ pub struct Play {
     pub remote_user: Option<Value>,
     /// The playbook file this play came from (for `playbook_dir`).
     pub dir: PathBuf,
+    /// `serial:` batch sizes.
+    pub serial: Option<Value>,
 }
 
 /// A role a task belongs to: where it lives and its variables.
@@ -325,6 +327,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "name",
     "hosts",
     "roles",
+    "serial",
     "vars",
     "vars_files",
     "pre_tasks",
@@ -363,7 +366,7 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 /// Valid Ansible play keywords hoist does not run yet: refused, not ignored.
-const PLAY_KEYWORDS_LATER: &[&str] = &["vars_prompt", "serial", "module_defaults"];
+const PLAY_KEYWORDS_LATER: &[&str] = &["vars_prompt", "module_defaults"];
 
 const TASK_KEYWORDS: &[&str] = &[
     "name",
@@ -763,6 +766,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             )),
             "handlers" => handlers_node = Some(v),
             "roles" => roles_node = Some(v),
+            "serial" => play.serial = Some(to_value(v, diags)),
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),

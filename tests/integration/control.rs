@@ -227,3 +227,27 @@ fn include_vars_file_dir_and_name() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(p.read("vars"), "blue 3 us b blue -\n");
 }
+
+#[test]
+fn serial_runs_the_play_in_batches() {
+    let p = Project::new();
+    let hosts: String = (1..=5)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    p.write(
+        "site.yml",
+        r#"- name: rolling
+  hosts: app
+  gather_facts: false
+  serial: [1, "50%"]
+  tasks:
+    - shell: echo "{{ ansible_play_batch | join(',') }}" >> {{ root }}/batches
+      run_once: true
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("batches"), "h1\nh2,h3\nh4,h5\n");
+    assert_eq!(r.stdout.matches("PLAY [rolling]").count(), 3, "{r:?}");
+}
