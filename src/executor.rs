@@ -83,12 +83,17 @@ struct HostState {
     overlay: Arc<Overlay>,
     /// The last failed task and its result (`ansible_failed_task`/`_result`).
     last_failure: Option<(Value, Value)>,
+    /// Registered variables of tasks check mode could not run (commands).
+    unpredicted: Vec<String>,
     stats: Stats,
 }
 
 /// Modules that never change a host, so `check_mode: false` may run them
 /// for real even under `hoist diff`.
 const READ_ONLY_MODULES: &[&str] = &["stat", "debug", "set_fact", "assert", "fail", "meta"];
+
+/// What command and shell say when check mode skips them.
+const CANNOT_PREDICT: &str = "Command would have run if not in check mode";
 
 /// Modules whose check mode is their real logic run against the overlay
 /// of predicted changes (see `connection::overlay`).
@@ -313,6 +318,7 @@ impl<'a> Executor<'a> {
                         become_conns: HashMap::new(),
                         overlay: Arc::new(Overlay::new()),
                         last_failure: None,
+                        unpredicted: Vec::new(),
                         stats: Stats::default(),
                     },
                 );
@@ -1646,6 +1652,15 @@ fn finish(
         }
     }
     if let Some(reg) = &task.register {
+        let unpredicted = result
+            .get("msg")
+            .and_then(|m| m.as_str().map(str::to_owned))
+            .as_deref()
+            == Some(CANNOT_PREDICT);
+        st.unpredicted.retain(|r| r != reg);
+        if unpredicted {
+            st.unpredicted.push(reg.clone());
+        }
         Arc::make_mut(&mut st.facts).insert(reg.clone(), vmap(result));
     }
     if changed && status != Status::Unreachable && (status != Status::Failed || ignored) {
@@ -1816,6 +1831,9 @@ async fn run_item(
     st: &mut HostState,
     scope: &Arc<VarScope>,
 ) -> ItemOutcome {
+    if let Some(skip) = unpredicted_dependency(task, st) {
+        return skip;
+    }
     let Some(until) = &task.until else {
         return run_item_once(ctx, task, st, scope).await;
     };
@@ -1870,6 +1888,44 @@ async fn run_item(
             .retrying(&st.name, &task.display_name(), total - attempt);
         tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
     }
+}
+
+/// A task that uses the registered result of a command check mode could
+/// not run is skipped, saying so: its outcome cannot be predicted either.
+/// (Ansible's check mode hands such tasks an empty `stdout` and predicts a
+/// change that will not happen, or fails with "has no attribute".)
+fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
+    if st.unpredicted.is_empty() {
+        return None;
+    }
+    let text = format!(
+        "{:?} {:?} {:?} {:?} {:?} {:?}",
+        task.args, task.when, task.changed_when, task.failed_when, task.vars, task.loop_
+    );
+    let name = st.unpredicted.iter().find(|n| {
+        text.match_indices(n.as_str()).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + n.len()..].chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    })?;
+    let mut r = IndexMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r.insert("skipped".into(), Value::from(true));
+    r.insert(
+        "skip_reason".into(),
+        Value::from(format!(
+            "depends on '{name}', the result of a command check mode cannot predict"
+        )),
+    );
+    Some(ItemOutcome {
+        status: Status::Skipped,
+        result: r,
+        diffs: Vec::new(),
+        ignored: false,
+        facts: IndexMap::new(),
+    })
 }
 
 /// Runs the task once (one loop item, or the whole task without a loop).

@@ -251,3 +251,32 @@ fn serial_runs_the_play_in_batches() {
     assert_eq!(p.read("batches"), "h1\nh2,h3\nh4,h5\n");
     assert_eq!(r.stdout.matches("PLAY [rolling]").count(), 3, "{r:?}");
 }
+
+/// Check mode does not lie: a task that uses the result of a command
+/// check mode could not run is skipped with the reason, not failed.
+#[test]
+fn check_mode_skips_tasks_that_depend_on_unpredicted_commands() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - command: cat /etc/hostname
+      register: host_name
+    - copy:
+        content: "{{ host_name.stdout }}\n"
+        dest: "{{ root }}/name"
+    - copy: content=plain dest={{ root }}/plain
+"#,
+    );
+    let d = p.diff();
+    assert_eq!(d.code, 2, "{d:?}");
+    assert!(!d.stdout.contains("fatal"), "{d:?}");
+    let [_, changed, _, failed, skipped, _, _] = recap(&d, "localhost");
+    assert_eq!((changed, failed, skipped), (1, 0, 2), "{d:?}");
+    let v = p.hoist("diff", &["-v"]);
+    assert!(v.stdout.contains("depends on 'host_name'"), "{v:?}");
+    let a = p.apply();
+    assert_eq!(a.code, 0, "{a:?}");
+}
