@@ -119,6 +119,15 @@ pub struct RunArgs {
     /// Ask for the become (sudo) password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
+    /// List the hosts each play would run on, and stop.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List the tasks each play would run, and stop.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the tags of each play, and stop.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -206,6 +215,9 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     for w in inventory.warnings() {
         eprintln!("[WARNING]: {}", w.message);
     }
+    if args.list_hosts || args.list_tasks || args.list_tags {
+        return list(&args, &playbooks, &inventory);
+    }
 
     let host_key_policy = match args.host_key_checking.as_deref() {
         Some("strict") => Some(StrictMode::Yes),
@@ -276,6 +288,46 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     } else {
         exit::OK
     }
+}
+
+/// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's layout.
+fn list(args: &RunArgs, playbooks: &[Playbook], inventory: &Inventory) -> i32 {
+    let reporter = Reporter::stdout(args.verbose, false);
+    for pb in playbooks {
+        let mut plays = Vec::new();
+        for (i, play) in pb.plays.iter().enumerate() {
+            let mut hosts = inventory.select(&play.hosts).unwrap_or_default();
+            if let Some(l) = &args.limit {
+                hosts = inventory.limit(hosts, l).unwrap_or_default();
+            }
+            let tasks: Vec<(String, Vec<String>)> = play
+                .pre_tasks
+                .iter()
+                .chain(&play.roles)
+                .chain(&play.tasks)
+                .chain(&play.post_tasks)
+                .flat_map(|item| item.tasks())
+                .filter(|t| t.module.spec().name != "meta")
+                .map(|t| (t.display_name(), t.tags.clone()))
+                .collect();
+            plays.push(crate::report::PlayListing {
+                number: i + 1,
+                pattern: play.hosts.clone(),
+                name: play.name.clone(),
+                tags: play.tags.clone(),
+                hosts,
+                tasks,
+            });
+        }
+        reporter.listing(
+            &pb.path.display().to_string(),
+            &plays,
+            args.list_hosts,
+            args.list_tasks,
+            args.list_tags,
+        );
+    }
+    exit::OK
 }
 
 fn split_csv(v: &[String]) -> Vec<String> {

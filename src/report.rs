@@ -33,6 +33,20 @@ pub enum Status {
     Unreachable,
 }
 
+/// What `--list-hosts/--list-tasks/--list-tags` show of one play.
+pub struct PlayListing {
+    pub number: usize,
+    pub pattern: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub hosts: Vec<String>,
+    pub tasks: Vec<(String, Vec<String>)>,
+}
+
+fn tag_list(tags: &[String]) -> String {
+    format!("[{}]", tags.join(", "))
+}
+
 pub struct Reporter {
     out: Mutex<Box<dyn Write + Send>>,
     pub verbosity: u8,
@@ -129,6 +143,59 @@ impl Reporter {
 
     pub fn no_hosts(&self) {
         self.emit("skipping: no hosts matched\n");
+    }
+
+    /// The listing modes, in ansible-playbook's layout.
+    pub fn listing(
+        &self,
+        playbook: &str,
+        plays: &[PlayListing],
+        hosts: bool,
+        tasks: bool,
+        tags: bool,
+    ) {
+        let mut out = format!("\nplaybook: {playbook}\n");
+        for p in plays {
+            let title = if p.name.is_empty() {
+                p.pattern.clone()
+            } else {
+                p.name.clone()
+            };
+            out.push_str(&format!(
+                "\n  play #{} ({}): {}\tTAGS: {}\n",
+                p.number,
+                p.pattern,
+                title,
+                tag_list(&p.tags)
+            ));
+            if hosts {
+                let patterns: Vec<String> =
+                    p.pattern.split(',').map(|x| format!("'{x}'")).collect();
+                out.push_str(&format!("    pattern: [{}]\n", patterns.join(", ")));
+                out.push_str(&format!("    hosts ({}):\n", p.hosts.len()));
+                for h in &p.hosts {
+                    out.push_str(&format!("      {h}\n"));
+                }
+            }
+            if tasks {
+                out.push_str("    tasks:\n");
+                for (name, t) in &p.tasks {
+                    out.push_str(&format!("      {name}\tTAGS: {}\n", tag_list(t)));
+                }
+            }
+            if tags {
+                let mut all: Vec<String> = p
+                    .tasks
+                    .iter()
+                    .flat_map(|(_, t)| t.iter().cloned())
+                    .collect();
+                all.extend(p.tags.iter().cloned());
+                all.sort();
+                all.dedup();
+                out.push_str(&format!("      TASK TAGS: {}\n", tag_list(&all)));
+            }
+        }
+        self.emit(&out);
     }
 
     /// `FAILED - RETRYING: [host]: task (N retries left).`

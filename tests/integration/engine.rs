@@ -421,3 +421,14 @@ fn hostvars_cover_hosts_not_yet_reached() {
     // trim_blocks eats the newline after endfor, in Ansible too.
     assert_eq!(p.read("backends"), "10.9.8.7");
 }
+
+/// `--list-hosts/--list-tasks/--list-tags` print ansible-playbook's layout
+/// and run nothing.
+#[test]
+fn listing_modes() {
+    let p = mixed_project();
+    let r = p.hoist("apply", &["--list-hosts", "--list-tasks"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("\nplaybook: site.yml\n\n  play #1 (all): Engine core showcase\tTAGS: []\n    pattern: ['all']\n    hosts (1):\n      localhost\n    tasks:\n      Configuration directory\tTAGS: []\n"), "{r:?}");
+    assert_eq!(crate::common::snapshot(&p.root()), Vec::<String>::new());
+}
