@@ -67,6 +67,8 @@ struct HostState {
     inv_vars: Arc<IndexMap<String, Value>>,
     /// set_fact results and registered variables.
     facts: Arc<IndexMap<String, Value>>,
+    /// Gathered facts (setup), below play vars.
+    gathered: Arc<IndexMap<String, Value>>,
     /// Vars loaded from the current play's vars_files.
     play_files: IndexMap<String, Value>,
     failed: bool,
@@ -309,6 +311,7 @@ impl<'a> Executor<'a> {
                         name: h.clone(),
                         inv_vars,
                         facts: Arc::new(IndexMap::new()),
+                        gathered: Arc::new(IndexMap::new()),
                         play_files: IndexMap::new(),
                         failed: false,
                         unreachable: false,
@@ -357,6 +360,16 @@ impl<'a> Executor<'a> {
                     self.reporter
                         .result(h, Status::Failed, None, &r, false, false);
                 }
+            }
+        }
+        if let Some(facts) = &play.facts_task {
+            let gather = match (&play.gather_facts, self.states.get(&hosts[0])) {
+                (Some(v), Some(st)) => value_bool(v, &task_scope(&ctx, st, None)).unwrap_or(true),
+                _ => true,
+            };
+            if gather && selected_by_tags_always(facts, &ctx) {
+                self.reporter.task("Gathering Facts", false);
+                self.run_on_hosts(&ctx, facts, &hosts).await;
             }
         }
         let sections: [&[&[Item]]; 3] = [
@@ -838,6 +851,7 @@ impl<'a> Executor<'a> {
                 name,
                 HostSnapshot {
                     inv_vars,
+                    gathered: empty.clone(),
                     facts: empty.clone(),
                 },
             );
@@ -847,6 +861,7 @@ impl<'a> Executor<'a> {
                 n.clone(),
                 HostSnapshot {
                     inv_vars: s.inv_vars.clone(),
+                    gathered: s.gathered.clone(),
                     facts: s.facts.clone(),
                 },
             );
@@ -872,6 +887,7 @@ impl<'a> Executor<'a> {
 #[derive(Clone)]
 struct HostSnapshot {
     inv_vars: Arc<IndexMap<String, Value>>,
+    gathered: Arc<IndexMap<String, Value>>,
     facts: Arc<IndexMap<String, Value>>,
 }
 
@@ -899,6 +915,7 @@ impl Object for HostVars {
         }
         let snap = self.hosts.get(name)?;
         let mut vars = (*snap.inv_vars).clone();
+        vars.extend(snap.gathered.iter().map(|(k, v)| (k.clone(), v.clone())));
         vars.extend(snap.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
         vars.insert("inventory_hostname".into(), Value::from(name));
         let scope = VarScope::new(self.templar.clone(), vars).value();
@@ -989,6 +1006,7 @@ fn scope_with(
     let role = task.and_then(|t| t.role.as_ref());
     let mut vars: IndexMap<String, Value> = role.map(|r| r.defaults.clone()).unwrap_or_default();
     vars.extend(st.inv_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend(st.gathered.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(ctx.play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.play_files.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(r) = role {
@@ -1120,6 +1138,12 @@ fn split_tag_text(s: &str) -> Vec<String> {
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect()
+}
+
+/// Fact gathering runs whatever tags are asked for (it is tagged `always`
+/// in Ansible), unless `always` itself is skipped.
+fn selected_by_tags_always(_task: &Task, ctx: &PlayCtx<'_>) -> bool {
+    !ctx.opts.skip_tags.iter().any(|t| t == "always")
 }
 
 /// Whether `--tags`/`--skip-tags` select this task.
@@ -1480,7 +1504,11 @@ async fn run_host_task(
             }
             report_item(ctx, st, task, None, &out, no_log, verbose_always);
             let changed = out.status == Status::Changed;
-            st.facts_extend(out.facts);
+            if task.module.spec().name == "setup" {
+                st.gather(out.facts);
+            } else {
+                st.facts_extend(out.facts);
+            }
             (out.status, out.result, changed)
         }
         Some(lp) => {
@@ -1677,6 +1705,33 @@ fn finish(
 }
 
 impl HostState {
+    /// Gathered facts: host variables below play vars (as Ansible's "host
+    /// facts"), and merged into `ansible_facts`.
+    fn gather(&mut self, facts: IndexMap<String, Value>) {
+        if facts.is_empty() {
+            return;
+        }
+        let ns = crate::modules::setup::facts_namespace(&facts);
+        let g = Arc::make_mut(&mut self.gathered);
+        let mut merged: IndexMap<Value, Value> = IndexMap::new();
+        if let Some(old) = g.get("ansible_facts")
+            && let Ok(keys) = old.try_iter()
+        {
+            for k in keys {
+                let v = old.get_item(&k).unwrap_or_default();
+                merged.insert(k, v);
+            }
+        }
+        if let Ok(keys) = ns.try_iter() {
+            for k in keys {
+                let v = ns.get_item(&k).unwrap_or_default();
+                merged.insert(k, v);
+            }
+        }
+        g.extend(facts);
+        g.insert("ansible_facts".into(), Value::from(merged));
+    }
+
     fn facts_extend(&mut self, facts: IndexMap<String, Value>) {
         if !facts.is_empty() {
             Arc::make_mut(&mut self.facts).extend(facts);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use minijinja::Value;
+use minijinja::value::ValueKind;
 
 use crate::error::{Diagnostic, Diagnostics, Span};
 use crate::modules::{self, FreeForm, Module, ParamType};
@@ -55,6 +56,9 @@ pub struct Play {
     pub dir: PathBuf,
     /// `serial:` batch sizes.
     pub serial: Option<Value>,
+    /// The implicit `Gathering Facts` task (the setup module with the play's
+    /// gather_subset, gather_timeout and fact_path).
+    pub facts_task: Option<Box<Task>>,
 }
 
 /// A role a task belongs to: where it lives and its variables.
@@ -427,7 +431,6 @@ const TASK_KEYWORDS_LATER: &[&str] = &[
 /// Ansible modules and actions hoist does not have yet.
 const MODULES_LATER: &[&str] = &[
     "include",
-    "setup",
     "service",
     "systemd",
     "systemd_service",
@@ -829,6 +832,25 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
     }
     if let Some(r) = roles_node {
         play.roles = parse_roles(r, &mut checker);
+    }
+    // The implicit fact gathering, as a setup task built from the play's
+    // gather_* keywords.
+    if play
+        .gather_facts
+        .as_ref()
+        .is_none_or(|g| !matches!(g.kind(), ValueKind::Bool) || g.is_true())
+    {
+        let mut text = String::from("name: Gathering Facts\nsetup:\n");
+        for key in ["gather_subset", "gather_timeout", "fact_path"] {
+            if let Some(v) = node.get(key) {
+                let json =
+                    serde_json::to_string(&v.to_value().unwrap_or_default()).unwrap_or_default();
+                text.push_str(&format!("  {key}: {json}\n"));
+            }
+        }
+        if let Ok(n) = crate::yaml::load_str(&text, &format!("{} (gather_facts)", node.span.file)) {
+            play.facts_task = parse_task(&n, false, &mut checker).map(Box::new);
+        }
     }
     for (which, list) in task_lists {
         let tasks = parse_task_list(list, false, &mut checker);

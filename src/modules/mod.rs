@@ -29,6 +29,7 @@ pub mod include_vars;
 pub mod lineinfile;
 pub mod meta;
 pub mod set_fact;
+pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod template;
@@ -272,6 +273,7 @@ static MODULES: &[&dyn Module] = &[
     &lineinfile::LineInFile,
     &meta::Meta,
     &set_fact::SetFact,
+    &setup::Setup,
     &shell::Shell,
     &stat::Stat,
     &template::Template,

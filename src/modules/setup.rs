@@ -220,7 +220,11 @@ fn select_collectors(subsets: &[String]) -> Result<BTreeSet<&'static str>, Strin
         .flat_map(|c| std::iter::once(c.name).chain(c.ids.iter().copied()))
         .collect();
     let minimal: BTreeSet<&'static str> = MINIMAL.iter().copied().collect();
-    let owner = |n: &str| COLLECTORS.iter().find(|c| c.name == n || c.ids.contains(&n));
+    let owner = |n: &str| {
+        COLLECTORS
+            .iter()
+            .find(|c| c.name == n || c.ids.contains(&n))
+    };
 
     let mut add: BTreeSet<&str> = BTreeSet::new();
     let mut exclude: BTreeSet<&str> = BTreeSet::new();
@@ -396,12 +400,9 @@ impl Probe {
             };
             let content = rest.strip_prefix('\n').unwrap_or(rest);
             match name {
-                "X" => p.exists.extend(
-                    content
-                        .lines()
-                        .filter(|l| !l.is_empty())
-                        .map(str::to_owned),
-                ),
+                "X" => p
+                    .exists
+                    .extend(content.lines().filter(|l| !l.is_empty()).map(str::to_owned)),
                 "L" => {
                     for l in content.lines() {
                         if let Some((a, b)) = l.split_once('\t') {
@@ -442,7 +443,9 @@ impl Probe {
 
     /// Ansible's `get_file_lines`.
     fn file_lines(&self, path: &str) -> Vec<&str> {
-        self.file(path).map(|s| s.lines().collect()).unwrap_or_default()
+        self.file(path)
+            .map(|s| s.lines().collect())
+            .unwrap_or_default()
     }
 
     fn exists(&self, path: &str) -> bool {
@@ -466,16 +469,6 @@ impl Probe {
 
     fn which(&self, name: &str) -> bool {
         self.bins.contains_key(name)
-    }
-
-    /// `KEY=value` lines of a section (first `=`).
-    fn kv(&self, name: &str) -> IndexMap<String, String> {
-        self.section(name)
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
     }
 }
 
@@ -507,7 +500,10 @@ fn strip_chars<'a>(s: &'a str, chars: &str) -> &'a str {
 fn capitalize(s: &str) -> String {
     let mut cs = s.chars();
     match cs.next() {
-        Some(f) => f.to_uppercase().chain(cs.flat_map(char::to_lowercase)).collect(),
+        Some(f) => f
+            .to_uppercase()
+            .chain(cs.flat_map(char::to_lowercase))
+            .collect(),
         None => String::new(),
     }
 }
@@ -603,10 +599,10 @@ fn shlex_posix(text: &str) -> Vec<String> {
             }
             '\\' => {
                 in_token = true;
-                if let Some(n) = chars.next() {
-                    if n != '\n' {
-                        cur.push(n);
-                    }
+                if let Some(n) = chars.next()
+                    && n != '\n'
+                {
+                    cur.push(n);
                 }
             }
             _ => {
@@ -858,7 +854,12 @@ struct DistroGuess {
     os: IndexMap<String, String>,
     lsb: IndexMap<String, String>,
     /// name, version_id, codename, id of the first distro release file
-    rel: (Option<String>, Option<String>, Option<String>, Option<String>),
+    rel: (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
     debian_version: String,
 }
 
@@ -1342,12 +1343,10 @@ fn parse_dist_file(
                 if let Some(r) = cap1(r"PRETTY_NAME=[^(]+ \(?([^)]+?)\)", data) {
                     set(&mut f, "distribution_release", &r);
                 }
+                static MINOR: OnceLock<Regex> = OnceLock::new();
                 for line in p.file_lines("/etc/debian_version") {
-                    if let Some(c) = Regex::new(r"(\d+)\.(\d+)")
-                        .ok()
-                        .and_then(|r| r.captures(line.trim()).map(|c| c[2].to_owned()))
-                    {
-                        set(&mut f, "distribution_minor_version", &c);
+                    if let Some(c) = re(&MINOR, r"(\d+)\.(\d+)").captures(line.trim()) {
+                        set(&mut f, "distribution_minor_version", &c[2]);
                     }
                 }
             } else if data.contains("Ubuntu") {
@@ -1663,7 +1662,11 @@ fn lsb_facts(p: &Probe, f: &mut Facts) {
 fn selinux_facts(p: &Probe, f: &mut Facts) {
     let mut se: Facts = IndexMap::new();
     f.insert("selinux_python_present".into(), Value::from(true));
-    match p.section("selinux").map(str::trim).filter(|d| !d.is_empty()) {
+    match p
+        .section("selinux")
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         None => {
             se.insert("status".into(), vs("disabled"));
         }
@@ -1862,19 +1865,25 @@ fn pkg_mgr_facts(p: &Probe, family: &str, f: &mut Facts) {
 
 fn systemd_canary(p: &Probe) -> bool {
     p.which("systemctl")
-        && ["/run/systemd/system/", "/dev/.run/systemd/", "/dev/.systemd/"]
-            .iter()
-            .any(|c| p.exists(c))
+        && [
+            "/run/systemd/system/",
+            "/dev/.run/systemd/",
+            "/dev/.systemd/",
+        ]
+        .iter()
+        .any(|c| p.exists(c))
 }
 
 fn service_mgr_facts(p: &Probe, system: &str, distribution: &str, f: &mut Facts) {
     let mut proc_1: Option<String> = p.file("/proc/1/comm").map(str::to_owned);
     if proc_1.is_none() && p.raw("/proc/1/comm").is_none() {
         static PID: OnceLock<Regex> = OnceLock::new();
-        if let Some((rc, out)) = p.cmd("ps1") {
-            if rc == 0 && !out.trim().is_empty() && !re(&PID, r"^ *[0-9]+ ").is_match(out) {
-                proc_1 = Some(out.to_owned());
-            }
+        if let Some((rc, out)) = p.cmd("ps1")
+            && rc == 0
+            && !out.trim().is_empty()
+            && !re(&PID, r"^ *[0-9]+ ").is_match(out)
+        {
+            proc_1 = Some(out.to_owned());
         }
     }
     if proc_1.as_deref() == Some("COMMAND\n") {
@@ -1938,7 +1947,11 @@ fn systemd_facts(p: &Probe, f: &mut Facts) {
         return;
     };
     let features = out.split('\n').nth(1).unwrap_or("");
-    let Some(version) = out.split(' ').nth(1).and_then(|v| v.trim().parse::<i64>().ok()) else {
+    let Some(version) = out
+        .split(' ')
+        .nth(1)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    else {
         return;
     };
     f.insert(
@@ -2047,7 +2060,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 fn date_time_facts(p: &Probe, f: &mut Facts) {
     let text = p.section("date").unwrap_or("");
     let mut lines = text.lines();
-    let w: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let w: Vec<&str> = lines.next().unwrap_or("").split('|').collect();
     if w.len() < 13 {
         return;
     }
@@ -2070,9 +2083,7 @@ fn date_time_facts(p: &Probe, f: &mut Facts) {
     let tz = w[11];
     // time.tzname[1]: the zone's daylight-saving name, or its only name.
     let zone = |l: Option<&str>| -> Option<(i64, String)> {
-        let mut it = l?.split_whitespace();
-        let off = it.next()?;
-        let name = it.next()?;
+        let (off, name) = l?.split_once('|')?;
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let digits = off.trim_start_matches(['+', '-']);
         let n: i64 = digits.parse().ok()?;
@@ -2207,11 +2218,7 @@ fn user_facts(p: &Probe, f: &mut Facts) {
     f.insert("user_id".into(), vs(name));
     let pw: Vec<&str> = lines.get(5).copied().unwrap_or("").split(':').collect();
     if pw.len() >= 7 {
-        let id = |s: &str| {
-            s.parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| vs(s))
-        };
+        let id = |s: &str| s.parse::<i64>().map(Value::from).unwrap_or_else(|_| vs(s));
         f.insert("user_uid".into(), id(pw[2]));
         f.insert("user_gid".into(), id(pw[3]));
         f.insert("user_gecos".into(), vs(pw[4]));
@@ -2334,7 +2341,14 @@ fn virtual_facts(p: &Probe, f: &mut Facts) {
     let product_family = p.file(&format!("{DMI}/product_family"));
     let bios_vendor = p.file(&format!("{DMI}/bios_vendor"));
     if let Some(pn) = product_name
-        && ["KVM", "KVM Server", "Bochs", "AHV", "CloudStack KVM Hypervisor"].contains(&pn)
+        && [
+            "KVM",
+            "KVM Server",
+            "Bochs",
+            "AHV",
+            "CloudStack KVM Hypervisor",
+        ]
+        .contains(&pn)
     {
         guest_type!("kvm", "kvm");
     }
@@ -2393,7 +2407,8 @@ fn virtual_facts(p: &Probe, f: &mut Facts) {
             if !found {
                 vtype = Some("linux_vserver".into());
             }
-            if Regex::new(r"^VxID:\s+0").is_ok_and(|r| r.is_match(line)) {
+            static VXID0: OnceLock<Regex> = OnceLock::new();
+            if re(&VXID0, r"^VxID:\s+0").is_match(line) {
                 host.insert("linux_vserver".into());
                 if !found {
                     role = Some("host".into());
@@ -2536,7 +2551,10 @@ fn cpu_facts(p: &Probe, arch: &str, f: &mut Facts) {
         return;
     }
     let xen = p.exists("/proc/xen")
-        || p.file_lines("/sys/hypervisor/type").first().map(|l| l.trim()) == Some("xen");
+        || p.file_lines("/sys/hypervisor/type")
+            .first()
+            .map(|l| l.trim())
+            == Some("xen");
     let mut xen_paravirt = false;
     let mut processor: Vec<Value> = Vec::new();
     let mut flags: Option<Vec<Value>> = None;
@@ -2613,11 +2631,7 @@ fn cpu_facts(p: &Probe, arch: &str, f: &mut Facts) {
         f.insert("processor_vcpus".into(), Value::from(zp));
         nproc = zp;
     } else if xen_paravirt {
-        for k in [
-            "processor_count",
-            "processor_cores",
-            "processor_vcpus",
-        ] {
+        for k in ["processor_count", "processor_cores", "processor_vcpus"] {
             f.insert(k.into(), Value::from(i));
         }
         f.insert("processor_threads_per_core".into(), Value::from(1));
@@ -2733,7 +2747,11 @@ const DMI_KEYS: &[(&str, &str, &str)] = &[
     ("board_serial", "board_serial", "baseboard-serial-number"),
     ("board_vendor", "board_vendor", "baseboard-manufacturer"),
     ("board_version", "board_version", "baseboard-version"),
-    ("chassis_asset_tag", "chassis_asset_tag", "chassis-asset-tag"),
+    (
+        "chassis_asset_tag",
+        "chassis_asset_tag",
+        "chassis-asset-tag",
+    ),
     ("chassis_serial", "chassis_serial", "chassis-serial-number"),
     ("chassis_vendor", "chassis_vendor", "chassis-manufacturer"),
     ("chassis_version", "chassis_version", "chassis-version"),
@@ -2961,10 +2979,7 @@ fn mount_facts(p: &Probe, warnings: &mut Vec<String>, f: &mut Facts) {
             .split_whitespace()
             .filter_map(|n| n.parse().ok())
             .collect();
-        statfs.insert(
-            parts[0].to_owned(),
-            (parts[1].parse().unwrap_or(1), nums),
-        );
+        statfs.insert(parts[0].to_owned(), (parts[1].parse().unwrap_or(1), nums));
     }
     let mut mounts = Vec::new();
     for line in mtab.lines() {
@@ -2974,17 +2989,12 @@ fn mount_facts(p: &Probe, warnings: &mut Vec<String>, f: &mut Facts) {
         }
         let fields: Vec<String> = raw.iter().map(|s| unescape_octal(s)).collect();
         let (device, mount, fstype) = (&fields[0], &fields[1], &fields[2]);
-        if (!(device.starts_with('/') || device.starts_with('\\')) && !device.contains(":/"))
+        if !(device.starts_with('/') || device.starts_with('\\') || device.contains(":/"))
             || fstype == "none"
         {
             continue;
         }
-        let num = |i: usize| -> i64 {
-            fields
-                .get(i)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
-        };
+        let num = |i: usize| -> i64 { fields.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
         let mut options = fields[3].clone();
         if bind_mounts.contains(mount.as_str()) {
             options.push_str(",bind");
@@ -3103,23 +3113,25 @@ fn device_facts(p: &Probe, f: &mut Facts) {
             .unwrap_or_else(none)
     };
     let holders = |kv: &[(String, String)]| -> Value {
-        list(kv.iter().filter(|(k, _)| k == "holder").filter_map(|(_, v)| {
-            let (h, name) = v.split_once('\t')?;
-            if !h.starts_with("dm-") {
-                return None;
-            }
-            Some(Value::from(if name.is_empty() { h } else { name }))
-        }))
+        list(
+            kv.iter()
+                .filter(|(k, _)| k == "holder")
+                .filter_map(|(_, v)| {
+                    let (h, name) = v.split_once('\t')?;
+                    if !h.starts_with("dm-") {
+                        return None;
+                    }
+                    Some(Value::from(if name.is_empty() { h } else { name }))
+                }),
+        )
     };
     let lspci = p.cmd_ok("lspci").unwrap_or("");
     static PCI: OnceLock<Regex> = OnceLock::new();
     let mut devices: Facts = IndexMap::new();
-    let mut any = false;
     for block in blocks {
         let Some(text) = p.section(&format!("block {block}")) else {
             continue;
         };
-        any = true;
         let kv: Vec<(String, String)> = text
             .lines()
             .filter_map(|l| l.split_once('='))
@@ -3233,11 +3245,8 @@ fn device_facts(p: &Probe, f: &mut Facts) {
             Value::from(bytes_to_human(sectors as f64 * ss as f64)),
         );
         let mut host = String::new();
-        if let Some(c) = re(
-            &PCI,
-            r"^.+/([a-f0-9]{4}:[a-f0-9]{2}:[0|1][a-f0-9]\.[0-7])/",
-        )
-        .captures(&sysdir)
+        if let Some(c) =
+            re(&PCI, r"^.+/([a-f0-9]{4}:[a-f0-9]{2}:[0|1][a-f0-9]\.[0-7])/").captures(&sysdir)
             && !lspci.is_empty()
         {
             let id = &c[1];
@@ -3252,7 +3261,6 @@ fn device_facts(p: &Probe, f: &mut Facts) {
         d.insert("holders".into(), holders(&kv));
         devices.insert(block.to_owned(), obj(d));
     }
-    let _ = any;
     f.insert("devices".into(), obj(devices));
     f.insert(
         "device_links".into(),
@@ -3268,4 +3276,1763 @@ fn device_facts(p: &Probe, f: &mut Facts) {
             )
         })),
     );
+}
+
+// ---------------------------------------------------------------------------
+// dns, fibre_channel_wwn, iscsi, nvme
+
+fn dns_facts(p: &Probe, f: &mut Facts) {
+    let mut dns: Facts = IndexMap::new();
+    let text = p.file("/etc/resolv.conf").unwrap_or("");
+    let mut nameservers: Vec<Value> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') || line.starts_with(';') || line.trim().is_empty() {
+            continue;
+        }
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        match tokens[0] {
+            "nameserver" => {
+                nameservers.extend(tokens[1..].iter().map(|t| vs(t)));
+                dns.insert("nameservers".into(), Value::from(nameservers.clone()));
+            }
+            "domain" if tokens.len() > 1 => {
+                dns.insert("domain".into(), vs(tokens[1]));
+            }
+            "search" => {
+                dns.insert("search".into(), list(tokens[1..].iter().map(|t| vs(t))));
+            }
+            "sortlist" => {
+                dns.insert("sortlist".into(), list(tokens[1..].iter().map(|t| vs(t))));
+            }
+            "options" => {
+                let opts: Facts = tokens[1..]
+                    .iter()
+                    .map(|o| match o.split_once(':') {
+                        Some((k, v)) if !v.is_empty() => (k.to_owned(), vs(v)),
+                        Some((k, _)) => (k.to_owned(), Value::from(true)),
+                        None => (o.to_string(), Value::from(true)),
+                    })
+                    .collect();
+                dns.insert("options".into(), obj(opts));
+            }
+            _ => {}
+        }
+    }
+    f.insert("dns".into(), obj(dns));
+}
+
+fn fc_wwn_facts(p: &Probe, f: &mut Facts) {
+    let mut wwns = Vec::new();
+    for (name, content) in &p.sections {
+        if let Some(path) = name.strip_prefix("F /sys/class/fc_host/")
+            && path.ends_with("/port_name")
+        {
+            for line in content.trim().lines() {
+                wwns.push(Value::from(line.trim_end().get(2..).unwrap_or("")));
+            }
+        }
+    }
+    f.insert("fibre_channel_wwn".into(), Value::from(wwns));
+}
+
+fn iscsi_facts(p: &Probe, f: &mut Facts) {
+    let iqn = p
+        .file("/etc/iscsi/initiatorname.iscsi")
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !(l.starts_with('#') || l.starts_with(';') || l.trim().is_empty()))
+        .find_map(|l| l.strip_prefix("InitiatorName="))
+        .unwrap_or("");
+    f.insert("iscsi_iqn".into(), vs(iqn));
+}
+
+fn nvme_facts(p: &Probe, f: &mut Facts) {
+    let nqn = p
+        .file("/etc/nvme/hostnqn")
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !(l.starts_with('#') || l.starts_with(';') || l.trim().is_empty()))
+        .find(|l| l.starts_with("nqn."))
+        .unwrap_or("");
+    f.insert("hostnqn".into(), vs(nqn));
+}
+
+// ---------------------------------------------------------------------------
+// network (LinuxNetwork)
+
+fn ipv4_details(address: &str, prefix: &str) -> Option<(String, String)> {
+    let addr: std::net::Ipv4Addr = address.parse().ok()?;
+    let len: u32 = prefix.parse().ok()?;
+    if len > 32 {
+        return None;
+    }
+    let mask: u32 = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    let net = u32::from(addr) & mask;
+    Some((
+        std::net::Ipv4Addr::from(mask).to_string(),
+        std::net::Ipv4Addr::from(net).to_string(),
+    ))
+}
+
+/// Sets a key of a dict fact, keeping its place when it exists.
+fn dict_set(m: &mut Facts, k: &str, v: Value) {
+    m.insert(k.to_owned(), v);
+}
+
+fn network_facts(p: &Probe, os_family: &str, dist_version: &str, f: &mut Facts) {
+    if p.section("ip").is_none() {
+        return;
+    }
+    let mut default: [Facts; 2] = [IndexMap::new(), IndexMap::new()];
+    let targets = ["8.8.8.8", "2404:6800:400a:800::1012"];
+    for (i, name) in ["route4", "route6"].iter().enumerate() {
+        if i == 1 && os_family == "RedHat" && dist_version.starts_with("4.") {
+            continue;
+        }
+        let Some((_, out)) = p.cmd(name) else {
+            continue;
+        };
+        let words: Vec<&str> = out
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if words.first() != Some(&targets[i]) {
+            continue;
+        }
+        for w in 0..words.len().saturating_sub(1) {
+            match words[w] {
+                "dev" => dict_set(&mut default[i], "interface", vs(words[w + 1])),
+                "src" => dict_set(&mut default[i], "address", vs(words[w + 1])),
+                "via" if words[w + 1] != targets[i] => {
+                    dict_set(&mut default[i], "gateway", vs(words[w + 1]))
+                }
+                _ => {}
+            }
+        }
+    }
+    let [mut default4, mut default6] = default;
+
+    let mut interfaces: IndexMap<String, Facts> = IndexMap::new();
+    let mut all4: Vec<Value> = Vec::new();
+    let mut all6: Vec<Value> = Vec::new();
+    let mut macaddress = String::new();
+    let names: Vec<&str> = p
+        .section("ifaces")
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    for device in names {
+        let Some(text) = p.section(&format!("if {device}")) else {
+            continue;
+        };
+        let mut vals: HashMap<&str, &str> = HashMap::new();
+        let mut has: BTreeSet<&str> = BTreeSet::new();
+        let mut links: HashMap<&str, &str> = HashMap::new();
+        for line in text.lines() {
+            if let Some(k) = line.strip_suffix('?') {
+                has.insert(k);
+            } else if let Some((k, v)) = line.split_once('>') {
+                links.insert(k, v);
+            } else if let Some((k, v)) = line.split_once('=') {
+                vals.insert(k, v.trim());
+            }
+        }
+        let val = |k: &str| vals.get(k).copied().filter(|v| !v.is_empty());
+        let mut d: Facts = IndexMap::new();
+        d.insert("device".into(), vs(device));
+        if has.contains("address") {
+            macaddress = val("address").unwrap_or("").to_owned();
+            if !macaddress.is_empty() && macaddress != "00:00:00:00:00:00" {
+                d.insert("macaddress".into(), vs(&macaddress));
+            }
+        }
+        if let Some(mtu) = val("mtu").and_then(|m| m.parse::<i64>().ok()) {
+            d.insert("mtu".into(), Value::from(mtu));
+        }
+        if has.contains("operstate") {
+            d.insert(
+                "active".into(),
+                Value::from(val("operstate") != Some("down")),
+            );
+        }
+        if let Some(m) = links.get("module") {
+            d.insert("module".into(), vs(m.rsplit('/').next().unwrap_or("")));
+        }
+        if has.contains("type") {
+            let t = match val("type") {
+                Some("1") => "ether",
+                Some("32") => "infiniband",
+                Some("512") => "ppp",
+                Some("772") => "loopback",
+                Some("65534") => "tunnel",
+                _ => "unknown",
+            };
+            d.insert("type".into(), vs(t));
+        }
+        if has.contains("bridge") {
+            d.insert("type".into(), vs("bridge"));
+            d.insert(
+                "interfaces".into(),
+                list(links.get("brif").unwrap_or(&"").split_whitespace().map(vs)),
+            );
+            if has.contains("bridge/bridge_id") {
+                d.insert("id".into(), vs(val("bridge/bridge_id").unwrap_or("")));
+            }
+            if has.contains("bridge/stp_state") {
+                d.insert(
+                    "stp".into(),
+                    Value::from(val("bridge/stp_state") == Some("1")),
+                );
+            }
+        }
+        if has.contains("bonding") {
+            let first = |k: &str| {
+                val(k)
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            d.insert("type".into(), vs("bonding"));
+            d.insert(
+                "slaves".into(),
+                list(
+                    val("bonding/slaves")
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .map(vs),
+                ),
+            );
+            d.insert("mode".into(), Value::from(first("bonding/mode")));
+            d.insert("miimon".into(), Value::from(first("bonding/miimon")));
+            d.insert("lacp_rate".into(), Value::from(first("bonding/lacp_rate")));
+            if let Some(primary) = val("bonding/primary") {
+                d.insert("primary".into(), vs(primary));
+                if has.contains("bonding/all_slaves_active") {
+                    d.insert(
+                        "all_slaves_active".into(),
+                        Value::from(val("bonding/all_slaves_active") == Some("1")),
+                    );
+                }
+            }
+        }
+        if has.contains("bonding_slave") {
+            d.insert(
+                "perm_macaddress".into(),
+                vs(val("bonding_slave/perm_hwaddr").unwrap_or("")),
+            );
+        }
+        if has.contains("device") {
+            d.insert(
+                "pciid".into(),
+                vs(links
+                    .get("device")
+                    .unwrap_or(&"")
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")),
+            );
+        }
+        if let Some(speed) = val("speed").and_then(|s| s.parse::<i64>().ok()) {
+            d.insert("speed".into(), Value::from(speed));
+        }
+        if let Some(flags) =
+            val("flags").and_then(|s| i64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        {
+            d.insert("promisc".into(), Value::from(flags & 0x0100 > 0));
+        }
+        interfaces.insert(device.to_owned(), d);
+
+        let mut parse = |output: &str, secondary: bool| {
+            for line in output.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if words.is_empty() {
+                    continue;
+                }
+                if words[0] == "inet" && words.len() > 1 {
+                    let (address, prefix, mut broadcast) = match words[1].split_once('/') {
+                        Some((a, pfx)) => (a, pfx, ""),
+                        None => (words[1], "32", ""),
+                    };
+                    if words[1].contains('/') && words.len() > 3 && words[2] == "brd" {
+                        broadcast = words[3];
+                    }
+                    let Some((netmask, network)) = ipv4_details(address, prefix) else {
+                        continue;
+                    };
+                    let entry = vmap([
+                        ("address", vs(address)),
+                        ("broadcast", vs(broadcast)),
+                        ("netmask", vs(&netmask)),
+                        ("network", vs(&network)),
+                        ("prefix", vs(prefix)),
+                    ]);
+                    let iface = words[words.len() - 1];
+                    if iface != device {
+                        interfaces.insert(iface.to_owned(), IndexMap::new());
+                    }
+                    let it = interfaces.get_mut(iface).expect("just inserted");
+                    if !secondary && !it.contains_key("ipv4") {
+                        it.insert("ipv4".into(), entry.clone());
+                    } else {
+                        push_item(it, "ipv4_secondaries", entry.clone());
+                    }
+                    if secondary {
+                        let dev = interfaces.get_mut(device).expect("device entry");
+                        if !dev.contains_key("ipv4_secondaries") {
+                            dev.insert("ipv4_secondaries".into(), list(Vec::<Value>::new()));
+                        }
+                        if device != iface {
+                            push_item(dev, "ipv4_secondaries", entry);
+                        }
+                    }
+                    if default4.get("address").and_then(Value::as_str) == Some(address) {
+                        let dev = &interfaces[device];
+                        dict_set(&mut default4, "broadcast", vs(broadcast));
+                        dict_set(&mut default4, "netmask", vs(&netmask));
+                        dict_set(&mut default4, "network", vs(&network));
+                        dict_set(&mut default4, "prefix", vs(prefix));
+                        dict_set(&mut default4, "macaddress", vs(&macaddress));
+                        dict_set(
+                            &mut default4,
+                            "mtu",
+                            dev.get("mtu").cloned().unwrap_or_else(none),
+                        );
+                        dict_set(
+                            &mut default4,
+                            "type",
+                            dev.get("type").cloned().unwrap_or_else(|| vs("unknown")),
+                        );
+                        dict_set(&mut default4, "alias", vs(iface));
+                    }
+                    if !address.starts_with("127.") {
+                        all4.push(vs(address));
+                    }
+                } else if words[0] == "inet6" && words.len() > 3 {
+                    let (address, prefix, scope) = if words[2] == "peer" && words.len() > 5 {
+                        (
+                            words[1],
+                            words[3].split_once('/').map(|x| x.1).unwrap_or(""),
+                            words[5],
+                        )
+                    } else {
+                        let (a, pfx) = words[1].split_once('/').unwrap_or((words[1], ""));
+                        (a, pfx, words[3])
+                    };
+                    let dev = interfaces.get_mut(device).expect("device entry");
+                    push_item(
+                        dev,
+                        "ipv6",
+                        vmap([
+                            ("address", vs(address)),
+                            ("prefix", vs(prefix)),
+                            ("scope", vs(scope)),
+                        ]),
+                    );
+                    if default6.get("address").and_then(Value::as_str) == Some(address) {
+                        let dev = &interfaces[device];
+                        dict_set(&mut default6, "prefix", vs(prefix));
+                        dict_set(&mut default6, "scope", vs(scope));
+                        dict_set(&mut default6, "macaddress", vs(&macaddress));
+                        dict_set(
+                            &mut default6,
+                            "mtu",
+                            dev.get("mtu").cloned().unwrap_or_else(none),
+                        );
+                        dict_set(
+                            &mut default6,
+                            "type",
+                            dev.get("type").cloned().unwrap_or_else(|| vs("unknown")),
+                        );
+                    }
+                    if address != "::1" {
+                        all6.push(vs(address));
+                    }
+                }
+            }
+        };
+        match p.cmd(&format!("addrp {device}")) {
+            Some((0, out)) => parse(out, false),
+            _ => {
+                if let Some(out) = p.cmd_ok(&format!("addra {device}")) {
+                    parse(out, false);
+                }
+            }
+        }
+        if let Some(out) = p.cmd_ok(&format!("addrs {device}")) {
+            parse(out, true);
+        }
+        let mut eth: Facts = IndexMap::new();
+        if let Some(out) = p.cmd_ok(&format!("ethk {device}")) {
+            let mut features: Facts = IndexMap::new();
+            for line in out.trim().lines() {
+                if line.is_empty() || line.ends_with(':') {
+                    continue;
+                }
+                if let Some((k, v)) = line.split_once(": ")
+                    && !v.is_empty()
+                {
+                    features.insert(k.trim().replace('-', "_"), vs(v.trim()));
+                }
+            }
+            eth.insert("features".into(), obj(features));
+        }
+        if let Some(out) = p.cmd_ok(&format!("etht {device}")) {
+            let grab = |prefix: &str| -> Value {
+                let r = Regex::new(&format!(r"{prefix}(\w+)")).expect("valid regex");
+                list(
+                    r.captures_iter(out)
+                        .map(|c| c[1].to_lowercase())
+                        .collect::<Vec<_>>(),
+                )
+            };
+            eth.insert("timestamping".into(), grab("SOF_TIMESTAMPING_"));
+            eth.insert("hw_timestamp_filters".into(), grab("HWTSTAMP_FILTER_"));
+            if let Some(n) =
+                cap1(r"PTP Hardware Clock: (\d+)", out).and_then(|n| n.parse::<i64>().ok())
+            {
+                eth.insert("phc_index".into(), Value::from(n));
+            }
+        }
+        if let Some(d) = interfaces.get_mut(device) {
+            d.extend(eth);
+        }
+    }
+    let interfaces: IndexMap<String, Facts> = interfaces
+        .into_iter()
+        .map(|(k, v)| (k.replace(':', "_"), v))
+        .collect();
+    let mut reach4: Vec<Value> = Vec::new();
+    let mut reach6: Vec<Value> = Vec::new();
+    for name in ["local4", "local6"] {
+        for line in p.cmd_ok(name).unwrap_or("").lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.len() < 2 || words[0] != "local" {
+                continue;
+            }
+            let a = vs(words[1]);
+            let target = if words[1].contains(':') {
+                &mut reach6
+            } else {
+                &mut reach4
+            };
+            if !target.contains(&a) {
+                target.push(a);
+            }
+        }
+    }
+    f.insert("interfaces".into(), list(interfaces.keys().map(|k| vs(k))));
+    for (name, d) in interfaces {
+        f.insert(name, obj(d));
+    }
+    f.insert("default_ipv4".into(), obj(default4));
+    f.insert("default_ipv6".into(), obj(default6));
+    f.insert("all_ipv4_addresses".into(), Value::from(all4));
+    f.insert("all_ipv6_addresses".into(), Value::from(all6));
+    f.insert(
+        "locally_reachable_ips".into(),
+        vmap([("ipv4", Value::from(reach4)), ("ipv6", Value::from(reach6))]),
+    );
+}
+
+/// Appends to a list-valued key of a dict fact (creating it).
+fn push_item(m: &mut Facts, key: &str, item: Value) {
+    let mut items: Vec<Value> = m
+        .get(key)
+        .and_then(|v| v.try_iter().ok())
+        .map(|it| it.collect())
+        .unwrap_or_default();
+    items.push(item);
+    m.insert(key.to_owned(), Value::from(items));
+}
+
+// ---------------------------------------------------------------------------
+// local facts (fact_path/*.fact)
+
+/// configparser-style INI: sections of lower-cased options; `None` when the
+/// text is not INI (e.g. a key before any section).
+fn parse_ini(text: &str) -> Option<Value> {
+    let mut sections: IndexMap<String, Facts> = IndexMap::new();
+    let mut defaults: Facts = IndexMap::new();
+    let mut current: Option<String> = None;
+    let mut last_key: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            last_key = None;
+            continue;
+        }
+        if trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if line.starts_with([' ', '\t'])
+            && let (Some(sec), Some(k)) = (&current, &last_key)
+        {
+            let target = if sec == "DEFAULT" {
+                &mut defaults
+            } else {
+                sections.get_mut(sec)?
+            };
+            let prev = target.get(k).map(|v| v.to_string()).unwrap_or_default();
+            target.insert(k.clone(), Value::from(format!("{prev}\n{trimmed}")));
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            if name != "DEFAULT" {
+                if sections.contains_key(name) {
+                    return None;
+                }
+                sections.insert(name.to_owned(), IndexMap::new());
+            }
+            current = Some(name.to_owned());
+            last_key = None;
+            continue;
+        }
+        let sec = current.as_ref()?;
+        let pos = trimmed.find(['=', ':']);
+        let (k, v) = match pos {
+            Some(i) => (trimmed[..i].trim(), trimmed[i + 1..].trim()),
+            None => return None,
+        };
+        let k = k.to_lowercase();
+        let target = if sec == "DEFAULT" {
+            &mut defaults
+        } else {
+            sections.get_mut(sec)?
+        };
+        target.insert(k.clone(), vs(v));
+        last_key = Some(k);
+    }
+    Some(vmap(sections.into_iter().map(|(name, mut opts)| {
+        for (k, v) in &defaults {
+            opts.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        (name, obj(opts))
+    })))
+}
+
+fn local_fact_value(path: &str, out: &str, warnings: &mut Vec<String>) -> Value {
+    if let Ok(v) = crate::template::filters::pyjson::loads(out) {
+        return v;
+    }
+    match parse_ini(out) {
+        Some(v) => v,
+        None => {
+            let msg = format!("error loading facts as JSON or ini - please check content: {path}");
+            warnings.push(msg.clone());
+            Value::from(msg)
+        }
+    }
+}
+
+fn local_facts(p: &Probe, warnings: &mut Vec<String>, f: &mut Facts) {
+    let mut local: Facts = IndexMap::new();
+    let mut files: BTreeMap<String, ()> = BTreeMap::new();
+    for name in p.sections.keys() {
+        for prefix in ["lfx ", "lfo ", "lff "] {
+            if let Some(path) = name.strip_prefix(prefix) {
+                files.insert(path.to_owned(), ());
+            }
+        }
+    }
+    for path in files.keys() {
+        let base = path.rsplit('/').next().unwrap_or("").replace(".fact", "");
+        let fact = if p.section(&format!("lfx {path}")).is_some() {
+            let msg = format!("Could not stat fact ({path})");
+            warnings.push(msg.clone());
+            Value::from(msg)
+        } else if let Some(out) = p.section(&format!("lfo {path}")) {
+            let rc: i64 = p
+                .section(&format!("lfr {path}"))
+                .and_then(|r| r.trim().parse().ok())
+                .unwrap_or(-1);
+            if rc != 0 {
+                let err = p.section(&format!("lfe {path}")).unwrap_or("");
+                let msg = if rc == 124 {
+                    format!("Could not execute fact script ({path}): timed out")
+                } else {
+                    format!("Failure executing fact script ({path}), rc: {rc}, err: {err}")
+                };
+                warnings.push(msg.clone());
+                Value::from(msg)
+            } else {
+                local_fact_value(path, out, warnings)
+            }
+        } else {
+            let out = p.section(&format!("lff {path}")).unwrap_or("").trim();
+            local_fact_value(path, out, warnings)
+        };
+        local.insert(base, fact);
+    }
+    f.insert("local".into(), obj(local));
+}
+
+// ---------------------------------------------------------------------------
+// Assembly
+
+/// Builds the facts the chosen collectors give from the probe's output,
+/// with their `ansible_` names, filtered and sorted by name.
+fn build_facts(
+    p: &Probe,
+    chosen: &BTreeSet<&str>,
+    gather_subset: &[String],
+    filter: &[String],
+    warnings: &mut Vec<String>,
+) -> Facts {
+    let u = uname(p);
+    let linux = u.system == "Linux";
+    let dist = distribution_facts(p, &u);
+    let dist_str = |k: &str| {
+        dist.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let family = dist_str("os_family");
+    let mut all: Facts = IndexMap::new();
+    for c in COLLECTORS.iter().filter(|c| chosen.contains(c.name)) {
+        let mut f: Facts = IndexMap::new();
+        match c.name {
+            "platform" => platform_facts(p, &u, &mut f),
+            "distribution" => f.extend(dist.clone()),
+            "lsb" => lsb_facts(p, &mut f),
+            "selinux" => selinux_facts(p, &mut f),
+            "apparmor" => apparmor_facts(p, &mut f),
+            "chroot" => chroot_facts(p, &target_env(p), &mut f),
+            "fips" => fips_facts(p, &mut f),
+            "python" => python_facts(p, &mut f),
+            "caps" => caps_facts(p, &mut f),
+            "pkg_mgr" => pkg_mgr_facts(p, &family, &mut f),
+            "service_mgr" => service_mgr_facts(p, &u.system, &dist_str("distribution"), &mut f),
+            "cmdline" => cmdline_facts(p, &mut f),
+            "date_time" => date_time_facts(p, &mut f),
+            "env" => {
+                let env = target_env(p);
+                f.insert(
+                    "env".into(),
+                    vmap(env.into_iter().map(|(k, v)| (k, Value::from(v)))),
+                );
+            }
+            "loadavg" => loadavg_facts(p, &mut f),
+            "ssh_pub_keys" => ssh_pub_key_facts(p, &mut f),
+            "user" => user_facts(p, &mut f),
+            "systemd" => systemd_facts(p, &mut f),
+            "virtual" if linux => virtual_facts(p, &mut f),
+            "virtual" => {
+                f.insert("virtualization_type".into(), vs(""));
+                f.insert("virtualization_role".into(), vs(""));
+                f.insert(
+                    "virtualization_tech_guest".into(),
+                    list(Vec::<Value>::new()),
+                );
+                f.insert("virtualization_tech_host".into(), list(Vec::<Value>::new()));
+            }
+            "hardware" if linux => {
+                cpu_facts(p, &architecture(&u.machine), &mut f);
+                memory_facts(p, &mut f);
+                dmi_facts(p, &mut f);
+                sysinfo_facts(p, &mut f);
+                device_facts(p, &mut f);
+                uptime_facts(p, &mut f);
+                lvm_facts(p, &mut f);
+                mount_facts(p, warnings, &mut f);
+            }
+            "dns" => dns_facts(p, &mut f),
+            "fibre_channel_wwn" => fc_wwn_facts(p, &mut f),
+            "iscsi" => iscsi_facts(p, &mut f),
+            "nvme" => nvme_facts(p, &mut f),
+            "network" if linux => {
+                network_facts(p, &family, &dist_str("distribution_version"), &mut f)
+            }
+            "local" => local_facts(p, warnings, &mut f),
+            _ => {}
+        }
+        for (k, v) in f {
+            all.insert(format!("ansible_{k}"), v);
+        }
+    }
+    all.insert(
+        "gather_subset".into(),
+        list(gather_subset.iter().map(|s| vs(s))),
+    );
+    all.insert("module_setup".into(), Value::from(true));
+    all.retain(|k, _| filter_keeps(k, filter));
+    all.sort_keys();
+    all
+}
+
+#[async_trait]
+impl Module for Setup {
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
+    async fn run(&self, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
+        let gather_subset = args
+            .str_list("gather_subset")
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| vec!["all".to_owned()]);
+        let filter = args.str_list("filter").unwrap_or_default();
+        let timeout = args.int("gather_timeout").filter(|t| *t > 0).unwrap_or(10);
+        let chosen = match select_collectors(&gather_subset) {
+            Ok(c) => c,
+            Err(e) => return Ok(Outcome::failure(e)),
+        };
+        let fact_path = match args.str("fact_path") {
+            Some(fp) if chosen.contains("local") => {
+                super::command::expand_path(ctx.conn, &fp).await?
+            }
+            Some(fp) => fp,
+            None => "/etc/ansible/facts.d".to_owned(),
+        };
+        let names: Vec<&str> = chosen.iter().copied().collect();
+        let names = names.join(" ");
+        let timeout = timeout.to_string();
+        let req = ExecRequest::argv([
+            "/bin/sh",
+            "-c",
+            SCRIPT,
+            "hoist-setup",
+            &names,
+            &fact_path,
+            &timeout,
+        ])
+        .read_only();
+        let out = ctx.conn.exec(&req).await?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let probe = Probe::parse(&text);
+        if probe.section("end").is_none() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(ModuleError::Failed(format!(
+                "fact gathering failed (rc={}): {}",
+                out.rc,
+                err.trim()
+            )));
+        }
+        let mut warnings = Vec::new();
+        let facts = build_facts(&probe, &chosen, &gather_subset, &filter, &mut warnings);
+        let mut outcome = Outcome::changed(false);
+        outcome.set("ansible_facts", vmap(facts.clone()));
+        if !warnings.is_empty() {
+            outcome.set("warnings", list(warnings));
+        }
+        outcome.facts = facts;
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::testing::{TestEnv, run};
+    use minijinja::value::ValueKind;
+
+    async fn gather(yaml: &str) -> Outcome {
+        let dir = tempfile::tempdir().unwrap();
+        let e = TestEnv::new(dir.path(), &[]);
+        run(&Setup, yaml, &e, false, false).await.unwrap()
+    }
+
+    fn get<'a>(facts: &'a Facts, k: &str) -> &'a Value {
+        facts.get(k).unwrap_or_else(|| panic!("fact {k} missing"))
+    }
+
+    fn attr(v: &Value, k: &str) -> Value {
+        v.get_attr(k).unwrap_or_default()
+    }
+
+    fn is_int(v: &Value) -> bool {
+        v.kind() == ValueKind::Number && v.is_integer()
+    }
+
+    fn strs(v: &Value) -> Vec<String> {
+        v.try_iter().unwrap().map(|x| x.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn gathers_this_debian_machine() {
+        let out = gather("{}").await;
+        assert!(!out.changed && !out.failed, "{:?}", out.msg);
+        let f = &out.facts;
+        if !std::path::Path::new("/etc/debian_version").exists() {
+            return;
+        }
+        assert_eq!(get(f, "ansible_distribution"), &Value::from("Debian"));
+        assert_eq!(get(f, "ansible_os_family"), &Value::from("Debian"));
+        assert_eq!(get(f, "ansible_system"), &Value::from("Linux"));
+        assert_eq!(get(f, "ansible_pkg_mgr"), &Value::from("apt"));
+        let major = get(f, "ansible_distribution_major_version").to_string();
+        let version = get(f, "ansible_distribution_version").to_string();
+        assert!(version.starts_with(&major) && !major.is_empty());
+        let debian = std::fs::read_to_string("/etc/debian_version").unwrap();
+        if debian.starts_with("12.") {
+            assert_eq!(major, "12");
+            assert_eq!(version, debian.trim());
+            assert_eq!(
+                get(f, "ansible_distribution_release"),
+                &Value::from("bookworm")
+            );
+        }
+        let uts = nix::sys::utsname::uname().unwrap();
+        let node = uts.nodename().to_string_lossy().to_string();
+        assert_eq!(get(f, "ansible_nodename"), &Value::from(node.as_str()));
+        assert_eq!(
+            get(f, "ansible_hostname"),
+            &Value::from(node.split('.').next().unwrap())
+        );
+        assert_eq!(
+            get(f, "ansible_kernel"),
+            &Value::from(uts.release().to_string_lossy().as_ref())
+        );
+        assert_eq!(
+            get(f, "ansible_architecture"),
+            &Value::from(uts.machine().to_string_lossy().as_ref())
+        );
+        for k in [
+            "ansible_processor_count",
+            "ansible_processor_cores",
+            "ansible_processor_vcpus",
+            "ansible_processor_nproc",
+            "ansible_memtotal_mb",
+            "ansible_memfree_mb",
+            "ansible_swaptotal_mb",
+            "ansible_uptime_seconds",
+            "ansible_user_uid",
+            "ansible_user_gid",
+            "ansible_real_user_id",
+            "ansible_effective_user_id",
+        ] {
+            assert!(is_int(get(f, k)), "{k} is {:?}", get(f, k));
+        }
+        assert!(i64::try_from(get(f, "ansible_processor_count").clone()).unwrap() >= 1);
+        assert!(i64::try_from(get(f, "ansible_memtotal_mb").clone()).unwrap() > 0);
+        let uid = nix::unistd::getuid().as_raw() as i64;
+        assert_eq!(get(f, "ansible_user_uid"), &Value::from(uid));
+        assert_eq!(get(f, "ansible_effective_user_id"), &Value::from(uid));
+        assert_eq!(get(f, "ansible_userspace_bits").kind(), ValueKind::String);
+        assert_eq!(get(f, "ansible_processor").kind(), ValueKind::Seq);
+        let mem = get(f, "ansible_memory_mb");
+        assert!(is_int(&attr(&attr(mem, "real"), "total")));
+
+        let dt = get(f, "ansible_date_time");
+        let epoch = attr(dt, "epoch");
+        assert_eq!(epoch.kind(), ValueKind::String);
+        let epoch = epoch.to_string();
+        assert!(!epoch.is_empty() && epoch.chars().all(|c| c.is_ascii_digit()));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((epoch.parse::<i64>().unwrap() - now).abs() < 60);
+        for k in [
+            "date",
+            "time",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "tz",
+            "tz_offset",
+        ] {
+            assert_eq!(attr(dt, k).kind(), ValueKind::String, "date_time.{k}");
+        }
+        let iso = attr(dt, "iso8601").to_string();
+        assert!(iso.ends_with('Z') && iso.len() == 20, "{iso}");
+        assert_eq!(attr(dt, "iso8601_micro").to_string().len(), 27);
+
+        assert!(!attr(get(f, "ansible_env"), "PATH").is_undefined());
+        assert_eq!(
+            attr(get(f, "ansible_selinux"), "status"),
+            Value::from("disabled")
+        );
+        assert_eq!(get(f, "ansible_local").len(), Some(0));
+        assert_eq!(
+            get(f, "gather_subset"),
+            &Value::from(vec![Value::from("all")])
+        );
+        assert_eq!(get(f, "module_setup"), &Value::from(true));
+        assert_eq!(get(f, "ansible_service_mgr").kind(), ValueKind::String);
+        assert_eq!(get(f, "ansible_mounts").kind(), ValueKind::Seq);
+        assert_eq!(get(f, "ansible_lsb").kind(), ValueKind::Map);
+
+        // network
+        let ifaces = strs(get(f, "ansible_interfaces"));
+        assert!(ifaces.contains(&"lo".to_owned()), "{ifaces:?}");
+        let lo = get(f, "ansible_lo");
+        assert_eq!(attr(lo, "device"), Value::from("lo"));
+        assert_eq!(attr(lo, "type"), Value::from("loopback"));
+        assert!(is_int(&attr(lo, "mtu")));
+        assert_eq!(attr(&attr(lo, "ipv4"), "address"), Value::from("127.0.0.1"));
+        assert_eq!(attr(&attr(lo, "ipv4"), "prefix"), Value::from("8"));
+        let has_route = std::process::Command::new("ip")
+            .args(["-4", "route", "get", "8.8.8.8"])
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.contains(&b's'));
+        let d4 = get(f, "ansible_default_ipv4");
+        assert_eq!(d4.kind(), ValueKind::Map);
+        if has_route {
+            let addr = attr(d4, "address").to_string();
+            assert!(addr.parse::<std::net::Ipv4Addr>().is_ok(), "{addr}");
+            let iface = attr(d4, "interface").to_string();
+            assert!(ifaces.contains(&iface));
+            assert!(is_int(&attr(d4, "mtu")));
+            assert_eq!(attr(d4, "prefix").kind(), ValueKind::String);
+            assert!(!attr(d4, "netmask").is_undefined());
+            assert!(strs(get(f, "ansible_all_ipv4_addresses")).contains(&addr));
+            let dev = get(f, &format!("ansible_{iface}"));
+            assert_eq!(attr(&attr(dev, "ipv4"), "address"), Value::from(addr));
+        }
+
+        // The module result carries the same facts under ansible_facts.
+        let data = out.data.get("ansible_facts").unwrap();
+        assert_eq!(
+            attr(data, "ansible_distribution"),
+            get(f, "ansible_distribution").clone()
+        );
+    }
+
+    #[tokio::test]
+    async fn gather_subset_selects_collectors() {
+        let out = gather("gather_subset: min").await;
+        let f = &out.facts;
+        for k in [
+            "ansible_distribution",
+            "ansible_os_family",
+            "ansible_hostname",
+            "ansible_date_time",
+            "ansible_env",
+            "ansible_user_id",
+            "ansible_pkg_mgr",
+            "ansible_service_mgr",
+            "ansible_lsb",
+            "ansible_local",
+            "ansible_fips",
+            "ansible_dns",
+        ] {
+            assert!(f.contains_key(k), "min lacks {k}");
+        }
+        for k in [
+            "ansible_processor_count",
+            "ansible_mounts",
+            "ansible_interfaces",
+            "ansible_default_ipv4",
+            "ansible_virtualization_type",
+            "ansible_loadavg",
+        ] {
+            assert!(!f.contains_key(k), "min has {k}");
+        }
+        assert_eq!(
+            get(f, "gather_subset"),
+            &Value::from(vec![Value::from("min")])
+        );
+
+        // network needs distribution and platform, so they come along.
+        let out = gather(r#"gather_subset: "!all,!min,network""#).await;
+        let f = &out.facts;
+        assert!(f.contains_key("ansible_interfaces"));
+        assert!(f.contains_key("ansible_distribution"));
+        assert!(f.contains_key("ansible_kernel"));
+        assert!(!f.contains_key("ansible_env"));
+        assert!(!f.contains_key("ansible_date_time"));
+
+        let out = gather(r#"gather_subset: ["all", "!hardware", "!network"]"#).await;
+        let f = &out.facts;
+        assert!(!f.contains_key("ansible_mounts"));
+        assert!(!f.contains_key("ansible_memtotal_mb"));
+        assert!(!f.contains_key("ansible_interfaces"));
+        assert!(f.contains_key("ansible_virtualization_role"));
+        assert!(f.contains_key("ansible_env"));
+        // As in Ansible, exclusions alone leave just the minimal set.
+        let out = gather(r#"gather_subset: "!hardware""#).await;
+        assert!(!out.facts.contains_key("ansible_virtualization_role"));
+        assert!(out.facts.contains_key("ansible_env"));
+
+        let out = gather("gather_subset: [bogus]").await;
+        assert!(out.failed);
+        assert!(
+            out.msg
+                .unwrap()
+                .starts_with("Bad subset 'bogus' given to Ansible. gather_subset options allowed: all, all_ipv4_addresses, all_ipv6_addresses, apparmor,")
+        );
+    }
+
+    #[tokio::test]
+    async fn filter_keeps_matching_names() {
+        let out = gather("filter: ansible_distribution*").await;
+        let names: Vec<&str> = out.facts.keys().map(String::as_str).collect();
+        assert!(names.contains(&"ansible_distribution"));
+        assert!(names.contains(&"ansible_distribution_major_version"));
+        assert!(names.iter().all(|n| n.starts_with("ansible_distribution")));
+        // gather_subset and module_setup are filtered like any fact.
+        assert!(!names.contains(&"module_setup"));
+
+        // Without the prefix, the pattern is tried with ansible_ added.
+        let out = gather("filter: [kernel, 'os_fam?ly']").await;
+        let names: Vec<&str> = out.facts.keys().map(String::as_str).collect();
+        assert_eq!(names, ["ansible_kernel", "ansible_os_family"]);
+
+        let out = gather("filter: '*'").await;
+        assert!(out.facts.contains_key("module_setup"));
+    }
+
+    #[tokio::test]
+    async fn local_facts_from_fact_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("j.fact"), r#"{"a": 1, "b": [true, null, "x"]}"#).unwrap();
+        std::fs::write(
+            d.join("i.fact"),
+            "[general]\nName = hoist\nmulti: one\n  two\n[DEFAULT]\ndd=1\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("e.fact"), "#!/bin/sh\necho '{\"exec\": true}'\n").unwrap();
+        std::fs::write(d.join("bad.fact"), "#!/bin/sh\necho oops >&2\nexit 3\n").unwrap();
+        std::fs::write(d.join("g.fact"), "no section here\n").unwrap();
+        std::fs::write(d.join("ignored.txt"), "{}").unwrap();
+        for x in ["e.fact", "bad.fact"] {
+            std::fs::set_permissions(d.join(x), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let out = gather(&format!(
+            "gather_subset: ['!all', '!min', local]\nfact_path: {}",
+            d.display()
+        ))
+        .await;
+        let names: Vec<&str> = out.facts.keys().map(String::as_str).collect();
+        assert_eq!(names, ["ansible_local", "gather_subset", "module_setup"]);
+        let local = get(&out.facts, "ansible_local");
+        let mut keys: Vec<String> = strs(local);
+        keys.sort();
+        assert_eq!(keys, ["bad", "e", "g", "i", "j"]);
+        assert_eq!(attr(&attr(local, "j"), "a"), Value::from(1));
+        assert_eq!(
+            attr(&attr(local, "j"), "b").to_string(),
+            Value::from(vec![Value::from(true), Value::from(()), Value::from("x")]).to_string()
+        );
+        assert_eq!(attr(&attr(local, "e"), "exec"), Value::from(true));
+        let general = attr(&attr(local, "i"), "general");
+        assert_eq!(attr(&general, "name"), Value::from("hoist"));
+        assert_eq!(attr(&general, "multi"), Value::from("one\ntwo"));
+        assert_eq!(attr(&general, "dd"), Value::from("1"));
+        let bad = path_msg(&attr(local, "bad"), d);
+        assert_eq!(
+            bad,
+            "Failure executing fact script (D/bad.fact), rc: 3, err: oops\n"
+        );
+        assert_eq!(
+            path_msg(&attr(local, "g"), d),
+            "error loading facts as JSON or ini - please check content: D/g.fact"
+        );
+        let warnings = out.data.get("warnings").unwrap();
+        assert_eq!(warnings.len(), Some(2));
+
+        // A missing fact_path gives an empty dict.
+        let out = gather("gather_subset: local\nfact_path: /nonexistent/facts.d").await;
+        assert_eq!(get(&out.facts, "ansible_local").len(), Some(0));
+    }
+
+    fn path_msg(v: &Value, dir: &std::path::Path) -> String {
+        v.to_string().replace(&dir.display().to_string(), "D")
+    }
+
+    #[tokio::test]
+    async fn works_in_check_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = TestEnv::new(dir.path(), &[]);
+        let out = run(&Setup, "gather_subset: min", &e, true, false)
+            .await
+            .unwrap();
+        assert!(!out.failed && !out.changed);
+        assert!(out.facts.contains_key("ansible_distribution"));
+    }
+
+    /// Runs setup through a shell-script connection (as over SSH), with
+    /// `become` when given.
+    async fn gather_via_shell(become_: Option<crate::connection::shell::Become>) -> Outcome {
+        use crate::connection::shell::{BecomeRunner, LocalRunner, ScriptRunner, ShellConnection};
+        use std::sync::Arc;
+        let runner: Arc<dyn ScriptRunner> = match become_ {
+            Some(b) => Arc::new(BecomeRunner::new(Arc::new(LocalRunner), b)),
+            None => Arc::new(LocalRunner),
+        };
+        let conn = ShellConnection::new(runner);
+        let dir = tempfile::tempdir().unwrap();
+        let env = TestEnv::new(dir.path(), &[]);
+        let raw = IndexMap::from([(
+            "gather_subset".to_owned(),
+            Value::from(vec![Value::from("all")]),
+        )]);
+        let args = Args::bind(Setup.spec(), &raw).unwrap();
+        let ctx = ModuleCtx {
+            conn: &conn,
+            check_mode: false,
+            predict: false,
+            diff: false,
+            host: "localhost",
+            env: &env,
+        };
+        Setup.run(&args, &ctx).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn works_through_a_shell_connection_and_become() {
+        let out = gather_via_shell(None).await;
+        assert!(!out.failed);
+        let direct = gather("gather_subset: all").await;
+        for k in [
+            "ansible_distribution",
+            "ansible_distribution_version",
+            "ansible_hostname",
+            "ansible_user_id",
+            "ansible_interfaces",
+            "ansible_processor",
+        ] {
+            assert_eq!(
+                get(&out.facts, k).to_string(),
+                get(&direct.facts, k).to_string(),
+                "{k}"
+            );
+        }
+        // become (su) to an unprivileged user, when this test runs as root
+        let su = std::path::Path::new("/bin/su").exists()
+            || std::path::Path::new("/usr/bin/su").exists();
+        let nobody = std::fs::read_to_string("/etc/passwd")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("nobody:"));
+        if !nix::unistd::geteuid().is_root() || !su || !nobody {
+            return;
+        }
+        let out = gather_via_shell(Some(crate::connection::shell::Become {
+            method: "su".into(),
+            user: "nobody".into(),
+            password: None,
+            flags: None,
+        }))
+        .await;
+        assert!(!out.failed, "{:?}", out.msg);
+        assert_eq!(get(&out.facts, "ansible_user_id"), &Value::from("nobody"));
+        let uid = get(&out.facts, "ansible_effective_user_id");
+        assert!(is_int(uid) && uid != &Value::from(0));
+        assert_eq!(
+            get(&out.facts, "ansible_distribution").to_string(),
+            get(&direct.facts, "ansible_distribution").to_string()
+        );
+        assert!(get(&out.facts, "ansible_memtotal_mb").is_integer());
+    }
+
+    #[test]
+    fn namespace_strips_the_prefix() {
+        let mut facts = Facts::new();
+        facts.insert("ansible_distribution".into(), Value::from("Debian"));
+        facts.insert("ansible_local".into(), vmap([("x", 1)]));
+        facts.insert("module_setup".into(), Value::from(true));
+        let ns = facts_namespace(&facts);
+        assert_eq!(attr(&ns, "distribution"), Value::from("Debian"));
+        assert_eq!(attr(&attr(&ns, "ansible_local"), "x"), Value::from(1));
+        assert_eq!(attr(&ns, "module_setup"), Value::from(true));
+        assert!(attr(&ns, "local").is_undefined());
+        assert_eq!(ns.len(), Some(3));
+    }
+
+    #[test]
+    fn subsets_follow_ansible() {
+        let sel = |s: &[&str]| {
+            let v: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+            select_collectors(&v)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sel(&["!all", "!min"]), Vec::<&str>::new());
+        assert_eq!(
+            sel(&["!all", "!min", "pkg_mgr"]),
+            ["distribution", "pkg_mgr"]
+        );
+        assert_eq!(
+            sel(&["!all", "!min", "distribution_version"]),
+            ["distribution"]
+        );
+        assert_eq!(sel(&["!all", "!min", "hardware"]), ["hardware", "platform"]);
+        let all = sel(&["all"]);
+        assert_eq!(all.len(), COLLECTORS.len());
+        let no_hw = sel(&["all", "!hardware", "!devices"]);
+        assert!(!no_hw.contains(&"hardware") && no_hw.contains(&"network"));
+        // "!all" keeps the minimal set; an explicit name wins over "!".
+        let min = sel(&["!all"]);
+        assert_eq!(min.len(), MINIMAL.len());
+        let explicit = sel(&["!virtual", "virtual"]);
+        assert!(explicit.contains(&"virtual"));
+        assert!(select_collectors(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn fnmatch_like_python() {
+        assert!(fnmatch("ansible_distribution", "ansible_dist*"));
+        assert!(fnmatch("ansible_eth0", "ansible_eth?"));
+        assert!(fnmatch("ansible_eth0", "ansible_eth[0-9]"));
+        assert!(!fnmatch("ansible_eth0", "ansible_eth[!0-9]"));
+        assert!(fnmatch("a[b", "a[b"));
+        assert!(fnmatch("abc", "*"));
+        assert!(!fnmatch("abc", "ab"));
+        assert!(fnmatch("", "*"));
+        assert!(fnmatch("a*c", "a*c"));
+        assert!(filter_keeps("ansible_kernel", &["kernel".into()]));
+        assert!(!filter_keeps("facter_x", &["x".into()]));
+        assert!(filter_keeps("anything", &["".into()]));
+    }
+
+    #[test]
+    fn small_helpers() {
+        assert_eq!(bytes_to_human(0.0), "0.00 Bytes");
+        assert_eq!(bytes_to_human(536870912.0 * 512.0), "256.00 GB");
+        assert_eq!(bytes_to_human(1536.0), "1.50 KB");
+        assert_eq!(py_round(0.5), 0);
+        assert_eq!(py_round(1.5), 2);
+        assert_eq!(py_round(2.5), 2);
+        assert_eq!(py_round(0.4), 0);
+        assert_eq!(capitalize("opensuse-leap"), "Opensuse-leap");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+        assert_eq!(
+            shlex_posix("A=\"b c\" D='e' # note\nF=g\\ h"),
+            ["A=b c", "D=e", "F=g h"]
+        );
+        assert_eq!(
+            shlex_nonposix(r#"a=1 "b c" d"#).unwrap(),
+            ["a=1", "\"b c\"", "d"]
+        );
+        assert!(shlex_nonposix("a \"b").is_none());
+        assert_eq!(unescape_octal(r"/mnt/a\040b"), "/mnt/a b");
+        assert_eq!(
+            release_content("CentOS Linux release 7.9.2009 (Core)"),
+            (
+                Some("CentOS Linux".into()),
+                Some("7.9.2009".into()),
+                Some("Core".into())
+            )
+        );
+    }
+
+    // -----------------------------------------------------------------------
+    // Parsing a fixed probe output, independent of this machine.
+
+    fn sec(name: &str, content: &str) -> String {
+        format!("\n\x1e{name}\x1e\n{content}")
+    }
+
+    fn all_collectors() -> BTreeSet<&'static str> {
+        COLLECTORS.iter().map(|c| c.name).collect()
+    }
+
+    fn facts_of(text: &str) -> Facts {
+        let p = Probe::parse(text);
+        let mut w = Vec::new();
+        build_facts(&p, &all_collectors(), &["all".into()], &[], &mut w)
+    }
+
+    const CPUINFO: &str = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU\nphysical id\t: 0\nsiblings\t: 4\ncore id\t\t: 0\ncpu cores\t: 2\nflags\t\t: fpu vme de\n\nprocessor\t: 1\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU\nphysical id\t: 0\nsiblings\t: 4\ncore id\t\t: 0\ncpu cores\t: 2\nflags\t\t: fpu vme de\n\nprocessor\t: 2\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU\nphysical id\t: 1\nsiblings\t: 4\ncore id\t\t: 1\ncpu cores\t: 2\nflags\t\t: fpu vme de\n\nprocessor\t: 3\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU\nphysical id\t: 1\nsiblings\t: 4\ncore id\t\t: 1\ncpu cores\t: 2\nflags\t\t: fpu vme de\n";
+
+    fn rocky_probe() -> String {
+        let env = "HOME=/home/deploy\0PATH=/usr/bin:/bin\0LANG=en_US.UTF-8\0MULTI=a\nb\0";
+        [
+            sec("env0", env),
+            sec(
+                "uname",
+                "Linux\n5.14.0-362.el9.x86_64\n#1 SMP PREEMPT_DYNAMIC Wed Nov 8 2023\nx86_64\nweb1.example.com\n",
+            ),
+            sec("bits", "64\n"),
+            sec("fqdn", "10.0.0.5       web1.example.com web1\n"),
+            sec("F /etc/machine-id", "0123456789abcdef\n"),
+            sec("C python", "/usr/bin/python3\n3 9 18 final 0\ncpython\n1\n"),
+            sec("R python", "0\n"),
+            sec(
+                "F /etc/os-release",
+                "NAME=\"Rocky Linux\"\nVERSION=\"9.3 (Blue Onyx)\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPLATFORM_ID=\"platform:el9\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n",
+            ),
+            sec("F /etc/redhat-release", "Rocky Linux release 9.3 (Blue Onyx)\n"),
+            sec("F /etc/rocky-release", "Rocky Linux release 9.3 (Blue Onyx)\n"),
+            sec("F /etc/system-release", "Rocky Linux release 9.3 (Blue Onyx)\n"),
+            sec("X", "/usr/bin/dnf\n/usr/bin/yum\n/run/systemd/system/\n/etc/init.d/\n"),
+            sec("realpath", "/usr/bin/dnf\t/usr/bin/dnf-3\n"),
+            sec("F /proc/1/comm", "systemd\n"),
+            sec("L", "/sbin/init\t../lib/systemd/systemd\n"),
+            sec("B", "systemctl=/usr/bin/systemctl\n"),
+            sec("C systemctl", "systemd 252 (252-18.el9)\n+PAM +AUDIT +SELINUX\n"),
+            sec("R systemctl", "0\n"),
+            sec(
+                "F /proc/cmdline",
+                "BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=/dev/mapper/rl-root ro console=tty0 console=ttyS0,115200 quiet\n",
+            ),
+            sec(
+                "date",
+                "1700000000|123456789|2023|11|14|23|13|20|2|46|+0100|CET|Tuesday\n+0100|CET\n+0200|CEST\n",
+            ),
+            sec("F /proc/loadavg", "0.25 0.50 1.00 1/200 1234\n"),
+            sec(
+                "F /etc/ssh/ssh_host_ed25519_key.pub",
+                "ssh-ed25519 AAAAkey root@web1\n",
+            ),
+            sec(
+                "user",
+                "1000\n1000\n1000\n1000\ndeploy\ndeploy:x:1000:1000:Deploy User:/home/deploy:/bin/bash\n",
+            ),
+            sec("F /proc/cpuinfo", CPUINFO),
+            sec("F /sys/devices/virtual/dmi/id/product_name", "KVM\n"),
+            sec("F /sys/devices/virtual/dmi/id/sys_vendor", "QEMU\n"),
+            sec(
+                "F /proc/meminfo",
+                "MemTotal:        8000000 kB\nMemFree:         2048000 kB\nBuffers:          102400 kB\nCached:          1024000 kB\nSwapCached:            0 kB\nSwapTotal:       2097148 kB\nSwapFree:        2097148 kB\n",
+            ),
+            sec("F /proc/uptime", "12345.67 20000.00\n"),
+            sec("nproc", "4\n"),
+            sec("C findmnt", "/      /dev/vda1           xfs  rw\n/srv   /dev/vda1[/srv]     xfs  rw\n"),
+            sec("R findmnt", "0\n"),
+            sec("C lsblk", "/dev/vda\n/dev/vda1 1111-2222\n"),
+            sec("R lsblk", "0\n"),
+            sec(
+                "mtab",
+                "proc /proc proc rw 0 0\n/dev/vda1 / xfs rw,relatime 0 0\n/dev/vda1 /srv xfs rw,relatime 0 0\nnas:/export /mnt/my\\040share nfs4 rw 0 0\n",
+            ),
+            sec(
+                "statfs",
+                "/\t0\t4096 4096 1000 400 500 2000 1500\n/srv\t0\t4096 4096 1000 400 500 2000 1500\n/mnt/my\\040share\t124\t\n",
+            ),
+            sec(
+                "F /etc/resolv.conf",
+                "# generated\nsearch example.com corp.example.com\nnameserver 10.0.0.1\nnameserver 10.0.0.2\noptions ndots:2 rotate\n",
+            ),
+            sec("ip", "/usr/sbin/ip\n"),
+            sec("C route4", "8.8.8.8 via 10.0.0.1 dev eth0 src 10.0.0.5 uid 1000 \n    cache \n"),
+            sec("R route4", "0\n"),
+            sec("C route6", ""),
+            sec("R route6", "2\n"),
+            sec("ifaces", "lo\neth0\n"),
+            sec("if lo", "address=00:00:00:00:00:00\nmtu=65536\noperstate=unknown\ntype=772\nflags=0x9\naddress?\nmtu?\noperstate?\ntype?\nflags?\n"),
+            sec(
+                "C addrp lo",
+                "1: lo: <LOOPBACK,UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n    inet6 ::1/128 scope host \n",
+            ),
+            sec("R addrp lo", "0\n"),
+            sec(
+                "if eth0",
+                "address=52:54:00:12:34:56\nmtu=1500\noperstate=up\ntype=1\nspeed=1000\nflags=0x1103\naddress?\nmtu?\noperstate?\ntype?\nspeed?\nflags?\ndevice?\nmodule>/sys/module/virtio_net\ndevice>../../../virtio0\n",
+            ),
+            sec(
+                "C addrp eth0",
+                "2: eth0: <BROADCAST,UP> mtu 1500\n    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0\n    inet6 fe80::5054:ff:fe12:3456/64 scope link \n",
+            ),
+            sec("R addrp eth0", "0\n"),
+            sec(
+                "C addrs eth0",
+                "2: eth0: <BROADCAST,UP> mtu 1500\n    inet 10.0.0.6/24 brd 10.0.0.255 scope global secondary eth0:1\n",
+            ),
+            sec("R addrs eth0", "0\n"),
+            sec("C local4", "local 10.0.0.5 dev eth0 table local\nlocal 127.0.0.0/8 dev lo\nbroadcast 10.0.0.255 dev eth0\n"),
+            sec("R local4", "0\n"),
+            sec("end", ""),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn parses_a_fixed_probe_output() {
+        let f = facts_of(&rocky_probe());
+        let s = |k: &str| get(&f, k).to_string();
+        // platform
+        assert_eq!(s("ansible_system"), "Linux");
+        assert_eq!(s("ansible_kernel"), "5.14.0-362.el9.x86_64");
+        assert_eq!(s("ansible_nodename"), "web1.example.com");
+        assert_eq!(s("ansible_hostname"), "web1");
+        assert_eq!(s("ansible_fqdn"), "web1.example.com");
+        assert_eq!(s("ansible_domain"), "example.com");
+        assert_eq!(s("ansible_userspace_bits"), "64");
+        assert_eq!(s("ansible_userspace_architecture"), "x86_64");
+        assert_eq!(s("ansible_machine_id"), "0123456789abcdef");
+        assert_eq!(s("ansible_python_version"), "3.9.18");
+        let py = get(&f, "ansible_python");
+        assert_eq!(attr(&attr(py, "version"), "minor"), Value::from(9));
+        assert_eq!(attr(py, "type"), Value::from("cpython"));
+        // distribution
+        assert_eq!(s("ansible_distribution"), "Rocky");
+        assert_eq!(s("ansible_distribution_version"), "9.3");
+        assert_eq!(s("ansible_distribution_major_version"), "9");
+        assert_eq!(s("ansible_distribution_release"), "Blue Onyx");
+        assert_eq!(s("ansible_distribution_file_path"), "/etc/redhat-release");
+        assert_eq!(s("ansible_distribution_file_variety"), "RedHat");
+        assert_eq!(
+            get(&f, "ansible_distribution_file_parsed"),
+            &Value::from(true)
+        );
+        assert_eq!(s("ansible_os_family"), "RedHat");
+        assert_eq!(s("ansible_pkg_mgr"), "dnf");
+        assert_eq!(s("ansible_service_mgr"), "systemd");
+        let systemd = get(&f, "ansible_systemd");
+        assert_eq!(attr(systemd, "version"), Value::from(252));
+        assert_eq!(
+            attr(systemd, "features"),
+            Value::from("+PAM +AUDIT +SELINUX")
+        );
+        // lsb: neither lsb_release nor /etc/lsb-release
+        assert_eq!(get(&f, "ansible_lsb").len(), Some(0));
+        // cmdline
+        let cmd = get(&f, "ansible_cmdline");
+        assert_eq!(attr(cmd, "console"), Value::from("ttyS0,115200"));
+        assert_eq!(attr(cmd, "quiet"), Value::from(true));
+        let proc = get(&f, "ansible_proc_cmdline");
+        assert_eq!(
+            attr(proc, "console"),
+            Value::from(vec![Value::from("tty0"), Value::from("ttyS0,115200")])
+        );
+        // date_time: local fields as the target prints them, iso8601 in UTC
+        let dt = get(&f, "ansible_date_time");
+        assert_eq!(attr(dt, "epoch"), Value::from("1700000000"));
+        assert_eq!(attr(dt, "iso8601"), Value::from("2023-11-14T22:13:20Z"));
+        assert_eq!(
+            attr(dt, "iso8601_micro"),
+            Value::from("2023-11-14T22:13:20.123456Z")
+        );
+        assert_eq!(
+            attr(dt, "iso8601_basic"),
+            Value::from("20231114T231320123456")
+        );
+        assert_eq!(attr(dt, "date"), Value::from("2023-11-14"));
+        assert_eq!(attr(dt, "time"), Value::from("23:13:20"));
+        assert_eq!(attr(dt, "tz"), Value::from("CET"));
+        assert_eq!(attr(dt, "tz_dst"), Value::from("CEST"));
+        assert_eq!(attr(dt, "tz_offset"), Value::from("+0100"));
+        assert_eq!(attr(dt, "weekday"), Value::from("Tuesday"));
+        assert_eq!(attr(dt, "weekday_number"), Value::from("2"));
+        assert_eq!(attr(dt, "weeknumber"), Value::from("46"));
+        // env, user
+        let env = get(&f, "ansible_env");
+        assert_eq!(attr(env, "HOME"), Value::from("/home/deploy"));
+        assert_eq!(attr(env, "MULTI"), Value::from("a\nb"));
+        assert_eq!(s("ansible_user_id"), "deploy");
+        assert_eq!(get(&f, "ansible_user_uid"), &Value::from(1000));
+        assert_eq!(s("ansible_user_gecos"), "Deploy User");
+        assert_eq!(s("ansible_user_dir"), "/home/deploy");
+        assert_eq!(s("ansible_user_shell"), "/bin/bash");
+        // ssh keys
+        assert_eq!(s("ansible_ssh_host_key_ed25519_public"), "AAAAkey");
+        assert_eq!(
+            s("ansible_ssh_host_key_ed25519_public_keytype"),
+            "ssh-ed25519"
+        );
+        // loadavg
+        assert_eq!(attr(get(&f, "ansible_loadavg"), "5m"), Value::from(0.5));
+        // hardware
+        assert_eq!(
+            get(&f, "ansible_processor"),
+            &Value::from(
+                ["0", "GenuineIntel", "Intel(R) Xeon(R) CPU"]
+                    .repeat(4)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        if i % 3 == 0 {
+                            Value::from((i / 3).to_string())
+                        } else {
+                            Value::from(*x)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            )
+        );
+        assert_eq!(get(&f, "ansible_processor_count"), &Value::from(2));
+        assert_eq!(get(&f, "ansible_processor_cores"), &Value::from(2));
+        assert_eq!(
+            get(&f, "ansible_processor_threads_per_core"),
+            &Value::from(2)
+        );
+        assert_eq!(get(&f, "ansible_processor_vcpus"), &Value::from(8));
+        assert_eq!(get(&f, "ansible_processor_nproc"), &Value::from(4));
+        assert_eq!(strs(get(&f, "ansible_flags")), ["fpu", "vme", "de"]);
+        assert_eq!(get(&f, "ansible_memtotal_mb"), &Value::from(7812));
+        assert_eq!(get(&f, "ansible_memfree_mb"), &Value::from(2000));
+        assert_eq!(get(&f, "ansible_swaptotal_mb"), &Value::from(2047));
+        let mem = get(&f, "ansible_memory_mb");
+        assert_eq!(attr(&attr(mem, "real"), "used"), Value::from(5812));
+        assert_eq!(attr(&attr(mem, "nocache"), "free"), Value::from(3100));
+        assert_eq!(attr(&attr(mem, "swap"), "used"), Value::from(0));
+        assert_eq!(get(&f, "ansible_uptime_seconds"), &Value::from(12345));
+        assert_eq!(s("ansible_product_name"), "KVM");
+        assert_eq!(s("ansible_system_vendor"), "QEMU");
+        assert_eq!(s("ansible_bios_version"), "NA");
+        assert_eq!(s("ansible_lvm"), "N/A");
+        // virtual
+        assert_eq!(s("ansible_virtualization_type"), "kvm");
+        assert_eq!(s("ansible_virtualization_role"), "guest");
+        assert_eq!(strs(get(&f, "ansible_virtualization_tech_guest")), ["kvm"]);
+        // mounts: only real devices; bind mounts marked; sizes from statvfs
+        let mounts: Vec<Value> = get(&f, "ansible_mounts").try_iter().unwrap().collect();
+        assert_eq!(mounts.len(), 3);
+        assert_eq!(attr(&mounts[0], "mount"), Value::from("/"));
+        assert_eq!(attr(&mounts[0], "device"), Value::from("/dev/vda1"));
+        assert_eq!(attr(&mounts[0], "fstype"), Value::from("xfs"));
+        assert_eq!(attr(&mounts[0], "options"), Value::from("rw,relatime"));
+        assert_eq!(attr(&mounts[0], "size_total"), Value::from(4_096_000));
+        assert_eq!(attr(&mounts[0], "size_available"), Value::from(1_638_400));
+        assert_eq!(attr(&mounts[0], "block_used"), Value::from(600));
+        assert_eq!(attr(&mounts[0], "inode_used"), Value::from(500));
+        assert_eq!(attr(&mounts[0], "uuid"), Value::from("1111-2222"));
+        assert_eq!(attr(&mounts[0], "dump"), Value::from(0));
+        assert_eq!(attr(&mounts[1], "options"), Value::from("rw,relatime,bind"));
+        assert_eq!(attr(&mounts[2], "mount"), Value::from("/mnt/my share"));
+        assert_eq!(
+            attr(&mounts[2], "note"),
+            Value::from("Could not get extra information due to timeout")
+        );
+        // dns
+        let dns = get(&f, "ansible_dns");
+        assert_eq!(strs(&attr(dns, "nameservers")), ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(
+            strs(&attr(dns, "search")),
+            ["example.com", "corp.example.com"]
+        );
+        assert_eq!(attr(&attr(dns, "options"), "ndots"), Value::from("2"));
+        assert_eq!(attr(&attr(dns, "options"), "rotate"), Value::from(true));
+        // network
+        assert_eq!(
+            strs(get(&f, "ansible_interfaces")),
+            ["lo", "eth0", "eth0_1"]
+        );
+        let d4 = get(&f, "ansible_default_ipv4");
+        assert_eq!(attr(d4, "address"), Value::from("10.0.0.5"));
+        assert_eq!(attr(d4, "gateway"), Value::from("10.0.0.1"));
+        assert_eq!(attr(d4, "interface"), Value::from("eth0"));
+        assert_eq!(attr(d4, "alias"), Value::from("eth0"));
+        assert_eq!(attr(d4, "netmask"), Value::from("255.255.255.0"));
+        assert_eq!(attr(d4, "network"), Value::from("10.0.0.0"));
+        assert_eq!(attr(d4, "broadcast"), Value::from("10.0.0.255"));
+        assert_eq!(attr(d4, "prefix"), Value::from("24"));
+        assert_eq!(attr(d4, "macaddress"), Value::from("52:54:00:12:34:56"));
+        assert_eq!(attr(d4, "mtu"), Value::from(1500));
+        assert_eq!(attr(d4, "type"), Value::from("ether"));
+        assert_eq!(get(&f, "ansible_default_ipv6").len(), Some(0));
+        let eth0 = get(&f, "ansible_eth0");
+        assert_eq!(attr(eth0, "active"), Value::from(true));
+        assert_eq!(attr(eth0, "promisc"), Value::from(true));
+        assert_eq!(attr(eth0, "speed"), Value::from(1000));
+        assert_eq!(attr(eth0, "module"), Value::from("virtio_net"));
+        assert_eq!(attr(eth0, "pciid"), Value::from("virtio0"));
+        assert_eq!(
+            attr(&attr(eth0, "ipv4"), "address"),
+            Value::from("10.0.0.5")
+        );
+        let sec6: Vec<Value> = attr(eth0, "ipv6").try_iter().unwrap().collect();
+        assert_eq!(attr(&sec6[0], "scope"), Value::from("link"));
+        assert_eq!(attr(&sec6[0], "prefix"), Value::from("64"));
+        let secondaries: Vec<Value> = attr(eth0, "ipv4_secondaries").try_iter().unwrap().collect();
+        assert_eq!(attr(&secondaries[0], "address"), Value::from("10.0.0.6"));
+        let alias = get(&f, "ansible_eth0_1");
+        let alias_sec: Vec<Value> = attr(alias, "ipv4_secondaries")
+            .try_iter()
+            .unwrap()
+            .collect();
+        assert_eq!(attr(&alias_sec[0], "address"), Value::from("10.0.0.6"));
+        let lo = get(&f, "ansible_lo");
+        assert!(attr(lo, "macaddress").is_undefined());
+        assert_eq!(attr(lo, "type"), Value::from("loopback"));
+        assert_eq!(
+            strs(get(&f, "ansible_all_ipv4_addresses")),
+            ["10.0.0.5", "10.0.0.6"]
+        );
+        assert_eq!(
+            strs(get(&f, "ansible_all_ipv6_addresses")),
+            ["fe80::5054:ff:fe12:3456"]
+        );
+        let reach = get(&f, "ansible_locally_reachable_ips");
+        assert_eq!(strs(&attr(reach, "ipv4")), ["10.0.0.5", "127.0.0.0/8"]);
+        // misc
+        assert_eq!(get(&f, "ansible_fips"), &Value::from(false));
+        assert_eq!(s("ansible_system_capabilities"), "N/A");
+        assert_eq!(s("ansible_iscsi_iqn"), "");
+        assert_eq!(get(&f, "ansible_is_chroot"), &Value::from(true));
+        // every fact but the two meta ones is prefixed, and they are sorted
+        let keys: Vec<&String> = f.keys().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert!(
+            f.keys()
+                .all(|k| k.starts_with("ansible_") || k == "gather_subset" || k == "module_setup")
+        );
+    }
+
+    /// The distribution facts for a set of release files.
+    fn dist_of(files: &[(&str, &str)], exists: &[&str]) -> Facts {
+        let mut text = sec("uname", "Linux\n6.1.0\n#1 SMP\nx86_64\nhost\n");
+        for (path, content) in files {
+            text.push_str(&sec(&format!("F {path}"), content));
+        }
+        text.push_str(&sec("X", &exists.join("\n")));
+        let p = Probe::parse(&text);
+        distribution_facts(&p, &uname(&p))
+    }
+
+    fn ds(f: &Facts, k: &str) -> String {
+        f.get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "<none>".into())
+    }
+
+    #[test]
+    fn distributions_like_ansible() {
+        let ubuntu = dist_of(
+            &[
+                (
+                    "/etc/os-release",
+                    "PRETTY_NAME=\"Ubuntu 22.04.3 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nVERSION=\"22.04.3 LTS (Jammy Jellyfish)\"\nVERSION_CODENAME=jammy\nID=ubuntu\nID_LIKE=debian\nUBUNTU_CODENAME=jammy\n",
+                ),
+                (
+                    "/etc/lsb-release",
+                    "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\nDISTRIB_DESCRIPTION=\"Ubuntu 22.04.3 LTS\"\n",
+                ),
+                ("/etc/debian_version", "bookworm/sid\n"),
+            ],
+            &[],
+        );
+        assert_eq!(ds(&ubuntu, "distribution"), "Ubuntu");
+        assert_eq!(ds(&ubuntu, "distribution_version"), "22.04");
+        assert_eq!(ds(&ubuntu, "distribution_major_version"), "22");
+        assert_eq!(ds(&ubuntu, "distribution_release"), "jammy");
+        assert_eq!(ds(&ubuntu, "distribution_file_variety"), "Debian");
+        assert_eq!(ds(&ubuntu, "os_family"), "Debian");
+
+        let debian = dist_of(
+            &[
+                (
+                    "/etc/os-release",
+                    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
+                ),
+                ("/etc/debian_version", "12.11\n"),
+            ],
+            &[],
+        );
+        assert_eq!(ds(&debian, "distribution"), "Debian");
+        assert_eq!(ds(&debian, "distribution_version"), "12.11");
+        assert_eq!(ds(&debian, "distribution_major_version"), "12");
+        assert_eq!(ds(&debian, "distribution_minor_version"), "11");
+        assert_eq!(ds(&debian, "distribution_release"), "bookworm");
+        assert_eq!(ds(&debian, "distribution_file_path"), "/etc/os-release");
+
+        let centos = dist_of(
+            &[
+                (
+                    "/etc/os-release",
+                    "NAME=\"CentOS Linux\"\nVERSION=\"7 (Core)\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n",
+                ),
+                (
+                    "/etc/centos-release",
+                    "CentOS Linux release 7.9.2009 (Core)\n",
+                ),
+                (
+                    "/etc/redhat-release",
+                    "CentOS Linux release 7.9.2009 (Core)\n",
+                ),
+                (
+                    "/etc/system-release",
+                    "CentOS Linux release 7.9.2009 (Core)\n",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(ds(&centos, "distribution"), "CentOS");
+        assert_eq!(ds(&centos, "distribution_version"), "7.9");
+        assert_eq!(ds(&centos, "distribution_major_version"), "7");
+        assert_eq!(ds(&centos, "distribution_release"), "Core");
+        assert_eq!(ds(&centos, "distribution_file_path"), "/etc/redhat-release");
+        assert_eq!(ds(&centos, "os_family"), "RedHat");
+
+        let rhel = dist_of(
+            &[
+                (
+                    "/etc/os-release",
+                    "NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.3 (Plow)\"\nID=\"rhel\"\nVERSION_ID=\"9.3\"\n",
+                ),
+                (
+                    "/etc/redhat-release",
+                    "Red Hat Enterprise Linux release 9.3 (Plow)\n",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(ds(&rhel, "distribution"), "RedHat");
+        assert_eq!(ds(&rhel, "distribution_file_search_string"), "Red Hat");
+        assert_eq!(ds(&rhel, "distribution_release"), "Plow");
+        assert_eq!(ds(&rhel, "os_family"), "RedHat");
+
+        let alpine = dist_of(
+            &[
+                (
+                    "/etc/os-release",
+                    "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n",
+                ),
+                ("/etc/alpine-release", "3.19.1\n"),
+            ],
+            &[],
+        );
+        assert_eq!(ds(&alpine, "distribution"), "Alpine");
+        assert_eq!(ds(&alpine, "distribution_version"), "3.19.1");
+        assert_eq!(ds(&alpine, "distribution_major_version"), "3");
+        assert_eq!(ds(&alpine, "distribution_release"), "NA");
+        assert_eq!(ds(&alpine, "os_family"), "Alpine");
+
+        let arch = dist_of(
+            &[
+                (
+                    "/etc/os-release",
+                    "NAME=\"Arch Linux\"\nPRETTY_NAME=\"Arch Linux\"\nID=arch\nBUILD_ID=rolling\n",
+                ),
+                ("/etc/arch-release", ""),
+            ],
+            &["/etc/arch-release"],
+        );
+        assert_eq!(ds(&arch, "distribution"), "Archlinux");
+        assert_eq!(ds(&arch, "distribution_file_path"), "/etc/arch-release");
+        assert_eq!(ds(&arch, "distribution_file_parsed"), "<none>");
+        assert_eq!(ds(&arch, "os_family"), "Archlinux");
+
+        let suse = dist_of(
+            &[(
+                "/etc/os-release",
+                "NAME=\"openSUSE Leap\"\nVERSION=\"15.5\"\nID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\nVERSION_ID=\"15.5\"\nPRETTY_NAME=\"openSUSE Leap 15.5\"\n",
+            )],
+            &[],
+        );
+        assert_eq!(ds(&suse, "distribution"), "openSUSE Leap");
+        assert_eq!(ds(&suse, "distribution_version"), "15.5");
+        assert_eq!(ds(&suse, "distribution_major_version"), "15");
+        assert_eq!(ds(&suse, "distribution_release"), "5");
+        assert_eq!(ds(&suse, "os_family"), "Suse");
+
+        let amazon = dist_of(
+            &[(
+                "/etc/os-release",
+                "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\nSUPPORT_END=\"2028-03-15\"\n",
+            )],
+            &[],
+        );
+        assert_eq!(ds(&amazon, "distribution"), "Amazon");
+        assert_eq!(ds(&amazon, "distribution_version"), "2023");
+        assert_eq!(ds(&amazon, "distribution_major_version"), "2023");
+        assert_eq!(ds(&amazon, "distribution_minor_version"), "NA");
+        assert_eq!(ds(&amazon, "os_family"), "RedHat");
+
+        // Something unknown: os-release NAME, family = distribution.
+        let other = dist_of(
+            &[(
+                "/etc/os-release",
+                "NAME=\"Weird OS\"\nID=weird\nVERSION=\"1 (x)\"\n",
+            )],
+            &[],
+        );
+        assert_eq!(ds(&other, "distribution"), "Weird OS");
+        assert_eq!(ds(&other, "distribution_version"), "1 (x)");
+        assert_eq!(ds(&other, "os_family"), "Weird OS");
+    }
 }

@@ -229,10 +229,10 @@ if has cmdline; then F /proc/cmdline; fi
 
 if has date_time; then
   S date
-  date '+%s %N %Y %m %d %H %M %S %w %W %z %Z %A'
+  date '+%s|%N|%Y|%m|%d|%H|%M|%S|%w|%W|%z|%Z|%A'
   y=$(date +%Y)
-  date -d "$y-01-15 12:00" '+%z %Z' 2>/dev/null || echo
-  date -d "$y-07-15 12:00" '+%z %Z' 2>/dev/null || echo
+  date -d "$y-01-15 12:00" '+%z|%Z' 2>/dev/null || echo
+  date -d "$y-07-15 12:00" '+%z|%Z' 2>/dev/null || echo
 fi
 
 if has loadavg; then F /proc/loadavg; fi
@@ -414,6 +414,8 @@ if has network && found ip; then
     if [ -e "$p/device" ]; then echo "device>$(readlink "$p/device" 2>/dev/null)"; fi
     if [ -e "$p/bridge" ]; then echo "brif>$(ls "$p/brif" 2>/dev/null | tr '\n' ' ')"; fi
     C "addrp $d" ip addr show primary dev "$d"
+    # busybox ip has no "primary"
+    if [ "$r" != 0 ]; then C "addra $d" ip addr show dev "$d"; fi
     C "addrs $d" ip addr show secondary dev "$d"
     if [ -n "$et" ]; then
       C "ethk $d" ethtool -k "$d"
@@ -433,8 +435,14 @@ if has local && [ -n "$FP" ] && [ -e "$FP" ]; then
       S "lfx $f"
     elif [ $(((0$m >> 6) & 1)) = 1 ]; then
       S "lfo $f"
-      e=$($TMO "$f" </dev/null 2>&1 1>&3)
+      e=$(
+        $TMO "$f" </dev/null 2>&1 1>&3
+        r=$?
+        echo .
+        exit $r
+      )
       r=$?
+      e=${e%.}
       S "lfr $f"
       echo "$r"
       S "lfe $f"

@@ -432,3 +432,41 @@ fn listing_modes() {
     assert!(r.stdout.contains("\nplaybook: site.yml\n\n  play #1 (all): Engine core showcase\tTAGS: []\n    pattern: ['all']\n    hosts (1):\n      localhost\n    tasks:\n      Configuration directory\tTAGS: []\n"), "{r:?}");
     assert_eq!(crate::common::snapshot(&p.root()), Vec::<String>::new());
 }
+
+/// Facts are gathered by default, in one round trip, under both names.
+#[test]
+fn facts_are_gathered_unless_disabled() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  tasks:
+    - copy:
+        content: "{{ ansible_distribution }} {{ ansible_facts.os_family }} {{ ansible_facts['distribution_major_version'] is string }} {{ hostvars[inventory_hostname].ansible_system }}\n"
+        dest: "{{ root }}/facts"
+    - setup:
+        filter: ansible_hostname
+      register: only
+    - assert:
+        that:
+          - only.ansible_facts | length == 1
+          - ansible_processor_count is number
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - debug: msg="no gathering here"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("TASK [Gathering Facts]"), "{r:?}");
+    assert_eq!(
+        r.stdout.matches("TASK [Gathering Facts]").count(),
+        1,
+        "{r:?}"
+    );
+    let distro = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    if distro.contains("ID=debian") {
+        assert_eq!(p.read("facts"), "Debian Debian True Linux\n");
+    }
+}
