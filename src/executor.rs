@@ -138,6 +138,8 @@ struct PlayCtx<'a> {
     omit: String,
     playbook_dir: PathBuf,
     pool: Arc<SshPool>,
+    /// Answers to the play's vars_prompt.
+    prompted: IndexMap<String, Value>,
 }
 
 pub struct Executor<'a> {
@@ -270,6 +272,18 @@ impl<'a> Executor<'a> {
             self.reporter.no_hosts();
             return;
         }
+        let prompted = match self.prompt_vars(play) {
+            Ok(p) => p,
+            Err(e) => {
+                self.reporter.error(&e);
+                for h in &hosts {
+                    let st = self.state(h);
+                    st.failed = true;
+                    st.stats.failed += 1;
+                }
+                return;
+            }
+        };
         let batches = match &play.serial {
             Some(v) => match self.base_scope(play).render_value(v) {
                 Ok(v) => batches(&hosts, &v),
@@ -296,35 +310,88 @@ impl<'a> Executor<'a> {
             if batch.is_empty() {
                 continue;
             }
-            self.run_batch(play, dir, batch).await;
+            self.run_batch(play, dir, batch, &prompted).await;
         }
     }
 
+    /// The host's state, created on first use.
+    fn state(&mut self, h: &str) -> &mut HostState {
+        let inv_vars = self.inv_vars(h);
+        self.states
+            .entry(h.to_owned())
+            .or_insert_with(|| HostState::new(h, inv_vars))
+    }
+
+    /// Answers to `vars_prompt`, asked once per play on the terminal; `-e`
+    /// values answer without asking; without a terminal the default is used
+    /// or the play stops with a clear error.
+    fn prompt_vars(&self, play: &Play) -> Result<IndexMap<String, Value>, String> {
+        use std::io::IsTerminal;
+        let mut out = IndexMap::new();
+        for p in &play.prompts {
+            if self.opts.extra_vars.contains_key(&p.name) {
+                continue;
+            }
+            let interactive = std::io::stdin().is_terminal();
+            let default = p.default.as_ref().map(py_str);
+            if !interactive {
+                match default {
+                    Some(d) => {
+                        out.insert(p.name.clone(), Value::from(d));
+                        continue;
+                    }
+                    None => {
+                        return Err(format!(
+                            "{}: vars_prompt '{}' needs an answer, but there is no terminal and no default; give it with -e {}=...",
+                            p.span, p.name, p.name
+                        ));
+                    }
+                }
+            }
+            let shown = match &default {
+                Some(d) => format!("{} [{d}]: ", p.prompt),
+                None => format!("{}: ", p.prompt),
+            };
+            let ask = |text: &str| {
+                if p.private {
+                    crate::prompt::secret(text)
+                } else {
+                    crate::prompt::line(text)
+                }
+            };
+            let mut answer = ask(&shown).map_err(|e| format!("vars_prompt '{}': {e}", p.name))?;
+            if p.confirm {
+                let again = ask(&format!("confirm {shown}"))
+                    .map_err(|e| format!("vars_prompt '{}': {e}", p.name))?;
+                if again != answer {
+                    return Err(format!(
+                        "vars_prompt '{}': the values entered do not match",
+                        p.name
+                    ));
+                }
+            }
+            if answer.is_empty()
+                && let Some(d) = default
+            {
+                answer = d;
+            }
+            out.insert(p.name.clone(), Value::from(answer));
+        }
+        Ok(out)
+    }
+
     /// Runs a play on one batch of hosts (all of them without `serial`).
-    async fn run_batch(&mut self, play: &Play, dir: &std::path::Path, hosts: Vec<String>) {
+    async fn run_batch(
+        &mut self,
+        play: &Play,
+        dir: &std::path::Path,
+        hosts: Vec<String>,
+        prompted: &IndexMap<String, Value>,
+    ) {
         for h in &hosts {
             if !self.states.contains_key(h) {
                 let inv_vars = self.inv_vars(h);
-                self.states.insert(
-                    h.clone(),
-                    HostState {
-                        name: h.clone(),
-                        inv_vars,
-                        facts: Arc::new(IndexMap::new()),
-                        gathered: Arc::new(IndexMap::new()),
-                        play_files: IndexMap::new(),
-                        failed: false,
-                        unreachable: false,
-                        ended: false,
-                        notified: Vec::new(),
-                        links: Vec::new(),
-                        become_conns: HashMap::new(),
-                        overlay: Arc::new(Overlay::new()),
-                        last_failure: None,
-                        unpredicted: Vec::new(),
-                        stats: Stats::default(),
-                    },
-                );
+                self.states.insert(h.clone(), HostState::new(h, inv_vars));
             }
             if let Some(st) = self.states.get_mut(h) {
                 st.notified = vec![false; play.handlers.len()];
@@ -343,6 +410,7 @@ impl<'a> Executor<'a> {
             omit: omit_token(),
             playbook_dir: dir.to_path_buf(),
             pool: self.pool.clone(),
+            prompted: prompted.clone(),
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -1008,6 +1076,7 @@ fn scope_with(
     vars.extend(st.inv_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.gathered.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(ctx.play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend(ctx.prompted.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.play_files.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(r) = role {
         vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -1705,6 +1774,26 @@ fn finish(
 }
 
 impl HostState {
+    fn new(name: &str, inv_vars: Arc<IndexMap<String, Value>>) -> HostState {
+        HostState {
+            name: name.to_owned(),
+            inv_vars,
+            facts: Arc::new(IndexMap::new()),
+            gathered: Arc::new(IndexMap::new()),
+            play_files: IndexMap::new(),
+            failed: false,
+            unreachable: false,
+            ended: false,
+            notified: Vec::new(),
+            links: Vec::new(),
+            become_conns: HashMap::new(),
+            overlay: Arc::new(Overlay::new()),
+            last_failure: None,
+            unpredicted: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
     /// Gathered facts: host variables below play vars (as Ansible's "host
     /// facts"), and merged into `ansible_facts`.
     fn gather(&mut self, facts: IndexMap<String, Value>) {

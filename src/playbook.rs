@@ -56,6 +56,8 @@ pub struct Play {
     pub dir: PathBuf,
     /// `serial:` batch sizes.
     pub serial: Option<Value>,
+    /// `vars_prompt:` entries.
+    pub prompts: Vec<VarPrompt>,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
@@ -204,6 +206,17 @@ impl Inherit {
     }
 }
 
+/// One `vars_prompt` entry.
+#[derive(Clone, Debug)]
+pub struct VarPrompt {
+    pub name: String,
+    pub prompt: String,
+    pub default: Option<Value>,
+    pub private: bool,
+    pub confirm: bool,
+    pub span: Span,
+}
+
 /// Where a loop's items come from.
 #[derive(Clone, Debug)]
 pub enum LoopKind {
@@ -330,6 +343,7 @@ impl Task {
 const PLAY_KEYWORDS: &[&str] = &[
     "name",
     "hosts",
+    "vars_prompt",
     "roles",
     "serial",
     "vars",
@@ -370,7 +384,7 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 /// Valid Ansible play keywords hoist does not run yet: refused, not ignored.
-const PLAY_KEYWORDS_LATER: &[&str] = &["vars_prompt", "module_defaults"];
+const PLAY_KEYWORDS_LATER: &[&str] = &["module_defaults"];
 
 const TASK_KEYWORDS: &[&str] = &[
     "name",
@@ -770,6 +784,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "handlers" => handlers_node = Some(v),
             "roles" => roles_node = Some(v),
             "serial" => play.serial = Some(to_value(v, diags)),
+            "vars_prompt" => play.prompts = parse_prompts(v, diags),
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),
@@ -896,6 +911,78 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         checker.check_templates_value(v, &node.span);
     }
     Some(play)
+}
+
+const PROMPT_KEYS: &[&str] = &[
+    "name",
+    "prompt",
+    "default",
+    "private",
+    "confirm",
+    "encrypt",
+    "salt_size",
+    "salt",
+    "unsafe",
+];
+
+fn parse_prompts(node: &Node, diags: &mut Diagnostics) -> Vec<VarPrompt> {
+    let Some(items) = node.as_seq() else {
+        diags.push(Diagnostic::at(&node.span, "`vars_prompt` must be a list"));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(pairs) = item.as_map() else {
+            diags.push(Diagnostic::at(
+                &item.span,
+                "a vars_prompt entry must be a mapping",
+            ));
+            continue;
+        };
+        for (k, _) in pairs {
+            let key = k.key_text();
+            if !PROMPT_KEYS.contains(&key.as_str()) {
+                diags.push(
+                    Diagnostic::at(&k.span, format!("`{key}` is not a vars_prompt key"))
+                        .suggest(&key, PROMPT_KEYS.iter().copied()),
+                );
+            }
+        }
+        let Some(name) = item
+            .get("name")
+            .and_then(Node::as_str)
+            .filter(|n| is_identifier(n))
+        else {
+            diags.push(Diagnostic::at(
+                &item.span,
+                "a vars_prompt entry needs a `name` that is a variable name",
+            ));
+            continue;
+        };
+        if item.get("encrypt").is_some() {
+            diags.push(Diagnostic::at(
+                &item.span,
+                "vars_prompt `encrypt` is not supported yet",
+            ));
+        }
+        let bool_key = |k: &str, default: bool| match item.get(k).map(|v| &v.kind) {
+            Some(NodeKind::Bool(b)) => *b,
+            _ => default,
+        };
+        out.push(VarPrompt {
+            name: name.to_owned(),
+            prompt: item
+                .get("prompt")
+                .and_then(Node::as_str)
+                .unwrap_or(name)
+                .to_owned(),
+            default: item.get("default").map(|d| to_value(d, diags)),
+            private: bool_key("private", true),
+            confirm: bool_key("confirm", false),
+            span: item.span.clone(),
+        });
+    }
+    out
 }
 
 fn split_tags(s: &str) -> Vec<String> {

@@ -29,3 +29,18 @@ pub fn secret(prompt: &str) -> std::io::Result<String> {
     read?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
+
+/// Reads one line from the controlling terminal, echoed.
+pub fn line(prompt: &str) -> std::io::Result<String> {
+    let _one_at_a_time = PROMPT.lock().unwrap_or_else(|p| p.into_inner());
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let mut out = tty.try_clone()?;
+    out.write_all(prompt.as_bytes())?;
+    out.flush()?;
+    let mut line = String::new();
+    BufReader::new(&tty).read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}

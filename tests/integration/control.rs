@@ -280,3 +280,33 @@ fn check_mode_skips_tasks_that_depend_on_unpredicted_commands() {
     let a = p.apply();
     assert_eq!(a.code, 0, "{a:?}");
 }
+
+#[test]
+fn vars_prompt_uses_extra_vars_or_defaults_without_a_terminal() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars_prompt:
+    - name: release
+      prompt: Which release?
+      default: "1.0"
+      private: false
+    - name: token
+      prompt: Token
+  tasks:
+    - copy: content="{{ release }} {{ token }}" dest={{ root }}/answers
+"#,
+    );
+    let r = p.hoist("apply", &["-e", "token=abc"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("answers"), "1.0 abc");
+    let r = p.apply();
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("vars_prompt 'token' needs an answer"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("site.yml:8:7"), "{r:?}");
+}
