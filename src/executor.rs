@@ -152,6 +152,9 @@ pub struct Executor<'a> {
     /// SSH connections of the run (gateways shared by their hosts).
     pool: Arc<SshPool>,
     inv_cache: Mutex<HashMap<String, Arc<IndexMap<String, Value>>>>,
+    /// Set when any_errors_fatal or max_fail_percentage stops the play:
+    /// later batches do not run.
+    abort_play: bool,
 }
 
 fn omit_token() -> String {
@@ -187,6 +190,7 @@ impl<'a> Executor<'a> {
             groups,
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
             inv_cache: Mutex::new(HashMap::new()),
+            abort_play: false,
         }
     }
 
@@ -295,7 +299,11 @@ impl<'a> Executor<'a> {
             },
             None => vec![hosts.clone()],
         };
+        self.abort_play = false;
         for (i, batch) in batches.into_iter().enumerate() {
+            if self.abort_play {
+                break;
+            }
             if i > 0 {
                 self.reporter.play(&title);
             }
@@ -533,11 +541,26 @@ impl<'a> Executor<'a> {
         } else {
             self.run_on_hosts(ctx, task, &active).await;
         }
-        if ctx.play.any_errors_fatal
-            && active
-                .iter()
-                .any(|h| self.states.get(h).is_some_and(|s| s.failed))
+        let failed = ctx
+            .play_hosts
+            .iter()
+            .filter(|h| {
+                self.states
+                    .get(*h)
+                    .is_some_and(|s| s.failed || s.unreachable)
+            })
+            .count();
+        let too_many = ctx
+            .play
+            .max_fail_percentage
+            .is_some_and(|pct| failed as f64 * 100.0 / ctx.play_hosts.len().max(1) as f64 > pct);
+        if too_many
+            || (ctx.play.any_errors_fatal
+                && active
+                    .iter()
+                    .any(|h| self.states.get(h).is_some_and(|s| s.failed)))
         {
+            self.abort_play = true;
             for h in &ctx.play_hosts {
                 if let Some(s) = self.states.get_mut(h) {
                     s.ended = true;

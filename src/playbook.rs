@@ -58,6 +58,8 @@ pub struct Play {
     pub serial: Option<Value>,
     /// `vars_prompt:` entries.
     pub prompts: Vec<VarPrompt>,
+    /// `max_fail_percentage:` of a batch that may fail before the play stops.
+    pub max_fail_percentage: Option<f64>,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
@@ -785,6 +787,14 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "roles" => roles_node = Some(v),
             "serial" => play.serial = Some(to_value(v, diags)),
             "vars_prompt" => play.prompts = parse_prompts(v, diags),
+            "max_fail_percentage" => match &v.kind {
+                NodeKind::Int(n) => play.max_fail_percentage = Some(*n as f64),
+                NodeKind::Float(f) => play.max_fail_percentage = Some(*f),
+                _ => diags.push(Diagnostic::at(
+                    &v.span,
+                    "`max_fail_percentage` must be a number",
+                )),
+            },
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),

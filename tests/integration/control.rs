@@ -310,3 +310,32 @@ fn vars_prompt_uses_extra_vars_or_defaults_without_a_terminal() {
     );
     assert!(r.stderr.contains("site.yml:8:7"), "{r:?}");
 }
+
+#[test]
+fn max_fail_percentage_stops_later_batches() {
+    let p = Project::new();
+    let hosts: String = (1..=4)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  serial: 2
+  max_fail_percentage: 0
+  tasks:
+    - fail: msg=broken
+      when: inventory_hostname == 'h2'
+    - copy: content=x dest={{ root }}/{{ inventory_hostname }}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    for h in ["h1", "h2", "h3", "h4"] {
+        assert!(
+            !p.root().join(h).exists(),
+            "{h} did not get past the failure: {r:?}"
+        );
+    }
+}
