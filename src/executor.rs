@@ -662,18 +662,7 @@ impl<'a> Executor<'a> {
             match eval_when(task, &scope) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let mut r = IndexMap::new();
-                    r.insert("changed".into(), Value::from(false));
-                    r.insert(
-                        "skip_reason".into(),
-                        Value::from("Conditional result was False"),
-                    );
-                    r.insert("skipped".into(), Value::from(true));
-                    self.reporter
-                        .result(h, Status::Skipped, None, &r, false, false);
-                    if let Some(st) = self.states.get_mut(h) {
-                        st.stats.skipped += 1;
-                    }
+                    self.include_skipped(h);
                     continue;
                 }
                 Err(e) => {
@@ -758,24 +747,8 @@ impl<'a> Executor<'a> {
                 };
             // The include's vars and loop item reach every included task;
             // its `when` and `tags` applied to the include itself only.
-            let mut inherit = Inherit::from_task(task);
-            inherit.when.clear();
-            inherit.tags.clear();
+            let mut inherit = include_inherit(task);
             inherit.vars.extend(extra);
-            if let Some(apply) = task.args.get("apply") {
-                if let Some(tags) = apply.get_attr("tags").ok().filter(|t| !t.is_undefined()) {
-                    inherit.tags = match tags.as_str() {
-                        Some(s) => split_tag_text(s),
-                        None => tags
-                            .try_iter()
-                            .map(|it| it.map(|t| py_str(&t)).collect())
-                            .unwrap_or_default(),
-                    };
-                }
-                if let Some(b) = apply.get_attr("become").ok().filter(|t| !t.is_undefined()) {
-                    inherit.become_ = Some(b);
-                }
-            }
             inherit.apply(&mut items);
             if self.run_items(ctx, &items, &group_hosts).await {
                 return true;
@@ -812,43 +785,32 @@ impl<'a> Executor<'a> {
         if !skipped.is_empty() {
             self.reporter.task(&task.display_name(), false);
             for h in &skipped {
-                let mut r = IndexMap::new();
-                r.insert("changed".into(), Value::from(false));
-                r.insert(
-                    "skip_reason".into(),
-                    Value::from("Conditional result was False"),
-                );
-                r.insert("skipped".into(), Value::from(true));
-                self.reporter
-                    .result(h, Status::Skipped, None, &r, false, false);
-                if let Some(st) = self.states.get_mut(h) {
-                    st.stats.skipped += 1;
-                }
+                self.include_skipped(h);
             }
         }
         if chosen.is_empty() {
             return false;
         }
         let mut items = items.to_vec();
-        let mut inherit = Inherit::from_task(task);
-        inherit.when.clear();
-        inherit.tags.clear();
-        if let Some(apply) = task.args.get("apply") {
-            if let Some(tags) = apply.get_attr("tags").ok().filter(|t| !t.is_undefined()) {
-                inherit.tags = match tags.as_str() {
-                    Some(s) => split_tag_text(s),
-                    None => tags
-                        .try_iter()
-                        .map(|it| it.map(|t| py_str(&t)).collect())
-                        .unwrap_or_default(),
-                };
-            }
-            if let Some(b) = apply.get_attr("become").ok().filter(|t| !t.is_undefined()) {
-                inherit.become_ = Some(b);
-            }
-        }
+        let inherit = include_inherit(task);
         inherit.apply(&mut items);
         self.run_items(ctx, &items, &chosen).await
+    }
+
+    /// An include whose `when` is false on a host.
+    fn include_skipped(&mut self, host: &str) {
+        let mut r = IndexMap::new();
+        r.insert("changed".into(), Value::from(false));
+        r.insert(
+            "skip_reason".into(),
+            Value::from("Conditional result was False"),
+        );
+        r.insert("skipped".into(), Value::from(true));
+        self.reporter
+            .result(host, Status::Skipped, None, &r, false, false);
+        if let Some(st) = self.states.get_mut(host) {
+            st.stats.skipped += 1;
+        }
     }
 
     fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, msg: &str) {
@@ -1219,6 +1181,30 @@ fn batches(hosts: &[String], serial: &Value) -> Vec<Vec<String>> {
         i += 1;
     }
     out
+}
+
+/// What an include passes to the tasks it includes: its vars and keywords
+/// and its `apply:` tags and become, but not its own `when` and `tags`
+/// (those were evaluated once, for the include itself).
+fn include_inherit(task: &Task) -> Inherit {
+    let mut inherit = Inherit::from_task(task);
+    inherit.when.clear();
+    inherit.tags.clear();
+    if let Some(apply) = task.args.get("apply") {
+        if let Some(tags) = apply.get_attr("tags").ok().filter(|t| !t.is_undefined()) {
+            inherit.tags = match tags.as_str() {
+                Some(s) => split_tag_text(s),
+                None => tags
+                    .try_iter()
+                    .map(|it| it.map(|t| py_str(&t)).collect())
+                    .unwrap_or_default(),
+            };
+        }
+        if let Some(b) = apply.get_attr("become").ok().filter(|t| !t.is_undefined()) {
+            inherit.become_ = Some(b);
+        }
+    }
+    inherit
 }
 
 /// Hosts that include one file with one loop item: the item's variables
