@@ -541,3 +541,83 @@ fn a_task_timeout_fails_the_task_and_the_connection_goes_on() {
     );
     assert!(r.secs < 30.0, "{r:?}");
 }
+
+/// Roles, blocks, includes, facts and delegation over SSH, as locally.
+#[test]
+fn playbook_language_over_ssh() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: web
+  become: false
+  pre_tasks:
+    - assert:
+        that:
+          - ansible_facts.os_family == ansible_os_family
+          - ansible_hostname == inventory_hostname
+  roles:
+    - role: site
+      site_port: 8081
+  tasks:
+    - block:
+        - command: /bin/false
+      rescue:
+        - copy:
+            content: "rescued on {{ inventory_hostname }}\n"
+            dest: /srv/lang/rescued
+    - include_tasks: extra.yml
+      loop: [one, two]
+    - copy:
+        content: "{{ inventory_hostname }}\n"
+        dest: "{{ lab_out }}/delegated-{{ inventory_hostname }}"
+      delegate_to: localhost
+"#,
+    );
+    std::fs::create_dir_all(p.path().join("roles/site/tasks")).unwrap();
+    std::fs::create_dir_all(p.path().join("roles/site/defaults")).unwrap();
+    std::fs::write(
+        p.path().join("roles/site/defaults/main.yml"),
+        "site_port: 80\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.path().join("roles/site/tasks/main.yml"),
+        "- file: path=/srv/lang state=directory\n- copy: content=\"port {{ site_port }}\\n\" dest=/srv/lang/port\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.path().join("extra.yml"),
+        "- copy: content=\"{{ item }}\\n\" dest=/srv/lang/{{ item }}\n",
+    )
+    .unwrap();
+    let out = p.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let inv = lab.inventory();
+    let args = ["apply", "site.yml", "-i", inv.to_str().unwrap(), "-e"];
+    let lab_out = format!("lab_out={}", out.display());
+    let r = lab.hoist(p.path(), &[&args[..], &[lab_out.as_str()]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    for h in ["web1", "web2", "web3"] {
+        let [ok, _, _, failed, _, rescued, _] = recap(&r, h);
+        assert_eq!((failed, rescued), (0, 1), "{h}: {r:?}");
+        assert!(ok >= 8, "{h}: {r:?}");
+        let files = lab.ssh(
+            h,
+            "root",
+            "cat /srv/lang/port /srv/lang/rescued /srv/lang/one /srv/lang/two",
+        );
+        assert_eq!(
+            files.stdout,
+            format!("port 8081\nrescued on {h}\none\ntwo\n"),
+            "{files:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join(format!("delegated-{h}"))).unwrap(),
+            format!("{h}\n")
+        );
+    }
+    let again = lab.hoist(p.path(), &[&args[..], &[lab_out.as_str()]].concat());
+    for h in ["web1", "web2", "web3"] {
+        // A failed (then rescued) command is not counted as a change.
+        assert_eq!(recap(&again, h)[1], 0, "{h}: {again:?}");
+    }
+}
