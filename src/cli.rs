@@ -128,6 +128,9 @@ pub struct RunArgs {
     /// List the tags of each play, and stop.
     #[arg(long = "list-tags")]
     pub list_tags: bool,
+    /// Start the run at the first task with this name.
+    #[arg(long = "start-at-task", value_name = "TASK_NAME")]
+    pub start_at_task: Option<String>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -263,6 +266,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         become_user: args.become_user.clone(),
         become_method: args.become_method.clone(),
         become_password,
+        start_at_task: args.start_at_task.clone(),
     };
     let reporter = Reporter::stdout(args.verbose, opts.diff);
     let executor = Executor::new(&inventory, templar, &opts, &reporter);

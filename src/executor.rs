@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub become_user: Option<String>,
     pub become_method: Option<String>,
     pub become_password: Option<String>,
+    /// `--start-at-task`: tasks before the first with this name are skipped.
+    pub start_at_task: Option<String>,
 }
 
 /// How a run ended.
@@ -155,6 +157,8 @@ pub struct Executor<'a> {
     /// Set when any_errors_fatal or max_fail_percentage stops the play:
     /// later batches do not run.
     abort_play: bool,
+    /// Whether `--start-at-task`'s task has been reached.
+    started: bool,
 }
 
 fn omit_token() -> String {
@@ -191,6 +195,7 @@ impl<'a> Executor<'a> {
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
             inv_cache: Mutex::new(HashMap::new()),
             abort_play: false,
+            started: opts.start_at_task.is_none(),
         }
     }
 
@@ -500,6 +505,15 @@ impl<'a> Executor<'a> {
     }
 
     async fn run_task(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        if !self.started {
+            // As ansible-playbook matches: the task's name, or `role : name`.
+            let wanted = ctx.opts.start_at_task.as_deref().unwrap_or_default();
+            if task.name.as_deref() == Some(wanted) || task.display_name() == wanted {
+                self.started = true;
+            } else {
+                return false;
+            }
+        }
         if !selected_by_tags(task, ctx.play, ctx.opts) {
             return false;
         }

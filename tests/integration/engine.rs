@@ -470,3 +470,16 @@ fn facts_are_gathered_unless_disabled() {
         assert_eq!(p.read("facts"), "Debian Debian True Linux\n");
     }
 }
+
+#[test]
+fn start_at_task_skips_what_comes_before() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: first\n      copy: content=1 dest={{ root }}/first\n    - name: second\n      copy: content=2 dest={{ root }}/second\n",
+    );
+    let r = p.hoist("apply", &["--start-at-task", "second"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!p.root().join("first").exists());
+    assert_eq!(p.read("second"), "2");
+}
