@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::join_all;
 use indexmap::IndexMap;
@@ -134,8 +134,11 @@ struct PlayCtx<'a> {
     templar: Arc<Templar>,
     opts: &'a RunOptions,
     reporter: &'a Reporter,
-    inventory: &'a Inventory,
-    groups: Value,
+    inventory: Arc<RwLock<Inventory>>,
+    /// The magic `groups`, rebuilt when add_host/group_by change the inventory.
+    groups: Arc<RwLock<Value>>,
+    /// Hosts whose inventory variables add_host/group_by changed.
+    changed_hosts: Mutex<Vec<String>>,
     play_hosts: Vec<String>,
     omit: String,
     playbook_dir: PathBuf,
@@ -145,12 +148,13 @@ struct PlayCtx<'a> {
 }
 
 pub struct Executor<'a> {
-    inventory: &'a Inventory,
+    /// The inventory, which add_host and group_by change during the run.
+    inventory: Arc<RwLock<Inventory>>,
     templar: Arc<Templar>,
     opts: &'a RunOptions,
     reporter: &'a Reporter,
     states: IndexMap<String, HostState>,
-    groups: Value,
+    groups: Arc<RwLock<Value>>,
     /// SSH connections of the run (gateways shared by their hosts).
     pool: Arc<SshPool>,
     inv_cache: Mutex<HashMap<String, Arc<IndexMap<String, Value>>>>,
@@ -186,12 +190,12 @@ impl<'a> Executor<'a> {
                 .map(|(g, hosts)| (g, Value::from(hosts))),
         );
         Executor {
-            inventory,
+            inventory: Arc::new(RwLock::new(inventory.clone())),
             templar,
             opts,
             reporter,
             states: IndexMap::new(),
-            groups,
+            groups: Arc::new(RwLock::new(groups)),
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
             inv_cache: Mutex::new(HashMap::new()),
             abort_play: false,
@@ -204,10 +208,10 @@ impl<'a> Executor<'a> {
         if let Ok(mut cache) = self.inv_cache.lock() {
             return cache
                 .entry(host.to_owned())
-                .or_insert_with(|| Arc::new(self.inventory.host_vars(host)))
+                .or_insert_with(|| Arc::new(inv_read(&self.inventory).host_vars(host)))
                 .clone();
         }
-        Arc::new(self.inventory.host_vars(host))
+        Arc::new(inv_read(&self.inventory).host_vars(host))
     }
 
     /// Runs every play of every playbook and prints the recap.
@@ -250,7 +254,8 @@ impl<'a> Executor<'a> {
             play.name.clone()
         };
         self.reporter.play(&title);
-        let mut hosts = match self.inventory.select(&pattern) {
+        let selected = inv_read(&self.inventory).select(&pattern);
+        let mut hosts = match selected {
             Ok(h) if h.is_empty() => {
                 self.reporter.warning(&format!(
                     "Could not match supplied host pattern, ignoring: {pattern}"
@@ -264,7 +269,8 @@ impl<'a> Executor<'a> {
             }
         };
         if let Some(limit) = &self.opts.limit {
-            hosts = match self.inventory.limit(hosts, limit) {
+            let limited = inv_read(&self.inventory).limit(hosts, limit);
+            hosts = match limited {
                 Ok(h) => h,
                 Err(e) => {
                     self.reporter.warning(&e);
@@ -324,6 +330,36 @@ impl<'a> Executor<'a> {
                 continue;
             }
             self.run_batch(play, dir, batch, &prompted).await;
+        }
+    }
+
+    /// After add_host/group_by: the `groups` variable and the changed
+    /// hosts' inventory variables are rebuilt.
+    fn refresh_inventory_changes(&mut self, ctx: &PlayCtx<'_>) {
+        let changed: Vec<String> = match ctx.changed_hosts.lock() {
+            Ok(mut c) => std::mem::take(&mut *c),
+            Err(_) => Vec::new(),
+        };
+        if changed.is_empty() {
+            return;
+        }
+        let groups = vmap(
+            inv_read(&self.inventory)
+                .groups_map()
+                .into_iter()
+                .map(|(g, hosts)| (g, Value::from(hosts))),
+        );
+        if let Ok(mut g) = self.groups.write() {
+            *g = groups;
+        }
+        for h in changed {
+            if let Ok(mut cache) = self.inv_cache.lock() {
+                cache.remove(&h);
+            }
+            let fresh = self.inv_vars(&h);
+            if let Some(st) = self.states.get_mut(&h) {
+                st.inv_vars = fresh;
+            }
         }
     }
 
@@ -417,8 +453,9 @@ impl<'a> Executor<'a> {
             templar: self.templar.clone(),
             opts: self.opts,
             reporter: self.reporter,
-            inventory: self.inventory,
+            inventory: self.inventory.clone(),
             groups: self.groups.clone(),
+            changed_hosts: Mutex::new(Vec::new()),
             play_hosts: hosts.clone(),
             omit: omit_token(),
             playbook_dir: dir.to_path_buf(),
@@ -525,10 +562,14 @@ impl<'a> Executor<'a> {
             return false;
         }
         self.reporter.task(&task.display_name(), false);
-        let run_once = match (&task.run_once, self.states.get(&active[0])) {
-            (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false),
-            _ => false,
-        };
+        // add_host bypasses the host loop (runs once) unless it loops.
+        let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
+            || match (&task.run_once, self.states.get(&active[0])) {
+                (Some(v), Some(st)) => {
+                    value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false)
+                }
+                _ => false,
+            };
         if run_once {
             // One host runs it; every host gets its registered result and facts.
             let first = active[0].clone();
@@ -555,6 +596,7 @@ impl<'a> Executor<'a> {
         } else {
             self.run_on_hosts(ctx, task, &active).await;
         }
+        self.refresh_inventory_changes(ctx);
         let failed = ctx
             .play_hosts
             .iter()
@@ -912,7 +954,8 @@ impl<'a> Executor<'a> {
         // reached yet (their inventory variables), as in Ansible.
         let empty: Arc<IndexMap<String, Value>> = Arc::new(IndexMap::new());
         let mut snapshot: IndexMap<String, HostSnapshot> = IndexMap::new();
-        for name in self.inventory.hosts() {
+        let names = inv_read(&self.inventory).hosts();
+        for name in names {
             let inv_vars = self.inv_vars(&name);
             snapshot.insert(
                 name,
@@ -1004,9 +1047,12 @@ fn magic_vars(ctx: &PlayCtx<'_>, host: &str, hostvars: Option<Value>) -> Vec<(St
         ("inventory_hostname_short".to_owned(), Value::from(short)),
         (
             "group_names".to_owned(),
-            Value::from(ctx.inventory.group_names(host)),
+            Value::from(inv_read(&ctx.inventory).group_names(host)),
         ),
-        ("groups".to_owned(), ctx.groups.clone()),
+        (
+            "groups".to_owned(),
+            ctx.groups.read().map(|g| g.clone()).unwrap_or_default(),
+        ),
         (
             "playbook_dir".to_owned(),
             Value::from(ctx.playbook_dir.display().to_string()),
@@ -1219,6 +1265,11 @@ fn include_inherit(task: &Task) -> Inherit {
         }
     }
     inherit
+}
+
+/// Reads the inventory (a poisoned lock still holds a usable inventory).
+fn inv_read(inv: &RwLock<Inventory>) -> std::sync::RwLockReadGuard<'_, Inventory> {
+    inv.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Hosts that include one file with one loop item: the item's variables
@@ -1538,9 +1589,9 @@ fn delegate_spec(ctx: &PlayCtx<'_>, task: &Task, st: &HostState, target: &str) -
         let scope = task_scope(ctx, st, Some(task));
         return conn_spec(ctx, task, st, &scope);
     }
-    let mut vars = ctx.inventory.host_vars(target);
-    let implicit_local =
-        !ctx.inventory.has_host(target) && matches!(target, "localhost" | "127.0.0.1" | "::1");
+    let mut vars = inv_read(&ctx.inventory).host_vars(target);
+    let implicit_local = !inv_read(&ctx.inventory).has_host(target)
+        && matches!(target, "localhost" | "127.0.0.1" | "::1");
     if implicit_local {
         vars.insert("ansible_connection".into(), Value::from("local"));
     }
@@ -2195,7 +2246,22 @@ async fn run_item_once(
         }
     }
 
-    let outcome = if spec.name == "include_vars" {
+    let outcome = if spec.name == "add_host" || spec.name == "group_by" {
+        match change_inventory(ctx, spec.name, &st.name, &raw) {
+            Ok((changed, result)) => {
+                let mut r = result;
+                r.insert("changed".into(), Value::from(changed));
+                ItemOutcome {
+                    status: if changed { Status::Changed } else { Status::Ok },
+                    result: r,
+                    diffs: Vec::new(),
+                    ignored: false,
+                    facts: IndexMap::new(),
+                }
+            }
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        }
+    } else if spec.name == "include_vars" {
         match include_vars(ctx, task, &raw) {
             Ok((facts, files)) => {
                 let mut r = IndexMap::new();
@@ -2374,6 +2440,91 @@ async fn run_item_once(
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)
+}
+
+/// `add_host` (a new host and its groups/vars) and `group_by` (this host
+/// into a group); true when the inventory changed.
+fn change_inventory(
+    ctx: &PlayCtx<'_>,
+    module: &str,
+    host: &str,
+    raw: &IndexMap<String, Value>,
+) -> Result<(bool, IndexMap<String, Value>), String> {
+    let list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            None => Vec::new(),
+            Some(v) => match v.as_str() {
+                Some(s) => s
+                    .split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+                None => v
+                    .try_iter()
+                    .map(|it| it.map(|x| py_str(&x)).collect())
+                    .unwrap_or_default(),
+            },
+        }
+    };
+    let mut result = IndexMap::new();
+    let (target, groups, parents, vars) = if module == "add_host" {
+        let name = ["name", "host", "hostname"]
+            .iter()
+            .find_map(|k| raw.get(*k))
+            .map(py_str)
+            .ok_or("add_host needs a name")?;
+        let groups = list(
+            ["groups", "group", "groupname"]
+                .iter()
+                .find_map(|k| raw.get(*k)),
+        );
+        let vars: IndexMap<String, Value> = raw
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "name" | "host" | "hostname" | "groups" | "group" | "groupname"
+                )
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        result.insert(
+            "add_host".into(),
+            vmap([
+                ("host_name", Value::from(name.as_str())),
+                ("groups", Value::from(groups.clone())),
+                ("host_vars", vmap(vars.clone())),
+            ]),
+        );
+        (name, groups, Vec::new(), vars)
+    } else {
+        let key = raw.get("key").map(py_str).ok_or("group_by needs a key")?;
+        let mut parents = list(raw.get("parents"));
+        if parents.is_empty() {
+            parents.push("all".into());
+        }
+        result.insert("add_group".into(), Value::from(key.as_str()));
+        result.insert("parent_groups".into(), Value::from(parents.clone()));
+        (host.to_owned(), vec![key], parents, IndexMap::new())
+    };
+    let mut inv = ctx.inventory.write().unwrap_or_else(|p| p.into_inner());
+    let before = (
+        inv.has_host(&target),
+        inv.group_names(&target),
+        inv.host_vars(&target),
+    );
+    inv.add_runtime(&target, &groups, &parents, vars)?;
+    let changed = before
+        != (
+            inv.has_host(&target),
+            inv.group_names(&target),
+            inv.host_vars(&target),
+        );
+    drop(inv);
+    if let Ok(mut c) = ctx.changed_hosts.lock() {
+        c.push(target);
+    }
+    Ok((changed, result))
 }
 
 /// `include_vars`: reads a file (or a directory of files) found in the

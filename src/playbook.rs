@@ -464,8 +464,6 @@ const MODULES_LATER: &[&str] = &[
     "find",
     "wait_for",
     "getent",
-    "add_host",
-    "group_by",
     "cron",
     "fetch",
     "slurp",
@@ -1919,6 +1917,20 @@ fn check_args(
     diags: &mut Diagnostics,
 ) {
     let spec = module.spec();
+    if spec.name == "add_host" {
+        // Every key besides name and groups is a variable of the new host.
+        if !from_template
+            && !args
+                .keys()
+                .any(|k| matches!(k.as_str(), "name" | "host" | "hostname"))
+        {
+            diags.push(Diagnostic::at(
+                task_span,
+                "missing required parameter `name` for module add_host",
+            ));
+        }
+        return;
+    }
     if spec.name == "set_fact" {
         for k in args.keys() {
             let span = key_spans.get(k).unwrap_or(task_span);

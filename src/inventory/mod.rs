@@ -591,6 +591,41 @@ impl Inventory {
         groups
     }
 
+    /// `add_host` and `group_by` at run time: puts `host` (created when
+    /// new, with `vars` set on it) into each of `groups` (created when new,
+    /// under `parents`).
+    pub fn add_runtime(
+        &mut self,
+        host: &str,
+        groups: &[String],
+        parents: &[String],
+        vars: IndexMap<String, Value>,
+    ) -> Result<(), String> {
+        for g in groups.iter().chain(parents) {
+            self.add_group(g);
+        }
+        for g in groups {
+            for p in parents {
+                self.add_child(p, g)?;
+            }
+        }
+        let src = SourceCtx {
+            file: Value::from(()),
+            dir: Value::from(()),
+        };
+        if groups.is_empty() {
+            self.add_host(host, None, None, &src, None)?;
+        }
+        for g in groups {
+            self.add_host(host, Some(g), None, &src, None)?;
+        }
+        for (k, v) in vars {
+            self.set_host_var(host, k, v);
+        }
+        self.reconcile();
+        Ok(())
+    }
+
     // ---- building ---------------------------------------------------------
 
     fn add_group(&mut self, name: &str) {

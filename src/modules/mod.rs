@@ -26,6 +26,7 @@ pub mod fail;
 pub mod file;
 pub mod include;
 pub mod include_vars;
+pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
 pub mod set_fact;
@@ -270,6 +271,8 @@ static MODULES: &[&dyn Module] = &[
     &include::IncludeRole,
     &include::IncludeTasks,
     &include_vars::IncludeVars,
+    &inventory_mod::AddHost,
+    &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
     &meta::Meta,
     &set_fact::SetFact,

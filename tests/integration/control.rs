@@ -339,3 +339,49 @@ fn max_fail_percentage_stops_later_batches() {
         );
     }
 }
+
+#[test]
+fn add_host_and_group_by_change_the_inventory_for_later_plays() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[app]\na1 ansible_connection=local tier=gold\na2 ansible_connection=local tier=silver\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - add_host:
+        name: added
+        groups: [dynamic]
+        ansible_connection: local
+        colour: green
+    - group_by:
+        key: "tier_{{ tier }}"
+    - assert:
+        that:
+          - "'added' in groups['dynamic']"
+          - hostvars['added'].colour == 'green'
+- hosts: dynamic
+  gather_facts: false
+  tasks:
+    - copy: content="{{ colour }}" dest={{ root }}/added
+- hosts: tier_gold
+  gather_facts: false
+  tasks:
+    - copy: content="{{ inventory_hostname }}" dest={{ root }}/gold
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("added"), "green");
+    assert_eq!(p.read("gold"), "a1");
+    let add_task = r.stdout.split("TASK [add_host]").nth(1).unwrap_or_default();
+    let add_task = add_task.split("TASK [").next().unwrap_or_default();
+    assert_eq!(
+        add_task.matches(": [").count(),
+        1,
+        "add_host runs once: {r:?}"
+    );
+}
