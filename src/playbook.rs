@@ -914,8 +914,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             }
         }
     }
-    for (k, v) in &play.vars {
-        let _ = k;
+    for v in play.vars.values() {
         checker.check_templates_value(v, &node.span);
     }
     Some(play)
@@ -1540,11 +1539,10 @@ fn set_role(items: &mut [Item], role: &Arc<RoleCtx>) {
                     t.role = Some(role.clone());
                 }
             }
-            Item::IncludeRole(t, inner) => {
+            Item::IncludeRole(t, _) => {
                 if t.role.is_none() {
                     t.role = Some(role.clone());
                 }
-                let _ = inner;
             }
             Item::Block(b) => {
                 set_role(&mut b.block, role);

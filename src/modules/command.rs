@@ -807,11 +807,6 @@ pub(crate) fn local_time_micros(us: i64) -> LocalTime {
     }
 }
 
-/// The controller's local time now.
-pub(crate) fn local_now() -> LocalTime {
-    local_time_micros(epoch_micros(SystemTime::now()))
-}
-
 /// `str(datetime)`: `2024-01-02 03:04:05.123456` (no fraction when zero).
 fn py_datetime(us: i64) -> String {
     let t = local_time_micros(us);

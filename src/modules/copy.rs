@@ -21,8 +21,8 @@ use super::file::{
     wanted_mode,
 };
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::local::LocalConnection;
 use crate::connection::{Connection, ExecRequest, FileAttrs, FileKind, FileStat};
@@ -158,12 +158,17 @@ pub(crate) fn format_time(secs: f64, offset: i64, sep: char) -> String {
 
 /// Ansible's `backup_local`: a copy of `path` named
 /// `{path}.{pid}.{YYYY-MM-DD@HH:MM:SS}~` with the same mode, owner and times.
-pub(crate) async fn backup_local(ctx: &ModuleCtx<'_>, path: &str) -> SResult<String> {
+pub(crate) async fn backup_local(conn: &dyn Connection, path: &str) -> Result<String, ModuleError> {
     // The pid and local time of the target, as the module's would be.
-    let probe = ctx
-        .conn
+    let probe = conn
         .exec(&ExecRequest::argv(["sh", "-c", "echo $$; date '+%Y-%m-%d@%H:%M:%S'"]).read_only())
         .await;
+    let fallback = || {
+        (
+            std::process::id().to_string(),
+            format_time(super::file::now(), 0, '@'),
+        )
+    };
     let (pid, when) = match probe {
         Ok(out) if out.rc == 0 => {
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -171,32 +176,25 @@ pub(crate) async fn backup_local(ctx: &ModuleCtx<'_>, path: &str) -> SResult<Str
             let pid = lines.next().unwrap_or("").trim().to_owned();
             let when = lines.next().unwrap_or("").trim().to_owned();
             if pid.is_empty() || when.is_empty() {
-                (
-                    std::process::id().to_string(),
-                    format_time(super::file::now(), 0, '@'),
-                )
+                fallback()
             } else {
                 (pid, when)
             }
         }
-        _ => (
-            std::process::id().to_string(),
-            format_time(super::file::now(), 0, '@'),
-        ),
+        _ => fallback(),
     };
     let backup = format!("{path}.{pid}.{when}~");
     let failed = |why: String| {
-        fail(format!(
+        ModuleError::Failed(format!(
             "Could not make backup of {path} to {backup}: {why}"
         ))
     };
-    let data = ctx
-        .conn
+    let data = conn
         .read_file(path)
         .await
         .map_err(|e| failed(e.msg))?
         .unwrap_or_default();
-    let Some(st) = stat(ctx, path).await? else {
+    let Some(st) = conn.stat(path, true).await? else {
         return Ok(String::new());
     };
     let attrs = FileAttrs {
@@ -204,18 +202,17 @@ pub(crate) async fn backup_local(ctx: &ModuleCtx<'_>, path: &str) -> SResult<Str
         owner: Some(st.uid.to_string()),
         group: Some(st.gid.to_string()),
     };
-    if ctx.conn.write_file(&backup, &data, &attrs).await.is_err() {
+    if conn.write_file(&backup, &data, &attrs).await.is_err() {
         // Keeping the owner needs privileges; Ansible ignores EPERM too.
         let attrs = FileAttrs {
             mode: Some(st.mode),
             ..FileAttrs::default()
         };
-        ctx.conn
-            .write_file(&backup, &data, &attrs)
+        conn.write_file(&backup, &data, &attrs)
             .await
             .map_err(|e| failed(e.msg))?;
     }
-    let _ = ctx.conn.set_times(&backup, st.atime, st.mtime).await;
+    let _ = conn.set_times(&backup, st.atime, st.mtime).await;
     Ok(backup)
 }
 
@@ -502,7 +499,7 @@ pub(crate) async fn copy_file(
         }
         let mut backup_file = None;
         if opts.backup && stat(ctx, &path).await?.is_some() {
-            backup_file = Some(backup_local(ctx, &path).await?);
+            backup_file = Some(backup_local(ctx.conn, &path).await?);
         }
         write_dest(ctx, opts, &fa, src, &path, existing.as_ref()).await?;
         let changed =

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use minijinja::Value;
 
-use super::command::{exec_error, expand_path, expand_user_and_vars, local_now, py_shlex_split};
+use super::command::{exec_error, expand_path, expand_user_and_vars, py_shlex_split};
+pub(crate) use super::copy::backup_local;
 use super::{
     Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
     Param, ParamType,
@@ -844,44 +845,6 @@ pub(crate) async fn makedirs(conn: &dyn Connection, dir: &str) -> Result<(), Mod
         }
     }
     Ok(())
-}
-
-/// Ansible's `backup_local`: a copy named `path.PID.YYYY-MM-DD@HH:MM:SS~`
-/// with the original's mode, ownership (when allowed) and times.
-pub(crate) async fn backup_local(conn: &dyn Connection, path: &str) -> Result<String, ModuleError> {
-    let Some(st) = conn.stat(path, true).await? else {
-        return Ok(String::new());
-    };
-    let data = conn.read_file(path).await?.unwrap_or_default();
-    let t = local_now();
-    let dest = format!(
-        "{path}.{}.{:04}-{:02}-{:02}@{:02}:{:02}:{:02}~",
-        std::process::id(),
-        t.year,
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second
-    );
-    let full = FileAttrs {
-        mode: Some(st.mode),
-        owner: Some(st.uid.to_string()),
-        group: Some(st.gid.to_string()),
-    };
-    if conn.write_file(&dest, &data, &full).await.is_err() {
-        let mode_only = FileAttrs {
-            mode: Some(st.mode),
-            ..FileAttrs::default()
-        };
-        conn.write_file(&dest, &data, &mode_only)
-            .await
-            .map_err(|e| {
-                ModuleError::Failed(format!("Could not make backup of {path} to {dest}: {e}"))
-            })?;
-    }
-    let _ = conn.set_times(&dest, st.atime, st.mtime).await;
-    Ok(dest)
 }
 
 fn validate_temp_name(dest: &str) -> String {
