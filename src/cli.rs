@@ -8,16 +8,16 @@ use std::sync::Arc;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use indexmap::IndexMap;
 use minijinja::Value;
-use minijinja::value::ValueKind;
 
 use crate::connection::ssh::SshOptions;
 use crate::connection::ssh_config::StrictMode;
 use crate::error::Diagnostic;
 use crate::executor::{Executor, RunOptions, RunSummary};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, VarSource};
 use crate::playbook::{self, Playbook};
 use crate::report::Reporter;
-use crate::template::{Templar, py_str};
+use crate::template::Templar;
+use crate::yaml::{Node, NodeKind};
 
 /// Exit codes, as ansible-playbook uses them.
 pub mod exit {
@@ -48,8 +48,39 @@ pub enum Command {
     /// Show what `apply` would change, changing nothing. Exit code 0: nothing
     /// would change; 2: changes pending; 1: error.
     Diff(RunArgs),
+    /// Show a host's variables; for one variable, every source that sets
+    /// it (file:line:col), lowest precedence first, and which one wins.
+    Vars(VarsArgs),
     /// Disposable local test hosts behind a gateway (root, Linux).
     Lab(crate::lab::LabArgs),
+}
+
+/// Where hosts and their variables come from: `-i` and `-e`.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct InputArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+    /// Extra variables: key=value pairs, YAML/JSON text, or @file (repeatable).
+    #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
+    pub extra_vars: Vec<String>,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct VarsArgs {
+    /// The host (an inventory host name).
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// One variable to explain.
+    #[arg(value_name = "VAR")]
+    pub var: Option<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Also the vars of this playbook's plays that target the host: role
+    /// defaults and vars, play vars, vars_files, group_vars/host_vars
+    /// beside it (repeatable).
+    #[arg(short = 'p', long = "playbook", value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -57,15 +88,11 @@ pub struct RunArgs {
     /// Playbook files to run, in order.
     #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
-    /// Inventory file, directory or comma-separated host list (repeatable).
-    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
-    pub inventory: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Limit the selected hosts to a pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     pub limit: Option<String>,
-    /// Extra variables: key=value pairs, YAML/JSON text, or @file (repeatable).
-    #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
-    pub extra_vars: Vec<String>,
     /// How many hosts to work on at once.
     #[arg(short = 'f', long = "forks", default_value_t = 5)]
     pub forks: usize,
@@ -140,6 +167,7 @@ pub fn main() -> i32 {
         Command::Apply(a) => (a, false),
         Command::Diff(a) => (a, true),
         Command::Lab(a) => return crate::lab::run(a),
+        Command::Vars(a) => return vars(&a),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -164,14 +192,14 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     let templar = Arc::new(Templar::new());
     let mut problems: Vec<Diagnostic> = Vec::new();
 
-    let extra_vars = match parse_extra_vars(&args.extra_vars) {
+    let extra_vars = match parse_extra_vars(&args.input.extra_vars) {
         Ok(v) => v,
         Err(mut d) => {
             problems.append(&mut d);
             IndexMap::new()
         }
     };
-    let mut inventory = match Inventory::load(&args.inventory) {
+    let mut inventory = match Inventory::load(&args.input.inventory) {
         Ok(i) => Some(i),
         Err(mut d) => {
             problems.append(&mut d);
@@ -294,6 +322,71 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     }
 }
 
+/// `hoist vars HOST [VAR]`: exit 0, or 1 for bad input or an unknown host
+/// or variable.
+fn vars(args: &VarsArgs) -> i32 {
+    let templar = Arc::new(Templar::new());
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let extra = extra_var_sources(&args.input.extra_vars).unwrap_or_else(|mut d| {
+        problems.append(&mut d);
+        Vec::new()
+    });
+    let mut inventory = Inventory::load(&args.input.inventory).unwrap_or_else(|mut d| {
+        problems.append(&mut d);
+        Inventory::default()
+    });
+    let mut playbooks = Vec::new();
+    for path in &args.playbooks {
+        match playbook::load(path, &templar) {
+            Ok(pb) => {
+                if let Err(mut d) = inventory.add_playbook_vars_dir(&pb.dir) {
+                    problems.append(&mut d);
+                }
+                playbooks.push(pb);
+            }
+            Err(mut d) => problems.append(&mut d),
+        }
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            eprint!("{p}");
+        }
+        return exit::ERROR;
+    }
+    let reporter = Reporter::stdout(0, false);
+    let host = args.host.as_str();
+    let Some(chains) = crate::provenance::chains(&inventory, &playbooks, &extra, host, &templar)
+    else {
+        let hosts = inventory.hosts();
+        let d = Diagnostic::new(None, format!("the inventory has no host '{host}'"))
+            .suggest(host, hosts.iter().map(String::as_str));
+        eprint!("{d}");
+        return exit::ERROR;
+    };
+    if chains.is_empty() {
+        eprintln!("ERROR! no play of the playbooks targets '{host}'");
+        return exit::ERROR;
+    }
+    let Some(name) = &args.var else {
+        reporter.vars_listing(host, &chains);
+        return exit::OK;
+    };
+    if chains.iter().all(|c| !c.names().contains(&name.as_str())) {
+        let d = Diagnostic::new(None, format!("'{host}' has no variable '{name}'")).suggest(
+            name,
+            chains.iter().flat_map(|c| c.names()).collect::<Vec<_>>(),
+        );
+        eprint!("{d}");
+        return exit::ERROR;
+    }
+    let explained: Vec<_> = chains
+        .iter()
+        .map(|c| (c, c.rendered(&templar, name)))
+        .collect();
+    reporter.var_sources(host, name, &explained);
+    exit::OK
+}
+
 /// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's layout.
 fn list(args: &RunArgs, playbooks: &[Playbook], inventory: &Inventory) -> i32 {
     let reporter = Reporter::stdout(args.verbose, false);
@@ -344,22 +437,35 @@ fn split_csv(v: &[String]) -> Vec<String> {
 
 /// `-e` values: `k=v k2=v2`, YAML/JSON text, or `@file`.
 pub fn parse_extra_vars(items: &[String]) -> Result<IndexMap<String, Value>, Vec<Diagnostic>> {
-    let mut out = IndexMap::new();
+    Ok(extra_var_sources(items)?
+        .into_iter()
+        .map(|(k, src)| (k, src.value))
+        .collect())
+}
+
+/// `-e` values, each variable with where it was given: the `-e` argument
+/// and, for `@file`, the file:line:col of its key.
+pub fn extra_var_sources(items: &[String]) -> Result<Vec<(String, VarSource)>, Vec<Diagnostic>> {
+    let mut out = Vec::new();
     let mut problems = Vec::new();
     for (n, item) in items.iter().enumerate() {
         let item = item.trim();
-        let parsed: Result<Value, Diagnostic> = if let Some(file) = item.strip_prefix('@') {
-            crate::yaml::load_file(std::path::Path::new(file)).and_then(|n| n.to_value())
+        let layer = format!("extra vars (-e {item})");
+        let parsed: Result<Node, Diagnostic> = if let Some(file) = item.strip_prefix('@') {
+            crate::yaml::load_file(std::path::Path::new(file))
         } else if item.starts_with('{') || item.starts_with('[') {
             crate::yaml::load_str(item, &format!("<extra-vars #{}>", n + 1))
-                .and_then(|n| n.to_value())
         } else {
-            let mut pairs = Vec::new();
             for tok in playbook::split_args(item) {
                 match tok.split_once('=') {
                     Some((k, v)) if playbook::is_identifier(k) => {
                         let v = v.trim_matches(|c| c == '"' || c == '\'');
-                        pairs.push((k.to_owned(), Value::from(v)));
+                        let src = VarSource {
+                            layer: layer.clone(),
+                            at: None,
+                            value: Value::from(v),
+                        };
+                        out.push((k.to_owned(), src));
                     }
                     _ => {
                         problems.push(Diagnostic::new(
@@ -369,23 +475,34 @@ pub fn parse_extra_vars(items: &[String]) -> Result<IndexMap<String, Value>, Vec
                     }
                 }
             }
-            Ok(crate::template::vmap(pairs))
+            continue;
         };
-        match parsed {
-            Ok(v) if v.kind() == ValueKind::Map => {
-                if let Ok(keys) = v.try_iter() {
-                    for k in keys {
-                        let val = v.get_item(&k).unwrap_or_default();
-                        out.insert(py_str(&k), val);
+        let node = match parsed {
+            Ok(node) => node,
+            Err(d) => {
+                problems.push(d);
+                continue;
+            }
+        };
+        match &node.kind {
+            NodeKind::Null => {}
+            NodeKind::Map(pairs) => {
+                let from_file = item.starts_with('@');
+                for (k, v) in pairs {
+                    match v.to_value() {
+                        Ok(value) => {
+                            let at = from_file.then(|| k.span.clone());
+                            let layer = layer.clone();
+                            out.push((k.key_text(), VarSource { layer, at, value }));
+                        }
+                        Err(d) => problems.push(d),
                     }
                 }
             }
-            Ok(v) if v.is_none() => {}
-            Ok(_) => problems.push(Diagnostic::new(
+            _ => problems.push(Diagnostic::new(
                 None,
                 format!("extra vars must be a mapping: {item}"),
             )),
-            Err(d) => problems.push(d),
         }
     }
     if problems.is_empty() {

@@ -15,6 +15,7 @@ pub mod lab;
 pub mod modules;
 pub mod playbook;
 pub mod prompt;
+pub mod provenance;
 pub mod report;
 pub mod template;
 pub mod yaml;

@@ -29,6 +29,8 @@ pub struct Play {
     /// The host pattern (a list is joined with `,`).
     pub hosts: String,
     pub vars: IndexMap<String, Value>,
+    /// Where each of `vars` is set (its key).
+    pub vars_at: IndexMap<String, Span>,
     /// Each entry: candidate file names (the first that exists is used).
     pub vars_files: Vec<(Vec<String>, Span)>,
     pub pre_tasks: Vec<Item>,
@@ -74,6 +76,9 @@ pub struct RoleCtx {
     pub defaults: IndexMap<String, Value>,
     /// vars/main.yml: above play vars.
     pub vars: IndexMap<String, Value>,
+    /// Where each of `defaults` and `vars` is set (its key).
+    pub defaults_at: IndexMap<String, Span>,
+    pub vars_at: IndexMap<String, Span>,
     /// Parameters given where the role is used (`- role: x` + keys).
     pub params: IndexMap<String, Value>,
 }
@@ -642,7 +647,15 @@ fn to_value(node: &Node, diags: &mut Diagnostics) -> Value {
 }
 
 fn vars_map(node: &Node, what: &str, diags: &mut Diagnostics) -> IndexMap<String, Value> {
+    vars_map_at(node, what, diags).0
+}
+
+/// A vars mapping, and where each variable is set.
+type VarsAt = (IndexMap<String, Value>, IndexMap<String, Span>);
+
+fn vars_map_at(node: &Node, what: &str, diags: &mut Diagnostics) -> VarsAt {
     let mut out = IndexMap::new();
+    let mut at = IndexMap::new();
     match &node.kind {
         NodeKind::Null => {}
         NodeKind::Map(pairs) => {
@@ -655,6 +668,7 @@ fn vars_map(node: &Node, what: &str, diags: &mut Diagnostics) -> IndexMap<String
                     ));
                     continue;
                 }
+                at.insert(name.clone(), k.span.clone());
                 out.insert(name, to_value(v, diags));
             }
         }
@@ -663,7 +677,7 @@ fn vars_map(node: &Node, what: &str, diags: &mut Diagnostics) -> IndexMap<String
             format!("{what} must be a mapping"),
         )),
     }
-    out
+    (out, at)
 }
 
 /// Ansible's rule for variable names.
@@ -761,7 +775,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                     diags.push(Diagnostic::at(&v.span, "`hosts` is empty"));
                 }
             }
-            "vars" => play.vars = vars_map(v, "play vars", diags),
+            "vars" => (play.vars, play.vars_at) = vars_map_at(v, "play vars", diags),
             "vars_files" => {
                 let entries: Vec<&Node> = match &v.kind {
                     NodeKind::Seq(items) => items.iter().collect(),
@@ -1372,13 +1386,13 @@ fn role_file(dir: &Path, stem: &str) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-fn role_vars_file(path: &Path, checker: &mut Checker) -> IndexMap<String, Value> {
+fn role_vars_file(path: &Path, checker: &mut Checker) -> VarsAt {
     match crate::yaml::load_file(path) {
-        Ok(n) if n.is_null() => IndexMap::new(),
-        Ok(n) => vars_map(&n, "role variables", checker.diags),
+        Ok(n) if n.is_null() => VarsAt::default(),
+        Ok(n) => vars_map_at(&n, "role variables", checker.diags),
         Err(d) => {
             checker.diags.push(d);
-            IndexMap::new()
+            VarsAt::default()
         }
     }
 }
@@ -1478,13 +1492,13 @@ fn load_role(
         return Some(items);
     }
     checker.roles_seen.push(key);
-    let defaults = role_file(
+    let (defaults, defaults_at) = role_file(
         &path.join("defaults"),
         spec.defaults_from.as_deref().unwrap_or("main"),
     )
     .map(|f| role_vars_file(&f, checker))
     .unwrap_or_default();
-    let vars = role_file(
+    let (vars, vars_at) = role_file(
         &path.join("vars"),
         spec.vars_from.as_deref().unwrap_or("main"),
     )
@@ -1498,6 +1512,8 @@ fn load_role(
         path: path.clone(),
         defaults,
         vars,
+        defaults_at,
+        vars_at,
         params: spec.params.clone(),
     });
     let tasks_name = spec.tasks_from.as_deref().unwrap_or("main");

@@ -112,7 +112,118 @@ fn python_compact(j: &Json) -> String {
     }
 }
 
+/// Where a variable source is, relative to the working directory when
+/// under it.
+fn source_place(src: &crate::inventory::VarSource) -> String {
+    let Some(at) = &src.at else {
+        return String::new();
+    };
+    let text = at.to_string();
+    match std::env::current_dir() {
+        Ok(cwd) => {
+            let prefix = format!("{}/", cwd.display());
+            text.strip_prefix(&prefix)
+                .map(str::to_owned)
+                .unwrap_or(text)
+        }
+        Err(_) => text,
+    }
+}
+
+/// A variable's value on one line, as compact JSON.
+fn one_line(v: &Value) -> String {
+    dump(&to_json(v), false)
+}
+
+fn chain_title(host: &str, chain: &crate::provenance::Chain) -> String {
+    match &chain.play {
+        Some((name, Some(at))) => format!("{host} in play [{name}] ({at})"),
+        Some((name, None)) => format!("{host} in play [{name}]"),
+        None => host.to_owned(),
+    }
+}
+
 impl Reporter {
+    /// `hoist vars HOST`: every variable of the host with its value and
+    /// the source that wins, per chain.
+    pub fn vars_listing(&self, host: &str, chains: &[crate::provenance::Chain]) {
+        let mut text = String::new();
+        for chain in chains {
+            text.push_str(&format!("{}\n", chain_title(host, chain)));
+            let winners = chain.winners();
+            let names = winners.iter().map(|(n, _)| *n);
+            let magic = chain.magic.iter().map(|(n, _)| n.as_str());
+            let width = names.chain(magic).map(str::len).max().unwrap_or(0);
+            for (name, src) in winners {
+                let place = source_place(src);
+                let from = if place.is_empty() {
+                    src.layer.clone()
+                } else {
+                    format!("{}, {place}", src.layer)
+                };
+                text.push_str(&format!(
+                    "  {name:<width$} = {}    # {from}\n",
+                    one_line(&src.value)
+                ));
+            }
+            for (name, value) in &chain.magic {
+                text.push_str(&format!(
+                    "  {name:<width$} = {}    # magic variable\n",
+                    one_line(value)
+                ));
+            }
+        }
+        self.emit(&text);
+    }
+
+    /// `hoist vars HOST VAR`: every source of one variable, lowest
+    /// precedence first, the winner marked, per chain. `rendered` is the
+    /// final value with templates rendered, when it differs.
+    pub fn var_sources(
+        &self,
+        host: &str,
+        name: &str,
+        chains: &[(&crate::provenance::Chain, Option<Result<Value, String>>)],
+    ) {
+        let mut text = String::new();
+        for (chain, rendered) in chains {
+            let title = chain_title(host, chain);
+            if let Some((_, value)) = chain.magic.iter().find(|(n, _)| n == name) {
+                text.push_str(&format!(
+                    "{title}: {name} = {}\n  a magic variable hoist sets for each host\n",
+                    one_line(value)
+                ));
+                continue;
+            }
+            let sources = chain.of(name);
+            let Some(winner) = sources.last() else {
+                text.push_str(&format!("{title}: {name} is not defined\n"));
+                continue;
+            };
+            text.push_str(&format!("{title}: {name} = {}\n", one_line(&winner.value)));
+            match rendered {
+                Some(Ok(v)) if v != &winner.value => {
+                    text.push_str(&format!("  rendered: {}\n", one_line(v)));
+                }
+                Some(Err(e)) => text.push_str(&format!("  cannot render yet: {e}\n")),
+                _ => {}
+            }
+            text.push_str("  sources, lowest precedence first (the last one wins):\n");
+            let rows: Vec<(String, String, String)> = sources
+                .iter()
+                .map(|s| (s.layer.clone(), source_place(s), one_line(&s.value)))
+                .collect();
+            let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+            let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+            let last = rows.len().saturating_sub(1);
+            for (i, (layer, place, value)) in rows.iter().enumerate() {
+                let mark = if i == last { "*" } else { " " };
+                text.push_str(&format!("  {mark} {layer:<w0$}  {place:<w1$}  {value}\n"));
+            }
+        }
+        self.emit(&text);
+    }
+
     pub fn new(out: Box<dyn Write + Send>, verbosity: u8, show_diff: bool) -> Reporter {
         Reporter {
             out: Mutex::new(out),

@@ -247,7 +247,10 @@ pub(super) fn parse(
                 let eq = k.chars().count();
                 let lead = v.chars().count() - v.trim_start().chars().count();
                 let value_span = span(eq + 1 + lead, v.trim().chars().count());
-                if let Err(e) = inv.set_group_var(&group, key.to_string(), ini_value(v.trim())) {
+                let key_lead = k.chars().count() - k.trim_start().chars().count();
+                let key_span = span(key_lead, key.chars().count());
+                let value = ini_value(v.trim());
+                if let Err(e) = inv.set_group_var(&group, key.to_string(), value, Some(key_span)) {
                     diags.push(Diagnostic::at(&value_span, e));
                 }
             }
@@ -392,13 +395,13 @@ fn host_line(
         );
         return;
     }
-    let mut vars: IndexMap<String, Value> = IndexMap::new();
+    let mut vars: Vec<(String, Value, Span)> = Vec::new();
     let mut ok = true;
     for t in rest {
         let tspan = span(t.col, t.text.chars().count());
         match t.text.split_once('=') {
             Some((k, v)) if !k.is_empty() => {
-                vars.insert(k.to_string(), ini_value(v));
+                vars.push((k.to_string(), ini_value(v), span(t.col, k.chars().count())));
             }
             Some(_) => {
                 diags.push(Diagnostic::at(
@@ -432,8 +435,8 @@ fn host_line(
             diags.push(Diagnostic::at(&host_span, e));
             continue;
         }
-        for (k, v) in &vars {
-            inv.set_host_var(&name, k.clone(), v.clone());
+        for (k, v, at) in &vars {
+            inv.set_host_var(&name, k.clone(), v.clone(), Some(at.clone()));
         }
     }
 }

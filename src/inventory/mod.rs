@@ -24,6 +24,7 @@ mod yamlinv;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +39,27 @@ pub use literal::ini_value;
 
 use vars::VarsDir;
 
+/// One place that sets a variable: where (the key's file:line:col; `None`
+/// for values hoist derives, such as `inventory_file`) and to what.
+#[derive(Clone, Debug)]
+pub struct VarDef {
+    pub at: Option<Span>,
+    pub value: Value,
+}
+
+/// Every place a layer sets each of its variables, in the order they were
+/// read (the last one is the layer's value).
+pub type Defs = IndexMap<String, Vec<VarDef>>;
+
+/// One layer of a host's variables that sets a given variable.
+#[derive(Clone, Debug)]
+pub struct VarSource {
+    /// What the layer is, e.g. `group_vars/web` or `inventory host vars`.
+    pub layer: String,
+    pub at: Option<Span>,
+    pub value: Value,
+}
+
 /// A host of the inventory.
 #[derive(Clone, Debug)]
 pub struct Host {
@@ -48,6 +70,8 @@ pub struct Host {
     pub vars: IndexMap<String, Value>,
     /// Groups the host was put in directly (not their ancestors).
     groups: IndexSet<String>,
+    /// Where `vars` are set.
+    defs: Defs,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -56,6 +80,8 @@ struct Group {
     children: IndexSet<String>,
     parents: IndexSet<String>,
     vars: IndexMap<String, Value>,
+    /// Where `vars` are set.
+    defs: Defs,
     priority: i64,
     depth: usize,
 }
@@ -162,6 +188,13 @@ fn merge(into: &mut IndexMap<String, Value>, from: Option<&IndexMap<String, Valu
             into.insert(k.clone(), v.clone());
         }
     }
+}
+
+/// One layer of a host's variables.
+struct Layer<'a> {
+    what: String,
+    vars: Cow<'a, IndexMap<String, Value>>,
+    defs: Option<&'a Defs>,
 }
 
 /// A host name resolved: an inventory host, or the implicit localhost.
@@ -319,6 +352,49 @@ impl Inventory {
     /// unknown host has no variables.
     pub fn host_vars(&self, host: &str) -> IndexMap<String, Value> {
         let mut out = IndexMap::new();
+        for layer in self.layers(host) {
+            merge(&mut out, Some(&layer.vars));
+        }
+        out
+    }
+
+    /// Every variable of [`Inventory::host_vars`] with each place that sets
+    /// it, lowest precedence first (the last one for a name is the value
+    /// the host gets). A layer that sets a name several times (two files of
+    /// a `group_vars/web/` directory, a host listed twice) gives one source
+    /// per place.
+    pub fn var_sources(&self, host: &str) -> Vec<(String, VarSource)> {
+        let mut out = Vec::new();
+        for layer in self.layers(host) {
+            for (name, value) in layer.vars.iter() {
+                match layer.defs.and_then(|d| d.get(name)) {
+                    Some(defs) if !defs.is_empty() => {
+                        out.extend(defs.iter().map(|d| {
+                            let src = VarSource {
+                                layer: layer.what.clone(),
+                                at: d.at.clone(),
+                                value: d.value.clone(),
+                            };
+                            (name.clone(), src)
+                        }));
+                    }
+                    _ => out.push((
+                        name.clone(),
+                        VarSource {
+                            layer: layer.what.clone(),
+                            at: None,
+                            value: value.clone(),
+                        },
+                    )),
+                }
+            }
+        }
+        out
+    }
+
+    /// The layers of a host's variables in precedence order, lowest first.
+    fn layers(&self, host: &str) -> Vec<Layer<'_>> {
+        let mut out = Vec::new();
         let Some(who) = self.resolve(host) else {
             return out;
         };
@@ -326,43 +402,69 @@ impl Inventory {
             Who::Inv(h) => self.sorted_groups(h),
             Who::Implicit(_) => Vec::new(),
         };
-        merge(&mut out, self.groups.get("all").map(|g| &g.vars));
+        let group_layer = |g: &str| {
+            self.groups.get(g).map(|grp| Layer {
+                what: format!("inventory group vars [{g}]"),
+                vars: Cow::Borrowed(&grp.vars),
+                defs: Some(&grp.defs),
+            })
+        };
+        out.extend(group_layer("all"));
         for g in &groups {
-            merge(&mut out, Some(&self.groups[*g].vars));
+            out.extend(group_layer(g));
         }
-        for d in &self.inventory_vars {
-            merge(&mut out, d.groups.get("all"));
-        }
-        for d in &self.playbook_vars {
-            merge(&mut out, d.groups.get("all"));
-        }
-        for d in &self.inventory_vars {
-            for g in &groups {
-                merge(&mut out, d.groups.get(*g));
+        for dirs in [&self.inventory_vars, &self.playbook_vars] {
+            for d in dirs {
+                out.extend(Self::dir_layer(d, "all", true));
             }
         }
-        for d in &self.playbook_vars {
-            for g in &groups {
-                merge(&mut out, d.groups.get(*g));
+        for dirs in [&self.inventory_vars, &self.playbook_vars] {
+            for d in dirs {
+                for g in &groups {
+                    out.extend(Self::dir_layer(d, g, true));
+                }
             }
         }
         let name = match who {
             Who::Inv(h) => {
-                merge(&mut out, Some(&h.vars));
+                out.push(Layer {
+                    what: "inventory host vars".into(),
+                    vars: Cow::Borrowed(&h.vars),
+                    defs: Some(&h.defs),
+                });
                 h.name.as_str()
             }
             Who::Implicit(name) => {
-                out.insert("ansible_connection".into(), Value::from("local"));
+                let mut vars = IndexMap::new();
+                vars.insert("ansible_connection".into(), Value::from("local"));
+                out.push(Layer {
+                    what: "implicit localhost".into(),
+                    vars: Cow::Owned(vars),
+                    defs: None,
+                });
                 name
             }
         };
-        for d in &self.inventory_vars {
-            merge(&mut out, d.hosts.get(name));
-        }
-        for d in &self.playbook_vars {
-            merge(&mut out, d.hosts.get(name));
+        for dirs in [&self.inventory_vars, &self.playbook_vars] {
+            for d in dirs {
+                out.extend(Self::dir_layer(d, name, false));
+            }
         }
         out
+    }
+
+    /// `group_vars/<name>` or `host_vars/<name>` of one directory.
+    fn dir_layer<'a>(d: &'a VarsDir, name: &str, group: bool) -> Option<Layer<'a>> {
+        let (vars, defs, sub) = if group {
+            (d.groups.get(name)?, d.group_defs.get(name), "group_vars")
+        } else {
+            (d.hosts.get(name)?, d.host_defs.get(name), "host_vars")
+        };
+        Some(Layer {
+            what: format!("{sub}/{name}"),
+            vars: Cow::Borrowed(vars),
+            defs,
+        })
     }
 
     /// Sorted group names of a host, excluding `all` (the magic
@@ -620,7 +722,7 @@ impl Inventory {
             self.add_host(host, Some(g), None, &src, None)?;
         }
         for (k, v) in vars {
-            self.set_host_var(host, k, v);
+            self.set_host_var(host, k, v, None);
         }
         self.reconcile();
         Ok(())
@@ -659,20 +761,20 @@ impl Inventory {
             return Err(format!("could not find group {g} in inventory"));
         }
         if !self.hosts.contains_key(name) {
-            let mut vars = IndexMap::new();
-            if let Some(p) = port {
-                vars.insert("ansible_port".to_string(), Value::from(p));
-            }
-            vars.insert("inventory_file".to_string(), src.file.clone());
-            vars.insert("inventory_dir".to_string(), src.dir.clone());
             self.hosts.insert(
                 name.to_string(),
                 Host {
                     name: name.to_string(),
-                    vars,
+                    vars: IndexMap::new(),
                     groups: IndexSet::new(),
+                    defs: Defs::new(),
                 },
             );
+            if let Some(p) = port {
+                self.set_host_var(name, "ansible_port".into(), Value::from(p), span.cloned());
+            }
+            self.set_host_var(name, "inventory_file".into(), src.file.clone(), None);
+            self.set_host_var(name, "inventory_dir".into(), src.dir.clone(), None);
             if LOCALHOST.contains(&name) {
                 match &self.localhost {
                     None => self.localhost = Some(name.to_string()),
@@ -694,14 +796,25 @@ impl Inventory {
         Ok(())
     }
 
-    fn set_host_var(&mut self, host: &str, key: String, value: Value) {
+    fn set_host_var(&mut self, host: &str, key: String, value: Value, at: Option<Span>) {
         if let Some(h) = self.hosts.get_mut(host) {
+            let def = VarDef {
+                at,
+                value: value.clone(),
+            };
+            h.defs.entry(key.clone()).or_default().push(def);
             h.vars.insert(key, value);
         }
     }
 
     /// Sets a group variable; `ansible_group_priority` sets the priority.
-    fn set_group_var(&mut self, group: &str, key: String, value: Value) -> Result<(), String> {
+    fn set_group_var(
+        &mut self,
+        group: &str,
+        key: String,
+        value: Value,
+        at: Option<Span>,
+    ) -> Result<(), String> {
         let Some(g) = self.groups.get_mut(group) else {
             return Err(format!("could not find group {group} in inventory"));
         };
@@ -713,6 +826,11 @@ impl Inventory {
                 )
             })?;
         } else {
+            let def = VarDef {
+                at,
+                value: value.clone(),
+            };
+            g.defs.entry(key.clone()).or_default().push(def);
             g.vars.insert(key, value);
         }
         Ok(())

@@ -330,7 +330,7 @@ fn ini_children_declared_later_and_vars_before_group() {
     assert_eq!(var(&inv, "l1", "m"), "1");
 }
 
-fn precedence_case(n: usize) -> String {
+fn precedence_case(n: usize) -> (String, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let inv_dir = dir.path().join("inv");
     let play_dir = dir.path().join("play");
@@ -368,7 +368,13 @@ fn precedence_case(n: usize) -> String {
     }
     let mut inv = load(&[&path]);
     inv.add_playbook_vars_dir(&play_dir).unwrap();
-    py_repr(&inv.host_vars("h1")["v"])
+    let sources = inv
+        .var_sources("h1")
+        .into_iter()
+        .filter(|(name, _)| name == "v")
+        .map(|(_, s)| py_repr(&s.value))
+        .collect();
+    (py_repr(&inv.host_vars("h1")["v"]), sources)
 }
 
 #[test]
@@ -379,12 +385,13 @@ fn precedence_of_every_layer() {
     //  6 inv group_vars/parent   7 inv group_vars/child
     //  8 play group_vars/parent  9 play group_vars/child
     // 10 inline host var   11 inv host_vars/h1   12 play host_vars/h1
+    // `var_sources` (what `hoist vars` shows) lists the same layers in the
+    // same order, so its last entry is always the winner.
     for n in 1..=12 {
-        assert_eq!(
-            precedence_case(n),
-            format!("'L{n}'"),
-            "layer {n} should win"
-        );
+        let (winner, sources) = precedence_case(n);
+        assert_eq!(winner, format!("'L{n}'"), "layer {n} should win");
+        let want: Vec<String> = (1..=n).map(|i| format!("'L{i}'")).collect();
+        assert_eq!(sources, want, "sources with {n} layers");
     }
 }
 

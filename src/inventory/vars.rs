@@ -15,7 +15,7 @@ use minijinja::Value;
 use crate::error::{Diagnostic, Span};
 use crate::yaml::{Node, NodeKind};
 
-use super::extension;
+use super::{Defs, VarDef, extension};
 
 const VARS_EXTS: [&str; 3] = [".yml", ".yaml", ".json"];
 
@@ -25,6 +25,9 @@ pub struct VarsDir {
     pub dir: PathBuf,
     pub groups: HashMap<String, IndexMap<String, Value>>,
     pub hosts: HashMap<String, IndexMap<String, Value>>,
+    /// Where each group's / host's variables are set, file by file.
+    pub group_defs: HashMap<String, Defs>,
+    pub host_defs: HashMap<String, Defs>,
 }
 
 /// Loads the vars of the given groups and hosts found under `dir`.
@@ -39,9 +42,9 @@ pub fn load_dir(
         dir: dir.to_path_buf(),
         ..VarsDir::default()
     };
-    for (sub, names, target) in [
-        ("group_vars", groups, &mut out.groups),
-        ("host_vars", hosts, &mut out.hosts),
+    for (sub, names, target, target_defs) in [
+        ("group_vars", groups, &mut out.groups, &mut out.group_defs),
+        ("host_vars", hosts, &mut out.hosts, &mut out.host_defs),
     ] {
         let base = dir.join(sub);
         if !base.exists() {
@@ -73,15 +76,23 @@ pub fn load_dir(
             }
             let files = find_vars_files(&base, name, &entries);
             let mut vars: IndexMap<String, Value> = IndexMap::new();
+            let mut defs = Defs::new();
             let mut found = false;
             for f in files {
                 if let Some(data) = load_vars_file(&f, diags) {
                     found = true;
-                    vars.extend(data);
+                    for (k, value, at) in data {
+                        defs.entry(k.clone()).or_default().push(VarDef {
+                            at: Some(at),
+                            value: value.clone(),
+                        });
+                        vars.insert(k, value);
+                    }
                 }
             }
             if found {
                 target.insert(name.clone(), vars);
+                target_defs.insert(name.clone(), defs);
             }
         }
     }
@@ -128,9 +139,9 @@ fn dir_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The variables of one file; `None` when it is empty or broken (broken
-/// ones are reported).
-fn load_vars_file(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<IndexMap<String, Value>> {
+/// The variables of one file, each with the place of its key; `None` when
+/// the file is empty or broken (broken ones are reported).
+fn load_vars_file(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<Vec<(String, Value, Span)>> {
     let node = match crate::yaml::load_file(path) {
         Ok(n) => n,
         Err(e) => {
@@ -140,11 +151,11 @@ fn load_vars_file(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<IndexMap<S
     };
     match &node.kind {
         NodeKind::Map(pairs) => {
-            let mut out = IndexMap::new();
+            let mut out = Vec::new();
             for (k, v) in pairs {
                 match v.to_value() {
                     Ok(val) => {
-                        out.insert(k.key_text(), val);
+                        out.push((k.key_text(), val, k.span.clone()));
                     }
                     Err(e) => diags.push(e),
                 }

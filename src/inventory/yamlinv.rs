@@ -145,7 +145,8 @@ fn parse_group(
                             continue;
                         }
                     };
-                    if let Err(e) = inv.set_group_var(&name, vk.key_text(), value) {
+                    let at = Some(vk.span.clone());
+                    if let Err(e) = inv.set_group_var(&name, vk.key_text(), value, at) {
                         diags.push(Diagnostic::at(vv.map_or(&vk.span, |n| &n.span), e));
                     }
                 }
@@ -208,7 +209,7 @@ fn parse_host(
         Some((NodeKind::Map(pairs), _)) => {
             for (vk, vv) in pairs {
                 match vv.to_value() {
-                    Ok(val) => vars.push((vk.key_text(), val)),
+                    Ok(val) => vars.push((vk.key_text(), val, vk.span.clone())),
                     Err(e) => diags.push(e),
                 }
             }
@@ -234,8 +235,8 @@ fn parse_host(
             diags.push(Diagnostic::at(&key.span, e));
             continue;
         }
-        for (k, v) in &vars {
-            inv.set_host_var(&name, k.clone(), v.clone());
+        for (k, v, at) in &vars {
+            inv.set_host_var(&name, k.clone(), v.clone(), Some(at.clone()));
         }
     }
 }

@@ -7,3 +7,4 @@ mod engine;
 mod modules;
 mod roles;
 mod validation;
+mod vars;
