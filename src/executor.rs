@@ -736,7 +736,13 @@ impl<'a> Executor<'a> {
                     }
                 },
             };
+            if items.is_empty() {
+                // An empty loop skips the include, as in Ansible.
+                self.include_skipped(h);
+                continue;
+            }
             let mut failed = false;
+            let count = items.len() as u32;
             for item in items {
                 let (item_scope, extra) = match (&item, &task.loop_) {
                     (Some(v), Some(lp)) => {
@@ -780,16 +786,20 @@ impl<'a> Executor<'a> {
                     .1
                     .push(h.clone());
             }
+            // A looped include is one ok per item, as in Ansible.
             if !failed && let Some(st) = self.states.get_mut(h) {
-                st.stats.ok += 1;
+                st.stats.ok += count;
             }
         }
-        for ((path, label), (extra, group_hosts)) in groups {
+        // Ansible reports every include, then runs them one after another.
+        for ((path, label), (_, group_hosts)) in &groups {
             self.reporter.included(
                 &path.display().to_string(),
-                &group_hosts,
+                group_hosts,
                 (!label.is_empty()).then_some(label.as_str()),
             );
+        }
+        for ((path, _), (extra, group_hosts)) in groups {
             let mut items =
                 match crate::playbook::load_task_file(&path, &ctx.playbook_dir, &ctx.templar) {
                     Ok(items) => items,
@@ -825,32 +835,86 @@ impl<'a> Executor<'a> {
         if !selected_by_tags(task, ctx.play, ctx.opts) {
             return false;
         }
-        let mut chosen = Vec::new();
-        let mut skipped = Vec::new();
-        for h in self.active(hosts) {
+        let active = self.active(hosts);
+        if active.is_empty() {
+            return false;
+        }
+        self.reporter.task(&task.display_name(), false);
+        let role = task
+            .args
+            .get("name")
+            .or_else(|| task.args.get("role"))
+            .map(py_str)
+            .unwrap_or_default();
+        // item label -> (loop var binding, hosts), in first-seen order.
+        let mut groups: IndexMap<String, IncludeGroup> = IndexMap::new();
+        for h in active {
             let Some(st) = self.states.get(&h) else {
                 continue;
             };
             let scope = task_scope(ctx, st, Some(task));
             match eval_when(task, &scope) {
-                Ok(true) => chosen.push(h),
-                Ok(false) => skipped.push(h),
-                Err(e) => self.include_failed(ctx, task, &h, &located(task, &e)),
+                Ok(true) => {}
+                Ok(false) => {
+                    self.include_skipped(&h);
+                    continue;
+                }
+                Err(e) => {
+                    self.include_failed(ctx, task, &h, &located(task, &e));
+                    continue;
+                }
+            }
+            let loop_items: Vec<Option<Value>> = match &task.loop_ {
+                None => vec![None],
+                Some(_) => match loop_items(task, &scope) {
+                    Ok(items) => items.into_iter().map(Some).collect(),
+                    Err(e) => {
+                        self.include_failed(ctx, task, &h, &located(task, &e));
+                        continue;
+                    }
+                },
+            };
+            if loop_items.is_empty() {
+                self.include_skipped(&h);
+                continue;
+            }
+            let count = loop_items.len() as u32;
+            for item in loop_items {
+                let (label, extra) = match (&item, &task.loop_) {
+                    (Some(v), Some(lp)) => {
+                        let extra = vec![(lp.loop_var.clone(), v.clone())];
+                        let item_scope = scope.with_extra(extra.clone());
+                        (item_label(task, &item_scope, v), extra)
+                    }
+                    _ => (String::new(), Vec::new()),
+                };
+                groups
+                    .entry(label)
+                    .or_insert_with(|| (extra, Vec::new()))
+                    .1
+                    .push(h.clone());
+            }
+            if let Some(st) = self.states.get_mut(&h) {
+                st.stats.ok += count;
             }
         }
-        if !skipped.is_empty() {
-            self.reporter.task(&task.display_name(), false);
-            for h in &skipped {
-                self.include_skipped(h);
+        for (label, (_, group_hosts)) in &groups {
+            self.reporter.included(
+                &role,
+                group_hosts,
+                (!label.is_empty()).then_some(label.as_str()),
+            );
+        }
+        for (_, (extra, group_hosts)) in groups {
+            let mut items = items.to_vec();
+            let mut inherit = include_inherit(task);
+            inherit.vars.extend(extra);
+            inherit.apply(&mut items);
+            if self.run_items(ctx, &items, &group_hosts).await {
+                return true;
             }
         }
-        if chosen.is_empty() {
-            return false;
-        }
-        let mut items = items.to_vec();
-        let inherit = include_inherit(task);
-        inherit.apply(&mut items);
-        self.run_items(ctx, &items, &chosen).await
+        false
     }
 
     /// An include whose `when` is false on a host.
@@ -1113,17 +1177,22 @@ fn scope_with(
     task: Option<&Task>,
     hosts: Option<Arc<IndexMap<String, HostSnapshot>>>,
 ) -> Arc<VarScope> {
-    // Ansible's precedence, lowest first: role defaults, inventory, play
-    // vars, vars_files, role vars, block/task vars, facts and registered
-    // vars, role params, extra vars.
+    // Ansible's precedence, lowest first: role defaults (the play's roles',
+    // then the task's own role's), inventory, play vars, vars_files, role
+    // vars (likewise), block/task vars, facts and registered vars, role
+    // params, extra vars.
     let role = task.and_then(|t| t.role.as_ref());
-    let mut vars: IndexMap<String, Value> = role.map(|r| r.defaults.clone()).unwrap_or_default();
+    let exported = &ctx.play.exported_roles;
+    let mut vars: IndexMap<String, Value> = IndexMap::new();
+    for r in exported.iter().chain(role) {
+        vars.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     vars.extend(st.inv_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.gathered.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(ctx.play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(ctx.prompted.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.play_files.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if let Some(r) = role {
+    for r in exported.iter().chain(role) {
         vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     if let Some(t) = task {

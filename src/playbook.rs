@@ -65,6 +65,10 @@ pub struct Play {
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
+    /// Roles of `roles:` and `import_role` (dependencies first), in load
+    /// order: their defaults and vars are visible to the whole play, as
+    /// Ansible exposes them at parse time (`include_role` ones are not).
+    pub exported_roles: Vec<Arc<RoleCtx>>,
 }
 
 /// A role a task belongs to: where it lives and its variables.
@@ -860,6 +864,8 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         depth: 0,
         role_handlers: Vec::new(),
         roles_seen: Vec::new(),
+        exported: Vec::new(),
+        including: 0,
     };
     if let Some(h) = handlers_node {
         play.handlers = parse_task_list(h, true, &mut checker)
@@ -898,6 +904,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         }
     }
     play.handlers.append(&mut checker.role_handlers);
+    play.exported_roles = std::mem::take(&mut checker.exported);
     // Every notify must name a handler or a listen topic.
     let mut names: Vec<String> = Vec::new();
     for h in &play.handlers {
@@ -1026,6 +1033,11 @@ struct Checker<'a> {
     role_handlers: Vec<Task>,
     /// Roles already in the play (name + params), for deduplication.
     roles_seen: Vec<String>,
+    /// Roles whose variables the play exposes (see `Play::exported_roles`).
+    exported: Vec<Arc<RoleCtx>>,
+    /// How many `include_role` loads are under way (their roles, and their
+    /// dependencies, are not exported).
+    including: usize,
 }
 
 impl Checker<'_> {
@@ -1484,14 +1496,19 @@ fn load_role(
         path.display(),
         crate::template::py_repr(&crate::template::vmap(spec.params.clone()))
     );
-    if !dynamic
+    // `include_role` loads are neither deduplicated nor count as a use:
+    // ansible-core makes a new role object for each.
+    let static_use = !dynamic && checker.including == 0;
+    if static_use
         && !allow_duplicates
         && spec.tasks_from.is_none()
         && checker.roles_seen.contains(&key)
     {
         return Some(items);
     }
-    checker.roles_seen.push(key);
+    if static_use {
+        checker.roles_seen.push(key);
+    }
     let (defaults, defaults_at) = role_file(
         &path.join("defaults"),
         spec.defaults_from.as_deref().unwrap_or("main"),
@@ -1516,6 +1533,9 @@ fn load_role(
         vars_at,
         params: spec.params.clone(),
     });
+    if checker.including == 0 {
+        checker.exported.push(ctx.clone());
+    }
     let tasks_name = spec.tasks_from.as_deref().unwrap_or("main");
     let tasks_name = tasks_name
         .strip_suffix(".yml")
@@ -1594,7 +1614,10 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         handlers_from: arg("handlers_from"),
     };
     let dynamic = task.module.spec().name == "include_role";
-    let mut items = load_role(&spec, &node.span, checker, dynamic)?;
+    checker.including += usize::from(dynamic);
+    let loaded = load_role(&spec, &node.span, checker, dynamic);
+    checker.including -= usize::from(dynamic);
+    let mut items = loaded?;
     if dynamic {
         return Some(Item::IncludeRole(Box::new(task), items));
     }
@@ -1705,6 +1728,8 @@ pub fn load_task_file(
         depth: 1,
         role_handlers: Vec::new(),
         roles_seen: Vec::new(),
+        exported: Vec::new(),
+        including: 1,
     };
     let items = load_items(path, false, &mut checker).unwrap_or_default();
     diags.into_result(items)

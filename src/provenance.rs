@@ -9,7 +9,6 @@
 //! targets the host, since each play has its own vars. Facts, `set_fact`
 //! and registered variables only exist at run time and are not listed.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,7 +17,7 @@ use minijinja::Value;
 
 use crate::error::Span;
 use crate::inventory::{Inventory, VarSource};
-use crate::playbook::{Item, Play, Playbook, RoleCtx};
+use crate::playbook::{Play, Playbook};
 use crate::template::{Templar, VarScope, is_template, py_str};
 use crate::yaml::NodeKind;
 
@@ -108,16 +107,16 @@ pub fn chains(
     let chains = plays
         .into_iter()
         .map(|play| {
-            let roles = play_roles(play);
+            let roles = &play.exported_roles;
             let mut sources = Vec::new();
-            for r in &roles {
+            for r in roles {
                 let layer = format!("role defaults [{}]", r.name);
                 sources.extend(role_layer(&layer, &r.defaults, &r.defaults_at));
             }
             sources.extend(inventory.iter().cloned());
             sources.extend(role_layer("play vars", &play.vars, &play.vars_at));
             sources.extend(vars_files(play, &sources, templar));
-            for r in &roles {
+            for r in roles {
                 let layer = format!("role vars [{}]", r.name);
                 sources.extend(role_layer(&layer, &r.vars, &r.vars_at));
             }
@@ -163,52 +162,6 @@ fn targets(
     };
     inv.select(&pattern)
         .is_ok_and(|hosts| hosts.iter().any(|h| h == host))
-}
-
-/// The roles whose defaults and vars the play exposes to all its tasks:
-/// those of `roles:` and `import_role` (with their dependencies), and
-/// `include_role` with `public: true`; each once, in play order.
-fn play_roles(play: &Play) -> Vec<Arc<RoleCtx>> {
-    fn walk(items: &[Item], seen: &mut HashSet<std::path::PathBuf>, out: &mut Vec<Arc<RoleCtx>>) {
-        for item in items {
-            match item {
-                Item::Task(t) | Item::Include(t) => add(t.role.as_ref(), seen, out),
-                Item::Block(b) => {
-                    walk(&b.block, seen, out);
-                    walk(&b.rescue, seen, out);
-                    walk(&b.always, seen, out);
-                }
-                Item::IncludeRole(t, inner) => {
-                    add(t.role.as_ref(), seen, out);
-                    let public = t
-                        .args
-                        .get("public")
-                        .and_then(crate::modules::args::to_bool)
-                        .unwrap_or(false);
-                    if public {
-                        walk(inner, seen, out);
-                    }
-                }
-            }
-        }
-    }
-    fn add(
-        role: Option<&Arc<RoleCtx>>,
-        seen: &mut HashSet<std::path::PathBuf>,
-        out: &mut Vec<Arc<RoleCtx>>,
-    ) {
-        if let Some(r) = role
-            && seen.insert(r.path.clone())
-        {
-            out.push(r.clone());
-        }
-    }
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for section in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
-        walk(section, &mut seen, &mut out);
-    }
-    out
 }
 
 fn role_layer(

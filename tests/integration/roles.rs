@@ -116,3 +116,103 @@ fn missing_roles_are_load_errors() {
     );
     assert!(r.stderr.contains("site.yml:3:7"), "{r:?}");
 }
+
+/// Roles of `roles:` and `import_role` publish their defaults and vars to
+/// the whole play at load time (pre_tasks included; a later role's defaults
+/// over an earlier one's; a task's own role over both), as ansible-core
+/// does; `include_role` ones stay private. Results checked against
+/// ansible-playbook 2.19.
+#[test]
+fn play_roles_publish_defaults_and_vars_to_the_play() {
+    let p = Project::new();
+    for r in ["a", "b", "c", "private"] {
+        p.write(
+            &format!("roles/{r}/defaults/main.yml"),
+            &format!("x: {r}_def\nonly_{r}: yes\n"),
+        );
+        p.write(
+            &format!("roles/{r}/vars/main.yml"),
+            &format!("y: {r}_var\n"),
+        );
+        p.write(
+            &format!("roles/{r}/tasks/main.yml"),
+            &format!("- copy:\n    content: \"{{{{ x }}}} {{{{ y }}}}\\n\"\n    dest: \"{{{{ root }}}}/in_{r}_{{{{ tag | default('') }}}}\"\n"),
+        );
+    }
+    p.write("roles/varsonly/vars/main.yml", "from_varsonly: here\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  pre_tasks:
+    - copy: content="{{ x }} {{ y }} {{ from_varsonly }}\n" dest={{ root }}/pre
+  roles: [a, b, varsonly]
+  tasks:
+    - include_role: name=private
+    - copy: content="{{ only_private | default('undefined') }}\n" dest={{ root }}/after_private
+    - import_role: name=c
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy: content="{{ x | default('undefined') }}\n" dest={{ root }}/play2
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("pre"), "c_def c_var here\n");
+    assert_eq!(p.read("in_a_"), "a_def a_var\n");
+    assert_eq!(p.read("in_b_"), "b_def b_var\n");
+    assert_eq!(p.read("in_private_"), "private_def private_var\n");
+    assert_eq!(p.read("after_private"), "undefined\n");
+    assert_eq!(p.read("in_c_"), "c_def c_var\n");
+    assert_eq!(p.read("play2"), "undefined\n");
+}
+
+/// `include_role` with a loop: one `included:` line per item, printed
+/// before the role runs, one ok per item; an empty loop skips; a role that
+/// was included is still run by a later `import_role`. Output checked
+/// against ansible-playbook 2.19.
+#[test]
+fn include_role_loops_report_like_ansible() {
+    let p = Project::new();
+    p.write(
+        "roles/c/tasks/main.yml",
+        "- copy: content=\"{{ item }}\\n\" dest={{ root }}/c_{{ item }}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_role:
+        name: c
+      loop: [1, 2]
+    - include_role: name=c
+      loop: []
+    - import_role: name=c
+      vars: {item: 3}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().filter(|l| !l.is_empty()).collect();
+    let at = |s: &str| {
+        lines
+            .iter()
+            .position(|l| *l == s)
+            .unwrap_or_else(|| panic!("no {s:?} in {r:?}"))
+    };
+    assert!(
+        at("included: c for localhost => (item=1)") + 1
+            == at("included: c for localhost => (item=2)")
+    );
+    assert!(lines[at("included: c for localhost => (item=2)") + 1].starts_with("TASK [c : copy]"));
+    assert_eq!(
+        r.stdout.matches("skipping: [localhost]").count(),
+        1,
+        "{r:?}"
+    );
+    assert_eq!(p.read("c_3"), "3\n");
+    // 2 include items + 2 copies + the imported copy.
+    assert_eq!(recap(&r, "localhost"), [5, 3, 0, 0, 1, 0, 0]);
+}
