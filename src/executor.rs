@@ -20,7 +20,7 @@ use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
-use crate::playbook::{Block, Inherit, Item, LoopKind, Play, Playbook, Task};
+use crate::playbook::{Block, Inherit, Item, LoopKind, Play, Playbook, RoleCtx, Task};
 use crate::report::{Reporter, Stats, Status};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
@@ -73,6 +73,9 @@ struct HostState {
     gathered: Arc<IndexMap<String, Value>>,
     /// Vars loaded from the current play's vars_files.
     play_files: IndexMap<String, Value>,
+    /// Roles an `include_role` with `public: true` ran on this host in the
+    /// current play: their defaults and vars join the play's from then on.
+    public_roles: Vec<Arc<RoleCtx>>,
     failed: bool,
     unreachable: bool,
     ended: bool,
@@ -446,6 +449,7 @@ impl<'a> Executor<'a> {
                 st.notified = vec![false; play.handlers.len()];
                 st.ended = false;
                 st.play_files.clear();
+                st.public_roles.clear();
             }
         }
         let ctx = PlayCtx {
@@ -905,6 +909,14 @@ impl<'a> Executor<'a> {
                 (!label.is_empty()).then_some(label.as_str()),
             );
         }
+        if task
+            .args
+            .get("public")
+            .and_then(crate::modules::args::to_bool)
+            == Some(true)
+        {
+            self.publish_roles(items, &groups);
+        }
         for (_, (extra, group_hosts)) in groups {
             let mut items = items.to_vec();
             let mut inherit = include_inherit(task);
@@ -915,6 +927,29 @@ impl<'a> Executor<'a> {
             }
         }
         false
+    }
+
+    /// `include_role` with `public: true`: the role (and its
+    /// dependencies) publish their defaults and vars to the rest of the
+    /// play on the hosts that include it.
+    fn publish_roles(&mut self, items: &[Item], groups: &IndexMap<String, IncludeGroup>) {
+        let mut roles: Vec<Arc<RoleCtx>> = Vec::new();
+        for t in items.iter().flat_map(Item::tasks) {
+            if let Some(r) = &t.role
+                && !roles.iter().any(|x| Arc::ptr_eq(x, r))
+            {
+                roles.push(r.clone());
+            }
+        }
+        for h in groups.values().flat_map(|(_, hosts)| hosts) {
+            if let Some(st) = self.states.get_mut(h) {
+                for r in &roles {
+                    if !st.public_roles.iter().any(|x| Arc::ptr_eq(x, r)) {
+                        st.public_roles.push(r.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// An include whose `when` is false on a host.
@@ -1182,9 +1217,9 @@ fn scope_with(
     // vars (likewise), block/task vars, facts and registered vars, role
     // params, extra vars.
     let role = task.and_then(|t| t.role.as_ref());
-    let exported = &ctx.play.exported_roles;
+    let exported = || ctx.play.exported_roles.iter().chain(&st.public_roles);
     let mut vars: IndexMap<String, Value> = IndexMap::new();
-    for r in exported.iter().chain(role) {
+    for r in exported().chain(role) {
         vars.extend(r.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     vars.extend(st.inv_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -1192,7 +1227,7 @@ fn scope_with(
     vars.extend(ctx.play.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(ctx.prompted.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend(st.play_files.iter().map(|(k, v)| (k.clone(), v.clone())));
-    for r in exported.iter().chain(role) {
+    for r in exported().chain(role) {
         vars.extend(r.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     if let Some(t) = task {
@@ -1924,6 +1959,7 @@ impl HostState {
             facts: Arc::new(IndexMap::new()),
             gathered: Arc::new(IndexMap::new()),
             play_files: IndexMap::new(),
+            public_roles: Vec::new(),
             failed: false,
             unreachable: false,
             ended: false,

@@ -150,6 +150,11 @@ fn play_roles_publish_defaults_and_vars_to_the_play() {
   tasks:
     - include_role: name=private
     - copy: content="{{ only_private | default('undefined') }}\n" dest={{ root }}/after_private
+    - include_role:
+        name: private
+        public: true
+      vars: {tag: public}
+    - copy: content="{{ only_private | default('undefined') }} {{ y }}\n" dest={{ root }}/after_public
     - import_role: name=c
 - hosts: localhost
   gather_facts: false
@@ -164,6 +169,7 @@ fn play_roles_publish_defaults_and_vars_to_the_play() {
     assert_eq!(p.read("in_b_"), "b_def b_var\n");
     assert_eq!(p.read("in_private_"), "private_def private_var\n");
     assert_eq!(p.read("after_private"), "undefined\n");
+    assert_eq!(p.read("after_public"), "True private_var\n");
     assert_eq!(p.read("in_c_"), "c_def c_var\n");
     assert_eq!(p.read("play2"), "undefined\n");
 }
