@@ -16,6 +16,7 @@ pub mod modules;
 pub mod playbook;
 pub mod prompt;
 pub mod provenance;
+pub mod pyre;
 pub mod report;
 pub mod template;
 pub mod yaml;

@@ -5,14 +5,15 @@ use async_trait::async_trait;
 
 use super::command::expand_path;
 use super::lineinfile::{
-    PyRegex, backup_local, check_file_attrs, content_diff, lossy, makedirs, py_dirname,
-    resolve_links, splitlines_keepends, write_changes,
+    backup_local, check_file_attrs, content_diff, lossy, makedirs, py_dirname, resolve_links,
+    splitlines_keepends, write_changes,
 };
 use super::{
     Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
     ParamType,
 };
 use crate::connection::FileKind;
+use crate::pyre::PyRegex;
 
 pub struct BlockInFile;
 

@@ -7,7 +7,7 @@
 //!
 //! The submodules hold the pieces that emulate Python: [`pyfmt`] (repr, `%`
 //! formatting), [`pyjson`] (`json.dumps`), [`yaml_dump`] (PyYAML's emitter),
-//! [`yaml_load`] (YAML 1.1 loading), [`pyre`] (Python regexes),
+//! [`yaml_load`] (YAML 1.1 loading), [`crate::pyre`] (Python regexes),
 //! `pyrandom` (CPython's Mersenne Twister) and [`version`].
 
 mod data;
@@ -16,7 +16,6 @@ mod lookups;
 pub mod pyfmt;
 pub mod pyjson;
 mod pyrandom;
-pub mod pyre;
 mod strings;
 pub mod version;
 pub mod yaml_dump;
@@ -399,6 +398,11 @@ pub(crate) fn check_size(n: i64, what: &str) -> Result<usize, Error> {
 /// Gives the filter/test access to a variable of the template context.
 pub(crate) fn ctx_var(state: &State, name: &str) -> Option<Value> {
     state.lookup(name).filter(|v| !v.is_undefined())
+}
+
+/// A Python-regex problem as a template error.
+fn regex_error(msg: String) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg)
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error};
 
 use super::pyfmt::py_type_name;
-use super::pyre::{self, Anchor};
 use super::strings::{expanduser, expandvars};
 use super::version;
 use super::{bind, defined, is_list, is_map, list_items, map_get, op_err, py_list, py_str};
+use crate::pyre::{self, Anchor};
 
 type T = Result<bool, Error>;
 
@@ -176,7 +176,8 @@ fn regex_test(v: &Value, args: Rest<ValueOrKwargs>, default_type: &str, name: &'
             ));
         }
     };
-    let re = pyre::compile(&pattern, b.flag(1, false), b.flag(2, false), anchor)?;
+    let re = pyre::compile(&pattern, b.flag(1, false), b.flag(2, false), anchor)
+        .map_err(super::regex_error)?;
     Ok(re.is_match(&text))
 }
 

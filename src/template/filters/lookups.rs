@@ -13,11 +13,11 @@ use minijinja::value::{Rest, Value, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::pyfmt::{PercentArgs, percent_format};
-use super::pyre::{self, Anchor};
 use super::strings::{basename, dirname, expanduser, py_int_parse};
 use super::{
     R, ctx_var, is_list, is_map, list_items, map_get, map_pairs, py_str, split_args, wrap_unsafe,
 };
+use crate::pyre::{self, Anchor};
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", fn_lookup);
@@ -568,7 +568,8 @@ impl Lookup<'_, '_, '_> {
         let names = self.state.known_variables();
         let mut out = Vec::new();
         for t in terms {
-            let re = pyre::compile(&py_str(&t), false, false, Anchor::Search)?;
+            let re = pyre::compile(&py_str(&t), false, false, Anchor::Search)
+                .map_err(super::regex_error)?;
             for n in &names {
                 if re.is_match(n) && !out.iter().any(|v: &Value| v.as_str() == Some(n.as_ref())) {
                     out.push(Value::from(n.as_ref()));
@@ -817,7 +818,8 @@ impl Lookup<'_, '_, '_> {
                 )));
             }
             if use_re {
-                let re = pyre::compile(&key, false, false, Anchor::Match)?;
+                let re =
+                    pyre::compile(&key, false, false, Anchor::Match).map_err(super::regex_error)?;
                 for (_, k, v) in section_entries {
                     if re.is_match(k) {
                         out.push(Value::from(v.clone()));

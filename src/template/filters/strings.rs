@@ -11,13 +11,13 @@ use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 use super::pyfmt::{self, PercentArgs, py_type_name, splitlines, str_repr};
 use super::pyjson::{self, JsonOptions};
-use super::pyre::{self, Anchor};
 use super::yaml_dump::{self, YamlOptions};
 use super::yaml_load;
 use super::{
     R, bind, bind_extra, defined, is_list, is_map, list_items, map_pairs, op_err, py_list, py_repr,
     py_str, split_args, str_value,
 };
+use crate::pyre::{self, Anchor};
 
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("default", f_default);
@@ -676,10 +676,11 @@ fn f_regex_replace(value: Value, args: Rest<ValueOrKwargs>) -> R {
     let s = text(&value)?;
     let pattern = b.string(0, "");
     let replacement = b.string(1, "");
-    let re = pyre::compile(&pattern, b.flag(2, false), b.flag(3, false), Anchor::Search)?;
+    let re = pyre::compile(&pattern, b.flag(2, false), b.flag(3, false), Anchor::Search)
+        .map_err(super::regex_error)?;
     let count = b.int(4, 0)?.max(0) as usize;
     let mandatory = b.int(5, 0)?;
-    let (out, subs) = pyre::subn(&re, &replacement, &s, count)?;
+    let (out, subs) = pyre::subn(&re, &replacement, &s, count).map_err(super::regex_error)?;
     if mandatory != 0 && mandatory != subs as i64 {
         return Err(op_err(format!(
             "'{pattern}' should match {mandatory} times, but matches {subs} times in '{s}'"
@@ -736,7 +737,8 @@ fn f_regex_search(value: Value, args: Rest<ValueOrKwargs>) -> R {
         flag("ignorecase"),
         flag("multiline"),
         Anchor::Search,
-    )?;
+    )
+    .map_err(super::regex_error)?;
     let Some(caps) = re.captures(&s) else {
         return Ok(Value::from(()));
     };
@@ -775,7 +777,8 @@ fn f_regex_findall(value: Value, args: Rest<ValueOrKwargs>) -> R {
     let b = bind("regex_findall", args, &["regex", "multiline", "ignorecase"])?;
     let s = text(&value)?;
     let pattern = b.string(0, "");
-    let re = pyre::compile(&pattern, b.flag(2, false), b.flag(1, false), Anchor::Search)?;
+    let re = pyre::compile(&pattern, b.flag(2, false), b.flag(1, false), Anchor::Search)
+        .map_err(super::regex_error)?;
     let ngroups = re.captures_len() - 1;
     let mut out = Vec::new();
     for caps in pyre::py_captures_iter(&re, &s) {

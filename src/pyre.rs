@@ -4,12 +4,18 @@
 //! (literal braces, `[` inside classes, `\Z`, octal escapes, ...).  Features
 //! the `regex` crate cannot support (look-around, backreferences) produce a
 //! clear error instead of silently matching something else.
+//!
+//! Text patterns ([`compile`]) serve the template filters and tests;
+//! [`PyRegex`] matches bytes for the file modules (lineinfile, blockinfile),
+//! with [`py_expand`] for `match.expand` templates.
 
-use minijinja::{Error, ErrorKind};
 use regex::{Captures, Regex};
 
+/// What goes wrong compiling a pattern or expanding a replacement.
+pub type Error = String;
+
 fn re_err(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, msg.into())
+    msg.into()
 }
 
 /// How a compiled pattern is anchored.
@@ -146,9 +152,9 @@ fn translate_escape(
             out.push_str(&format!("\\x{{{cp:x}}}"));
         }
         '0'..='9' => {
-            // octal escape or group reference
+            // octal escape or group reference (in a class, always octal)
             let mut digits = String::from(c);
-            if c == '0' {
+            if c == '0' || (in_class && is_octal(c)) {
                 while digits.len() < 3 && chars.get(*i).is_some_and(|&d| is_octal(d)) {
                     digits.push(chars[*i]);
                     *i += 1;
@@ -185,6 +191,13 @@ fn translate_escape(
 
 /// Translates a Python regular expression into `regex` crate syntax.
 pub fn translate(pattern: &str) -> Result<String, Error> {
+    translate_opts(pattern, false)
+}
+
+/// [`translate`]; with `line_dollar`, `$` also matches before any newline
+/// (`(?m:$)`), which is Python's `$` exactly when the text is one line
+/// with its line ending (lineinfile, blockinfile) or under `re.MULTILINE`.
+fn translate_opts(pattern: &str, line_dollar: bool) -> Result<String, Error> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut i = 0;
@@ -332,6 +345,7 @@ pub fn translate(pattern: &str) -> Result<String, Error> {
                 }
             }
             '}' => out.push_str("\\}"),
+            '$' if line_dollar => out.push_str("(?m:$)"),
             c => out.push(c),
         }
     }
@@ -541,6 +555,165 @@ pub fn escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A Python (`re` module, bytes pattern) regular expression, translated to
+/// the `regex` crate's syntax.
+pub struct PyRegex {
+    re: regex::bytes::Regex,
+    /// The pattern sets `re.MULTILINE` globally (`(?m)` at its start).
+    pub multiline: bool,
+}
+
+impl PyRegex {
+    pub fn new(pattern: &str) -> Result<PyRegex, String> {
+        let translated = translate_opts(pattern, true)
+            .map_err(|e| format!("Invalid regular expression '{pattern}': {e}"))?;
+        let re = regex::bytes::RegexBuilder::new(&translated)
+            .unicode(false)
+            .build()
+            .or_else(|_| regex::bytes::RegexBuilder::new(&translated).build())
+            .map_err(|e| {
+                let detail = e.to_string();
+                let last = detail.lines().last().unwrap_or("").trim().to_owned();
+                format!("Invalid regular expression '{pattern}': {last}")
+            })?;
+        Ok(PyRegex {
+            re,
+            multiline: leading_flags(pattern).contains('m'),
+        })
+    }
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        self.re.is_match(hay)
+    }
+    /// `(start, end)` of the first match.
+    pub fn find(&self, hay: &[u8]) -> Option<(usize, usize)> {
+        self.re.find(hay).map(|m| (m.start(), m.end()))
+    }
+}
+
+/// The flags of a leading `(?imsx)` group.
+fn leading_flags(p: &str) -> String {
+    let mut flags = String::new();
+    let mut rest = p;
+    while let Some(r) = rest.strip_prefix("(?") {
+        let end = r
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(r.len());
+        if r[end..].starts_with(')') {
+            flags.push_str(&r[..end]);
+            rest = &r[end + 1..];
+        } else {
+            break;
+        }
+    }
+    flags
+}
+
+/// Python's `match.expand(template)` for the first match of `re` in `hay`:
+/// `\1`, `\g<1>`, `\g<name>`, and the `\n`-style escapes.
+pub fn py_expand(re: &PyRegex, hay: &[u8], template: &[u8]) -> Result<Vec<u8>, String> {
+    let caps = re.re.captures(hay).ok_or("no match")?;
+    let group = |idx: usize| -> Result<Vec<u8>, String> {
+        if idx >= caps.len() {
+            return Err(format!("invalid group reference {idx}"));
+        }
+        Ok(caps
+            .get(idx)
+            .map(|m| m.as_bytes().to_vec())
+            .unwrap_or_default())
+    };
+    let mut out = Vec::with_capacity(template.len());
+    let mut i = 0;
+    while i < template.len() {
+        let b = template[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let Some(&n) = template.get(i + 1) else {
+            return Err("bad escape (end of pattern)".into());
+        };
+        i += 2;
+        match n {
+            b'g' => {
+                if template.get(i) != Some(&b'<') {
+                    return Err("missing <".into());
+                }
+                let Some(len) = template[i + 1..].iter().position(|&x| x == b'>') else {
+                    return Err("missing >, unterminated name".into());
+                };
+                let name = String::from_utf8_lossy(&template[i + 1..i + 1 + len]).into_owned();
+                i += len + 2;
+                let idx = if !name.is_empty() && name.bytes().all(|d| d.is_ascii_digit()) {
+                    name.parse::<usize>().map_err(|e| e.to_string())?
+                } else {
+                    let names: Vec<Option<&str>> = re.re.capture_names().collect();
+                    names
+                        .iter()
+                        .position(|n| *n == Some(name.as_str()))
+                        .ok_or_else(|| format!("unknown group name '{name}'"))?
+                };
+                out.extend(group(idx)?);
+            }
+            b'0' => {
+                let mut v: u32 = 0;
+                let mut k = 0;
+                while k < 2 && template.get(i).is_some_and(|d| (b'0'..=b'7').contains(d)) {
+                    v = v * 8 + u32::from(template[i] - b'0');
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            b'1'..=b'9' => {
+                let mut digits = vec![n];
+                let mut octal = false;
+                if let Some(&d2) = template.get(i)
+                    && d2.is_ascii_digit()
+                {
+                    digits.push(d2);
+                    i += 1;
+                    if n <= b'7'
+                        && d2 <= b'7'
+                        && let Some(&d3) = template.get(i)
+                        && (b'0'..=b'7').contains(&d3)
+                    {
+                        i += 1;
+                        let v = u32::from(n - b'0') * 64
+                            + u32::from(d2 - b'0') * 8
+                            + u32::from(d3 - b'0');
+                        if v > 0o377 {
+                            return Err("octal escape value outside of range 0-0o377".into());
+                        }
+                        out.push(v as u8);
+                        octal = true;
+                    }
+                }
+                if !octal {
+                    let idx: usize = String::from_utf8_lossy(&digits)
+                        .parse()
+                        .map_err(|_| "bad group")?;
+                    out.extend(group(idx)?);
+                }
+            }
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            b'\\' => out.push(b'\\'),
+            n if n.is_ascii_alphabetic() => return Err(format!("bad escape \\{}", n as char)),
+            n => {
+                out.push(b'\\');
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
