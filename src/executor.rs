@@ -20,7 +20,7 @@ use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
-use crate::playbook::{Block, Inherit, Item, LoopKind, Play, Playbook, Task};
+use crate::playbook::{Block, HostOrder, Inherit, Item, LoopKind, Play, Playbook, Task};
 use crate::report::{Reporter, Stats, Status};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
@@ -278,6 +278,7 @@ impl<'a> Executor<'a> {
                 }
             };
         }
+        order_hosts(play.order, &mut hosts);
         hosts.retain(|h| {
             self.states
                 .get(h)
@@ -978,11 +979,20 @@ impl<'a> Executor<'a> {
         }
         let snapshot = Arc::new(snapshot);
         let forks = Arc::new(Semaphore::new(ctx.opts.forks.max(1)));
+        // Hosts start in the order given (the play's `order:`).
+        let rank: HashMap<&str, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.as_str(), i))
+            .collect();
+        let mut running: Vec<(usize, &mut HostState)> = self
+            .states
+            .iter_mut()
+            .filter_map(|(name, st)| rank.get(name.as_str()).map(|i| (*i, st)))
+            .collect();
+        running.sort_by_key(|(i, _)| *i);
         let mut futs = Vec::new();
-        for (name, st) in self.states.iter_mut() {
-            if !hosts.contains(name) {
-                continue;
-            }
+        for (_, st) in running {
             let forks = forks.clone();
             let snapshot = snapshot.clone();
             futs.push(async move {
@@ -1205,6 +1215,23 @@ fn load_vars_files(
         st.play_files.extend(loaded);
     }
     Ok(())
+}
+
+/// Puts a play's hosts in its `order:`; serial batches are cut from the
+/// result, as ansible-core does.
+fn order_hosts(order: HostOrder, hosts: &mut [String]) {
+    match order {
+        HostOrder::Inventory => {}
+        HostOrder::ReverseInventory => hosts.reverse(),
+        HostOrder::Sorted => hosts.sort(),
+        HostOrder::ReverseSorted => {
+            hosts.sort();
+            hosts.reverse();
+        }
+        HostOrder::Shuffle => {
+            crate::template::filters::shuffle(hosts);
+        }
+    }
 }
 
 /// Splits hosts into `serial` batches: a number, a percentage, or a list of

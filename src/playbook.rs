@@ -60,9 +60,45 @@ pub struct Play {
     pub prompts: Vec<VarPrompt>,
     /// `max_fail_percentage:` of a batch that may fail before the play stops.
     pub max_fail_percentage: Option<f64>,
+    /// `order:` — the order the play's hosts run in (and batches are cut).
+    pub order: HostOrder,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
+}
+
+/// The `order:` play keyword.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostOrder {
+    /// As the host pattern selects them.
+    #[default]
+    Inventory,
+    ReverseInventory,
+    /// By name.
+    Sorted,
+    ReverseSorted,
+    Shuffle,
+}
+
+impl HostOrder {
+    pub const NAMES: &[&str] = &[
+        "inventory",
+        "reverse_inventory",
+        "sorted",
+        "reverse_sorted",
+        "shuffle",
+    ];
+
+    pub fn from_name(s: &str) -> Option<HostOrder> {
+        Some(match s {
+            "inventory" => HostOrder::Inventory,
+            "reverse_inventory" => HostOrder::ReverseInventory,
+            "sorted" => HostOrder::Sorted,
+            "reverse_sorted" => HostOrder::ReverseSorted,
+            "shuffle" => HostOrder::Shuffle,
+            _ => return None,
+        })
+    }
 }
 
 /// A role a task belongs to: where it lives and its variables.
@@ -699,6 +735,28 @@ fn flag(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Value> {
     }
 }
 
+/// `order:`: one of ansible-core's names, checked when the playbook loads
+/// (ansible-core only fails when the play starts).
+fn host_order(node: &Node, diags: &mut Diagnostics) -> HostOrder {
+    let text = scalar_string(node, "order", diags).unwrap_or_default();
+    match HostOrder::from_name(&text) {
+        Some(o) => o,
+        None => {
+            diags.push(
+                Diagnostic::at(
+                    &node.span,
+                    format!(
+                        "invalid `order` '{text}': it must be one of {}",
+                        HostOrder::NAMES.join(", ")
+                    ),
+                )
+                .suggest(&text, HostOrder::NAMES.iter().copied()),
+            );
+            HostOrder::Inventory
+        }
+    }
+}
+
 fn scalar_string(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<String> {
     match &node.kind {
         NodeKind::Str(s) => Some(s.clone()),
@@ -793,6 +851,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                     "`max_fail_percentage` must be a number",
                 )),
             },
+            "order" => play.order = host_order(v, diags),
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),

@@ -6,4 +6,5 @@ mod control;
 mod engine;
 mod modules;
 mod roles;
+mod strategy;
 mod validation;
