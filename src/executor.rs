@@ -145,6 +145,33 @@ struct PlayCtx<'a> {
     pool: Arc<SshPool>,
     /// Answers to the play's vars_prompt.
     prompted: IndexMap<String, Value>,
+    limits: Arc<Limits>,
+}
+
+/// What bounds how many hosts run tasks at once in a batch.
+struct Limits {
+    /// `--forks`: hosts running any task.
+    forks: Arc<Semaphore>,
+    /// `throttle:`: hosts running one task, per task (by where it is
+    /// written) and limit.
+    throttles: Mutex<HashMap<(String, usize), Arc<Semaphore>>>,
+}
+
+impl Limits {
+    fn new(forks: usize) -> Limits {
+        Limits {
+            forks: Arc::new(Semaphore::new(forks.max(1))),
+            throttles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The semaphore of a task throttled to `n` hosts.
+    fn throttle(&self, task: &Task, n: usize) -> Arc<Semaphore> {
+        let mut map = self.throttles.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((task.span.to_string(), n))
+            .or_insert_with(|| Arc::new(Semaphore::new(n)))
+            .clone()
+    }
 }
 
 pub struct Executor<'a> {
@@ -462,6 +489,7 @@ impl<'a> Executor<'a> {
             playbook_dir: dir.to_path_buf(),
             pool: self.pool.clone(),
             prompted: prompted.clone(),
+            limits: Arc::new(Limits::new(self.opts.forks)),
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -978,7 +1006,6 @@ impl<'a> Executor<'a> {
             );
         }
         let snapshot = Arc::new(snapshot);
-        let forks = Arc::new(Semaphore::new(ctx.opts.forks.max(1)));
         // Hosts start in the order given (the play's `order:`).
         let rank: HashMap<&str, usize> = hosts
             .iter()
@@ -993,10 +1020,19 @@ impl<'a> Executor<'a> {
         running.sort_by_key(|(i, _)| *i);
         let mut futs = Vec::new();
         for (_, st) in running {
-            let forks = forks.clone();
             let snapshot = snapshot.clone();
             futs.push(async move {
-                let _permit = forks.acquire().await;
+                // The task's throttle first, then a fork: no host holds a
+                // fork while it waits for its turn at the task.
+                let throttle = match throttle_of(ctx, task, st) {
+                    Ok(t) => t,
+                    Err(e) => return fail_host_task(ctx, task, st, &e),
+                };
+                let _turn = match &throttle {
+                    Some(sem) => Some(sem.acquire().await),
+                    None => None,
+                };
+                let _fork = ctx.limits.forks.acquire().await;
                 run_host_task(ctx, task, st, snapshot).await;
             });
         }
@@ -1658,12 +1694,7 @@ async fn run_host_task(
     hosts: Arc<IndexMap<String, HostSnapshot>>,
 ) {
     let scope = scope_with(ctx, st, Some(task), Some(hosts));
-    let no_log = task
-        .no_log
-        .as_ref()
-        .or(ctx.play.no_log.as_ref())
-        .map(|v| value_bool(v, &scope).unwrap_or(true))
-        .unwrap_or(false);
+    let no_log = is_no_log(ctx, task, &scope);
     let verbose_always = task.module.spec().name == "debug";
 
     let (status, result, changed_any) = match &task.loop_ {
@@ -1684,12 +1715,7 @@ async fn run_host_task(
         Some(lp) => {
             let items = match loop_items(task, &scope) {
                 Ok(items) => items,
-                Err(e) => {
-                    let out = ItemOutcome::failed(located(task, &e));
-                    report_item(ctx, st, task, None, &out, no_log, false);
-                    finish(ctx, st, task, Status::Failed, out.result, false, false);
-                    return;
-                }
+                Err(e) => return fail_host_task(ctx, task, st, &located(task, &e)),
             };
             if items.is_empty() {
                 let mut r = IndexMap::new();
@@ -1799,6 +1825,51 @@ async fn run_host_task(
     };
     let ignored = status == Status::Failed && is_ignored(ctx, task, &scope);
     finish(ctx, st, task, status, result, changed_any, ignored);
+}
+
+/// The semaphore bounding how many hosts run `task` at once, when its
+/// `throttle` (or its play's) is below `--forks`.
+fn throttle_of(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &HostState,
+) -> Result<Option<Arc<Semaphore>>, String> {
+    let Some(v) = task.throttle.as_ref().or(ctx.play.throttle.as_ref()) else {
+        return Ok(None);
+    };
+    let bad = |e: &str| {
+        located(
+            task,
+            &format!("Failed to convert the throttle value to an integer: {e}"),
+        )
+    };
+    let rendered = task_scope(ctx, st, Some(task))
+        .render_value(v)
+        .map_err(|e| bad(&e))?;
+    let n = py_str(&rendered)
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| bad(&format!("'{}' is not a whole number", py_str(&rendered))))?;
+    if n == 0 || n >= ctx.opts.forks {
+        return Ok(None);
+    }
+    Ok(Some(ctx.limits.throttle(task, n)))
+}
+
+/// A task that failed on a host before it could run.
+fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str) {
+    let out = ItemOutcome::failed(msg);
+    let no_log = is_no_log(ctx, task, &task_scope(ctx, st, Some(task)));
+    report_item(ctx, st, task, None, &out, no_log, false);
+    finish(ctx, st, task, Status::Failed, out.result, false, false);
+}
+
+fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
+    task.no_log
+        .as_ref()
+        .or(ctx.play.no_log.as_ref())
+        .map(|v| value_bool(v, scope).unwrap_or(true))
+        .unwrap_or(false)
 }
 
 fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {

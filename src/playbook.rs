@@ -62,6 +62,8 @@ pub struct Play {
     pub max_fail_percentage: Option<f64>,
     /// `order:` — the order the play's hosts run in (and batches are cut).
     pub order: HostOrder,
+    /// `throttle:` for every task of the play that sets none.
+    pub throttle: Option<Value>,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
@@ -173,6 +175,7 @@ pub struct Inherit {
     pub check_mode: Option<Value>,
     pub diff: Option<Value>,
     pub connection: Option<String>,
+    pub throttle: Option<Value>,
 }
 
 impl Inherit {
@@ -193,6 +196,7 @@ impl Inherit {
             check_mode: t.check_mode.clone(),
             diff: t.diff.clone(),
             connection: t.connection.clone(),
+            throttle: t.throttle.clone(),
         }
     }
 
@@ -241,6 +245,7 @@ impl Inherit {
         fill(&mut t.check_mode, &self.check_mode);
         fill(&mut t.diff, &self.diff);
         fill(&mut t.connection, &self.connection);
+        fill(&mut t.throttle, &self.throttle);
     }
 }
 
@@ -336,6 +341,9 @@ pub struct Task {
     pub remote_user: Option<Value>,
     /// `timeout:` seconds for the task's action.
     pub timeout: Option<Value>,
+    /// `throttle:` — at most this many hosts run the task at once (its
+    /// own, or its block's, include's or role's).
+    pub throttle: Option<Value>,
     /// The directory of the file the task is written in.
     pub dir: PathBuf,
     /// The role the task comes from.
@@ -735,6 +743,24 @@ fn flag(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Value> {
     }
 }
 
+/// `throttle:`: a whole number (0 means no limit) or a template giving one.
+fn throttle(node: &Node, diags: &mut Diagnostics) -> Option<Value> {
+    match &node.kind {
+        NodeKind::Int(n) if *n >= 0 => Some(Value::from(*n)),
+        NodeKind::Str(s) if is_template(s) => Some(to_value(node, diags)),
+        NodeKind::Str(s) if s.trim().parse::<u32>().is_ok() => {
+            s.trim().parse::<u32>().ok().map(Value::from)
+        }
+        _ => {
+            diags.push(Diagnostic::at(
+                &node.span,
+                "`throttle` must be a whole number of hosts (0 for no limit)",
+            ));
+            None
+        }
+    }
+}
+
 /// `order:`: one of ansible-core's names, checked when the playbook loads
 /// (ansible-core only fails when the play starts).
 fn host_order(node: &Node, diags: &mut Diagnostics) -> HostOrder {
@@ -852,6 +878,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                 )),
             },
             "order" => play.order = host_order(v, diags),
+            "throttle" => play.throttle = throttle(v, diags),
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),
@@ -1255,6 +1282,7 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
             "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
             "diff" => inherit.diff = flag(v, &key, checker.diags),
             "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+            "throttle" => inherit.throttle = throttle(v, checker.diags),
             k if BLOCK_KEYWORDS.contains(&k) => {}
             other => checker.diags.push(
                 Diagnostic::at(&k.span, format!("`{other}` is not a valid block keyword"))
@@ -1347,6 +1375,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                         "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
                         "diff" => inherit.diff = flag(v, &key, checker.diags),
                         "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+                        "throttle" => inherit.throttle = throttle(v, checker.diags),
                         k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
                         other if is_identifier(other) => {
                             params.insert(other.to_owned(), to_value(v, checker.diags));
@@ -2118,6 +2147,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut become_flags = None;
     let mut remote_user = None;
     let mut timeout = None;
+    let mut throttle_v = None;
     let mut until = None;
     let mut delegate_to = None;
     let mut delegate_facts = None;
@@ -2220,6 +2250,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                     "`timeout` must be a number of seconds",
                 )),
             },
+            "throttle" => throttle_v = throttle(v, checker.diags),
             "until" => until = Some(conditions(v, checker)),
             "delegate_to" => {
                 checker.check_templates(v);
@@ -2459,6 +2490,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         become_flags,
         remote_user,
         timeout,
+        throttle: throttle_v,
         dir: checker.dir.clone(),
         role: None,
         delegate_to,

@@ -1,6 +1,6 @@
 //! How a play runs its hosts: `order`, `throttle`, the free strategy.
 
-use crate::common::Project;
+use crate::common::{Project, recap};
 
 /// Four local hosts, in inventory order c3, a1, b2, d4.
 fn four_hosts() -> Project {
@@ -119,4 +119,89 @@ fn a_bad_order_is_refused_where_it_is_written() {
     assert!(r.stderr.contains("site.yml:3:10"), "{r:?}");
     assert!(r.stderr.contains("did you mean `sorted`?"), "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
+}
+
+/// A shell command that fails when more than `n` hosts run it at once:
+/// each holds one of `n` slot directories for a moment.
+fn slots(n: usize) -> String {
+    format!(
+        "for i in $(seq {n}); do if mkdir {{{{ root }}}}/slot$i 2>/dev/null; then sleep 0.3; rmdir {{{{ root }}}}/slot$i; exit 0; fi; done; exit 1"
+    )
+}
+
+#[test]
+fn throttle_bounds_hosts_per_task_from_task_block_and_play() {
+    let p = four_hosts();
+    p.write(
+        "site.yml",
+        &format!(
+            r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: task throttle
+      shell: "{one}"
+      throttle: 1
+    - name: block throttle, templated
+      throttle: "{{{{ limit }}}}"
+      vars:
+        limit: 2
+      block:
+        - name: in the block
+          shell: "{two}"
+        - name: the task's own wins
+          shell: "{one}"
+          throttle: 1
+- hosts: all
+  gather_facts: false
+  throttle: 1
+  tasks:
+    - name: play throttle
+      shell: "{one}"
+    - name: bad throttle
+      debug: msg=x
+      throttle: "{{{{ 'many' }}}}"
+"#,
+            one = slots(1),
+            two = slots(2),
+        ),
+    );
+    let r = p.hoist("apply", &["-f", "4"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    for task in [
+        "task throttle",
+        "in the block",
+        "the task's own wins",
+        "play throttle",
+    ] {
+        let hosts = results_under(&r.stdout, task);
+        assert_eq!(hosts.len(), 1, "{task}: {r:?}");
+        assert_eq!(hosts[0].len(), 4, "{task}: {r:?}");
+    }
+    assert!(!r.stdout.contains("FAILED! => {\"changed\": true"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("Failed to convert the throttle value to an integer"),
+        "{r:?}"
+    );
+    // Every host: 4 shell tasks changed, then the bad throttle failed.
+    for h in ["a1", "b2", "c3", "d4"] {
+        assert_eq!(recap(&r, h), [4, 4, 0, 1, 0, 0, 0], "{h}: {r:?}");
+    }
+}
+
+#[test]
+fn throttle_must_be_a_whole_number() {
+    let p = four_hosts();
+    p.write(
+        "site.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n      throttle: -1\n    - block:\n        - debug: msg=x\n      throttle: some\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("site.yml:5:17"), "{r:?}");
+    assert!(r.stderr.contains("site.yml:8:17"), "{r:?}");
+    assert!(
+        r.stderr.contains("`throttle` must be a whole number"),
+        "{r:?}"
+    );
 }
