@@ -96,6 +96,19 @@ struct HostState {
 /// for real even under `hoist diff`.
 const READ_ONLY_MODULES: &[&str] = &["stat", "debug", "set_fact", "assert", "fail", "meta"];
 
+/// Meta actions ansible-core's linear strategy runs per host; the others
+/// run once, for the first host.
+const META_PER_HOST: &[&str] = &[
+    "noop",
+    "reset_connection",
+    "end_host",
+    "flush_handlers",
+    "end_role",
+];
+
+/// Meta actions that ignore `when` (with a warning).
+const META_UNCONDITIONAL: &[&str] = &["noop", "refresh_inventory", "reset_connection"];
+
 /// What command and shell say when check mode skips them.
 const CANNOT_PREDICT: &str = "Command would have run if not in check mode";
 
@@ -140,6 +153,9 @@ struct PlayCtx<'a> {
     /// Hosts whose inventory variables add_host/group_by changed.
     changed_hosts: Mutex<Vec<String>>,
     play_hosts: Vec<String>,
+    /// Every host the play selected, in all batches, failed ones too
+    /// (what clear_facts and clear_host_errors act on).
+    all_hosts: Vec<String>,
     omit: String,
     playbook_dir: PathBuf,
     pool: Arc<SshPool>,
@@ -306,6 +322,7 @@ impl<'a> Executor<'a> {
             };
         }
         order_hosts(play.order, &mut hosts);
+        let selected = hosts.clone();
         hosts.retain(|h| {
             self.states
                 .get(h)
@@ -357,7 +374,7 @@ impl<'a> Executor<'a> {
             if batch.is_empty() {
                 continue;
             }
-            self.run_batch(play, dir, batch, &prompted).await;
+            self.run_batch(play, dir, batch, &selected, &prompted).await;
         }
     }
 
@@ -368,9 +385,39 @@ impl<'a> Executor<'a> {
             Ok(mut c) => std::mem::take(&mut *c),
             Err(_) => Vec::new(),
         };
-        if changed.is_empty() {
-            return;
+        if !changed.is_empty() {
+            self.rebuild_inventory_views(changed);
         }
+    }
+
+    /// `meta: refresh_inventory`: the inventory read again; on error the
+    /// old one stays, with a warning.
+    fn reload_inventory(&mut self) {
+        let fresh = inv_read(&self.inventory).reload();
+        match fresh {
+            Ok(inv) => {
+                *self.inventory.write().unwrap_or_else(|p| p.into_inner()) = inv;
+                let all: Vec<String> = self.states.keys().cloned().collect();
+                if let Ok(mut cache) = self.inv_cache.lock() {
+                    cache.clear();
+                }
+                self.rebuild_inventory_views(all);
+            }
+            Err(diags) => {
+                for d in diags {
+                    let at = d.span.map(|s| format!("{s}: ")).unwrap_or_default();
+                    self.reporter.warning(&format!(
+                        "the inventory was not refreshed: {at}{}",
+                        d.message
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The `groups` variable and `changed` hosts' inventory variables,
+    /// rebuilt from the inventory.
+    fn rebuild_inventory_views(&mut self, changed: Vec<String>) {
         let groups = vmap(
             inv_read(&self.inventory)
                 .groups_map()
@@ -463,6 +510,7 @@ impl<'a> Executor<'a> {
         play: &Play,
         dir: &std::path::Path,
         hosts: Vec<String>,
+        selected: &[String],
         prompted: &IndexMap<String, Value>,
     ) {
         for h in &hosts {
@@ -485,6 +533,7 @@ impl<'a> Executor<'a> {
             groups: self.groups.clone(),
             changed_hosts: Mutex::new(Vec::new()),
             play_hosts: hosts.clone(),
+            all_hosts: selected.to_vec(),
             omit: omit_token(),
             playbook_dir: dir.to_path_buf(),
             pool: self.pool.clone(),
@@ -534,7 +583,7 @@ impl<'a> Executor<'a> {
             if self.active(&ctx.play_hosts).is_empty() {
                 break 'sections;
             }
-            self.flush_handlers(&ctx).await;
+            self.flush_handlers(&ctx, &ctx.play_hosts).await;
         }
     }
 
@@ -584,7 +633,7 @@ impl<'a> Executor<'a> {
             return false;
         }
         if task.module.spec().name == "meta" {
-            return self.run_meta(ctx, task).await;
+            return self.run_meta(ctx, task, hosts).await;
         }
         let active = self.active(hosts);
         if active.is_empty() {
@@ -919,45 +968,112 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task) -> bool {
+    /// A meta task, as ansible-core's linear strategy runs it: a banner
+    /// and the action per host for some actions, once (for the first
+    /// host, whose `when` decides) for the others; a false `when` prints
+    /// a skip that no stats count. True when the batch or play ended.
+    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
         let action = task.args.get("_raw_params").map(py_str).unwrap_or_default();
-        match action.as_str() {
-            "flush_handlers" => self.flush_handlers(ctx).await,
-            "end_play" => return true,
-            "end_host" => {
-                for h in ctx.play_hosts.clone() {
-                    let scope = match self.states.get(&h) {
-                        Some(st) => task_scope(ctx, st, Some(task)),
-                        None => continue,
-                    };
-                    if eval_when(task, &scope).unwrap_or(false)
-                        && let Some(st) = self.states.get_mut(&h)
-                    {
-                        st.ended = true;
+        let active = self.active(hosts);
+        let targets = if META_PER_HOST.contains(&action.as_str()) {
+            active
+        } else {
+            active.into_iter().take(1).collect()
+        };
+        let mut flush = Vec::new();
+        let mut ended = false;
+        for h in targets {
+            self.reporter.task(&task.display_name(), false);
+            if META_UNCONDITIONAL.contains(&action.as_str()) {
+                if !task.when.is_empty() {
+                    self.reporter
+                        .warning_once(&format!("{action} task does not support when conditional"));
+                }
+            } else {
+                let scope = match self.states.get(&h) {
+                    Some(st) => task_scope(ctx, st, Some(task)),
+                    None => continue,
+                };
+                match eval_when(task, &scope) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let r = meta_skipped(&action, &h);
+                        self.reporter
+                            .result(&h, Status::Skipped, None, &r, false, false);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.include_failed(ctx, task, &h, &located(task, &e));
+                        continue;
                     }
                 }
             }
-            "clear_host_errors" => {
-                for h in &ctx.play_hosts {
-                    if let Some(st) = self.states.get_mut(h) {
-                        st.failed = false;
-                    }
+            match action.as_str() {
+                "flush_handlers" => flush.push(h),
+                "end_host" => self.state(&h).ended = true,
+                "reset_connection" => {
+                    let st = self.state(&h);
+                    st.become_conns.clear();
+                    st.links.clear();
                 }
+                "clear_facts" => self.clear_facts(ctx),
+                "clear_host_errors" => self.clear_host_errors(ctx),
+                "refresh_inventory" => self.reload_inventory(),
+                "end_batch" | "end_play" => {
+                    for p in &ctx.play_hosts {
+                        if let Some(st) = self.states.get_mut(p) {
+                            st.ended = true;
+                        }
+                    }
+                    self.abort_play |= action == "end_play";
+                    ended = true;
+                }
+                // noop; end_role is accepted and does nothing yet.
+                _ => {}
             }
-            _ => {}
         }
-        false
+        if !flush.is_empty() {
+            self.flush_handlers(ctx, &flush).await;
+        }
+        ended
+    }
+
+    /// `meta: clear_facts`: the gathered facts (and cacheable set_fact
+    /// facts) of the play's hosts are forgotten; other set_fact variables
+    /// stay.
+    fn clear_facts(&mut self, ctx: &PlayCtx<'_>) {
+        for h in &ctx.all_hosts {
+            if let Some(st) = self.states.get_mut(h) {
+                st.gathered = Arc::new(IndexMap::new());
+            }
+        }
+    }
+
+    /// `meta: clear_host_errors`: the play's failed and unreachable hosts
+    /// are no longer failed, so later plays run them; as in ansible-core
+    /// they do not resume the current play.
+    fn clear_host_errors(&mut self, ctx: &PlayCtx<'_>) {
+        for h in &ctx.all_hosts {
+            if let Some(st) = self.states.get_mut(h)
+                && (st.failed || st.unreachable)
+            {
+                st.failed = false;
+                st.unreachable = false;
+                st.ended |= ctx.play_hosts.contains(h);
+            }
+        }
     }
 
     /// Runs every handler some host was notified for, in definition order.
-    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>) {
+    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>, of: &[String]) {
         for (idx, handler) in ctx.play.handlers.iter().enumerate() {
-            let hosts: Vec<String> = ctx
-                .play_hosts
+            // A host that ended (end_host) runs no more handlers.
+            let hosts: Vec<String> = of
                 .iter()
                 .filter(|h| {
                     self.states.get(*h).is_some_and(|s| {
                         s.notified.get(idx).copied().unwrap_or(false)
+                            && !s.ended
                             && (ctx.play.force_handlers || (!s.failed && !s.unreachable))
                     })
                 })
@@ -2720,6 +2836,31 @@ fn include_vars(
         Some(n) => Ok(([(n, vmap(vars))].into_iter().collect(), names)),
         None => Ok((vars, names)),
     }
+}
+
+/// The result of a meta task whose `when` is false, in ansible-core's words.
+fn meta_skipped(action: &str, host: &str) -> IndexMap<String, Value> {
+    let why = match action {
+        "flush_handlers" => format!(", not running handlers for {host}"),
+        "clear_facts" => format!(", not clearing facts and fact cache for {host}"),
+        "clear_host_errors" => format!(", not clearing host error state for {host}"),
+        "end_batch" => ", continuing current batch".to_owned(),
+        "end_play" => ", continuing play".to_owned(),
+        "end_host" => format!(", continuing execution for {host}"),
+        _ => String::new(),
+    };
+    let msg = if action == "end_host" {
+        format!("end_host conditional evaluated to false, continuing execution for {host}")
+    } else {
+        action.to_owned()
+    };
+    let mut r = IndexMap::new();
+    r.insert("msg".to_owned(), Value::from(msg));
+    r.insert(
+        "skip_reason".to_owned(),
+        Value::from(format!("{action} conditional evaluated to False{why}")),
+    );
+    r
 }
 
 fn undefined_opt(e: &str) -> String {

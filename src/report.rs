@@ -2,6 +2,7 @@
 //! Output follows ansible-playbook's default callback so that people and
 //! scripts used to it can read hoist's.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -51,6 +52,8 @@ pub struct Reporter {
     out: Mutex<Box<dyn Write + Send>>,
     pub verbosity: u8,
     pub show_diff: bool,
+    /// Warnings already given by [`Reporter::warning_once`].
+    warned: Mutex<HashSet<String>>,
 }
 
 fn stars(prefix: &str) -> String {
@@ -118,6 +121,7 @@ impl Reporter {
             out: Mutex::new(out),
             verbosity,
             show_diff,
+            warned: Mutex::new(HashSet::new()),
         }
     }
 
@@ -221,6 +225,18 @@ impl Reporter {
 
     pub fn warning(&self, msg: &str) {
         self.emit(&format!("[WARNING]: {msg}\n"));
+    }
+
+    /// A warning given once per run, as ansible-core deduplicates them.
+    pub fn warning_once(&self, msg: &str) {
+        let first = self
+            .warned
+            .lock()
+            .map(|mut w| w.insert(msg.to_owned()))
+            .unwrap_or(true);
+        if first {
+            self.warning(msg);
+        }
     }
 
     /// Prints the `--diff` output of a task result.
