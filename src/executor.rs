@@ -89,7 +89,62 @@ struct HostState {
     last_failure: Option<(Value, Value)>,
     /// Registered variables of tasks check mode could not run (commands).
     unpredicted: Vec<String>,
+    /// Facts this host's tasks set on other hosts (`delegate_facts`), until
+    /// the executor hands them over.
+    outbox: Vec<(String, FactSet)>,
     stats: Stats,
+}
+
+/// Facts a task sets, by layer (see [`ItemOutcome`]).
+#[derive(Clone, Debug, Default)]
+struct FactSet {
+    facts: IndexMap<String, Value>,
+    gathered: IndexMap<String, Value>,
+}
+
+impl FactSet {
+    /// A host's variables and facts as they are now.
+    fn of(st: &HostState) -> FactSet {
+        let gathered = st
+            .gathered
+            .iter()
+            .filter(|(k, _)| *k != "ansible_facts")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        FactSet {
+            facts: (*st.facts).clone(),
+            gathered,
+        }
+    }
+
+    /// What differs from `before` (everything without it).
+    fn changed_since(self, before: Option<&FactSet>) -> FactSet {
+        let new = |old: Option<&IndexMap<String, Value>>, now: IndexMap<String, Value>| {
+            now.into_iter()
+                .filter(|(k, v)| old.is_none_or(|o| o.get(k) != Some(v)))
+                .collect()
+        };
+        FactSet {
+            facts: new(before.map(|b| &b.facts), self.facts),
+            gathered: new(before.map(|b| &b.gathered), self.gathered),
+        }
+    }
+
+    fn take(out: &mut ItemOutcome) -> FactSet {
+        FactSet {
+            facts: std::mem::take(&mut out.facts),
+            gathered: std::mem::take(&mut out.gathered),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.facts.is_empty() && self.gathered.is_empty()
+    }
+
+    fn merge(&mut self, other: FactSet) {
+        self.facts.extend(other.facts);
+        self.gathered.extend(other.gathered);
+    }
 }
 
 /// Modules that never change a host, so `check_mode: false` may run them
@@ -122,7 +177,11 @@ struct ItemOutcome {
     result: IndexMap<String, Value>,
     diffs: Vec<FileDiff>,
     ignored: bool,
+    /// Variables set on the host: set_fact, include_vars.
     facts: IndexMap<String, Value>,
+    /// Facts for the host's fact layer: what modules return in
+    /// `ansible_facts` (setup), set_fact with `cacheable`.
+    gathered: IndexMap<String, Value>,
 }
 
 impl ItemOutcome {
@@ -137,6 +196,7 @@ impl ItemOutcome {
             diffs: Vec::new(),
             ignored: false,
             facts: IndexMap::new(),
+            gathered: IndexMap::new(),
         }
     }
 }
@@ -201,6 +261,9 @@ pub struct Executor<'a> {
     /// SSH connections of the run (gateways shared by their hosts).
     pool: Arc<SshPool>,
     inv_cache: Mutex<HashMap<String, Arc<IndexMap<String, Value>>>>,
+    /// Facts `delegate_facts` gave hosts this executor holds no state for
+    /// yet; they join the host's state when it is made.
+    inbox: Arc<Mutex<IndexMap<String, FactSet>>>,
     /// Set when any_errors_fatal or max_fail_percentage stops the play:
     /// later batches do not run.
     abort_play: bool,
@@ -241,6 +304,7 @@ impl<'a> Executor<'a> {
             groups: Arc::new(RwLock::new(groups)),
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
             inv_cache: Mutex::new(HashMap::new()),
+            inbox: Arc::new(Mutex::new(IndexMap::new())),
             abort_play: false,
             started: opts.start_at_task.is_none(),
         }
@@ -440,10 +504,40 @@ impl<'a> Executor<'a> {
 
     /// The host's state, created on first use.
     fn state(&mut self, h: &str) -> &mut HostState {
-        let inv_vars = self.inv_vars(h);
-        self.states
-            .entry(h.to_owned())
-            .or_insert_with(|| HostState::new(h, inv_vars))
+        if let Some(i) = self.states.get_index_of(h) {
+            return &mut self.states[i];
+        }
+        let st = self.new_state(h);
+        self.states.entry(h.to_owned()).or_insert(st)
+    }
+
+    /// A new host state, with the facts other hosts' tasks gave it.
+    fn new_state(&self, h: &str) -> HostState {
+        let mut st = HostState::new(h, self.inv_vars(h));
+        let given = self.inbox.lock().ok().and_then(|mut i| i.shift_remove(h));
+        if let Some(set) = given {
+            st.absorb(set);
+        }
+        st
+    }
+
+    /// Hands the facts in hosts' outboxes (`delegate_facts`) to their
+    /// hosts, or to the inbox for hosts without a state here.
+    fn deliver_facts(&mut self) {
+        let mut mail: Vec<(String, FactSet)> = Vec::new();
+        for st in self.states.values_mut() {
+            mail.append(&mut st.outbox);
+        }
+        for (to, set) in mail {
+            match self.states.get_mut(&to) {
+                Some(st) => st.absorb(set),
+                None => {
+                    if let Ok(mut inbox) = self.inbox.lock() {
+                        inbox.entry(to).or_default().merge(set);
+                    }
+                }
+            }
+        }
     }
 
     /// Answers to `vars_prompt`, asked once per play on the terminal; `-e`
@@ -515,8 +609,8 @@ impl<'a> Executor<'a> {
     ) {
         for h in &hosts {
             if !self.states.contains_key(h) {
-                let inv_vars = self.inv_vars(h);
-                self.states.insert(h.clone(), HostState::new(h, inv_vars));
+                let st = self.new_state(h);
+                self.states.insert(h.clone(), st);
             }
             if let Some(st) = self.states.get_mut(h) {
                 st.notified = vec![false; play.handlers.len()];
@@ -651,21 +745,17 @@ impl<'a> Executor<'a> {
         if run_once {
             // One host runs it; every host gets its registered result and facts.
             let first = active[0].clone();
-            let before = self.states.get(&first).map(|s| s.facts.clone());
+            let before = self.states.get(&first).map(FactSet::of);
             self.run_on_hosts(ctx, task, std::slice::from_ref(&first))
                 .await;
-            let (after, failed) = match self.states.get(&first) {
-                Some(s) => (s.facts.clone(), s.failed),
-                None => return false,
+            let Some(st) = self.states.get(&first) else {
+                return false;
             };
-            let changed: IndexMap<String, Value> = after
-                .iter()
-                .filter(|(k, v)| before.as_ref().is_none_or(|b| b.get(*k) != Some(*v)))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let failed = st.failed;
+            let changed = FactSet::of(st).changed_since(before.as_ref());
             for h in active.iter().skip(1) {
                 if let Some(st) = self.states.get_mut(h) {
-                    st.facts_extend(changed.clone());
+                    st.absorb(changed.clone());
                     if failed {
                         st.failed = true;
                     }
@@ -1042,9 +1132,13 @@ impl<'a> Executor<'a> {
     /// facts) of the play's hosts are forgotten; other set_fact variables
     /// stay.
     fn clear_facts(&mut self, ctx: &PlayCtx<'_>) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
         for h in &ctx.all_hosts {
             if let Some(st) = self.states.get_mut(h) {
                 st.gathered = Arc::new(IndexMap::new());
+            }
+            if let Some(set) = inbox.get_mut(h) {
+                set.gathered.clear();
             }
         }
     }
@@ -1111,6 +1205,24 @@ impl<'a> Executor<'a> {
                 },
             );
         }
+        // Hosts without a state here may have facts from delegate_facts.
+        let given: Vec<(String, FactSet)> = self
+            .inbox
+            .lock()
+            .map(|i| i.iter().map(|(h, f)| (h.clone(), f.clone())).collect())
+            .unwrap_or_default();
+        for (name, set) in given {
+            let mut st = HostState::new(&name, self.inv_vars(&name));
+            st.absorb(set);
+            snapshot.insert(
+                name,
+                HostSnapshot {
+                    inv_vars: st.inv_vars,
+                    gathered: st.gathered,
+                    facts: st.facts,
+                },
+            );
+        }
         for (n, s) in &self.states {
             snapshot.insert(
                 n.clone(),
@@ -1153,6 +1265,7 @@ impl<'a> Executor<'a> {
             });
         }
         join_all(futs).await;
+        self.deliver_facts();
     }
 }
 
@@ -1815,17 +1928,14 @@ async fn run_host_task(
 
     let (status, result, changed_any) = match &task.loop_ {
         None => {
-            let out = run_item(ctx, task, st, &scope).await;
+            let mut out = run_item(ctx, task, st, &scope).await;
             if out.status == Status::Unreachable {
                 st.unreachable = true;
             }
             report_item(ctx, st, task, None, &out, no_log, verbose_always);
             let changed = out.status == Status::Changed;
-            if task.module.spec().name == "setup" {
-                st.gather(out.facts);
-            } else {
-                st.facts_extend(out.facts);
-            }
+            let facts = FactSet::take(&mut out);
+            route_facts(task, st, &scope, facts);
             (out.status, out.result, changed)
         }
         Some(lp) => {
@@ -1906,7 +2016,7 @@ async fn run_host_task(
                 any_failed |= out.status == Status::Failed && !out.ignored;
                 any_unreachable |= out.status == Status::Unreachable;
                 all_skipped &= out.status == Status::Skipped;
-                st.facts_extend(std::mem::take(&mut out.facts));
+                route_facts(task, st, &item_scope, FactSet::take(&mut out));
                 results.push(vmap(out.result.clone()));
                 if any_unreachable {
                     break;
@@ -1986,6 +2096,27 @@ fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
         .or(ctx.play.no_log.as_ref())
         .map(|v| value_bool(v, scope).unwrap_or(true))
         .unwrap_or(false)
+}
+
+/// Puts a task's facts on its host, or with `delegate_facts` on the host
+/// it was delegated to (through the host's outbox).
+fn route_facts(task: &Task, st: &mut HostState, scope: &Arc<VarScope>, set: FactSet) {
+    if set.is_empty() {
+        return;
+    }
+    match delegated_facts_host(task, scope) {
+        Some(target) if target != st.name => st.outbox.push((target, set)),
+        _ => st.absorb(set),
+    }
+}
+
+/// The host `delegate_facts: true` gives the task's facts to.
+fn delegated_facts_host(task: &Task, scope: &Arc<VarScope>) -> Option<String> {
+    let to = task.delegate_to.as_ref()?;
+    if !value_bool(task.delegate_facts.as_ref()?, scope).unwrap_or(false) {
+        return None;
+    }
+    scope.render_value(to).ok().map(|v| py_str(&v))
 }
 
 fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
@@ -2078,8 +2209,14 @@ impl HostState {
             overlay: Arc::new(Overlay::new()),
             last_failure: None,
             unpredicted: Vec::new(),
+            outbox: Vec::new(),
             stats: Stats::default(),
         }
+    }
+
+    fn absorb(&mut self, set: FactSet) {
+        self.gather(set.gathered);
+        self.facts_extend(set.facts);
     }
 
     /// Gathered facts: host variables below play vars (as Ansible's "host
@@ -2357,6 +2494,7 @@ fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
         diffs: Vec::new(),
         ignored: false,
         facts: IndexMap::new(),
+        gathered: IndexMap::new(),
     })
 }
 
@@ -2389,6 +2527,7 @@ async fn run_item_once(
                 diffs: Vec::new(),
                 ignored: false,
                 facts: IndexMap::new(),
+                gathered: IndexMap::new(),
             };
         }
         Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
@@ -2471,6 +2610,7 @@ async fn run_item_once(
                     diffs: Vec::new(),
                     ignored: false,
                     facts: IndexMap::new(),
+                    gathered: IndexMap::new(),
                 }
             }
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
@@ -2488,28 +2628,15 @@ async fn run_item_once(
                     diffs: Vec::new(),
                     ignored: false,
                     facts,
+                    gathered: IndexMap::new(),
                 }
             }
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
         }
     } else if spec.name == "set_fact" {
-        let mut facts = IndexMap::new();
-        // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
-        for (k, v) in raw {
-            if k == "cacheable" {
-                continue;
-            }
-            facts.insert(k, v);
-        }
-        let mut r = IndexMap::new();
-        r.insert("ansible_facts".into(), vmap(facts.clone()));
-        r.insert("changed".into(), Value::from(false));
-        ItemOutcome {
-            status: Status::Ok,
-            result: r,
-            diffs: Vec::new(),
-            ignored: false,
-            facts,
+        match set_fact(raw) {
+            Ok(out) => out,
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
         }
     } else {
         let args = match Args::bind(spec, &raw) {
@@ -2533,6 +2660,7 @@ async fn run_item_once(
                 diffs: Vec::new(),
                 ignored: false,
                 facts: IndexMap::new(),
+                gathered: IndexMap::new(),
             };
         }
         let conn = match connect(ctx, st, task, scope).await {
@@ -2644,7 +2772,8 @@ async fn run_item_once(
                     result: r,
                     diffs: if diff { o.diffs } else { Vec::new() },
                     ignored: false,
-                    facts: o.facts,
+                    facts: IndexMap::new(),
+                    gathered: o.facts,
                 }
             }
             Err(e) => module_error(e),
@@ -2654,6 +2783,42 @@ async fn run_item_once(
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)
+}
+
+/// `set_fact`: every argument but `cacheable` is a variable of the host;
+/// with `cacheable` the facts also join the host's facts (`ansible_facts`),
+/// which `meta: clear_facts` forgets while the variables stay.
+fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
+    let mut facts = IndexMap::new();
+    let mut cacheable = false;
+    // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
+    for (k, v) in raw {
+        if k == "cacheable" {
+            cacheable = crate::modules::args::to_bool(&v).ok_or_else(|| {
+                format!(
+                    "cacheable: '{}' is not a valid boolean",
+                    crate::template::py_str(&v)
+                )
+            })?;
+            continue;
+        }
+        facts.insert(k, v);
+    }
+    let mut r = IndexMap::new();
+    r.insert("ansible_facts".into(), vmap(facts.clone()));
+    r.insert("changed".into(), Value::from(false));
+    Ok(ItemOutcome {
+        status: Status::Ok,
+        result: r,
+        diffs: Vec::new(),
+        ignored: false,
+        gathered: if cacheable {
+            facts.clone()
+        } else {
+            IndexMap::new()
+        },
+        facts,
+    })
 }
 
 /// `add_host` (a new host and its groups/vars) and `group_by` (this host
@@ -2885,6 +3050,7 @@ fn module_error(e: ModuleError) -> ItemOutcome {
                 diffs: Vec::new(),
                 ignored: false,
                 facts: IndexMap::new(),
+                gathered: IndexMap::new(),
             }
         }
     }

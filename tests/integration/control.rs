@@ -593,3 +593,107 @@ fn meta_clear_facts_forgets_gathered_facts_only() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(p.read("facts"), "cleared cleared kept\n");
 }
+
+#[test]
+fn delegate_facts_gives_facts_to_the_delegated_host() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[app]\nh1 ansible_connection=local\nh2 ansible_connection=local\n[aux]\nhelper ansible_connection=local\n",
+    );
+    p.write("vars/extra.yml", "from_file: yes\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: h1
+  gather_facts: false
+  tasks:
+    - set_fact: given=1
+      delegate_to: helper
+      delegate_facts: true
+      register: reg
+    - set_fact: kept=1
+      delegate_to: helper
+    - setup:
+        gather_subset: [min]
+      delegate_to: helper
+      delegate_facts: true
+    - include_vars: vars/extra.yml
+      delegate_to: helper
+      delegate_facts: true
+    - set_fact:
+        per_item: "{{ item }}"
+      delegate_to: "{{ item }}"
+      delegate_facts: true
+      loop: [h2, helper]
+    - copy:
+        content: |
+          {{ hostvars.helper.given }} {{ given | default('-') }} {{ reg.ansible_facts.given }} {{ kept }}
+          {{ hostvars.helper.ansible_facts.hostname is defined }} {{ ansible_facts.hostname | default('-') }}
+          {{ hostvars.helper.from_file }} {{ from_file | default('-') }}
+          {{ hostvars.h2.per_item }} {{ hostvars.helper.per_item }} {{ per_item | default('-') }}
+        dest: "{{ root }}/h1"
+- hosts: helper,h2
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "{{ given | default('-') }} {{ ansible_facts.hostname is defined }} {{ from_file | default('-') }} {{ per_item }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("h1"), "1 - 1 1\nTrue -\nTrue -\nh2 helper -\n");
+    assert_eq!(p.read("helper"), "1 True True helper\n");
+    assert_eq!(p.read("h2"), "- False - h2\n");
+}
+
+#[test]
+fn set_fact_cacheable_also_makes_a_fact() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[app]\nh1 ansible_connection=local\nh2 ansible_connection=local\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - set_fact:
+        cached: c
+        cacheable: true
+    - set_fact: plain=p
+    - set_fact: kv=k cacheable=yes
+    - set_fact:
+        once: o
+        cacheable: "{{ 'yes' }}"
+      run_once: true
+    - copy:
+        content: "{{ ansible_facts.cached }} {{ ansible_facts.plain | default('-') }} {{ ansible_facts.kv }} {{ ansible_facts.once }} {{ cached }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}-first"
+- hosts: app
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "{{ hostvars.h2.ansible_facts.cached }} {{ hostvars.h2.plain }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}-later"
+    - meta: clear_facts
+    # clear_facts forgets the fact, not the variable set_fact made.
+    - copy:
+        content: "{{ ansible_facts.cached | default('-') }} {{ cached }} {{ plain }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}-cleared"
+    - set_fact: bad=1 cacheable=maybe
+      ignore_errors: true
+      register: bad
+    - assert:
+        that: "'not a valid boolean' in bad.msg"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    for h in ["h1", "h2"] {
+        assert_eq!(p.read(&format!("{h}-first")), "c - k o c\n");
+        assert_eq!(p.read(&format!("{h}-later")), "c p\n");
+        assert_eq!(p.read(&format!("{h}-cleared")), "- c p\n");
+    }
+}
