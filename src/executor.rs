@@ -1,9 +1,12 @@
-//! The apply stage: runs loaded plays against inventory hosts with the
-//! linear strategy (every host finishes a task before the next task starts),
-//! hosts in parallel up to `forks`, one host's failure never stopping others.
+//! The apply stage: runs loaded plays against inventory hosts, hosts in
+//! parallel up to `forks`, one host's failure never stopping others. The
+//! linear strategy runs every host through a task before the next task
+//! starts; the free strategy gives each host a lane (an executor holding
+//! only that host's state) that runs the play at its own pace.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::join_all;
@@ -20,7 +23,7 @@ use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
-use crate::playbook::{Block, HostOrder, Inherit, Item, LoopKind, Play, Playbook, Task};
+use crate::playbook::{Block, HostOrder, Inherit, Item, LoopKind, Play, Playbook, Strategy, Task};
 use crate::report::{Reporter, Stats, Status};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
@@ -222,6 +225,38 @@ struct PlayCtx<'a> {
     /// Answers to the play's vars_prompt.
     prompted: IndexMap<String, Value>,
     limits: Arc<Limits>,
+    /// The free strategy: this context is one host's lane.
+    free: bool,
+    /// host_pinned: the lane holds a fork from its first task to its last.
+    pinned: bool,
+    /// The free strategy: a lane ended the batch (end_play, end_batch), so
+    /// every lane stops.
+    over: Arc<AtomicBool>,
+}
+
+impl PlayCtx<'_> {
+    /// The context of one host's lane under the free strategy.
+    fn lane<'b>(&'b self, reporter: &'b Reporter) -> PlayCtx<'b> {
+        PlayCtx {
+            play: self.play,
+            templar: self.templar.clone(),
+            opts: self.opts,
+            reporter,
+            inventory: self.inventory.clone(),
+            groups: self.groups.clone(),
+            changed_hosts: Mutex::new(Vec::new()),
+            play_hosts: self.play_hosts.clone(),
+            all_hosts: self.all_hosts.clone(),
+            omit: self.omit.clone(),
+            playbook_dir: self.playbook_dir.clone(),
+            pool: self.pool.clone(),
+            prompted: self.prompted.clone(),
+            limits: self.limits.clone(),
+            free: true,
+            pinned: self.play.strategy == Strategy::HostPinned,
+            over: self.over.clone(),
+        }
+    }
 }
 
 /// What bounds how many hosts run tasks at once in a batch.
@@ -250,6 +285,9 @@ impl Limits {
     }
 }
 
+/// Hosts' inventory variables, computed once per run (shared by lanes).
+type InvCache = HashMap<String, Arc<IndexMap<String, Value>>>;
+
 pub struct Executor<'a> {
     /// The inventory, which add_host and group_by change during the run.
     inventory: Arc<RwLock<Inventory>>,
@@ -260,7 +298,12 @@ pub struct Executor<'a> {
     groups: Arc<RwLock<Value>>,
     /// SSH connections of the run (gateways shared by their hosts).
     pool: Arc<SshPool>,
-    inv_cache: Mutex<HashMap<String, Arc<IndexMap<String, Value>>>>,
+    inv_cache: Arc<Mutex<InvCache>>,
+    /// The free strategy: every host's variables as its lane last left
+    /// them, for `hostvars` in the other lanes.
+    board: Arc<Mutex<IndexMap<String, HostSnapshot>>>,
+    /// This executor runs one host's lane of the free strategy.
+    lane: bool,
     /// Facts `delegate_facts` gave hosts this executor holds no state for
     /// yet; they join the host's state when it is made.
     inbox: Arc<Mutex<IndexMap<String, FactSet>>>,
@@ -303,7 +346,9 @@ impl<'a> Executor<'a> {
             states: IndexMap::new(),
             groups: Arc::new(RwLock::new(groups)),
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
-            inv_cache: Mutex::new(HashMap::new()),
+            inv_cache: Arc::new(Mutex::new(HashMap::new())),
+            board: Arc::new(Mutex::new(IndexMap::new())),
+            lane: false,
             inbox: Arc::new(Mutex::new(IndexMap::new())),
             abort_play: false,
             started: opts.start_at_task.is_none(),
@@ -502,6 +547,12 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// A task's `TASK [...]` (or `RUNNING HANDLER [...]`) banner.
+    fn banner(&self, task: &Task, handler: bool) {
+        self.reporter
+            .task(&task.display_name(), handler, &task.span.to_string());
+    }
+
     /// The host's state, created on first use.
     fn state(&mut self, h: &str) -> &mut HostState {
         if let Some(i) = self.states.get_index_of(h) {
@@ -633,6 +684,9 @@ impl<'a> Executor<'a> {
             pool: self.pool.clone(),
             prompted: prompted.clone(),
             limits: Arc::new(Limits::new(self.opts.forks)),
+            free: false,
+            pinned: false,
+            over: Arc::new(AtomicBool::new(false)),
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -652,14 +706,27 @@ impl<'a> Executor<'a> {
                 }
             }
         }
+        match play.strategy {
+            Strategy::Linear => self.run_tasks(&ctx, &hosts).await,
+            Strategy::Free | Strategy::HostPinned => self.run_free(&ctx, &hosts).await,
+        }
+    }
+
+    /// Fact gathering, then the play's sections, each followed by its
+    /// handlers, on `hosts` together.
+    async fn run_tasks(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        let play = ctx.play;
         if let Some(facts) = &play.facts_task {
-            let gather = match (&play.gather_facts, self.states.get(&hosts[0])) {
-                (Some(v), Some(st)) => value_bool(v, &task_scope(&ctx, st, None)).unwrap_or(true),
+            let gather = match (
+                &play.gather_facts,
+                hosts.first().and_then(|h| self.states.get(h)),
+            ) {
+                (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, None)).unwrap_or(true),
                 _ => true,
             };
-            if gather && selected_by_tags_always(facts, &ctx) {
-                self.reporter.task("Gathering Facts", false);
-                self.run_on_hosts(&ctx, facts, &hosts).await;
+            if gather && selected_by_tags_always(facts, ctx) {
+                self.banner(facts, false);
+                self.run_on_hosts(ctx, facts, hosts).await;
             }
         }
         let sections: [&[&[Item]]; 3] = [
@@ -669,7 +736,7 @@ impl<'a> Executor<'a> {
         ];
         'sections: for section in sections {
             for items in section {
-                if self.run_items(&ctx, items, &hosts).await {
+                if self.run_items(ctx, items, hosts).await {
                     break 'sections;
                 }
             }
@@ -677,7 +744,114 @@ impl<'a> Executor<'a> {
             if self.active(&ctx.play_hosts).is_empty() {
                 break 'sections;
             }
-            self.flush_handlers(&ctx, &ctx.play_hosts).await;
+            self.flush_handlers(ctx, &ctx.play_hosts).await;
+        }
+    }
+
+    /// The free strategy: every host runs the play in its own lane (its
+    /// own executor holding only its state), all lanes at once, bounded by
+    /// the batch's forks; the states come back when every lane is done.
+    async fn run_free(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        if ctx.play.max_fail_percentage.is_some() {
+            self.reporter.warning_once("Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host");
+        }
+        self.publish_all();
+        let taken: Vec<HostState> = self
+            .active(hosts)
+            .iter()
+            .filter_map(|h| self.take_state(h))
+            .collect();
+        let reporters: Vec<Reporter> = taken.iter().map(|_| self.reporter.lane()).collect();
+        let contexts: Vec<PlayCtx<'_>> = reporters.iter().map(|r| ctx.lane(r)).collect();
+        let mut lanes: Vec<Executor<'_>> = taken
+            .into_iter()
+            .zip(&reporters)
+            .map(|(st, r)| self.lane(r, st))
+            .collect();
+        let runs = lanes
+            .iter_mut()
+            .zip(&contexts)
+            .map(|(lane, lctx)| async move {
+                let _pinned = match lctx.pinned {
+                    true => Some(lctx.limits.forks.acquire().await),
+                    false => None,
+                };
+                let own: Vec<String> = lane.states.keys().cloned().collect();
+                lane.run_tasks(lctx, &own).await;
+            });
+        join_all(runs).await;
+        self.merge_lanes(lanes);
+    }
+
+    /// A host's state, moved out (for a lane) with a placeholder left.
+    fn take_state(&mut self, h: &str) -> Option<HostState> {
+        let st = self.states.get_mut(h)?;
+        let placeholder = HostState::new(h, st.inv_vars.clone());
+        Some(std::mem::replace(st, placeholder))
+    }
+
+    /// The lanes' host states back, with what the lanes changed.
+    fn merge_lanes(&mut self, lanes: Vec<Executor<'_>>) {
+        for lane in lanes {
+            self.abort_play |= lane.abort_play;
+            self.started |= lane.started;
+            for (name, st) in lane.states {
+                self.states.insert(name, st);
+            }
+        }
+        if let Ok(mut board) = self.board.lock() {
+            board.clear();
+        }
+        // Lanes may have changed the inventory (group_by, refresh_inventory).
+        let all: Vec<String> = self.states.keys().cloned().collect();
+        self.rebuild_inventory_views(all);
+        self.deliver_facts();
+        self.collect_facts();
+    }
+
+    /// An executor for one host's lane: it shares the run's inventory,
+    /// caches, connections and facts mailboxes, and holds only `st`.
+    fn lane<'b>(&self, reporter: &'b Reporter, st: HostState) -> Executor<'b>
+    where
+        'a: 'b,
+    {
+        let mut states = IndexMap::new();
+        states.insert(st.name.clone(), st);
+        Executor {
+            inventory: self.inventory.clone(),
+            templar: self.templar.clone(),
+            opts: self.opts,
+            reporter,
+            states,
+            groups: self.groups.clone(),
+            pool: self.pool.clone(),
+            inv_cache: self.inv_cache.clone(),
+            board: self.board.clone(),
+            lane: true,
+            inbox: self.inbox.clone(),
+            abort_play: false,
+            started: self.started,
+        }
+    }
+
+    /// The free strategy: every host's variables, for the lanes' hostvars.
+    fn publish_all(&self) {
+        if let Ok(mut board) = self.board.lock() {
+            for (name, st) in &self.states {
+                board.insert(name.clone(), HostSnapshot::of(st));
+            }
+        }
+    }
+
+    /// Facts other hosts' tasks left in the inbox for hosts held here.
+    fn collect_facts(&mut self) {
+        let Ok(mut inbox) = self.inbox.lock() else {
+            return;
+        };
+        for (name, st) in self.states.iter_mut() {
+            if let Some(set) = inbox.shift_remove(name) {
+                st.absorb(set);
+            }
         }
     }
 
@@ -698,6 +872,12 @@ impl<'a> Executor<'a> {
     /// (`meta: end_play`, no hosts left, any_errors_fatal).
     async fn run_items(&mut self, ctx: &PlayCtx<'_>, items: &[Item], hosts: &[String]) -> bool {
         for item in items {
+            if ctx.over.load(Ordering::Relaxed) {
+                for st in self.states.values_mut() {
+                    st.ended = true;
+                }
+                return true;
+            }
             let ended = match item {
                 Item::Task(task) => self.run_task(ctx, task, hosts).await,
                 Item::Block(block) => Box::pin(self.run_block(ctx, block, hosts)).await,
@@ -733,7 +913,10 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.reporter.task(&task.display_name(), false);
+        self.banner(task, false);
+        if ctx.free {
+            return self.run_task_free(ctx, task, &active).await;
+        }
         // add_host bypasses the host loop (runs once) unless it loops.
         let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
             || match (&task.run_once, self.states.get(&active[0])) {
@@ -792,6 +975,43 @@ impl<'a> Executor<'a> {
             }
             return true;
         }
+        false
+    }
+
+    /// A task in a lane of the free strategy: run_once and
+    /// any_errors_fatal cannot apply (ansible-core warns and runs the task
+    /// anyway), add_host cannot run, and no failure count ends the play.
+    async fn run_task_free(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        if task.module.spec().name == "add_host" {
+            for h in hosts {
+                if let Some(st) = self.states.get_mut(h) {
+                    fail_host_task(
+                        ctx,
+                        task,
+                        st,
+                        &located(task, crate::playbook::ADD_HOST_FREE),
+                    );
+                }
+            }
+            return false;
+        }
+        let run_once = match (
+            &task.run_once,
+            hosts.first().and_then(|h| self.states.get(h)),
+        ) {
+            (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false),
+            _ => false,
+        };
+        if run_once {
+            self.reporter.warning_once("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
+        }
+        if ctx.play.any_errors_fatal {
+            self.reporter.warning_once("Using any_errors_fatal with the free strategy is not supported, as tasks are executed independently on each host");
+        }
+        self.run_on_hosts(ctx, task, hosts).await;
+        self.refresh_inventory_changes(ctx);
+        // Let the other lanes on (a task may finish without waiting).
+        tokio::task::yield_now().await;
         false
     }
 
@@ -875,7 +1095,7 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.reporter.task(&task.display_name(), false);
+        self.banner(task, false);
         // (path, item label, item) -> hosts, in first-seen order.
         let mut groups: IndexMap<(PathBuf, String), IncludeGroup> = IndexMap::new();
         for h in &active {
@@ -1007,7 +1227,7 @@ impl<'a> Executor<'a> {
             }
         }
         if !skipped.is_empty() {
-            self.reporter.task(&task.display_name(), false);
+            self.banner(task, false);
             for h in &skipped {
                 self.include_skipped(h);
             }
@@ -1073,7 +1293,7 @@ impl<'a> Executor<'a> {
         let mut flush = Vec::new();
         let mut ended = false;
         for h in targets {
-            self.reporter.task(&task.display_name(), false);
+            self.banner(task, false);
             if META_UNCONDITIONAL.contains(&action.as_str()) {
                 if !task.when.is_empty() {
                     self.reporter
@@ -1116,6 +1336,8 @@ impl<'a> Executor<'a> {
                         }
                     }
                     self.abort_play |= action == "end_play";
+                    // Under the free strategy every lane stops.
+                    ctx.over.store(true, Ordering::Relaxed);
                     ended = true;
                 }
                 // noop; end_role is accepted and does nothing yet.
@@ -1183,14 +1405,16 @@ impl<'a> Executor<'a> {
             if hosts.is_empty() {
                 continue;
             }
-            self.reporter.task(&handler.display_name(), true);
+            self.banner(handler, true);
             self.run_on_hosts(ctx, handler, &hosts).await;
         }
     }
 
-    async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
-        // hostvars covers every inventory host, also those no play has
-        // reached yet (their inventory variables), as in Ansible.
+    /// What `hostvars` shows: every inventory host (also those no play
+    /// has reached yet, with their inventory variables, as in Ansible),
+    /// other lanes' hosts as they last left them, facts delegate_facts
+    /// gave, and the hosts held here.
+    fn hostvars_snapshot(&self) -> IndexMap<String, HostSnapshot> {
         let empty: Arc<IndexMap<String, Value>> = Arc::new(IndexMap::new());
         let mut snapshot: IndexMap<String, HostSnapshot> = IndexMap::new();
         let names = inv_read(&self.inventory).hosts();
@@ -1205,7 +1429,11 @@ impl<'a> Executor<'a> {
                 },
             );
         }
-        // Hosts without a state here may have facts from delegate_facts.
+        if self.lane
+            && let Ok(board) = self.board.lock()
+        {
+            snapshot.extend(board.iter().map(|(h, s)| (h.clone(), s.clone())));
+        }
         let given: Vec<(String, FactSet)> = self
             .inbox
             .lock()
@@ -1213,26 +1441,25 @@ impl<'a> Executor<'a> {
             .unwrap_or_default();
         for (name, set) in given {
             let mut st = HostState::new(&name, self.inv_vars(&name));
+            if let Some(base) = snapshot.get(&name) {
+                st.inv_vars = base.inv_vars.clone();
+                st.gathered = base.gathered.clone();
+                st.facts = base.facts.clone();
+            }
             st.absorb(set);
-            snapshot.insert(
-                name,
-                HostSnapshot {
-                    inv_vars: st.inv_vars,
-                    gathered: st.gathered,
-                    facts: st.facts,
-                },
-            );
+            snapshot.insert(name, HostSnapshot::of(&st));
         }
-        for (n, s) in &self.states {
-            snapshot.insert(
-                n.clone(),
-                HostSnapshot {
-                    inv_vars: s.inv_vars.clone(),
-                    gathered: s.gathered.clone(),
-                    facts: s.facts.clone(),
-                },
-            );
+        for (n, st) in &self.states {
+            snapshot.insert(n.clone(), HostSnapshot::of(st));
         }
+        snapshot
+    }
+
+    async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
+        if self.lane {
+            self.collect_facts();
+        }
+        let snapshot = self.hostvars_snapshot();
         let snapshot = Arc::new(snapshot);
         // Hosts start in the order given (the play's `order:`).
         let rank: HashMap<&str, usize> = hosts
@@ -1260,12 +1487,19 @@ impl<'a> Executor<'a> {
                     Some(sem) => Some(sem.acquire().await),
                     None => None,
                 };
-                let _fork = ctx.limits.forks.acquire().await;
+                // A pinned lane holds its fork already.
+                let _fork = match ctx.pinned {
+                    true => None,
+                    false => Some(ctx.limits.forks.acquire().await),
+                };
                 run_host_task(ctx, task, st, snapshot).await;
             });
         }
         join_all(futs).await;
         self.deliver_facts();
+        if self.lane {
+            self.publish_all();
+        }
     }
 }
 
@@ -1274,6 +1508,16 @@ struct HostSnapshot {
     inv_vars: Arc<IndexMap<String, Value>>,
     gathered: Arc<IndexMap<String, Value>>,
     facts: Arc<IndexMap<String, Value>>,
+}
+
+impl HostSnapshot {
+    fn of(st: &HostState) -> HostSnapshot {
+        HostSnapshot {
+            inv_vars: st.inv_vars.clone(),
+            gathered: st.gathered.clone(),
+            facts: st.facts.clone(),
+        }
+    }
 }
 
 /// The magic `hostvars`: every host's variables, built lazily.

@@ -64,9 +64,22 @@ pub struct Play {
     pub order: HostOrder,
     /// `throttle:` for every task of the play that sets none.
     pub throttle: Option<Value>,
+    pub strategy: Strategy,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
+}
+
+/// The `strategy:` play keyword.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every host finishes a task before any host starts the next.
+    #[default]
+    Linear,
+    /// Every host runs the play's tasks as fast as it can.
+    Free,
+    /// Free, but a host that starts the play keeps its fork to the end.
+    HostPinned,
 }
 
 /// The `order:` play keyword.
@@ -761,6 +774,32 @@ fn throttle(node: &Node, diags: &mut Diagnostics) -> Option<Value> {
     }
 }
 
+/// `strategy:`: linear, free or host_pinned (by short or full name).
+fn strategy(node: &Node, diags: &mut Diagnostics) -> Strategy {
+    let text = scalar_string(node, "strategy", diags).unwrap_or_default();
+    let bare = text
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| text.strip_prefix("ansible.legacy."))
+        .unwrap_or(&text);
+    match bare {
+        "linear" => Strategy::Linear,
+        "free" => Strategy::Free,
+        "host_pinned" => Strategy::HostPinned,
+        _ => {
+            diags.push(
+                Diagnostic::at(
+                    &node.span,
+                    format!(
+                        "the strategy '{text}' is not supported: hoist runs linear, free and host_pinned"
+                    ),
+                )
+                .suggest(bare, ["linear", "free", "host_pinned"]),
+            );
+            Strategy::Linear
+        }
+    }
+}
+
 /// `order:`: one of ansible-core's names, checked when the playbook loads
 /// (ansible-core only fails when the play starts).
 fn host_order(node: &Node, diags: &mut Diagnostics) -> HostOrder {
@@ -903,14 +942,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "become_method" => play.become_method = Some(to_value(v, diags)),
             "become_flags" => play.become_flags = Some(to_value(v, diags)),
             "remote_user" => play.remote_user = Some(to_value(v, diags)),
-            "strategy" => {
-                if v.as_str() != Some("linear") {
-                    diags.push(Diagnostic::at(
-                        &v.span,
-                        "only the `linear` strategy is supported",
-                    ));
-                }
-            }
+            "strategy" => play.strategy = strategy(v, diags),
             k if PLAY_KEYWORDS.contains(&k) => {}
             _ => diags.push(unknown_keyword(
                 k,
@@ -970,6 +1002,9 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         }
     }
     play.handlers.append(&mut checker.role_handlers);
+    if play.strategy != Strategy::Linear {
+        refuse_host_loop_bypass(&play, checker.diags);
+    }
     // Every notify must name a handler or a listen topic.
     let mut names: Vec<String> = Vec::new();
     for h in &play.handlers {
@@ -1005,6 +1040,27 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
     }
     Some(play)
 }
+
+/// add_host runs once for the play, which the free strategy cannot do
+/// (ansible-core stops the run when it reaches one).
+fn refuse_host_loop_bypass(play: &Play, diags: &mut Diagnostics) {
+    let tasks = play
+        .pre_tasks
+        .iter()
+        .chain(&play.roles)
+        .chain(&play.tasks)
+        .chain(&play.post_tasks)
+        .flat_map(Item::tasks)
+        .chain(&play.handlers);
+    for t in tasks {
+        if t.module.spec().name == "add_host" {
+            diags.push(Diagnostic::at(&t.span, ADD_HOST_FREE));
+        }
+    }
+}
+
+/// Why add_host cannot run under the free strategy.
+pub const ADD_HOST_FREE: &str = "The 'add_host' module bypasses the host loop, which is not supported by the free strategy (it would run for every host); use the linear strategy for this play";
 
 const PROMPT_KEYS: &[&str] = &[
     "name",

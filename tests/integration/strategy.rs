@@ -205,3 +205,181 @@ fn throttle_must_be_a_whole_number() {
         "{r:?}"
     );
 }
+
+/// Hosts h1..hN, local.
+fn hosts(p: &Project, n: usize) {
+    let hosts: String = (1..=n)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+}
+
+fn nanos(p: &Project, file: &str) -> u128 {
+    p.read(file)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn free_strategy_lets_hosts_run_ahead() {
+    let p = Project::new();
+    hosts(&p, 3);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  strategy: free
+  tasks:
+    - name: one
+      shell: sleep {{ 1 if inventory_hostname == 'h1' else 0 }}; date +%s%N > {{ root }}/one-{{ inventory_hostname }}
+      notify: h
+    - name: two
+      shell: date +%s%N > {{ root }}/two-{{ inventory_hostname }}
+    - name: fails on h3
+      fail: msg=boom
+      when: inventory_hostname == 'h3'
+    - name: three
+      set_fact:
+        seen: "{{ hostvars.h2.done | default('no') }}"
+    - name: last
+      set_fact:
+        done: yes
+  handlers:
+    - name: h
+      shell: echo {{ inventory_hostname }} >> {{ root }}/handlers
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    // h2 finished its second task while h1 was still in its first.
+    assert!(nanos(&p, "two-h2") < nanos(&p, "one-h1"), "{r:?}");
+    // Banners show again before a host's result when another task's
+    // banner was printed since.
+    assert!(r.stdout.matches("TASK [one]").count() >= 2, "{r:?}");
+    // Handlers run per host; h3 failed before its handlers ran.
+    let mut handled: Vec<String> = p.read("handlers").lines().map(str::to_owned).collect();
+    handled.sort();
+    assert_eq!(handled, ["h1", "h2"], "{r:?}");
+    assert_eq!(recap(&r, "h1"), [5, 3, 0, 0, 1, 0, 0], "{r:?}");
+    assert_eq!(recap(&r, "h3"), [2, 2, 0, 1, 0, 0, 0], "{r:?}");
+}
+
+#[test]
+fn free_lanes_see_each_others_facts_and_end_play_stops_all() {
+    let p = Project::new();
+    hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  strategy: free
+  max_fail_percentage: 0
+  tasks:
+    - set_fact:
+        mine: "{{ inventory_hostname }}"
+      run_once: true
+    - shell: sleep {{ 0.5 if inventory_hostname == 'h2' else 0 }}
+    - copy:
+        content: "{{ hostvars.h1.mine }} {{ hostvars.h2.mine }}\n"
+        dest: "{{ root }}/seen-{{ inventory_hostname }}"
+- hosts: app
+  gather_facts: false
+  strategy: free
+  tasks:
+    - shell: sleep {{ 1 if inventory_hostname == 'h2' else 0 }}
+    - meta: end_play
+      when: inventory_hostname == 'h1'
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/after-end-play
+- hosts: app
+  gather_facts: false
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/next-play
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    // run_once cannot apply: every host ran the set_fact.
+    assert!(
+        r.stdout.contains(
+            "[WARNING]: Using run_once with the free strategy is not currently supported."
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "[WARNING]: Using max_fail_percentage with the free strategy is not supported"
+        ),
+        "{r:?}"
+    );
+    // h2 waited long enough to see h1's fact, and its own.
+    assert_eq!(p.read("seen-h2"), "h1 h2\n");
+    // h1 ended the play for every host, h2 in the middle of its shell.
+    assert!(!p.root().join("after-end-play").exists(), "{r:?}");
+    let mut next: Vec<String> = p.read("next-play").lines().map(str::to_owned).collect();
+    next.sort();
+    assert_eq!(next, ["h1", "h2"], "{r:?}");
+}
+
+#[test]
+fn host_pinned_keeps_a_fork_for_the_whole_play() {
+    let p = Project::new();
+    hosts(&p, 3);
+    p.write(
+        "site.yml",
+        &format!(
+            r#"- hosts: app
+  gather_facts: false
+  strategy: host_pinned
+  tasks:
+    - shell: date +%s%N > {{{{ root }}}}/start-{{{{ inventory_hostname }}}}; sleep 0.3
+    - shell: sleep 0.3; date +%s%N > {{{{ root }}}}/end-{{{{ inventory_hostname }}}}
+- hosts: app
+  gather_facts: false
+  strategy: free
+  tasks:
+    - name: throttled
+      shell: "{slot}"
+      throttle: 1
+"#,
+            slot = slots(1)
+        ),
+    );
+    let r = p.hoist("apply", &["-f", "2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // h1 and h2 run together; h3 starts only when one of them is done
+    // with the whole play (with free, it would start after a task).
+    let (end1, end2) = (nanos(&p, "end-h1"), nanos(&p, "end-h2"));
+    assert!(nanos(&p, "start-h2") < end1, "{r:?}");
+    assert!(nanos(&p, "start-h3") >= end1.min(end2), "{r:?}");
+    // The free strategy honours throttle across its lanes.
+    assert_eq!(
+        results_under(&r.stdout, "throttled").concat().len(),
+        3,
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("FAILED"), "{r:?}");
+}
+
+#[test]
+fn strategies_hoist_cannot_run_are_refused_at_load_time() {
+    let p = Project::new();
+    hosts(&p, 1);
+    p.write(
+        "site.yml",
+        "- hosts: app\n  strategy: debug\n  tasks: []\n- hosts: app\n  strategy: ansible.builtin.free\n  tasks:\n    - add_host: name=x\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("the strategy 'debug' is not supported"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("site.yml:2:13"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("The 'add_host' module bypasses the host loop"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("site.yml:7:7"), "{r:?}");
+}
