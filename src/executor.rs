@@ -1,9 +1,12 @@
-//! The apply stage: runs loaded plays against inventory hosts with the
-//! linear strategy (every host finishes a task before the next task starts),
-//! hosts in parallel up to `forks`, one host's failure never stopping others.
+//! The apply stage: runs loaded plays against inventory hosts, hosts in
+//! parallel up to `forks`, one host's failure never stopping others. The
+//! linear strategy runs every host through a task before the next task
+//! starts; the free strategy gives each host a lane (an executor holding
+//! only that host's state) that runs the play at its own pace.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::join_all;
@@ -20,7 +23,9 @@ use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
-use crate::playbook::{Block, Inherit, Item, LoopKind, Play, Playbook, RoleCtx, Task};
+use crate::playbook::{
+    Block, HostOrder, Inherit, Item, LoopKind, Play, Playbook, RoleCtx, Strategy, Task,
+};
 use crate::report::{Reporter, Stats, Status};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
@@ -92,12 +97,80 @@ struct HostState {
     last_failure: Option<(Value, Value)>,
     /// Registered variables of tasks check mode could not run (commands).
     unpredicted: Vec<String>,
+    /// Facts this host's tasks set on other hosts (`delegate_facts`), until
+    /// the executor hands them over.
+    outbox: Vec<(String, FactSet)>,
     stats: Stats,
+}
+
+/// Facts a task sets, by layer (see [`ItemOutcome`]).
+#[derive(Clone, Debug, Default)]
+struct FactSet {
+    facts: IndexMap<String, Value>,
+    gathered: IndexMap<String, Value>,
+}
+
+impl FactSet {
+    /// A host's variables and facts as they are now.
+    fn of(st: &HostState) -> FactSet {
+        let gathered = st
+            .gathered
+            .iter()
+            .filter(|(k, _)| *k != "ansible_facts")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        FactSet {
+            facts: (*st.facts).clone(),
+            gathered,
+        }
+    }
+
+    /// What differs from `before` (everything without it).
+    fn changed_since(self, before: Option<&FactSet>) -> FactSet {
+        let new = |old: Option<&IndexMap<String, Value>>, now: IndexMap<String, Value>| {
+            now.into_iter()
+                .filter(|(k, v)| old.is_none_or(|o| o.get(k) != Some(v)))
+                .collect()
+        };
+        FactSet {
+            facts: new(before.map(|b| &b.facts), self.facts),
+            gathered: new(before.map(|b| &b.gathered), self.gathered),
+        }
+    }
+
+    fn take(out: &mut ItemOutcome) -> FactSet {
+        FactSet {
+            facts: std::mem::take(&mut out.facts),
+            gathered: std::mem::take(&mut out.gathered),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.facts.is_empty() && self.gathered.is_empty()
+    }
+
+    fn merge(&mut self, other: FactSet) {
+        self.facts.extend(other.facts);
+        self.gathered.extend(other.gathered);
+    }
 }
 
 /// Modules that never change a host, so `check_mode: false` may run them
 /// for real even under `hoist diff`.
 const READ_ONLY_MODULES: &[&str] = &["stat", "debug", "set_fact", "assert", "fail", "meta"];
+
+/// Meta actions ansible-core's linear strategy runs per host; the others
+/// run once, for the first host.
+const META_PER_HOST: &[&str] = &[
+    "noop",
+    "reset_connection",
+    "end_host",
+    "flush_handlers",
+    "end_role",
+];
+
+/// Meta actions that ignore `when` (with a warning).
+const META_UNCONDITIONAL: &[&str] = &["noop", "refresh_inventory", "reset_connection"];
 
 /// What command and shell say when check mode skips them.
 const CANNOT_PREDICT: &str = "Command would have run if not in check mode";
@@ -112,7 +185,11 @@ struct ItemOutcome {
     result: IndexMap<String, Value>,
     diffs: Vec<FileDiff>,
     ignored: bool,
+    /// Variables set on the host: set_fact, include_vars.
     facts: IndexMap<String, Value>,
+    /// Facts for the host's fact layer: what modules return in
+    /// `ansible_facts` (setup), set_fact with `cacheable`.
+    gathered: IndexMap<String, Value>,
 }
 
 impl ItemOutcome {
@@ -127,6 +204,7 @@ impl ItemOutcome {
             diffs: Vec::new(),
             ignored: false,
             facts: IndexMap::new(),
+            gathered: IndexMap::new(),
         }
     }
 }
@@ -143,12 +221,77 @@ struct PlayCtx<'a> {
     /// Hosts whose inventory variables add_host/group_by changed.
     changed_hosts: Mutex<Vec<String>>,
     play_hosts: Vec<String>,
+    /// Every host the play selected, in all batches, failed ones too
+    /// (what clear_facts and clear_host_errors act on).
+    all_hosts: Vec<String>,
     omit: String,
     playbook_dir: PathBuf,
     pool: Arc<SshPool>,
     /// Answers to the play's vars_prompt.
     prompted: IndexMap<String, Value>,
+    limits: Arc<Limits>,
+    /// The free strategy: this context is one host's lane.
+    free: bool,
+    /// host_pinned: the lane holds a fork from its first task to its last.
+    pinned: bool,
+    /// The free strategy: a lane ended the batch (end_play, end_batch), so
+    /// every lane stops.
+    over: Arc<AtomicBool>,
 }
+
+impl PlayCtx<'_> {
+    /// The context of one host's lane under the free strategy.
+    fn lane<'b>(&'b self, reporter: &'b Reporter) -> PlayCtx<'b> {
+        PlayCtx {
+            play: self.play,
+            templar: self.templar.clone(),
+            opts: self.opts,
+            reporter,
+            inventory: self.inventory.clone(),
+            groups: self.groups.clone(),
+            changed_hosts: Mutex::new(Vec::new()),
+            play_hosts: self.play_hosts.clone(),
+            all_hosts: self.all_hosts.clone(),
+            omit: self.omit.clone(),
+            playbook_dir: self.playbook_dir.clone(),
+            pool: self.pool.clone(),
+            prompted: self.prompted.clone(),
+            limits: self.limits.clone(),
+            free: true,
+            pinned: self.play.strategy == Strategy::HostPinned,
+            over: self.over.clone(),
+        }
+    }
+}
+
+/// What bounds how many hosts run tasks at once in a batch.
+struct Limits {
+    /// `--forks`: hosts running any task.
+    forks: Arc<Semaphore>,
+    /// `throttle:`: hosts running one task, per task (by where it is
+    /// written) and limit.
+    throttles: Mutex<HashMap<(String, usize), Arc<Semaphore>>>,
+}
+
+impl Limits {
+    fn new(forks: usize) -> Limits {
+        Limits {
+            forks: Arc::new(Semaphore::new(forks.max(1))),
+            throttles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The semaphore of a task throttled to `n` hosts.
+    fn throttle(&self, task: &Task, n: usize) -> Arc<Semaphore> {
+        let mut map = self.throttles.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((task.span.to_string(), n))
+            .or_insert_with(|| Arc::new(Semaphore::new(n)))
+            .clone()
+    }
+}
+
+/// Hosts' inventory variables, computed once per run (shared by lanes).
+type InvCache = HashMap<String, Arc<IndexMap<String, Value>>>;
 
 pub struct Executor<'a> {
     /// The inventory, which add_host and group_by change during the run.
@@ -160,7 +303,15 @@ pub struct Executor<'a> {
     groups: Arc<RwLock<Value>>,
     /// SSH connections of the run (gateways shared by their hosts).
     pool: Arc<SshPool>,
-    inv_cache: Mutex<HashMap<String, Arc<IndexMap<String, Value>>>>,
+    inv_cache: Arc<Mutex<InvCache>>,
+    /// The free strategy: every host's variables as its lane last left
+    /// them, for `hostvars` in the other lanes.
+    board: Arc<Mutex<IndexMap<String, HostSnapshot>>>,
+    /// This executor runs one host's lane of the free strategy.
+    lane: bool,
+    /// Facts `delegate_facts` gave hosts this executor holds no state for
+    /// yet; they join the host's state when it is made.
+    inbox: Arc<Mutex<IndexMap<String, FactSet>>>,
     /// Set when any_errors_fatal or max_fail_percentage stops the play:
     /// later batches do not run.
     abort_play: bool,
@@ -200,7 +351,10 @@ impl<'a> Executor<'a> {
             states: IndexMap::new(),
             groups: Arc::new(RwLock::new(groups)),
             pool: Arc::new(SshPool::new(opts.ssh.clone())),
-            inv_cache: Mutex::new(HashMap::new()),
+            inv_cache: Arc::new(Mutex::new(HashMap::new())),
+            board: Arc::new(Mutex::new(IndexMap::new())),
+            lane: false,
+            inbox: Arc::new(Mutex::new(IndexMap::new())),
             abort_play: false,
             started: opts.start_at_task.is_none(),
         }
@@ -281,6 +435,8 @@ impl<'a> Executor<'a> {
                 }
             };
         }
+        order_hosts(play.order, &mut hosts);
+        let selected = hosts.clone();
         hosts.retain(|h| {
             self.states
                 .get(h)
@@ -332,7 +488,7 @@ impl<'a> Executor<'a> {
             if batch.is_empty() {
                 continue;
             }
-            self.run_batch(play, dir, batch, &prompted).await;
+            self.run_batch(play, dir, batch, &selected, &prompted).await;
         }
     }
 
@@ -343,9 +499,39 @@ impl<'a> Executor<'a> {
             Ok(mut c) => std::mem::take(&mut *c),
             Err(_) => Vec::new(),
         };
-        if changed.is_empty() {
-            return;
+        if !changed.is_empty() {
+            self.rebuild_inventory_views(changed);
         }
+    }
+
+    /// `meta: refresh_inventory`: the inventory read again; on error the
+    /// old one stays, with a warning.
+    fn reload_inventory(&mut self) {
+        let fresh = inv_read(&self.inventory).reload();
+        match fresh {
+            Ok(inv) => {
+                *self.inventory.write().unwrap_or_else(|p| p.into_inner()) = inv;
+                let all: Vec<String> = self.states.keys().cloned().collect();
+                if let Ok(mut cache) = self.inv_cache.lock() {
+                    cache.clear();
+                }
+                self.rebuild_inventory_views(all);
+            }
+            Err(diags) => {
+                for d in diags {
+                    let at = d.span.map(|s| format!("{s}: ")).unwrap_or_default();
+                    self.reporter.warning(&format!(
+                        "the inventory was not refreshed: {at}{}",
+                        d.message
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The `groups` variable and `changed` hosts' inventory variables,
+    /// rebuilt from the inventory.
+    fn rebuild_inventory_views(&mut self, changed: Vec<String>) {
         let groups = vmap(
             inv_read(&self.inventory)
                 .groups_map()
@@ -366,12 +552,48 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// A task's `TASK [...]` (or `RUNNING HANDLER [...]`) banner.
+    fn banner(&self, task: &Task, handler: bool) {
+        self.reporter
+            .task(&task.display_name(), handler, &task.span.to_string());
+    }
+
     /// The host's state, created on first use.
     fn state(&mut self, h: &str) -> &mut HostState {
-        let inv_vars = self.inv_vars(h);
-        self.states
-            .entry(h.to_owned())
-            .or_insert_with(|| HostState::new(h, inv_vars))
+        if let Some(i) = self.states.get_index_of(h) {
+            return &mut self.states[i];
+        }
+        let st = self.new_state(h);
+        self.states.entry(h.to_owned()).or_insert(st)
+    }
+
+    /// A new host state, with the facts other hosts' tasks gave it.
+    fn new_state(&self, h: &str) -> HostState {
+        let mut st = HostState::new(h, self.inv_vars(h));
+        let given = self.inbox.lock().ok().and_then(|mut i| i.shift_remove(h));
+        if let Some(set) = given {
+            st.absorb(set);
+        }
+        st
+    }
+
+    /// Hands the facts in hosts' outboxes (`delegate_facts`) to their
+    /// hosts, or to the inbox for hosts without a state here.
+    fn deliver_facts(&mut self) {
+        let mut mail: Vec<(String, FactSet)> = Vec::new();
+        for st in self.states.values_mut() {
+            mail.append(&mut st.outbox);
+        }
+        for (to, set) in mail {
+            match self.states.get_mut(&to) {
+                Some(st) => st.absorb(set),
+                None => {
+                    if let Ok(mut inbox) = self.inbox.lock() {
+                        inbox.entry(to).or_default().merge(set);
+                    }
+                }
+            }
+        }
     }
 
     /// Answers to `vars_prompt`, asked once per play on the terminal; `-e`
@@ -438,12 +660,13 @@ impl<'a> Executor<'a> {
         play: &Play,
         dir: &std::path::Path,
         hosts: Vec<String>,
+        selected: &[String],
         prompted: &IndexMap<String, Value>,
     ) {
         for h in &hosts {
             if !self.states.contains_key(h) {
-                let inv_vars = self.inv_vars(h);
-                self.states.insert(h.clone(), HostState::new(h, inv_vars));
+                let st = self.new_state(h);
+                self.states.insert(h.clone(), st);
             }
             if let Some(st) = self.states.get_mut(h) {
                 st.notified = vec![false; play.handlers.len()];
@@ -461,10 +684,15 @@ impl<'a> Executor<'a> {
             groups: self.groups.clone(),
             changed_hosts: Mutex::new(Vec::new()),
             play_hosts: hosts.clone(),
+            all_hosts: selected.to_vec(),
             omit: omit_token(),
             playbook_dir: dir.to_path_buf(),
             pool: self.pool.clone(),
             prompted: prompted.clone(),
+            limits: Arc::new(Limits::new(self.opts.forks)),
+            free: false,
+            pinned: false,
+            over: Arc::new(AtomicBool::new(false)),
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -484,14 +712,27 @@ impl<'a> Executor<'a> {
                 }
             }
         }
+        match play.strategy {
+            Strategy::Linear => self.run_tasks(&ctx, &hosts).await,
+            Strategy::Free | Strategy::HostPinned => self.run_free(&ctx, &hosts).await,
+        }
+    }
+
+    /// Fact gathering, then the play's sections, each followed by its
+    /// handlers, on `hosts` together.
+    async fn run_tasks(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        let play = ctx.play;
         if let Some(facts) = &play.facts_task {
-            let gather = match (&play.gather_facts, self.states.get(&hosts[0])) {
-                (Some(v), Some(st)) => value_bool(v, &task_scope(&ctx, st, None)).unwrap_or(true),
+            let gather = match (
+                &play.gather_facts,
+                hosts.first().and_then(|h| self.states.get(h)),
+            ) {
+                (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, None)).unwrap_or(true),
                 _ => true,
             };
-            if gather && selected_by_tags_always(facts, &ctx) {
-                self.reporter.task("Gathering Facts", false);
-                self.run_on_hosts(&ctx, facts, &hosts).await;
+            if gather && selected_by_tags_always(facts, ctx) {
+                self.banner(facts, false);
+                self.run_on_hosts(ctx, facts, hosts).await;
             }
         }
         let sections: [&[&[Item]]; 3] = [
@@ -501,7 +742,7 @@ impl<'a> Executor<'a> {
         ];
         'sections: for section in sections {
             for items in section {
-                if self.run_items(&ctx, items, &hosts).await {
+                if self.run_items(ctx, items, hosts).await {
                     break 'sections;
                 }
             }
@@ -509,7 +750,114 @@ impl<'a> Executor<'a> {
             if self.active(&ctx.play_hosts).is_empty() {
                 break 'sections;
             }
-            self.flush_handlers(&ctx).await;
+            self.flush_handlers(ctx, &ctx.play_hosts).await;
+        }
+    }
+
+    /// The free strategy: every host runs the play in its own lane (its
+    /// own executor holding only its state), all lanes at once, bounded by
+    /// the batch's forks; the states come back when every lane is done.
+    async fn run_free(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
+        if ctx.play.max_fail_percentage.is_some() {
+            self.reporter.warning_once("Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host");
+        }
+        self.publish_all();
+        let taken: Vec<HostState> = self
+            .active(hosts)
+            .iter()
+            .filter_map(|h| self.take_state(h))
+            .collect();
+        let reporters: Vec<Reporter> = taken.iter().map(|_| self.reporter.lane()).collect();
+        let contexts: Vec<PlayCtx<'_>> = reporters.iter().map(|r| ctx.lane(r)).collect();
+        let mut lanes: Vec<Executor<'_>> = taken
+            .into_iter()
+            .zip(&reporters)
+            .map(|(st, r)| self.lane(r, st))
+            .collect();
+        let runs = lanes
+            .iter_mut()
+            .zip(&contexts)
+            .map(|(lane, lctx)| async move {
+                let _pinned = match lctx.pinned {
+                    true => Some(lctx.limits.forks.acquire().await),
+                    false => None,
+                };
+                let own: Vec<String> = lane.states.keys().cloned().collect();
+                lane.run_tasks(lctx, &own).await;
+            });
+        join_all(runs).await;
+        self.merge_lanes(lanes);
+    }
+
+    /// A host's state, moved out (for a lane) with a placeholder left.
+    fn take_state(&mut self, h: &str) -> Option<HostState> {
+        let st = self.states.get_mut(h)?;
+        let placeholder = HostState::new(h, st.inv_vars.clone());
+        Some(std::mem::replace(st, placeholder))
+    }
+
+    /// The lanes' host states back, with what the lanes changed.
+    fn merge_lanes(&mut self, lanes: Vec<Executor<'_>>) {
+        for lane in lanes {
+            self.abort_play |= lane.abort_play;
+            self.started |= lane.started;
+            for (name, st) in lane.states {
+                self.states.insert(name, st);
+            }
+        }
+        if let Ok(mut board) = self.board.lock() {
+            board.clear();
+        }
+        // Lanes may have changed the inventory (group_by, refresh_inventory).
+        let all: Vec<String> = self.states.keys().cloned().collect();
+        self.rebuild_inventory_views(all);
+        self.deliver_facts();
+        self.collect_facts();
+    }
+
+    /// An executor for one host's lane: it shares the run's inventory,
+    /// caches, connections and facts mailboxes, and holds only `st`.
+    fn lane<'b>(&self, reporter: &'b Reporter, st: HostState) -> Executor<'b>
+    where
+        'a: 'b,
+    {
+        let mut states = IndexMap::new();
+        states.insert(st.name.clone(), st);
+        Executor {
+            inventory: self.inventory.clone(),
+            templar: self.templar.clone(),
+            opts: self.opts,
+            reporter,
+            states,
+            groups: self.groups.clone(),
+            pool: self.pool.clone(),
+            inv_cache: self.inv_cache.clone(),
+            board: self.board.clone(),
+            lane: true,
+            inbox: self.inbox.clone(),
+            abort_play: false,
+            started: self.started,
+        }
+    }
+
+    /// The free strategy: every host's variables, for the lanes' hostvars.
+    fn publish_all(&self) {
+        if let Ok(mut board) = self.board.lock() {
+            for (name, st) in &self.states {
+                board.insert(name.clone(), HostSnapshot::of(st));
+            }
+        }
+    }
+
+    /// Facts other hosts' tasks left in the inbox for hosts held here.
+    fn collect_facts(&mut self) {
+        let Ok(mut inbox) = self.inbox.lock() else {
+            return;
+        };
+        for (name, st) in self.states.iter_mut() {
+            if let Some(set) = inbox.shift_remove(name) {
+                st.absorb(set);
+            }
         }
     }
 
@@ -530,6 +878,12 @@ impl<'a> Executor<'a> {
     /// (`meta: end_play`, no hosts left, any_errors_fatal).
     async fn run_items(&mut self, ctx: &PlayCtx<'_>, items: &[Item], hosts: &[String]) -> bool {
         for item in items {
+            if ctx.over.load(Ordering::Relaxed) {
+                for st in self.states.values_mut() {
+                    st.ended = true;
+                }
+                return true;
+            }
             let ended = match item {
                 Item::Task(task) => self.run_task(ctx, task, hosts).await,
                 Item::Block(block) => Box::pin(self.run_block(ctx, block, hosts)).await,
@@ -559,13 +913,16 @@ impl<'a> Executor<'a> {
             return false;
         }
         if task.module.spec().name == "meta" {
-            return self.run_meta(ctx, task).await;
+            return self.run_meta(ctx, task, hosts).await;
         }
         let active = self.active(hosts);
         if active.is_empty() {
             return false;
         }
-        self.reporter.task(&task.display_name(), false);
+        self.banner(task, false);
+        if ctx.free {
+            return self.run_task_free(ctx, task, &active).await;
+        }
         // add_host bypasses the host loop (runs once) unless it loops.
         let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
             || match (&task.run_once, self.states.get(&active[0])) {
@@ -577,21 +934,17 @@ impl<'a> Executor<'a> {
         if run_once {
             // One host runs it; every host gets its registered result and facts.
             let first = active[0].clone();
-            let before = self.states.get(&first).map(|s| s.facts.clone());
+            let before = self.states.get(&first).map(FactSet::of);
             self.run_on_hosts(ctx, task, std::slice::from_ref(&first))
                 .await;
-            let (after, failed) = match self.states.get(&first) {
-                Some(s) => (s.facts.clone(), s.failed),
-                None => return false,
+            let Some(st) = self.states.get(&first) else {
+                return false;
             };
-            let changed: IndexMap<String, Value> = after
-                .iter()
-                .filter(|(k, v)| before.as_ref().is_none_or(|b| b.get(*k) != Some(*v)))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let failed = st.failed;
+            let changed = FactSet::of(st).changed_since(before.as_ref());
             for h in active.iter().skip(1) {
                 if let Some(st) = self.states.get_mut(h) {
-                    st.facts_extend(changed.clone());
+                    st.absorb(changed.clone());
                     if failed {
                         st.failed = true;
                     }
@@ -628,6 +981,43 @@ impl<'a> Executor<'a> {
             }
             return true;
         }
+        false
+    }
+
+    /// A task in a lane of the free strategy: run_once and
+    /// any_errors_fatal cannot apply (ansible-core warns and runs the task
+    /// anyway), add_host cannot run, and no failure count ends the play.
+    async fn run_task_free(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        if task.module.spec().name == "add_host" {
+            for h in hosts {
+                if let Some(st) = self.states.get_mut(h) {
+                    fail_host_task(
+                        ctx,
+                        task,
+                        st,
+                        &located(task, crate::playbook::ADD_HOST_FREE),
+                    );
+                }
+            }
+            return false;
+        }
+        let run_once = match (
+            &task.run_once,
+            hosts.first().and_then(|h| self.states.get(h)),
+        ) {
+            (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false),
+            _ => false,
+        };
+        if run_once {
+            self.reporter.warning_once("Using run_once with the free strategy is not currently supported. This task will still be executed for every host in the inventory list.");
+        }
+        if ctx.play.any_errors_fatal {
+            self.reporter.warning_once("Using any_errors_fatal with the free strategy is not supported, as tasks are executed independently on each host");
+        }
+        self.run_on_hosts(ctx, task, hosts).await;
+        self.refresh_inventory_changes(ctx);
+        // Let the other lanes on (a task may finish without waiting).
+        tokio::task::yield_now().await;
         false
     }
 
@@ -711,7 +1101,7 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.reporter.task(&task.display_name(), false);
+        self.banner(task, false);
         // (path, item label, item) -> hosts, in first-seen order.
         let mut groups: IndexMap<(PathBuf, String), IncludeGroup> = IndexMap::new();
         for h in &active {
@@ -843,7 +1233,7 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.reporter.task(&task.display_name(), false);
+        self.banner(task, false);
         let role = task
             .args
             .get("name")
@@ -989,45 +1379,118 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task) -> bool {
+    /// A meta task, as ansible-core's linear strategy runs it: a banner
+    /// and the action per host for some actions, once (for the first
+    /// host, whose `when` decides) for the others; a false `when` prints
+    /// a skip that no stats count. True when the batch or play ended.
+    async fn run_meta(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
         let action = task.args.get("_raw_params").map(py_str).unwrap_or_default();
-        match action.as_str() {
-            "flush_handlers" => self.flush_handlers(ctx).await,
-            "end_play" => return true,
-            "end_host" => {
-                for h in ctx.play_hosts.clone() {
-                    let scope = match self.states.get(&h) {
-                        Some(st) => task_scope(ctx, st, Some(task)),
-                        None => continue,
-                    };
-                    if eval_when(task, &scope).unwrap_or(false)
-                        && let Some(st) = self.states.get_mut(&h)
-                    {
-                        st.ended = true;
+        let active = self.active(hosts);
+        let targets = if META_PER_HOST.contains(&action.as_str()) {
+            active
+        } else {
+            active.into_iter().take(1).collect()
+        };
+        let mut flush = Vec::new();
+        let mut ended = false;
+        for h in targets {
+            self.banner(task, false);
+            if META_UNCONDITIONAL.contains(&action.as_str()) {
+                if !task.when.is_empty() {
+                    self.reporter
+                        .warning_once(&format!("{action} task does not support when conditional"));
+                }
+            } else {
+                let scope = match self.states.get(&h) {
+                    Some(st) => task_scope(ctx, st, Some(task)),
+                    None => continue,
+                };
+                match eval_when(task, &scope) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let r = meta_skipped(&action, &h);
+                        self.reporter
+                            .result(&h, Status::Skipped, None, &r, false, false);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.include_failed(ctx, task, &h, &located(task, &e));
+                        continue;
                     }
                 }
             }
-            "clear_host_errors" => {
-                for h in &ctx.play_hosts {
-                    if let Some(st) = self.states.get_mut(h) {
-                        st.failed = false;
-                    }
+            match action.as_str() {
+                "flush_handlers" => flush.push(h),
+                "end_host" => self.state(&h).ended = true,
+                "reset_connection" => {
+                    let st = self.state(&h);
+                    st.become_conns.clear();
+                    st.links.clear();
                 }
+                "clear_facts" => self.clear_facts(ctx),
+                "clear_host_errors" => self.clear_host_errors(ctx),
+                "refresh_inventory" => self.reload_inventory(),
+                "end_batch" | "end_play" => {
+                    for p in &ctx.play_hosts {
+                        if let Some(st) = self.states.get_mut(p) {
+                            st.ended = true;
+                        }
+                    }
+                    self.abort_play |= action == "end_play";
+                    // Under the free strategy every lane stops.
+                    ctx.over.store(true, Ordering::Relaxed);
+                    ended = true;
+                }
+                // noop; end_role is accepted and does nothing yet.
+                _ => {}
             }
-            _ => {}
         }
-        false
+        if !flush.is_empty() {
+            self.flush_handlers(ctx, &flush).await;
+        }
+        ended
+    }
+
+    /// `meta: clear_facts`: the gathered facts (and cacheable set_fact
+    /// facts) of the play's hosts are forgotten; other set_fact variables
+    /// stay.
+    fn clear_facts(&mut self, ctx: &PlayCtx<'_>) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        for h in &ctx.all_hosts {
+            if let Some(st) = self.states.get_mut(h) {
+                st.gathered = Arc::new(IndexMap::new());
+            }
+            if let Some(set) = inbox.get_mut(h) {
+                set.gathered.clear();
+            }
+        }
+    }
+
+    /// `meta: clear_host_errors`: the play's failed and unreachable hosts
+    /// are no longer failed, so later plays run them; as in ansible-core
+    /// they do not resume the current play.
+    fn clear_host_errors(&mut self, ctx: &PlayCtx<'_>) {
+        for h in &ctx.all_hosts {
+            if let Some(st) = self.states.get_mut(h)
+                && (st.failed || st.unreachable)
+            {
+                st.failed = false;
+                st.unreachable = false;
+                st.ended |= ctx.play_hosts.contains(h);
+            }
+        }
     }
 
     /// Runs every handler some host was notified for, in definition order.
-    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>) {
+    async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>, of: &[String]) {
         for (idx, handler) in ctx.play.handlers.iter().enumerate() {
-            let hosts: Vec<String> = ctx
-                .play_hosts
+            // A host that ended (end_host) runs no more handlers.
+            let hosts: Vec<String> = of
                 .iter()
                 .filter(|h| {
                     self.states.get(*h).is_some_and(|s| {
                         s.notified.get(idx).copied().unwrap_or(false)
+                            && !s.ended
                             && (ctx.play.force_handlers || (!s.failed && !s.unreachable))
                     })
                 })
@@ -1043,14 +1506,16 @@ impl<'a> Executor<'a> {
             if hosts.is_empty() {
                 continue;
             }
-            self.reporter.task(&handler.display_name(), true);
+            self.banner(handler, true);
             self.run_on_hosts(ctx, handler, &hosts).await;
         }
     }
 
-    async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
-        // hostvars covers every inventory host, also those no play has
-        // reached yet (their inventory variables), as in Ansible.
+    /// What `hostvars` shows: every inventory host (also those no play
+    /// has reached yet, with their inventory variables, as in Ansible),
+    /// other lanes' hosts as they last left them, facts delegate_facts
+    /// gave, and the hosts held here.
+    fn hostvars_snapshot(&self) -> IndexMap<String, HostSnapshot> {
         let empty: Arc<IndexMap<String, Value>> = Arc::new(IndexMap::new());
         let mut snapshot: IndexMap<String, HostSnapshot> = IndexMap::new();
         let names = inv_read(&self.inventory).hosts();
@@ -1065,31 +1530,77 @@ impl<'a> Executor<'a> {
                 },
             );
         }
-        for (n, s) in &self.states {
-            snapshot.insert(
-                n.clone(),
-                HostSnapshot {
-                    inv_vars: s.inv_vars.clone(),
-                    gathered: s.gathered.clone(),
-                    facts: s.facts.clone(),
-                },
-            );
+        if self.lane
+            && let Ok(board) = self.board.lock()
+        {
+            snapshot.extend(board.iter().map(|(h, s)| (h.clone(), s.clone())));
         }
-        let snapshot = Arc::new(snapshot);
-        let forks = Arc::new(Semaphore::new(ctx.opts.forks.max(1)));
-        let mut futs = Vec::new();
-        for (name, st) in self.states.iter_mut() {
-            if !hosts.contains(name) {
-                continue;
+        let given: Vec<(String, FactSet)> = self
+            .inbox
+            .lock()
+            .map(|i| i.iter().map(|(h, f)| (h.clone(), f.clone())).collect())
+            .unwrap_or_default();
+        for (name, set) in given {
+            let mut st = HostState::new(&name, self.inv_vars(&name));
+            if let Some(base) = snapshot.get(&name) {
+                st.inv_vars = base.inv_vars.clone();
+                st.gathered = base.gathered.clone();
+                st.facts = base.facts.clone();
             }
-            let forks = forks.clone();
+            st.absorb(set);
+            snapshot.insert(name, HostSnapshot::of(&st));
+        }
+        for (n, st) in &self.states {
+            snapshot.insert(n.clone(), HostSnapshot::of(st));
+        }
+        snapshot
+    }
+
+    async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
+        if self.lane {
+            self.collect_facts();
+        }
+        let snapshot = self.hostvars_snapshot();
+        let snapshot = Arc::new(snapshot);
+        // Hosts start in the order given (the play's `order:`).
+        let rank: HashMap<&str, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.as_str(), i))
+            .collect();
+        let mut running: Vec<(usize, &mut HostState)> = self
+            .states
+            .iter_mut()
+            .filter_map(|(name, st)| rank.get(name.as_str()).map(|i| (*i, st)))
+            .collect();
+        running.sort_by_key(|(i, _)| *i);
+        let mut futs = Vec::new();
+        for (_, st) in running {
             let snapshot = snapshot.clone();
             futs.push(async move {
-                let _permit = forks.acquire().await;
+                // The task's throttle first, then a fork: no host holds a
+                // fork while it waits for its turn at the task.
+                let throttle = match throttle_of(ctx, task, st) {
+                    Ok(t) => t,
+                    Err(e) => return fail_host_task(ctx, task, st, &e),
+                };
+                let _turn = match &throttle {
+                    Some(sem) => Some(sem.acquire().await),
+                    None => None,
+                };
+                // A pinned lane holds its fork already.
+                let _fork = match ctx.pinned {
+                    true => None,
+                    false => Some(ctx.limits.forks.acquire().await),
+                };
                 run_host_task(ctx, task, st, snapshot).await;
             });
         }
         join_all(futs).await;
+        self.deliver_facts();
+        if self.lane {
+            self.publish_all();
+        }
     }
 }
 
@@ -1098,6 +1609,16 @@ struct HostSnapshot {
     inv_vars: Arc<IndexMap<String, Value>>,
     gathered: Arc<IndexMap<String, Value>>,
     facts: Arc<IndexMap<String, Value>>,
+}
+
+impl HostSnapshot {
+    fn of(st: &HostState) -> HostSnapshot {
+        HostSnapshot {
+            inv_vars: st.inv_vars.clone(),
+            gathered: st.gathered.clone(),
+            facts: st.facts.clone(),
+        }
+    }
 }
 
 /// The magic `hostvars`: every host's variables, built lazily.
@@ -1309,6 +1830,23 @@ fn load_vars_files(
         st.play_files.extend(loaded);
     }
     Ok(())
+}
+
+/// Puts a play's hosts in its `order:`; serial batches are cut from the
+/// result, as ansible-core does.
+fn order_hosts(order: HostOrder, hosts: &mut [String]) {
+    match order {
+        HostOrder::Inventory => {}
+        HostOrder::ReverseInventory => hosts.reverse(),
+        HostOrder::Sorted => hosts.sort(),
+        HostOrder::ReverseSorted => {
+            hosts.sort();
+            hosts.reverse();
+        }
+        HostOrder::Shuffle => {
+            crate::template::filters::shuffle(hosts);
+        }
+    }
 }
 
 /// Splits hosts into `serial` batches: a number, a percentage, or a list of
@@ -1735,38 +2273,25 @@ async fn run_host_task(
     hosts: Arc<IndexMap<String, HostSnapshot>>,
 ) {
     let scope = scope_with(ctx, st, Some(task), Some(hosts));
-    let no_log = task
-        .no_log
-        .as_ref()
-        .or(ctx.play.no_log.as_ref())
-        .map(|v| value_bool(v, &scope).unwrap_or(true))
-        .unwrap_or(false);
+    let no_log = is_no_log(ctx, task, &scope);
     let verbose_always = task.module.spec().name == "debug";
 
     let (status, result, changed_any) = match &task.loop_ {
         None => {
-            let out = run_item(ctx, task, st, &scope).await;
+            let mut out = run_item(ctx, task, st, &scope).await;
             if out.status == Status::Unreachable {
                 st.unreachable = true;
             }
             report_item(ctx, st, task, None, &out, no_log, verbose_always);
             let changed = out.status == Status::Changed;
-            if task.module.spec().name == "setup" {
-                st.gather(out.facts);
-            } else {
-                st.facts_extend(out.facts);
-            }
+            let facts = FactSet::take(&mut out);
+            route_facts(task, st, &scope, facts);
             (out.status, out.result, changed)
         }
         Some(lp) => {
             let items = match loop_items(task, &scope) {
                 Ok(items) => items,
-                Err(e) => {
-                    let out = ItemOutcome::failed(located(task, &e));
-                    report_item(ctx, st, task, None, &out, no_log, false);
-                    finish(ctx, st, task, Status::Failed, out.result, false, false);
-                    return;
-                }
+                Err(e) => return fail_host_task(ctx, task, st, &located(task, &e)),
             };
             if items.is_empty() {
                 let mut r = IndexMap::new();
@@ -1841,7 +2366,7 @@ async fn run_host_task(
                 any_failed |= out.status == Status::Failed && !out.ignored;
                 any_unreachable |= out.status == Status::Unreachable;
                 all_skipped &= out.status == Status::Skipped;
-                st.facts_extend(std::mem::take(&mut out.facts));
+                route_facts(task, st, &item_scope, FactSet::take(&mut out));
                 results.push(vmap(out.result.clone()));
                 if any_unreachable {
                     break;
@@ -1876,6 +2401,72 @@ async fn run_host_task(
     };
     let ignored = status == Status::Failed && is_ignored(ctx, task, &scope);
     finish(ctx, st, task, status, result, changed_any, ignored);
+}
+
+/// The semaphore bounding how many hosts run `task` at once, when its
+/// `throttle` (or its play's) is below `--forks`.
+fn throttle_of(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &HostState,
+) -> Result<Option<Arc<Semaphore>>, String> {
+    let Some(v) = task.throttle.as_ref().or(ctx.play.throttle.as_ref()) else {
+        return Ok(None);
+    };
+    let bad = |e: &str| {
+        located(
+            task,
+            &format!("Failed to convert the throttle value to an integer: {e}"),
+        )
+    };
+    let rendered = task_scope(ctx, st, Some(task))
+        .render_value(v)
+        .map_err(|e| bad(&e))?;
+    let n = py_str(&rendered)
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| bad(&format!("'{}' is not a whole number", py_str(&rendered))))?;
+    if n == 0 || n >= ctx.opts.forks {
+        return Ok(None);
+    }
+    Ok(Some(ctx.limits.throttle(task, n)))
+}
+
+/// A task that failed on a host before it could run.
+fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str) {
+    let out = ItemOutcome::failed(msg);
+    let no_log = is_no_log(ctx, task, &task_scope(ctx, st, Some(task)));
+    report_item(ctx, st, task, None, &out, no_log, false);
+    finish(ctx, st, task, Status::Failed, out.result, false, false);
+}
+
+fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
+    task.no_log
+        .as_ref()
+        .or(ctx.play.no_log.as_ref())
+        .map(|v| value_bool(v, scope).unwrap_or(true))
+        .unwrap_or(false)
+}
+
+/// Puts a task's facts on its host, or with `delegate_facts` on the host
+/// it was delegated to (through the host's outbox).
+fn route_facts(task: &Task, st: &mut HostState, scope: &Arc<VarScope>, set: FactSet) {
+    if set.is_empty() {
+        return;
+    }
+    match delegated_facts_host(task, scope) {
+        Some(target) if target != st.name => st.outbox.push((target, set)),
+        _ => st.absorb(set),
+    }
+}
+
+/// The host `delegate_facts: true` gives the task's facts to.
+fn delegated_facts_host(task: &Task, scope: &Arc<VarScope>) -> Option<String> {
+    let to = task.delegate_to.as_ref()?;
+    if !value_bool(task.delegate_facts.as_ref()?, scope).unwrap_or(false) {
+        return None;
+    }
+    scope.render_value(to).ok().map(|v| py_str(&v))
 }
 
 fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
@@ -1969,8 +2560,14 @@ impl HostState {
             overlay: Arc::new(Overlay::new()),
             last_failure: None,
             unpredicted: Vec::new(),
+            outbox: Vec::new(),
             stats: Stats::default(),
         }
+    }
+
+    fn absorb(&mut self, set: FactSet) {
+        self.gather(set.gathered);
+        self.facts_extend(set.facts);
     }
 
     /// Gathered facts: host variables below play vars (as Ansible's "host
@@ -2248,6 +2845,7 @@ fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
         diffs: Vec::new(),
         ignored: false,
         facts: IndexMap::new(),
+        gathered: IndexMap::new(),
     })
 }
 
@@ -2280,6 +2878,7 @@ async fn run_item_once(
                 diffs: Vec::new(),
                 ignored: false,
                 facts: IndexMap::new(),
+                gathered: IndexMap::new(),
             };
         }
         Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
@@ -2362,6 +2961,7 @@ async fn run_item_once(
                     diffs: Vec::new(),
                     ignored: false,
                     facts: IndexMap::new(),
+                    gathered: IndexMap::new(),
                 }
             }
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
@@ -2379,28 +2979,15 @@ async fn run_item_once(
                     diffs: Vec::new(),
                     ignored: false,
                     facts,
+                    gathered: IndexMap::new(),
                 }
             }
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
         }
     } else if spec.name == "set_fact" {
-        let mut facts = IndexMap::new();
-        // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
-        for (k, v) in raw {
-            if k == "cacheable" {
-                continue;
-            }
-            facts.insert(k, v);
-        }
-        let mut r = IndexMap::new();
-        r.insert("ansible_facts".into(), vmap(facts.clone()));
-        r.insert("changed".into(), Value::from(false));
-        ItemOutcome {
-            status: Status::Ok,
-            result: r,
-            diffs: Vec::new(),
-            ignored: false,
-            facts,
+        match set_fact(raw) {
+            Ok(out) => out,
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
         }
     } else {
         let args = match Args::bind(spec, &raw) {
@@ -2424,6 +3011,7 @@ async fn run_item_once(
                 diffs: Vec::new(),
                 ignored: false,
                 facts: IndexMap::new(),
+                gathered: IndexMap::new(),
             };
         }
         let conn = match connect(ctx, st, task, scope).await {
@@ -2535,7 +3123,8 @@ async fn run_item_once(
                     result: r,
                     diffs: if diff { o.diffs } else { Vec::new() },
                     ignored: false,
-                    facts: o.facts,
+                    facts: IndexMap::new(),
+                    gathered: o.facts,
                 }
             }
             Err(e) => module_error(e),
@@ -2545,6 +3134,42 @@ async fn run_item_once(
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)
+}
+
+/// `set_fact`: every argument but `cacheable` is a variable of the host;
+/// with `cacheable` the facts also join the host's facts (`ansible_facts`),
+/// which `meta: clear_facts` forgets while the variables stay.
+fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
+    let mut facts = IndexMap::new();
+    let mut cacheable = false;
+    // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
+    for (k, v) in raw {
+        if k == "cacheable" {
+            cacheable = crate::modules::args::to_bool(&v).ok_or_else(|| {
+                format!(
+                    "cacheable: '{}' is not a valid boolean",
+                    crate::template::py_str(&v)
+                )
+            })?;
+            continue;
+        }
+        facts.insert(k, v);
+    }
+    let mut r = IndexMap::new();
+    r.insert("ansible_facts".into(), vmap(facts.clone()));
+    r.insert("changed".into(), Value::from(false));
+    Ok(ItemOutcome {
+        status: Status::Ok,
+        result: r,
+        diffs: Vec::new(),
+        ignored: false,
+        gathered: if cacheable {
+            facts.clone()
+        } else {
+            IndexMap::new()
+        },
+        facts,
+    })
 }
 
 /// `add_host` (a new host and its groups/vars) and `group_by` (this host
@@ -2729,6 +3354,31 @@ fn include_vars(
     }
 }
 
+/// The result of a meta task whose `when` is false, in ansible-core's words.
+fn meta_skipped(action: &str, host: &str) -> IndexMap<String, Value> {
+    let why = match action {
+        "flush_handlers" => format!(", not running handlers for {host}"),
+        "clear_facts" => format!(", not clearing facts and fact cache for {host}"),
+        "clear_host_errors" => format!(", not clearing host error state for {host}"),
+        "end_batch" => ", continuing current batch".to_owned(),
+        "end_play" => ", continuing play".to_owned(),
+        "end_host" => format!(", continuing execution for {host}"),
+        _ => String::new(),
+    };
+    let msg = if action == "end_host" {
+        format!("end_host conditional evaluated to false, continuing execution for {host}")
+    } else {
+        action.to_owned()
+    };
+    let mut r = IndexMap::new();
+    r.insert("msg".to_owned(), Value::from(msg));
+    r.insert(
+        "skip_reason".to_owned(),
+        Value::from(format!("{action} conditional evaluated to False{why}")),
+    );
+    r
+}
+
 fn undefined_opt(e: &str) -> String {
     if e.contains("undefined") {
         format!("The task includes an option with an undefined variable. The error was: {e}")
@@ -2751,6 +3401,7 @@ fn module_error(e: ModuleError) -> ItemOutcome {
                 diffs: Vec::new(),
                 ignored: false,
                 facts: IndexMap::new(),
+                gathered: IndexMap::new(),
             }
         }
     }

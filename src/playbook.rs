@@ -62,6 +62,11 @@ pub struct Play {
     pub prompts: Vec<VarPrompt>,
     /// `max_fail_percentage:` of a batch that may fail before the play stops.
     pub max_fail_percentage: Option<f64>,
+    /// `order:` — the order the play's hosts run in (and batches are cut).
+    pub order: HostOrder,
+    /// `throttle:` for every task of the play that sets none.
+    pub throttle: Option<Value>,
+    pub strategy: Strategy,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
@@ -69,6 +74,52 @@ pub struct Play {
     /// order: their defaults and vars are visible to the whole play, as
     /// Ansible exposes them at parse time (`include_role` ones are not).
     pub exported_roles: Vec<Arc<RoleCtx>>,
+}
+
+/// The `strategy:` play keyword.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every host finishes a task before any host starts the next.
+    #[default]
+    Linear,
+    /// Every host runs the play's tasks as fast as it can.
+    Free,
+    /// Free, but a host that starts the play keeps its fork to the end.
+    HostPinned,
+}
+
+/// The `order:` play keyword.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostOrder {
+    /// As the host pattern selects them.
+    #[default]
+    Inventory,
+    ReverseInventory,
+    /// By name.
+    Sorted,
+    ReverseSorted,
+    Shuffle,
+}
+
+impl HostOrder {
+    pub const NAMES: &[&str] = &[
+        "inventory",
+        "reverse_inventory",
+        "sorted",
+        "reverse_sorted",
+        "shuffle",
+    ];
+
+    pub fn from_name(s: &str) -> Option<HostOrder> {
+        Some(match s {
+            "inventory" => HostOrder::Inventory,
+            "reverse_inventory" => HostOrder::ReverseInventory,
+            "sorted" => HostOrder::Sorted,
+            "reverse_sorted" => HostOrder::ReverseSorted,
+            "shuffle" => HostOrder::Shuffle,
+            _ => return None,
+        })
+    }
 }
 
 /// A role a task belongs to: where it lives and its variables.
@@ -146,6 +197,7 @@ pub struct Inherit {
     pub check_mode: Option<Value>,
     pub diff: Option<Value>,
     pub connection: Option<String>,
+    pub throttle: Option<Value>,
 }
 
 impl Inherit {
@@ -166,6 +218,7 @@ impl Inherit {
             check_mode: t.check_mode.clone(),
             diff: t.diff.clone(),
             connection: t.connection.clone(),
+            throttle: t.throttle.clone(),
         }
     }
 
@@ -214,6 +267,7 @@ impl Inherit {
         fill(&mut t.check_mode, &self.check_mode);
         fill(&mut t.diff, &self.diff);
         fill(&mut t.connection, &self.connection);
+        fill(&mut t.throttle, &self.throttle);
     }
 }
 
@@ -309,6 +363,9 @@ pub struct Task {
     pub remote_user: Option<Value>,
     /// `timeout:` seconds for the task's action.
     pub timeout: Option<Value>,
+    /// `throttle:` — at most this many hosts run the task at once (its
+    /// own, or its block's, include's or role's).
+    pub throttle: Option<Value>,
     /// The directory of the file the task is written in.
     pub dir: PathBuf,
     /// The role the task comes from.
@@ -717,6 +774,72 @@ fn flag(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Value> {
     }
 }
 
+/// `throttle:`: a whole number (0 means no limit) or a template giving one.
+fn throttle(node: &Node, diags: &mut Diagnostics) -> Option<Value> {
+    match &node.kind {
+        NodeKind::Int(n) if *n >= 0 => Some(Value::from(*n)),
+        NodeKind::Str(s) if is_template(s) => Some(to_value(node, diags)),
+        NodeKind::Str(s) if s.trim().parse::<u32>().is_ok() => {
+            s.trim().parse::<u32>().ok().map(Value::from)
+        }
+        _ => {
+            diags.push(Diagnostic::at(
+                &node.span,
+                "`throttle` must be a whole number of hosts (0 for no limit)",
+            ));
+            None
+        }
+    }
+}
+
+/// `strategy:`: linear, free or host_pinned (by short or full name).
+fn strategy(node: &Node, diags: &mut Diagnostics) -> Strategy {
+    let text = scalar_string(node, "strategy", diags).unwrap_or_default();
+    let bare = text
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| text.strip_prefix("ansible.legacy."))
+        .unwrap_or(&text);
+    match bare {
+        "linear" => Strategy::Linear,
+        "free" => Strategy::Free,
+        "host_pinned" => Strategy::HostPinned,
+        _ => {
+            diags.push(
+                Diagnostic::at(
+                    &node.span,
+                    format!(
+                        "the strategy '{text}' is not supported: hoist runs linear, free and host_pinned"
+                    ),
+                )
+                .suggest(bare, ["linear", "free", "host_pinned"]),
+            );
+            Strategy::Linear
+        }
+    }
+}
+
+/// `order:`: one of ansible-core's names, checked when the playbook loads
+/// (ansible-core only fails when the play starts).
+fn host_order(node: &Node, diags: &mut Diagnostics) -> HostOrder {
+    let text = scalar_string(node, "order", diags).unwrap_or_default();
+    match HostOrder::from_name(&text) {
+        Some(o) => o,
+        None => {
+            diags.push(
+                Diagnostic::at(
+                    &node.span,
+                    format!(
+                        "invalid `order` '{text}': it must be one of {}",
+                        HostOrder::NAMES.join(", ")
+                    ),
+                )
+                .suggest(&text, HostOrder::NAMES.iter().copied()),
+            );
+            HostOrder::Inventory
+        }
+    }
+}
+
 fn scalar_string(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<String> {
     match &node.kind {
         NodeKind::Str(s) => Some(s.clone()),
@@ -811,6 +934,8 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                     "`max_fail_percentage` must be a number",
                 )),
             },
+            "order" => play.order = host_order(v, diags),
+            "throttle" => play.throttle = throttle(v, diags),
             "gather_facts" => play.gather_facts = flag(v, &key, diags),
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),
@@ -835,14 +960,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "become_method" => play.become_method = Some(to_value(v, diags)),
             "become_flags" => play.become_flags = Some(to_value(v, diags)),
             "remote_user" => play.remote_user = Some(to_value(v, diags)),
-            "strategy" => {
-                if v.as_str() != Some("linear") {
-                    diags.push(Diagnostic::at(
-                        &v.span,
-                        "only the `linear` strategy is supported",
-                    ));
-                }
-            }
+            "strategy" => play.strategy = strategy(v, diags),
             k if PLAY_KEYWORDS.contains(&k) => {}
             _ => diags.push(unknown_keyword(
                 k,
@@ -905,6 +1023,9 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
     }
     play.handlers.append(&mut checker.role_handlers);
     play.exported_roles = std::mem::take(&mut checker.exported);
+    if play.strategy != Strategy::Linear {
+        refuse_host_loop_bypass(&play, checker.diags);
+    }
     // Every notify must name a handler or a listen topic.
     let mut names: Vec<String> = Vec::new();
     for h in &play.handlers {
@@ -940,6 +1061,27 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
     }
     Some(play)
 }
+
+/// add_host runs once for the play, which the free strategy cannot do
+/// (ansible-core stops the run when it reaches one).
+fn refuse_host_loop_bypass(play: &Play, diags: &mut Diagnostics) {
+    let tasks = play
+        .pre_tasks
+        .iter()
+        .chain(&play.roles)
+        .chain(&play.tasks)
+        .chain(&play.post_tasks)
+        .flat_map(Item::tasks)
+        .chain(&play.handlers);
+    for t in tasks {
+        if t.module.spec().name == "add_host" {
+            diags.push(Diagnostic::at(&t.span, ADD_HOST_FREE));
+        }
+    }
+}
+
+/// Why add_host cannot run under the free strategy.
+pub const ADD_HOST_FREE: &str = "The 'add_host' module bypasses the host loop, which is not supported by the free strategy (it would run for every host); use the linear strategy for this play";
 
 const PROMPT_KEYS: &[&str] = &[
     "name",
@@ -1222,6 +1364,7 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
             "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
             "diff" => inherit.diff = flag(v, &key, checker.diags),
             "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+            "throttle" => inherit.throttle = throttle(v, checker.diags),
             k if BLOCK_KEYWORDS.contains(&k) => {}
             other => checker.diags.push(
                 Diagnostic::at(&k.span, format!("`{other}` is not a valid block keyword"))
@@ -1314,6 +1457,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                         "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
                         "diff" => inherit.diff = flag(v, &key, checker.diags),
                         "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+                        "throttle" => inherit.throttle = throttle(v, checker.diags),
                         k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
                         other if is_identifier(other) => {
                             params.insert(other.to_owned(), to_value(v, checker.diags));
@@ -2100,6 +2244,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut become_flags = None;
     let mut remote_user = None;
     let mut timeout = None;
+    let mut throttle_v = None;
     let mut until = None;
     let mut delegate_to = None;
     let mut delegate_facts = None;
@@ -2202,6 +2347,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                     "`timeout` must be a number of seconds",
                 )),
             },
+            "throttle" => throttle_v = throttle(v, checker.diags),
             "until" => until = Some(conditions(v, checker)),
             "delegate_to" => {
                 checker.check_templates(v);
@@ -2441,6 +2587,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         become_flags,
         remote_user,
         timeout,
+        throttle: throttle_v,
         dir: checker.dir.clone(),
         role: None,
         delegate_to,

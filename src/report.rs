@@ -2,8 +2,9 @@
 //! Output follows ansible-playbook's default callback so that people and
 //! scripts used to it can read hoist's.
 
+use std::collections::HashSet;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -48,9 +49,20 @@ fn tag_list(tags: &[String]) -> String {
 }
 
 pub struct Reporter {
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Arc<Mutex<Out>>,
     pub verbosity: u8,
     pub show_diff: bool,
+    /// Warnings already given by [`Reporter::warning_once`].
+    warned: Arc<Mutex<HashSet<String>>>,
+    /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
+    /// the task it runs, as (task id, text).
+    lane: Option<Mutex<Option<(String, String)>>>,
+}
+
+/// The terminal, and the id of the task whose banner it shows last.
+struct Out {
+    w: Box<dyn Write + Send>,
+    last_banner: String,
 }
 
 fn stars(prefix: &str) -> String {
@@ -226,9 +238,14 @@ impl Reporter {
 
     pub fn new(out: Box<dyn Write + Send>, verbosity: u8, show_diff: bool) -> Reporter {
         Reporter {
-            out: Mutex::new(out),
+            out: Arc::new(Mutex::new(Out {
+                w: out,
+                last_banner: String::new(),
+            })),
             verbosity,
             show_diff,
+            warned: Arc::new(Mutex::new(HashSet::new())),
+            lane: None,
         }
     }
 
@@ -236,24 +253,75 @@ impl Reporter {
         Reporter::new(Box::new(std::io::stdout()), verbosity, show_diff)
     }
 
+    /// A reporter for one host running a play on its own (the free
+    /// strategy): it writes to the same terminal, but prints a task's
+    /// banner only before its next output, and only when the banner shown
+    /// last is another task's (as ansible-core's default callback does).
+    pub fn lane(&self) -> Reporter {
+        Reporter {
+            out: self.out.clone(),
+            verbosity: self.verbosity,
+            show_diff: self.show_diff,
+            warned: self.warned.clone(),
+            lane: Some(Mutex::new(None)),
+        }
+    }
+
+    /// Output about a task: a lane's pending banner goes first.
     fn emit(&self, text: &str) {
+        let pending = self
+            .lane
+            .as_ref()
+            .and_then(|l| l.lock().ok().and_then(|b| b.clone()));
         if let Ok(mut out) = self.out.lock() {
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+            if let Some((id, banner)) = pending
+                && out.last_banner != id
+            {
+                let _ = out.w.write_all(banner.as_bytes());
+                out.last_banner = id;
+            }
+            let _ = out.w.write_all(text.as_bytes());
+            let _ = out.w.flush();
+        }
+    }
+
+    /// Output about the run, not a task.
+    fn emit_raw(&self, text: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = out.w.write_all(text.as_bytes());
+            let _ = out.w.flush();
         }
     }
 
     pub fn play(&self, name: &str) {
-        self.emit(&format!("\n{}\n", stars(&format!("PLAY [{name}]"))));
+        if let Ok(mut out) = self.out.lock() {
+            out.last_banner.clear();
+        }
+        self.emit_raw(&format!("\n{}\n", stars(&format!("PLAY [{name}]"))));
     }
 
-    pub fn task(&self, name: &str, handler: bool) {
+    /// A task's banner; `id` tells tasks with the same name apart.
+    pub fn task(&self, name: &str, handler: bool, id: &str) {
         let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-        self.emit(&format!("\n{}\n", stars(&format!("{kind} [{name}]"))));
+        let banner = format!("\n{}\n", stars(&format!("{kind} [{name}]")));
+        match &self.lane {
+            Some(lane) => {
+                if let Ok(mut pending) = lane.lock() {
+                    *pending = Some((id.to_owned(), banner));
+                }
+            }
+            None => {
+                if let Ok(mut out) = self.out.lock() {
+                    let _ = out.w.write_all(banner.as_bytes());
+                    let _ = out.w.flush();
+                    out.last_banner = id.to_owned();
+                }
+            }
+        }
     }
 
     pub fn no_hosts(&self) {
-        self.emit("skipping: no hosts matched\n");
+        self.emit_raw("skipping: no hosts matched\n");
     }
 
     /// The listing modes, in ansible-playbook's layout.
@@ -306,7 +374,7 @@ impl Reporter {
                 out.push_str(&format!("      TASK TAGS: {}\n", tag_list(&all)));
             }
         }
-        self.emit(&out);
+        self.emit_raw(&out);
     }
 
     /// `FAILED - RETRYING: [host]: task (N retries left).`
@@ -332,6 +400,19 @@ impl Reporter {
 
     pub fn warning(&self, msg: &str) {
         self.emit(&format!("[WARNING]: {msg}\n"));
+    }
+
+    /// A warning given once per run, as ansible-core deduplicates them;
+    /// it is about the run, so no pending banner goes first.
+    pub fn warning_once(&self, msg: &str) {
+        let first = self
+            .warned
+            .lock()
+            .map(|mut w| w.insert(msg.to_owned()))
+            .unwrap_or(true);
+        if first {
+            self.emit_raw(&format!("[WARNING]: {msg}\n"));
+        }
     }
 
     /// Prints the `--diff` output of a task result.
@@ -441,7 +522,7 @@ impl Reporter {
             text.push('\n');
         }
         text.push('\n');
-        self.emit(&text);
+        self.emit_raw(&text);
     }
 }
 

@@ -100,6 +100,19 @@ pub struct Inventory {
     /// `group_vars/` + `host_vars/` beside playbooks, in order.
     playbook_vars: Vec<VarsDir>,
     warnings: Vec<Diagnostic>,
+    /// The `-i` sources, for [`Inventory::reload`].
+    sources: Vec<String>,
+    /// What add_host and group_by did, in order, for [`Inventory::reload`].
+    runtime: Vec<RuntimeChange>,
+}
+
+/// One `add_host` or `group_by` change.
+#[derive(Clone, Debug)]
+struct RuntimeChange {
+    host: String,
+    groups: Vec<String>,
+    parents: Vec<String>,
+    vars: IndexMap<String, Value>,
 }
 
 /// What `inventory_file` / `inventory_dir` are for hosts a source adds.
@@ -213,6 +226,8 @@ impl Inventory {
             inventory_vars: Vec::new(),
             playbook_vars: Vec::new(),
             warnings: Vec::new(),
+            sources: Vec::new(),
+            runtime: Vec::new(),
         };
         inv.add_group("all");
         inv.add_group("ungrouped");
@@ -233,6 +248,7 @@ impl Inventory {
     /// refused with an explanation.
     pub fn load(sources: &[String]) -> Result<Inventory, Vec<Diagnostic>> {
         let mut inv = Inventory::empty();
+        inv.sources = sources.to_vec();
         let mut diags = Vec::new();
         let mut var_dirs: Vec<PathBuf> = Vec::new();
         for src in sources {
@@ -276,6 +292,23 @@ impl Inventory {
         } else {
             Err(diags)
         }
+    }
+
+    /// `meta: refresh_inventory`: the sources and playbook variable
+    /// directories read again from disk, then the add_host and group_by
+    /// changes made so far applied again (ansible-core keeps them since
+    /// 2.14).
+    pub fn reload(&self) -> Result<Inventory, Vec<Diagnostic>> {
+        let mut fresh = Inventory::load(&self.sources)?;
+        for pv in &self.playbook_vars {
+            fresh.add_playbook_vars_dir(&pv.dir)?;
+        }
+        for c in &self.runtime {
+            fresh
+                .add_runtime(&c.host, &c.groups, &c.parents, c.vars.clone())
+                .map_err(|e| vec![Diagnostic::new(None, e)])?;
+        }
+        Ok(fresh)
     }
 
     /// Loads `group_vars/` and `host_vars/` in a playbook's directory; they
@@ -703,6 +736,12 @@ impl Inventory {
         parents: &[String],
         vars: IndexMap<String, Value>,
     ) -> Result<(), String> {
+        self.runtime.push(RuntimeChange {
+            host: host.to_owned(),
+            groups: groups.to_vec(),
+            parents: parents.to_vec(),
+            vars: vars.clone(),
+        });
         for g in groups.iter().chain(parents) {
             self.add_group(g);
         }

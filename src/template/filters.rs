@@ -37,6 +37,11 @@ pub fn register(env: &mut Environment<'static>) {
 
 /// Python's repr() of a value: strings 'single-quoted' with Python escaping rules, True/False/None,
 /// lists [..], dicts {'k': v}, ints, floats as Python prints them (1.0, 0.5, 1e+20 ...).
+/// Shuffles in place as Python's unseeded `random.shuffle` does.
+pub fn shuffle<T>(items: &mut [T]) {
+    pyrandom::PyRandom::unseeded().shuffle(items);
+}
+
 pub fn py_repr(v: &Value) -> String {
     pyfmt::py_repr(v)
 }

@@ -385,3 +385,315 @@ fn add_host_and_group_by_change_the_inventory_for_later_plays() {
         "add_host runs once: {r:?}"
     );
 }
+
+/// Local hosts h1..hN in group `app`.
+fn app_hosts(p: &Project, n: usize) {
+    let hosts: String = (1..=n)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+}
+
+#[test]
+fn meta_end_batch_and_end_play_with_when_as_ansible() {
+    let p = Project::new();
+    app_hosts(&p, 4);
+    p.write(
+        "site.yml",
+        r#"- name: batches
+  hosts: app
+  gather_facts: false
+  serial: 2
+  tasks:
+    - command: "true"
+      notify: h
+    # Run once: the first host of the batch decides for all of them.
+    - meta: end_batch
+      when: inventory_hostname in ['h1', 'h4']
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/after-end-batch
+  handlers:
+    - name: h
+      shell: echo {{ inventory_hostname }} >> {{ root }}/handlers
+- name: ended
+  hosts: app
+  gather_facts: false
+  serial: 2
+  tasks:
+    - meta: end_play
+      when: inventory_hostname == 'h2'
+    - meta: end_play
+      when: inventory_hostname == 'h1'
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/after-end-play
+- name: next
+  hosts: app
+  gather_facts: false
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/next
+"#,
+    );
+    let r = p.hoist("apply", &["-f", "1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // h1 ended the first batch (no handlers either); h3 did not end the second.
+    assert_eq!(p.read("after-end-batch"), "h3\nh4\n");
+    assert_eq!(p.read("handlers"), "h3\nh4\n");
+    // end_play ends the later batches too; the next play runs everywhere.
+    assert!(!p.root().join("after-end-play").exists(), "{r:?}");
+    assert_eq!(p.read("next"), "h1\nh2\nh3\nh4\n");
+    assert_eq!(r.stdout.matches("PLAY [ended]").count(), 1, "{r:?}");
+    // A skipped meta task shows for the host that decided, uncounted.
+    assert!(r.stdout.contains("TASK [meta] ***"), "{r:?}");
+    assert_eq!(r.stdout.matches("skipping: [h3]").count(), 1, "{r:?}");
+    assert_eq!(r.stdout.matches("skipping: [h1]").count(), 1, "{r:?}");
+    assert_eq!(recap(&r, "h1"), [2, 2, 0, 0, 0, 0, 0], "{r:?}");
+    assert_eq!(recap(&r, "h3"), [4, 4, 0, 0, 0, 0, 0], "{r:?}");
+}
+
+#[test]
+fn meta_skip_reason_is_ansibles() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: inventory_hostname == 'h1'
+    - meta: end_batch
+      when: false
+    - meta: noop
+      when: false
+    - meta: noop
+      when: false
+"#,
+    );
+    let r = p.hoist("apply", &["-v"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(r#"skipping: [h2] => {"msg": "end_host conditional evaluated to false, continuing execution for h2", "skip_reason": "end_host conditional evaluated to False, continuing execution for h2"}"#),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(r#"skipping: [h2] => {"msg": "end_batch", "skip_reason": "end_batch conditional evaluated to False, continuing current batch"}"#),
+        "{r:?}"
+    );
+    // noop ignores `when`, warning once; it prints a banner per host.
+    assert_eq!(
+        r.stdout
+            .matches("[WARNING]: noop task does not support when conditional")
+            .count(),
+        1,
+        "{r:?}"
+    );
+    // end_host: 2 banners; end_batch: 1; each noop: 1 (h1 has ended).
+    assert_eq!(r.stdout.matches("TASK [meta]").count(), 5, "{r:?}");
+}
+
+#[test]
+fn meta_end_host_drops_its_handlers() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+    - meta: end_host
+      when: inventory_hostname == 'h1'
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/after
+  handlers:
+    - name: h
+      shell: echo {{ inventory_hostname }} >> {{ root }}/handlers
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("after"), "h2\n");
+    assert_eq!(p.read("handlers"), "h2\n");
+}
+
+#[test]
+fn meta_clear_host_errors_brings_hosts_back_in_later_plays() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - fail: msg=boom
+      when: inventory_hostname == 'h1'
+    - meta: clear_host_errors
+    # As in ansible-core, h1 does not resume this play.
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/same-play
+- hosts: app
+  gather_facts: false
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/next-play
+"#,
+    );
+    let r = p.hoist("apply", &["-f", "1"]);
+    // The failure still counts in the recap and the exit code.
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(p.read("same-play"), "h2\n");
+    assert_eq!(p.read("next-play"), "h1\nh2\n");
+    assert_eq!(recap(&r, "h1"), [1, 1, 0, 1, 0, 0, 0], "{r:?}");
+}
+
+#[test]
+fn meta_refresh_inventory_rereads_sources_and_keeps_add_host() {
+    let p = Project::new();
+    p.write("hosts.ini", "[app]\nh1 ansible_connection=local\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: h1
+  gather_facts: false
+  tasks:
+    - add_host: name=added groups=app ansible_connection=local
+    - shell: printf '[late]\nh9 ansible_connection=local colour=red\n' >> {{ playbook_dir }}/hosts.ini
+    - meta: refresh_inventory
+    - copy:
+        content: "{{ groups.late }} {{ groups.app }} {{ hostvars.h9.colour }} {{ ansible_play_hosts }}\n"
+        dest: "{{ root }}/groups"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {{ root }}/all
+"#,
+    );
+    let r = p.hoist("apply", &["-f", "1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("groups"), "['h9'] ['h1', 'added'] red ['h1']\n");
+    let mut all: Vec<String> = p.read("all").lines().map(str::to_owned).collect();
+    all.sort();
+    assert_eq!(all, ["added", "h1", "h9"], "{r:?}");
+}
+
+#[test]
+fn meta_clear_facts_forgets_gathered_facts_only() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: true
+  gather_subset: [min]
+  tasks:
+    - set_fact: mine=kept
+    - meta: clear_facts
+    - copy:
+        content: "{{ ansible_facts.hostname | default('cleared') }} {{ ansible_hostname | default('cleared') }} {{ mine }}\n"
+        dest: "{{ root }}/facts"
+    - meta: reset_connection
+    - meta: noop
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("facts"), "cleared cleared kept\n");
+}
+
+#[test]
+fn delegate_facts_gives_facts_to_the_delegated_host() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[app]\nh1 ansible_connection=local\nh2 ansible_connection=local\n[aux]\nhelper ansible_connection=local\n",
+    );
+    p.write("vars/extra.yml", "from_file: yes\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: h1
+  gather_facts: false
+  tasks:
+    - set_fact: given=1
+      delegate_to: helper
+      delegate_facts: true
+      register: reg
+    - set_fact: kept=1
+      delegate_to: helper
+    - setup:
+        gather_subset: [min]
+      delegate_to: helper
+      delegate_facts: true
+    - include_vars: vars/extra.yml
+      delegate_to: helper
+      delegate_facts: true
+    - set_fact:
+        per_item: "{{ item }}"
+      delegate_to: "{{ item }}"
+      delegate_facts: true
+      loop: [h2, helper]
+    - copy:
+        content: |
+          {{ hostvars.helper.given }} {{ given | default('-') }} {{ reg.ansible_facts.given }} {{ kept }}
+          {{ hostvars.helper.ansible_facts.hostname is defined }} {{ ansible_facts.hostname | default('-') }}
+          {{ hostvars.helper.from_file }} {{ from_file | default('-') }}
+          {{ hostvars.h2.per_item }} {{ hostvars.helper.per_item }} {{ per_item | default('-') }}
+        dest: "{{ root }}/h1"
+- hosts: helper,h2
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "{{ given | default('-') }} {{ ansible_facts.hostname is defined }} {{ from_file | default('-') }} {{ per_item }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("h1"), "1 - 1 1\nTrue -\nTrue -\nh2 helper -\n");
+    assert_eq!(p.read("helper"), "1 True True helper\n");
+    assert_eq!(p.read("h2"), "- False - h2\n");
+}
+
+#[test]
+fn set_fact_cacheable_also_makes_a_fact() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[app]\nh1 ansible_connection=local\nh2 ansible_connection=local\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - set_fact:
+        cached: c
+        cacheable: true
+    - set_fact: plain=p
+    - set_fact: kv=k cacheable=yes
+    - set_fact:
+        once: o
+        cacheable: "{{ 'yes' }}"
+      run_once: true
+    - copy:
+        content: "{{ ansible_facts.cached }} {{ ansible_facts.plain | default('-') }} {{ ansible_facts.kv }} {{ ansible_facts.once }} {{ cached }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}-first"
+- hosts: app
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "{{ hostvars.h2.ansible_facts.cached }} {{ hostvars.h2.plain }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}-later"
+    - meta: clear_facts
+    # clear_facts forgets the fact, not the variable set_fact made.
+    - copy:
+        content: "{{ ansible_facts.cached | default('-') }} {{ cached }} {{ plain }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}-cleared"
+    - set_fact: bad=1 cacheable=maybe
+      ignore_errors: true
+      register: bad
+    - assert:
+        that: "'not a valid boolean' in bad.msg"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    for h in ["h1", "h2"] {
+        assert_eq!(p.read(&format!("{h}-first")), "c - k o c\n");
+        assert_eq!(p.read(&format!("{h}-later")), "c p\n");
+        assert_eq!(p.read(&format!("{h}-cleared")), "- c p\n");
+    }
+}

@@ -6,5 +6,6 @@ mod control;
 mod engine;
 mod modules;
 mod roles;
+mod strategy;
 mod validation;
 mod vars;
