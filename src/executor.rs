@@ -190,6 +190,10 @@ struct ItemOutcome {
     /// Facts for the host's fact layer: what modules return in
     /// `ansible_facts` (setup), set_fact with `cacheable`.
     gathered: IndexMap<String, Value>,
+    /// How the result names its host when the task is delegated:
+    /// `web1 -> db1`, `web1 -> db1(10.0.0.5)` (the default callback's
+    /// `host_label`).
+    delegated: Option<String>,
 }
 
 impl ItemOutcome {
@@ -199,6 +203,7 @@ impl ItemOutcome {
         result.insert("failed".into(), Value::from(true));
         result.insert("msg".into(), Value::from(msg.into()));
         ItemOutcome {
+            delegated: None,
             status: Status::Failed,
             result,
             diffs: Vec::new(),
@@ -224,6 +229,9 @@ struct PlayCtx<'a> {
     /// Every host the play selected, in all batches, failed ones too
     /// (what clear_facts and clear_host_errors act on).
     all_hosts: Vec<String>,
+    /// Hosts of the play that failed or became unreachable (Ansible's
+    /// `play._removed_hosts`), refreshed before each task.
+    removed: RwLock<Vec<String>>,
     omit: String,
     playbook_dir: PathBuf,
     pool: Arc<SshPool>,
@@ -252,6 +260,7 @@ impl PlayCtx<'_> {
             changed_hosts: Mutex::new(Vec::new()),
             play_hosts: self.play_hosts.clone(),
             all_hosts: self.all_hosts.clone(),
+            removed: RwLock::new(Vec::new()),
             omit: self.omit.clone(),
             playbook_dir: self.playbook_dir.clone(),
             pool: self.pool.clone(),
@@ -685,6 +694,7 @@ impl<'a> Executor<'a> {
             changed_hosts: Mutex::new(Vec::new()),
             play_hosts: hosts.clone(),
             all_hosts: selected.to_vec(),
+            removed: RwLock::new(Vec::new()),
             omit: omit_token(),
             playbook_dir: dir.to_path_buf(),
             pool: self.pool.clone(),
@@ -883,6 +893,19 @@ impl<'a> Executor<'a> {
                     st.ended = true;
                 }
                 return true;
+            }
+            let removed: Vec<String> = ctx
+                .all_hosts
+                .iter()
+                .filter(|h| {
+                    self.states
+                        .get(*h)
+                        .is_some_and(|s| s.failed || s.unreachable)
+                })
+                .cloned()
+                .collect();
+            if let Ok(mut r) = ctx.removed.write() {
+                *r = removed;
             }
             let ended = match item {
                 Item::Task(task) => self.run_task(ctx, task, hosts).await,
@@ -1661,7 +1684,16 @@ impl Object for HostVars {
 
 fn magic_vars(ctx: &PlayCtx<'_>, host: &str, hostvars: Option<Value>) -> Vec<(String, Value)> {
     let short = host.split('.').next().unwrap_or(host).to_owned();
-    let play_hosts = Value::from(ctx.play_hosts.clone());
+    // As ansible-core: every host of the play (`--limit` applied, all
+    // batches), those not failed, and those not failed in this batch.
+    let removed = ctx.removed.read().map(|r| r.clone()).unwrap_or_default();
+    let keep = |hosts: &[String]| -> Value {
+        let kept = hosts.iter().filter(|h| !removed.contains(h));
+        Value::from(kept.cloned().collect::<Vec<String>>())
+    };
+    let all_hosts = Value::from(ctx.all_hosts.clone());
+    let active = keep(&ctx.all_hosts);
+    let batch = keep(&ctx.play_hosts);
     let mut v = vec![
         ("inventory_hostname".to_owned(), Value::from(host)),
         ("inventory_hostname_short".to_owned(), Value::from(short)),
@@ -1677,10 +1709,10 @@ fn magic_vars(ctx: &PlayCtx<'_>, host: &str, hostvars: Option<Value>) -> Vec<(St
             "playbook_dir".to_owned(),
             Value::from(ctx.playbook_dir.display().to_string()),
         ),
-        ("ansible_play_hosts".to_owned(), play_hosts.clone()),
-        ("ansible_play_hosts_all".to_owned(), play_hosts.clone()),
-        ("ansible_play_batch".to_owned(), play_hosts.clone()),
-        ("play_hosts".to_owned(), play_hosts),
+        ("ansible_play_hosts".to_owned(), active),
+        ("ansible_play_hosts_all".to_owned(), all_hosts),
+        ("ansible_play_batch".to_owned(), batch.clone()),
+        ("play_hosts".to_owned(), batch),
         (
             "ansible_play_name".to_owned(),
             Value::from(ctx.play.name.as_str()),
@@ -2283,7 +2315,7 @@ async fn run_host_task(
                 st.unreachable = true;
             }
             report_item(ctx, st, task, None, &out, no_log, verbose_always);
-            let changed = out.status == Status::Changed;
+            let changed = result_changed(&out);
             let facts = FactSet::take(&mut out);
             route_facts(task, st, &scope, facts);
             (out.status, out.result, changed)
@@ -2362,8 +2394,10 @@ async fn run_host_task(
                         .insert("ansible_index_var".into(), Value::from(iv.as_str()));
                 }
                 report_item(ctx, st, task, Some(&label), &out, no_log, verbose_always);
-                any_changed |= out.status == Status::Changed;
-                any_failed |= out.status == Status::Failed && !out.ignored;
+                any_changed |= result_changed(&out);
+                // An ignored item failure still fails the loop's result;
+                // the task then counts as ignored, as in ansible-core.
+                any_failed |= out.status == Status::Failed;
                 any_unreachable |= out.status == Status::Unreachable;
                 all_skipped &= out.status == Status::Skipped;
                 route_facts(task, st, &item_scope, FactSet::take(&mut out));
@@ -2390,6 +2424,10 @@ async fn run_host_task(
             } else if any_failed {
                 Status::Failed
             } else if all_skipped {
+                // The default callback closes an all-skipped loop with the
+                // host's own skip line.
+                ctx.reporter
+                    .result(&st.name, Status::Skipped, None, &r, false, false);
                 Status::Skipped
             } else if any_changed {
                 Status::Changed
@@ -2401,6 +2439,14 @@ async fn run_host_task(
     };
     let ignored = status == Status::Failed && is_ignored(ctx, task, &scope);
     finish(ctx, st, task, status, result, changed_any, ignored);
+}
+
+/// Whether a result says it changed something: a failed result may too
+/// (a command that ran and exited non-zero), which counts as changed when
+/// its failure is ignored, as in ansible-core's recap.
+fn result_changed(out: &ItemOutcome) -> bool {
+    out.status == Status::Changed
+        || (out.status == Status::Failed && out.result.get("changed").is_some_and(|c| c.is_true()))
 }
 
 /// The semaphore bounding how many hosts run `task` at once, when its
@@ -2529,7 +2575,9 @@ fn finish(
         }
         Arc::make_mut(&mut st.facts).insert(reg.clone(), vmap(result));
     }
-    if changed && status != Status::Unreachable && (status != Status::Failed || ignored) {
+    // ansible-core notifies for changed results that did not fail; an
+    // ignored failure counts as changed in the recap but notifies nothing.
+    if changed && matches!(status, Status::Ok | Status::Changed) {
         for (name, _) in &task.notify {
             for (idx, h) in ctx.play.handlers.iter().enumerate() {
                 if (h.name.as_deref() == Some(name.as_str()) || h.listen.iter().any(|l| l == name))
@@ -2656,8 +2704,13 @@ fn report_item(
     } else {
         out.result.clone()
     };
+    // Skips name the host alone, as the default callback does.
+    let host = match (&out.delegated, out.status) {
+        (Some(label), s) if s != Status::Skipped => label.as_str(),
+        _ => st.name.as_str(),
+    };
     ctx.reporter.result(
-        &st.name,
+        host,
         out.status,
         label,
         &shown,
@@ -2751,6 +2804,45 @@ async fn run_item(
     st: &mut HostState,
     scope: &Arc<VarScope>,
 ) -> ItemOutcome {
+    let delegated = delegate_label(ctx, task, &st.name, scope);
+    let mut out = run_item_retrying(ctx, task, st, scope, delegated.as_deref()).await;
+    out.delegated = delegated;
+    out
+}
+
+/// `host -> target` (with `(ansible_host)` when the target's differs from
+/// its name) for a task delegated to another host, as ansible-core's
+/// callbacks label results; `None` when not delegated elsewhere.
+fn delegate_label(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    host: &str,
+    scope: &Arc<VarScope>,
+) -> Option<String> {
+    let target = py_str(&scope.render_value(task.delegate_to.as_ref()?).ok()?);
+    if target == host {
+        return None;
+    }
+    let vars = inv_read(&ctx.inventory).host_vars(&target);
+    let address = vars
+        .get("ansible_host")
+        .and_then(|v| scope.render_value(v).ok())
+        .map(|v| py_str(&v))
+        .unwrap_or_else(|| target.clone());
+    Some(if address == target {
+        format!("{host} -> {target}")
+    } else {
+        format!("{host} -> {target}({address})")
+    })
+}
+
+async fn run_item_retrying(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &mut HostState,
+    scope: &Arc<VarScope>,
+    delegated: Option<&str>,
+) -> ItemOutcome {
     if let Some(skip) = unpredicted_dependency(task, st) {
         return skip;
     }
@@ -2804,8 +2896,11 @@ async fn run_item(
             out.result.insert("failed".into(), Value::from(true));
             return with_ignore(ctx, task, scope, out);
         }
-        ctx.reporter
-            .retrying(&st.name, &task.display_name(), total - attempt);
+        ctx.reporter.retrying(
+            delegated.unwrap_or(&st.name),
+            &task.display_name(),
+            total - attempt,
+        );
         tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
     }
 }
@@ -2840,6 +2935,7 @@ fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
         )),
     );
     Some(ItemOutcome {
+        delegated: None,
         status: Status::Skipped,
         result: r,
         diffs: Vec::new(),
@@ -2873,6 +2969,7 @@ async fn run_item_once(
             );
             r.insert("skipped".into(), Value::from(true));
             return ItemOutcome {
+                delegated: None,
                 status: Status::Skipped,
                 result: r,
                 diffs: Vec::new(),
@@ -2956,6 +3053,7 @@ async fn run_item_once(
                 let mut r = result;
                 r.insert("changed".into(), Value::from(changed));
                 ItemOutcome {
+                    delegated: None,
                     status: if changed { Status::Changed } else { Status::Ok },
                     result: r,
                     diffs: Vec::new(),
@@ -2974,6 +3072,7 @@ async fn run_item_once(
                 r.insert("ansible_included_var_files".into(), Value::from(files));
                 r.insert("changed".into(), Value::from(false));
                 ItemOutcome {
+                    delegated: None,
                     status: Status::Ok,
                     result: r,
                     diffs: Vec::new(),
@@ -3006,6 +3105,7 @@ async fn run_item_once(
                 )),
             );
             return ItemOutcome {
+                delegated: None,
                 status: Status::Skipped,
                 result: r,
                 diffs: Vec::new(),
@@ -3119,6 +3219,7 @@ async fn run_item_once(
                     Status::Ok
                 };
                 ItemOutcome {
+                    delegated: None,
                     status,
                     result: r,
                     diffs: if diff { o.diffs } else { Vec::new() },
@@ -3159,6 +3260,7 @@ fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
     r.insert("ansible_facts".into(), vmap(facts.clone()));
     r.insert("changed".into(), Value::from(false));
     Ok(ItemOutcome {
+        delegated: None,
         status: Status::Ok,
         result: r,
         diffs: Vec::new(),
@@ -3396,6 +3498,7 @@ fn module_error(e: ModuleError) -> ItemOutcome {
             r.insert("msg".into(), Value::from(m));
             r.insert("unreachable".into(), Value::from(true));
             ItemOutcome {
+                delegated: None,
                 status: Status::Unreachable,
                 result: r,
                 diffs: Vec::new(),

@@ -66,8 +66,9 @@ struct Out {
 }
 
 fn stars(prefix: &str) -> String {
-    // ansible: `"%s %s" % (msg, "*" * max(3, columns - len(msg)))`
-    let n = 80usize.saturating_sub(prefix.chars().count()).max(3);
+    // ansible: `"%s %s" % (msg, "*" * max(3, columns - len(msg)))`, with
+    // 79 columns when the output is not a terminal: 80 characters in all.
+    let n = 79usize.saturating_sub(prefix.chars().count()).max(3);
     format!("{prefix} {}", "*".repeat(n))
 }
 
@@ -514,7 +515,13 @@ impl Reporter {
     /// The closing recap, in ansible-playbook's exact layout.
     pub fn recap(&self, stats: &IndexMap<String, Stats>) {
         let mut text = format!("\n{}\n", stars("PLAY RECAP"));
-        let mut hosts: Vec<&String> = stats.keys().collect();
+        // Only hosts some result was counted for, as ansible-core's
+        // `processed` hosts.
+        let mut hosts: Vec<&String> = stats
+            .iter()
+            .filter(|(_, s)| **s != Stats::default())
+            .map(|(h, _)| h)
+            .collect();
         hosts.sort();
         for h in hosts {
             let s = &stats[h];
@@ -577,6 +584,6 @@ mod tests {
 
     #[test]
     fn banners_are_as_wide_as_ansibles() {
-        assert_eq!(stars("PLAY [x]").len(), 81);
+        assert_eq!(stars("PLAY [x]").len(), 80);
     }
 }

@@ -697,3 +697,113 @@ fn set_fact_cacheable_also_makes_a_fact() {
         assert_eq!(p.read(&format!("{h}-cleared")), "- c p\n");
     }
 }
+
+/// What ansible-playbook 2.19 does with ignored failures, delegated result
+/// labels, the play-host magic variables under `serial` and the recap of
+/// hosts nothing was counted for (expected values taken from its output on
+/// the same playbook).
+#[test]
+fn result_labels_ignored_changes_and_play_host_lists_as_ansible() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[g]\nh1 ansible_connection=local\nh2 ansible_connection=local ansible_host=127.0.0.1\nh3 ansible_connection=local\n[idle]\nnobody ansible_connection=local\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: g
+  gather_facts: false
+  serial: 2
+  tasks:
+    - fail: msg=boom
+      when: inventory_hostname == 'h1'
+    - command: /bin/false
+      ignore_errors: true
+      notify: never
+    - debug: msg="{{ ansible_play_hosts }} {{ ansible_play_hosts_all }} {{ ansible_play_batch }} {{ play_hosts }}"
+      when: inventory_hostname == 'h2'
+    - command: "true"
+      delegate_to: "{{ item }}"
+      loop: [h2, h3]
+      when: inventory_hostname == 'h3'
+  handlers:
+    - name: never
+      debug: msg=notified
+- hosts: idle
+  gather_facts: false
+  tasks:
+    - debug: msg=untagged
+      tags: [other]
+"#,
+    );
+    let r = p.hoist("apply", &["--skip-tags", "other"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stdout
+            .contains(r#""msg": "['h2', 'h3'] ['h1', 'h2', 'h3'] ['h2'] ['h2']""#),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("changed: [h3 -> h2(127.0.0.1)] => (item=h2)"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("changed: [h3] => (item=h3)"), "{r:?}");
+    // A loop whose items were all skipped ends with the host's skip line.
+    assert!(
+        r.stdout
+            .contains("skipping: [h2] => (item=h3) \nskipping: [h2]\n"),
+        "{r:?}"
+    );
+    assert!(
+        !r.stdout.contains("notified"),
+        "ignored failures notify nothing: {r:?}"
+    );
+    // The ignored command counts as changed; `nobody` ran nothing.
+    assert_eq!(recap(&r, "h2"), [2, 1, 0, 0, 2, 0, 1]);
+    assert_eq!(recap(&r, "h3"), [2, 2, 0, 0, 2, 0, 1]);
+    assert!(!r.stdout.contains("nobody "), "{r:?}");
+    let banner = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("PLAY RECAP"))
+        .unwrap_or("");
+    assert_eq!(banner.len(), 80, "{r:?}");
+}
+
+/// Loops as ansible-playbook 2.19 reports them: an ignored item failure
+/// makes the task ignored (and changed), all-skipped loops end with the
+/// host's skip line, partly skipped ones do not.
+#[test]
+fn loop_results_count_and_print_as_ansible() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - command: "{{ item }}"
+      loop: ["true", "false"]
+      ignore_errors: true
+    - command: "{{ item }}"
+      loop: ["true", "false"]
+      when: item == 'nope'
+    - command: "{{ item }}"
+      loop: ["true", "false"]
+      when: item == 'true'
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "localhost"), [2, 2, 0, 0, 1, 0, 1]);
+    assert_eq!(
+        r.stdout.matches("skipping: [localhost]\n").count(),
+        1,
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains("failed: [localhost] (item=false) => "),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("...ignoring\n"), "{r:?}");
+}
