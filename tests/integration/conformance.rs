@@ -602,16 +602,32 @@ fn conformance_templating() {
 
 #[test]
 fn conformance_tags() {
-    for name in [
-        "tags",
-        "tags_inner",
-        "tags_includes",
-        "tags_never",
-        "tags_untagged",
-        "tags_skip_play",
-    ] {
-        check(name);
-    }
+    check("tags");
+}
+
+#[test]
+fn conformance_tags_inner() {
+    check("tags_inner");
+}
+
+#[test]
+fn conformance_tags_includes() {
+    check("tags_includes");
+}
+
+#[test]
+fn conformance_tags_never() {
+    check("tags_never");
+}
+
+#[test]
+fn conformance_tags_untagged() {
+    check("tags_untagged");
+}
+
+#[test]
+fn conformance_tags_skip_play() {
+    check("tags_skip_play");
 }
 
 /// Every case is run by a test above, every playbook has a case, and every
@@ -622,7 +638,7 @@ fn conformance_cases_and_known_differences_are_listed() {
     let source = include_str!("conformance.rs");
     for n in &names {
         assert!(
-            source.contains(&format!("check(\"{n}\")")) || source.contains(&format!("\"{n}\",")),
+            source.contains(&format!("check(\"{n}\")")),
             "case {n} is run by no test"
         );
     }
