@@ -2,6 +2,8 @@
 //! the real `hoist` binary against the local connection.
 
 mod common;
+mod conformance;
+mod conformance_cases;
 mod control;
 mod engine;
 mod modules;

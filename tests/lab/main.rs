@@ -4,4 +4,7 @@
 //! script) these tests are skipped, except on CI where that is a failure.
 
 mod common;
+mod conformance;
+#[path = "../integration/conformance_cases.rs"]
+mod conformance_cases;
 mod ssh;
