@@ -981,6 +981,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         play_dir: dir.to_path_buf(),
         depth: 0,
         role_handlers: Vec::new(),
+        dynamic_handlers: Vec::new(),
         roles_seen: Vec::new(),
         exported: Vec::new(),
         including: 0,
@@ -1021,7 +1022,11 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             _ => play.post_tasks = tasks,
         }
     }
-    play.handlers.append(&mut checker.role_handlers);
+    // ansible-core compiles role handlers ahead of the play's own.
+    let own = std::mem::take(&mut play.handlers);
+    play.handlers = std::mem::take(&mut checker.role_handlers);
+    play.handlers.extend(own);
+    play.handlers.append(&mut checker.dynamic_handlers);
     play.exported_roles = std::mem::take(&mut checker.exported);
     if play.strategy != Strategy::Linear {
         refuse_host_loop_bypass(&play, checker.diags);
@@ -1173,6 +1178,8 @@ struct Checker<'a> {
     depth: usize,
     /// Handlers that roles bring into the play.
     role_handlers: Vec<Task>,
+    /// Handlers that `include_role` brings (after the play's own).
+    dynamic_handlers: Vec<Task>,
     /// Roles already in the play (name + params), for deduplication.
     roles_seen: Vec<String>,
     /// Roles whose variables the play exposes (see `Play::exported_roles`).
@@ -1701,9 +1708,18 @@ fn load_role(
         && let Some(mut handler_items) = load_items(&f, true, checker)
     {
         set_role(&mut handler_items, &ctx);
-        // A role used several times brings its handlers once.
+        // A role used several times brings its handlers once: statically
+        // loaded ones ahead of the play's handlers; an include_role's after
+        // them, moved there if the role was loaded before (ansible-core adds
+        // them when the include runs, and a notify finds the last copy).
         for h in handler_items.iter().flat_map(Item::tasks) {
-            if !checker.role_handlers.iter().any(|x| x.span == h.span) {
+            if checker.including > 0 {
+                checker.role_handlers.retain(|x| x.span != h.span);
+                checker.dynamic_handlers.retain(|x| x.span != h.span);
+                checker.dynamic_handlers.push(h.clone());
+            } else if !checker.role_handlers.iter().any(|x| x.span == h.span)
+                && !checker.dynamic_handlers.iter().any(|x| x.span == h.span)
+            {
                 checker.role_handlers.push(h.clone());
             }
         }
@@ -1871,6 +1887,7 @@ pub fn load_task_file(
         play_dir: play_dir.to_path_buf(),
         depth: 1,
         role_handlers: Vec::new(),
+        dynamic_handlers: Vec::new(),
         roles_seen: Vec::new(),
         exported: Vec::new(),
         including: 1,
