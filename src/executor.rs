@@ -324,6 +324,10 @@ pub struct Executor<'a> {
     /// Set when any_errors_fatal or max_fail_percentage stops the play:
     /// later batches do not run.
     abort_play: bool,
+    /// Set when the playbook stops (ansible-core's `break_play`): the play
+    /// was aborted for failures, or every host of a batch failed. Later
+    /// plays of the playbook do not run.
+    abort_run: bool,
     /// Whether `--start-at-task`'s task has been reached.
     started: bool,
 }
@@ -365,6 +369,7 @@ impl<'a> Executor<'a> {
             lane: false,
             inbox: Arc::new(Mutex::new(IndexMap::new())),
             abort_play: false,
+            abort_run: false,
             started: opts.start_at_task.is_none(),
         }
     }
@@ -383,8 +388,12 @@ impl<'a> Executor<'a> {
     /// Runs every play of every playbook and prints the recap.
     pub async fn run(mut self, playbooks: &[Playbook]) -> RunSummary {
         for pb in playbooks {
+            self.abort_run = false;
             for play in &pb.plays {
                 self.run_play(play, &pb.dir).await;
+                if self.abort_run {
+                    break;
+                }
             }
         }
         let mut summary = RunSummary::default();
@@ -497,7 +506,21 @@ impl<'a> Executor<'a> {
             if batch.is_empty() {
                 continue;
             }
-            self.run_batch(play, dir, batch, &selected, &prompted).await;
+            self.run_batch(play, dir, batch.clone(), &selected, &prompted)
+                .await;
+            // Every host of the batch failed: the playbook stops, as
+            // ansible-core's PlaybookExecutor does.
+            let down = |h: &String| {
+                self.states
+                    .get(h)
+                    .is_some_and(|s| s.failed || s.unreachable)
+            };
+            if batch.iter().all(down) {
+                self.abort_run = true;
+            }
+            if self.abort_run {
+                break;
+            }
         }
     }
 
@@ -810,6 +833,7 @@ impl<'a> Executor<'a> {
     fn merge_lanes(&mut self, lanes: Vec<Executor<'_>>) {
         for lane in lanes {
             self.abort_play |= lane.abort_play;
+            self.abort_run |= lane.abort_run;
             self.started |= lane.started;
             for (name, st) in lane.states {
                 self.states.insert(name, st);
@@ -846,6 +870,7 @@ impl<'a> Executor<'a> {
             lane: true,
             inbox: self.inbox.clone(),
             abort_play: false,
+            abort_run: false,
             started: self.started,
         }
     }
@@ -997,6 +1022,7 @@ impl<'a> Executor<'a> {
                     .any(|h| self.states.get(h).is_some_and(|s| s.failed)))
         {
             self.abort_play = true;
+            self.abort_run = true;
             for h in &ctx.play_hosts {
                 if let Some(s) = self.states.get_mut(h) {
                     s.ended = true;

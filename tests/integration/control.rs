@@ -807,3 +807,45 @@ fn loop_results_count_and_print_as_ansible() {
     );
     assert!(r.stdout.contains("...ignoring\n"), "{r:?}");
 }
+
+/// The playbook stops, as ansible-core's does, when any_errors_fatal fires,
+/// when every host of a play fails, and when every host of a serial batch
+/// fails: later batches and plays do not run (checked against
+/// ansible-playbook 2.19 on the same playbooks).
+#[test]
+fn playbook_stops_when_a_play_breaks() {
+    let hosts = "[g]\nh1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\n";
+    let second = "- hosts: g\n  gather_facts: false\n  tasks:\n    - debug: msg=play2\n";
+    for (first, code, recap_h2) in [
+        (
+            "- hosts: g\n  gather_facts: false\n  any_errors_fatal: true\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'h1'\n",
+            2,
+            Some([0, 0, 0, 0, 1, 0, 0]),
+        ),
+        (
+            "- hosts: h1\n  gather_facts: false\n  tasks:\n    - fail: msg=x\n",
+            2,
+            None,
+        ),
+        (
+            "- hosts: g\n  gather_facts: false\n  serial: 1\n  tasks:\n    - fail: msg=x\n      when: inventory_hostname == 'h1'\n",
+            2,
+            None,
+        ),
+    ] {
+        let p = Project::new();
+        p.write("hosts.ini", hosts);
+        p.write("site.yml", &format!("{first}{second}"));
+        let r = p.apply();
+        assert_eq!(r.code, code, "{r:?}");
+        assert!(
+            !r.stdout.contains("play2"),
+            "the second play must not run: {r:?}"
+        );
+        assert_eq!(recap(&r, "h1"), [0, 0, 0, 1, 0, 0, 0], "{r:?}");
+        match recap_h2 {
+            Some(want) => assert_eq!(recap(&r, "h2"), want, "{r:?}"),
+            None => assert!(!r.stdout.contains("\nh2 "), "{r:?}"),
+        }
+    }
+}
