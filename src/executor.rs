@@ -1186,10 +1186,10 @@ impl<'a> Executor<'a> {
             }
             let mut failed = false;
             let count = items.len() as u32;
-            for item in items {
+            for (index, item) in items.into_iter().enumerate() {
                 let (item_scope, extra) = match (&item, &task.loop_) {
                     (Some(v), Some(lp)) => {
-                        let extra = vec![(lp.loop_var.clone(), v.clone())];
+                        let extra = include_loop_vars(lp, v, index);
                         (scope.with_extra(extra.clone()), extra)
                     }
                     _ => (scope.clone(), Vec::new()),
@@ -1254,11 +1254,16 @@ impl<'a> Executor<'a> {
                         continue;
                     }
                 };
-            // The include's vars and loop item reach every included task;
-            // its `when` and `tags` applied to the include itself only.
+            // The include's vars and loop item reach every included task
+            // (as include parameters); its `when` and `tags` applied to the
+            // include itself only. Tasks included from a role's task file
+            // belong to that role.
             let mut inherit = include_inherit(task);
-            inherit.vars.extend(extra);
+            inherit.params.extend(extra);
             inherit.apply(&mut items);
+            if let Some(role) = &task.role {
+                crate::playbook::set_role(&mut items, role);
+            }
             if self.run_items(ctx, &items, &group_hosts).await {
                 return true;
             }
@@ -1322,10 +1327,10 @@ impl<'a> Executor<'a> {
                 continue;
             }
             let count = loop_items.len() as u32;
-            for item in loop_items {
+            for (index, item) in loop_items.into_iter().enumerate() {
                 let (label, extra) = match (&item, &task.loop_) {
                     (Some(v), Some(lp)) => {
-                        let extra = vec![(lp.loop_var.clone(), v.clone())];
+                        let extra = include_loop_vars(lp, v, index);
                         let item_scope = scope.with_extra(extra.clone());
                         (item_label(task, &item_scope, v), extra)
                     }
@@ -1359,7 +1364,7 @@ impl<'a> Executor<'a> {
         for (_, (extra, group_hosts)) in groups {
             let mut items = items.to_vec();
             let mut inherit = include_inherit(task);
-            inherit.vars.extend(extra);
+            inherit.params.extend(extra);
             inherit.apply(&mut items);
             if self.run_items(ctx, &items, &group_hosts).await {
                 return true;
@@ -1815,6 +1820,11 @@ fn scope_with(
     vars.extend(st.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let Some(r) = role {
         vars.extend(r.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if let Some(t) = task {
+        vars.extend(t.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if let Some(r) = role {
         vars.insert("role_name".into(), Value::from(r.name.as_str()));
         vars.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
         vars.insert(
@@ -1950,21 +1960,75 @@ fn include_inherit(task: &Task) -> Inherit {
     let mut inherit = Inherit::from_task(task);
     inherit.when.clear();
     inherit.tags.clear();
-    if let Some(apply) = task.args.get("apply") {
-        if let Some(tags) = apply.get_attr("tags").ok().filter(|t| !t.is_undefined()) {
-            inherit.tags = match tags.as_str() {
-                Some(s) => split_tag_text(s),
-                None => tags
-                    .try_iter()
-                    .map(|it| it.map(|t| py_str(&t)).collect())
-                    .unwrap_or_default(),
-            };
+    // The include's own `vars:` (its `params`) are include parameters for
+    // the included tasks; the vars of its blocks stay block vars.
+    let Some(apply) = task.args.get("apply") else {
+        return inherit;
+    };
+    let get = |key: &str| apply.get_attr(key).ok().filter(|v| !v.is_undefined());
+    if let Some(tags) = get("tags") {
+        inherit.tags = match tags.as_str() {
+            Some(s) => split_tag_text(s),
+            None => tags
+                .try_iter()
+                .map(|it| it.map(|t| py_str(&t)).collect())
+                .unwrap_or_default(),
+        };
+    }
+    // `apply:` keywords act as if set on a block around the included tasks.
+    if let Some(vars) = get("vars")
+        && let Ok(keys) = vars.try_iter()
+    {
+        for k in keys {
+            let v = vars.get_item(&k).unwrap_or_default();
+            inherit.vars.insert(py_str(&k), v);
         }
-        if let Some(b) = apply.get_attr("become").ok().filter(|t| !t.is_undefined()) {
-            inherit.become_ = Some(b);
+    }
+    if let Some(w) = get("when") {
+        match w.kind() {
+            ValueKind::Seq => inherit.when.extend(w.try_iter().into_iter().flatten()),
+            _ => inherit.when.push(w),
+        }
+    }
+    for (key, slot) in [
+        ("become", &mut inherit.become_),
+        ("become_user", &mut inherit.become_user),
+        ("become_method", &mut inherit.become_method),
+        ("become_flags", &mut inherit.become_flags),
+        ("remote_user", &mut inherit.remote_user),
+        ("ignore_errors", &mut inherit.ignore_errors),
+        ("environment", &mut inherit.environment),
+        ("no_log", &mut inherit.no_log),
+        ("check_mode", &mut inherit.check_mode),
+        ("diff", &mut inherit.diff),
+        ("throttle", &mut inherit.throttle),
+    ] {
+        if let Some(v) = get(key) {
+            *slot = Some(v);
         }
     }
     inherit
+}
+
+/// What a looped include passes each included task: its loop variable and
+/// `loop_control.index_var`, with their `ansible_*_var` names.
+fn include_loop_vars(
+    lp: &crate::playbook::LoopSpec,
+    item: &Value,
+    index: usize,
+) -> Vec<(String, Value)> {
+    let mut extra = vec![
+        (lp.loop_var.clone(), item.clone()),
+        (
+            "ansible_loop_var".to_owned(),
+            Value::from(lp.loop_var.as_str()),
+        ),
+    ];
+    if let Some(iv) = &lp.index_var {
+        extra.push((iv.clone(), Value::from(index)));
+        extra.push(("ansible_index_var".to_owned(), Value::from(iv.as_str())));
+    }
+    extra
 }
 
 /// Reads the inventory (a poisoned lock still holds a usable inventory).

@@ -186,6 +186,9 @@ pub struct Inherit {
     pub when: Vec<Value>,
     pub tags: Vec<String>,
     pub vars: IndexMap<String, Value>,
+    /// Include parameters (`vars:` of an `include_tasks`/`include_role`,
+    /// its loop variable): ranked just below extra vars.
+    pub params: IndexMap<String, Value>,
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
@@ -207,6 +210,7 @@ impl Inherit {
             when: t.when.clone(),
             tags: t.tags.clone(),
             vars: t.vars.clone(),
+            params: t.params.clone(),
             become_: t.become_.clone(),
             become_user: t.become_user.clone(),
             become_method: t.become_method.clone(),
@@ -251,6 +255,10 @@ impl Inherit {
         let mut vars = self.vars.clone();
         vars.extend(std::mem::take(&mut t.vars));
         t.vars = vars;
+        // An inner include's parameters win over an outer one's.
+        let mut params = self.params.clone();
+        params.extend(std::mem::take(&mut t.params));
+        t.params = params;
         fn fill<T: Clone>(slot: &mut Option<T>, from: &Option<T>) {
             if slot.is_none() {
                 slot.clone_from(from);
@@ -344,6 +352,9 @@ pub struct Task {
     pub when: Vec<Value>,
     pub loop_: Option<LoopSpec>,
     pub register: Option<String>,
+    /// Parameters of the includes that brought this task in (see
+    /// [`Inherit::params`]).
+    pub params: IndexMap<String, Value>,
     pub changed_when: Option<Vec<Value>>,
     pub failed_when: Option<Vec<Value>>,
     pub ignore_errors: Option<Value>,
@@ -1727,7 +1738,8 @@ fn load_role(
     Some(items)
 }
 
-fn set_role(items: &mut [Item], role: &Arc<RoleCtx>) {
+/// Makes every task below `items` without a role belong to `role`.
+pub fn set_role(items: &mut [Item], role: &Arc<RoleCtx>) {
     for item in items {
         match item {
             Item::Task(t) | Item::Include(t) => {
@@ -2586,6 +2598,12 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         when,
         loop_,
         register,
+        // An include's own vars become its included tasks' include params.
+        params: if matches!(module.spec().name, "include_tasks" | "include_role") {
+            vars.clone()
+        } else {
+            IndexMap::new()
+        },
         changed_when,
         failed_when,
         ignore_errors,
