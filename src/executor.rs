@@ -78,6 +78,9 @@ struct HostState {
     gathered: Arc<IndexMap<String, Value>>,
     /// Vars loaded from the current play's vars_files.
     play_files: IndexMap<String, Value>,
+    /// Set by `meta: clear_host_errors`, read when a block's `always`
+    /// ends on a failing host.
+    cleared: bool,
     /// Roles an `include_role` with `public: true` ran on this host in the
     /// current play: their defaults and vars join the play's from then on.
     public_roles: Vec<Arc<RoleCtx>>,
@@ -779,8 +782,12 @@ impl<'a> Executor<'a> {
                     break 'sections;
                 }
             }
-            // Every host failed: the play is over (ansible-core says nothing).
+            // Every host failed: the play is over (ansible-core says
+            // nothing), after the handlers with force_handlers.
             if self.active(&ctx.play_hosts).is_empty() {
+                if ctx.play.force_handlers {
+                    self.flush_handlers(ctx, &ctx.play_hosts).await;
+                }
                 break 'sections;
             }
             self.flush_handlers(ctx, &ctx.play_hosts).await;
@@ -1103,15 +1110,14 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            ended = self.run_items(ctx, &block.rescue, &failed).await;
+            // ansible-core counts a host as rescued when it enters the
+            // rescue, whether or not the rescue then succeeds.
             for h in &failed {
-                if let Some(st) = self.states.get_mut(h)
-                    && !st.failed
-                    && !st.unreachable
-                {
+                if let Some(st) = self.states.get_mut(h) {
                     st.stats.rescued += 1;
                 }
             }
+            ended = self.run_items(ctx, &block.rescue, &failed).await;
         }
         if !block.always.is_empty() {
             // always runs on every host that entered, failed or not.
@@ -1127,12 +1133,14 @@ impl<'a> Executor<'a> {
             for h in &still_failed {
                 if let Some(st) = self.states.get_mut(h) {
                     st.failed = false;
+                    st.cleared = false;
                 }
             }
             let always_ended = self.run_items(ctx, &block.always, &entered).await;
             for h in &still_failed {
                 if let Some(st) = self.states.get_mut(h) {
-                    st.failed = true;
+                    // meta: clear_host_errors in the always lets it go on.
+                    st.failed = !std::mem::take(&mut st.cleared);
                 }
             }
             ended |= always_ended;
@@ -1525,12 +1533,15 @@ impl<'a> Executor<'a> {
     /// they do not resume the current play.
     fn clear_host_errors(&mut self, ctx: &PlayCtx<'_>) {
         for h in &ctx.all_hosts {
-            if let Some(st) = self.states.get_mut(h)
-                && (st.failed || st.unreachable)
-            {
-                st.failed = false;
-                st.unreachable = false;
-                st.ended |= ctx.play_hosts.contains(h);
+            if let Some(st) = self.states.get_mut(h) {
+                // A host in a block's `always` after a failed rescue is
+                // failing but still running: it goes on with the play.
+                st.cleared = true;
+                if st.failed || st.unreachable {
+                    st.failed = false;
+                    st.unreachable = false;
+                    st.ended |= ctx.play_hosts.contains(h);
+                }
             }
         }
     }
@@ -1679,6 +1690,12 @@ impl HostSnapshot {
 struct HostVars {
     templar: Arc<Templar>,
     hosts: Arc<IndexMap<String, HostSnapshot>>,
+    /// Extra vars: ansible-core's hostvars[h] has them (but not the play's
+    /// or its roles' vars).
+    extra: Arc<IndexMap<String, Value>>,
+    /// For the magic variables hostvars[h] has (`group_names`, `groups`).
+    inventory: Arc<RwLock<Inventory>>,
+    groups: Value,
     cache: Mutex<HashMap<String, Value>>,
 }
 
@@ -1698,10 +1715,22 @@ impl Object for HostVars {
             return Some(v.clone());
         }
         let snap = self.hosts.get(name)?;
+        // ansible-core 2.19's hostvars[h]: h's inventory variables, facts,
+        // set_fact/registered results, extra vars and some magic variables
+        // (not play or role vars, nor the play-host lists).
         let mut vars = (*snap.inv_vars).clone();
-        vars.extend(snap.gathered.iter().map(|(k, v)| (k.clone(), v.clone())));
-        vars.extend(snap.facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let pairs = |m: &Arc<IndexMap<String, Value>>| -> Vec<(String, Value)> {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        vars.extend(pairs(&snap.gathered));
+        vars.extend(pairs(&snap.facts));
+        vars.extend(pairs(&self.extra));
+        vars.insert("groups".into(), self.groups.clone());
+        let short = name.split('.').next().unwrap_or(name);
         vars.insert("inventory_hostname".into(), Value::from(name));
+        vars.insert("inventory_hostname_short".into(), Value::from(short));
+        let groups = inv_read(&self.inventory).group_names(name);
+        vars.insert("group_names".into(), Value::from(groups));
         let scope = VarScope::new(self.templar.clone(), vars).value();
         if let Ok(mut c) = self.cache.lock() {
             c.insert(name.to_owned(), scope.clone());
@@ -1840,6 +1869,9 @@ fn scope_with(
     );
     let hostvars = hosts.map(|h| {
         Value::from_object(HostVars {
+            extra: Arc::new(ctx.opts.extra_vars.clone()),
+            inventory: ctx.inventory.clone(),
+            groups: ctx.groups.read().map(|g| g.clone()).unwrap_or_default(),
             templar: ctx.templar.clone(),
             hosts: h,
             cache: Mutex::new(HashMap::new()),
@@ -2689,6 +2721,7 @@ impl HostState {
             gathered: Arc::new(IndexMap::new()),
             play_files: IndexMap::new(),
             public_roles: Vec::new(),
+            cleared: false,
             failed: false,
             unreachable: false,
             ended: false,

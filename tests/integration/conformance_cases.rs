@@ -113,7 +113,7 @@ pub const CASES: &[(&str, Case)] = &[
         Case {
             playbook: "handlers.yml",
             args: &[],
-            failed: &["beta.example.com"],
+            failed: &["beta.example.com", "gamma"],
             idempotent: false,
             known: &[],
         },

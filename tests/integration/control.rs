@@ -849,3 +849,43 @@ fn playbook_stops_when_a_play_breaks() {
         }
     }
 }
+
+/// Ansible 2.19: a host counts as rescued when it enters a rescue, even if
+/// the rescue fails; `meta: clear_host_errors` in the `always` then lets it
+/// go on with the play (its failure still counted); `force_handlers` runs
+/// notified handlers on a host that failed afterwards.
+#[test]
+fn rescued_counts_clear_host_errors_and_force_handlers_as_ansible() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - block:
+        - fail: msg=one
+      rescue:
+        - fail: msg=two
+      always:
+        - meta: clear_host_errors
+    - copy: content="goes on\n" dest={{ root }}/goes-on
+- hosts: localhost
+  gather_facts: false
+  force_handlers: true
+  tasks:
+    - command: "true"
+      notify: h
+    - fail: msg=boom
+    - copy: content=never dest={{ root }}/never
+  handlers:
+    - name: h
+      copy: content="handled\n" dest={{ root }}/handled
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(p.read("goes-on"), "goes on\n");
+    assert_eq!(p.read("handled"), "handled\n");
+    assert!(!p.root().join("never").exists());
+    assert_eq!(recap(&r, "localhost"), [3, 3, 0, 2, 0, 1, 0]);
+}
