@@ -81,6 +81,8 @@ struct HostState {
     /// Set by `meta: clear_host_errors`, read when a block's `always`
     /// ends on a failing host.
     cleared: bool,
+    /// Sent to a rescue by another host's failure under any_errors_fatal.
+    swept: bool,
     /// Roles an `include_role` with `public: true` ran on this host in the
     /// current play: their defaults and vars join the play's from then on.
     public_roles: Vec<Arc<RoleCtx>>,
@@ -327,6 +329,8 @@ pub struct Executor<'a> {
     /// Set when any_errors_fatal or max_fail_percentage stops the play:
     /// later batches do not run.
     abort_play: bool,
+    /// How many blocks with a rescue the current task is inside.
+    rescue_depth: usize,
     /// Set when the playbook stops (ansible-core's `break_play`): the play
     /// was aborted for failures, or every host of a batch failed. Later
     /// plays of the playbook do not run.
@@ -373,6 +377,7 @@ impl<'a> Executor<'a> {
             inbox: Arc::new(Mutex::new(IndexMap::new())),
             abort_play: false,
             abort_run: false,
+            rescue_depth: 0,
             started: opts.start_at_task.is_none(),
         }
     }
@@ -878,6 +883,7 @@ impl<'a> Executor<'a> {
             inbox: self.inbox.clone(),
             abort_play: false,
             abort_run: false,
+            rescue_depth: 0,
             started: self.started,
         }
     }
@@ -1022,12 +1028,26 @@ impl<'a> Executor<'a> {
             .play
             .max_fail_percentage
             .is_some_and(|pct| failed as f64 * 100.0 / ctx.play_hosts.len().max(1) as f64 > pct);
-        if too_many
-            || (ctx.play.any_errors_fatal
-                && active
-                    .iter()
-                    .any(|h| self.states.get(h).is_some_and(|s| s.failed)))
-        {
+        let fatal = ctx.play.any_errors_fatal
+            && active
+                .iter()
+                .any(|h| self.states.get(h).is_some_and(|s| s.failed));
+        if fatal && !too_many && self.rescue_depth > 0 {
+            // Inside a block with a rescue, ansible-core sends every host
+            // of the task to the rescue instead of ending the play; the
+            // hosts that did not fail are neither failed nor rescued.
+            for h in &active {
+                if let Some(st) = self.states.get_mut(h)
+                    && !st.failed
+                    && !st.unreachable
+                {
+                    st.failed = true;
+                    st.swept = true;
+                }
+            }
+            return false;
+        }
+        if too_many || fatal {
             self.abort_play = true;
             self.abort_run = true;
             for h in &ctx.play_hosts {
@@ -1083,7 +1103,10 @@ impl<'a> Executor<'a> {
         if entered.is_empty() {
             return false;
         }
+        let rescuable = usize::from(!block.rescue.is_empty());
+        self.rescue_depth += rescuable;
         let mut ended = self.run_items(ctx, &block.block, &entered).await;
+        self.rescue_depth -= rescuable;
         let failed: Vec<String> = entered
             .iter()
             .filter(|h| {
@@ -1097,7 +1120,13 @@ impl<'a> Executor<'a> {
             for h in &failed {
                 if let Some(st) = self.states.get_mut(h) {
                     st.failed = false;
+                    if std::mem::take(&mut st.swept) {
+                        continue;
+                    }
                     st.stats.failed = st.stats.failed.saturating_sub(1);
+                    // ansible-core counts a host as rescued when it enters
+                    // the rescue, whether or not the rescue then succeeds.
+                    st.stats.rescued += 1;
                     if let Some((task, result)) = st.last_failure.clone() {
                         st.facts_extend(
                             [
@@ -1108,13 +1137,6 @@ impl<'a> Executor<'a> {
                             .collect(),
                         );
                     }
-                }
-            }
-            // ansible-core counts a host as rescued when it enters the
-            // rescue, whether or not the rescue then succeeds.
-            for h in &failed {
-                if let Some(st) = self.states.get_mut(h) {
-                    st.stats.rescued += 1;
                 }
             }
             ended = self.run_items(ctx, &block.rescue, &failed).await;
@@ -2722,6 +2744,7 @@ impl HostState {
             play_files: IndexMap::new(),
             public_roles: Vec::new(),
             cleared: false,
+            swept: false,
             failed: false,
             unreachable: false,
             ended: false,

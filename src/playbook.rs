@@ -1497,6 +1497,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
             }
         };
         let spec = RoleSpec {
+            inherited: IndexMap::new(),
             name,
             params,
             tasks_from: None,
@@ -1521,6 +1522,9 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
 struct RoleSpec {
     name: String,
     params: IndexMap<String, Value>,
+    /// Params of the roles that depend on this one (ansible-core's dep
+    /// chain): visible below its own, not part of its identity.
+    inherited: IndexMap<String, Value>,
     tasks_from: Option<String>,
     vars_from: Option<String>,
     defaults_from: Option<String>,
@@ -1634,9 +1638,12 @@ fn load_role(
                             }
                             _ => continue,
                         };
+                        let mut inherited = spec.inherited.clone();
+                        inherited.extend(spec.params.clone());
                         let dep = RoleSpec {
                             name,
                             params,
+                            inherited,
                             tasks_from: None,
                             vars_from: None,
                             defaults_from: None,
@@ -1693,7 +1700,11 @@ fn load_role(
         vars,
         defaults_at,
         vars_at,
-        params: spec.params.clone(),
+        params: {
+            let mut params = spec.inherited.clone();
+            params.extend(spec.params.clone());
+            params
+        },
     });
     if checker.including == 0 {
         checker.exported.push(ctx.clone());
@@ -1778,6 +1789,7 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         return None;
     }
     let spec = RoleSpec {
+        inherited: IndexMap::new(),
         name,
         params: task.vars.clone(),
         tasks_from: arg("tasks_from"),

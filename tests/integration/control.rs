@@ -889,3 +889,39 @@ fn rescued_counts_clear_host_errors_and_force_handlers_as_ansible() {
     assert!(!p.root().join("never").exists());
     assert_eq!(recap(&r, "localhost"), [3, 3, 0, 2, 0, 1, 0]);
 }
+
+/// any_errors_fatal inside a block with a rescue: every host of the task
+/// goes to the rescue (only the failed one counts as rescued) and the play
+/// goes on, as ansible-playbook 2.19 does.
+#[test]
+fn any_errors_fatal_sends_every_host_to_the_rescue() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[g]\nh1 ansible_connection=local\nh2 ansible_connection=local\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: g
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - fail: msg=x
+          when: inventory_hostname == 'h1'
+        - copy: content=never dest={{ root }}/never-{{ inventory_hostname }}
+      rescue:
+        - copy: content=rescued dest={{ root }}/rescued-{{ inventory_hostname }}
+    - copy: content=on dest={{ root }}/on-{{ inventory_hostname }}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    for h in ["h1", "h2"] {
+        assert_eq!(p.read(&format!("rescued-{h}")), "rescued");
+        assert_eq!(p.read(&format!("on-{h}")), "on");
+        assert!(!p.root().join(format!("never-{h}")).exists());
+    }
+    assert_eq!(recap(&r, "h1"), [2, 2, 0, 0, 0, 1, 0]);
+    assert_eq!(recap(&r, "h2"), [2, 2, 0, 0, 1, 0, 0]);
+}
