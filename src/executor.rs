@@ -1875,6 +1875,21 @@ fn scope_with(
     if let Some(t) = task {
         vars.extend(t.params.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    // Where relative lookups look: the role, the task file's directory,
+    // the playbook's.
+    let mut search: Vec<String> = Vec::new();
+    let dirs = role
+        .map(|r| r.path.clone())
+        .into_iter()
+        .chain(task.map(|t| t.dir.clone()))
+        .chain(std::iter::once(ctx.playbook_dir.clone()));
+    for d in dirs {
+        let d = d.display().to_string();
+        if !d.is_empty() && !search.contains(&d) {
+            search.push(d);
+        }
+    }
+    vars.insert("ansible_search_path".into(), Value::from(search));
     if let Some(r) = role {
         vars.insert("role_name".into(), Value::from(r.name.as_str()));
         vars.insert("ansible_role_name".into(), Value::from(r.name.as_str()));

@@ -222,3 +222,26 @@ fn include_role_loops_report_like_ansible() {
     // 2 include items + 2 copies + the imported copy.
     assert_eq!(recap(&r, "localhost"), [5, 3, 0, 0, 1, 0, 0]);
 }
+
+/// `ansible_search_path`: the role, the task file's directory, the
+/// playbook's (ansible-core 2.19's order).
+#[test]
+fn ansible_search_path_as_ansible() {
+    let p = Project::new();
+    p.write(
+        "roles/sp/tasks/main.yml",
+        "- copy: content=\"{{ ansible_search_path | join(',') }}\" dest={{ root }}/role\n",
+    );
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  roles: [sp]\n  tasks:\n    - copy: content=\"{{ ansible_search_path | join(',') }}\" dest={{ root }}/play\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    let d = p.path().display().to_string();
+    assert_eq!(
+        p.read("role"),
+        format!("{d}/roles/sp,{d}/roles/sp/tasks,{d}")
+    );
+    assert_eq!(p.read("play"), d);
+}
