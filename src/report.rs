@@ -399,8 +399,9 @@ impl Reporter {
         eprintln!("ERROR! {msg}");
     }
 
+    /// Warnings go to stderr, as ansible-playbook's do.
     pub fn warning(&self, msg: &str) {
-        self.emit(&format!("[WARNING]: {msg}\n"));
+        eprint!("[WARNING]: {msg}\n");
     }
 
     /// A warning given once per run, as ansible-core deduplicates them;
@@ -412,7 +413,7 @@ impl Reporter {
             .map(|mut w| w.insert(msg.to_owned()))
             .unwrap_or(true);
         if first {
-            self.emit_raw(&format!("[WARNING]: {msg}\n"));
+            self.warning(msg);
         }
     }
 

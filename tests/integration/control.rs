@@ -479,7 +479,7 @@ fn meta_skip_reason_is_ansibles() {
     );
     // noop ignores `when`, warning once; it prints a banner per host.
     assert_eq!(
-        r.stdout
+        r.stderr
             .matches("[WARNING]: noop task does not support when conditional")
             .count(),
         1,

@@ -301,13 +301,13 @@ fn free_lanes_see_each_others_facts_and_end_play_stops_all() {
     assert_eq!(r.code, 0, "{r:?}");
     // run_once cannot apply: every host ran the set_fact.
     assert!(
-        r.stdout.contains(
+        r.stderr.contains(
             "[WARNING]: Using run_once with the free strategy is not currently supported."
         ),
         "{r:?}"
     );
     assert!(
-        r.stdout.contains(
+        r.stderr.contains(
             "[WARNING]: Using max_fail_percentage with the free strategy is not supported"
         ),
         "{r:?}"
