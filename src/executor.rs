@@ -743,7 +743,18 @@ impl<'a> Executor<'a> {
                 let Some(st) = self.states.get_mut(h) else {
                     continue;
                 };
-                if let Err(e) = load_vars_files(&ctx, st, &mut cache) {
+                let loaded = load_vars_files(&ctx, st, &mut cache);
+                if let Ok(missing) = &loaded {
+                    for m in missing {
+                        self.reporter.warning_once(&format!(
+                            "vars file {m} was not found; going on without it, as ansible-core does"
+                        ));
+                    }
+                }
+                if let Err(e) = loaded {
+                    let Some(st) = self.states.get_mut(h) else {
+                        continue;
+                    };
                     st.failed = true;
                     st.stats.failed += 1;
                     let mut r = IndexMap::new();
@@ -771,9 +782,11 @@ impl<'a> Executor<'a> {
                 (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, None)).unwrap_or(true),
                 _ => true,
             };
-            if gather && selected_by_tags_always(facts, ctx) {
+            // Hosts that already failed (on their vars_files) gather nothing.
+            let active = self.active(hosts);
+            if gather && selected_by_tags_always(facts, ctx) && !active.is_empty() {
                 self.banner(facts, false);
-                self.run_on_hosts(ctx, facts, hosts).await;
+                self.run_on_hosts(ctx, facts, &active).await;
             }
         }
         let sections: [&[&[Item]]; 3] = [
@@ -1918,11 +1931,16 @@ fn scope_with(
     VarScope::new(ctx.templar.clone(), vars)
 }
 
+/// Loads the play's vars_files for a host. A file none of whose
+/// candidates exists is skipped (ansible-core 2.19 goes on without it);
+/// its names are returned for a warning. Unreadable or malformed files are
+/// errors.
 fn load_vars_files(
     ctx: &PlayCtx<'_>,
     st: &mut HostState,
     cache: &mut HashMap<PathBuf, Result<IndexMap<String, Value>, String>>,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
+    let mut missing = Vec::new();
     for (candidates, span) in &ctx.play.vars_files {
         let scope = task_scope(ctx, st, None);
         let mut found = None;
@@ -1938,10 +1956,8 @@ fn load_vars_files(
             }
         }
         let Some(path) = found else {
-            return Err(format!(
-                "{span}: vars file {} was not found",
-                candidates.join(" or ")
-            ));
+            missing.push(format!("{} ({span})", candidates.join(" or ")));
+            continue;
         };
         let loaded = cache
             .entry(path.clone())
@@ -1966,7 +1982,7 @@ fn load_vars_files(
             .clone()?;
         st.play_files.extend(loaded);
     }
-    Ok(())
+    Ok(missing)
 }
 
 /// Puts a play's hosts in its `order:`; serial batches are cut from the

@@ -925,3 +925,36 @@ fn any_errors_fatal_sends_every_host_to_the_rescue() {
     assert_eq!(recap(&r, "h1"), [2, 2, 0, 0, 0, 1, 0]);
     assert_eq!(recap(&r, "h2"), [2, 2, 0, 0, 1, 0, 0]);
 }
+
+/// ansible-core 2.19 goes on without a vars file none of whose candidates
+/// exists (for some hosts or all); hoist does the same and says so on
+/// stderr. Hosts that fail on a vars file gather no facts.
+#[test]
+fn missing_vars_files_are_skipped_with_a_warning() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[g]\nh1 ansible_connection=local\nh2 ansible_connection=local\n",
+    );
+    p.write("vf_h1.yml", "a: from-file\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: g
+  gather_facts: false
+  vars_files:
+    - "vf_{{ inventory_hostname }}.yml"
+    - nothere.yml
+  tasks:
+    - copy: content="{{ a | default('none') }}" dest={{ root }}/{{ inventory_hostname }}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("h1"), "from-file");
+    assert_eq!(p.read("h2"), "none");
+    assert!(
+        r.stderr
+            .contains("[WARNING]: vars file nothere.yml (site.yml:5:7) was not found"),
+        "{r:?}"
+    );
+}
