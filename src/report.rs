@@ -401,7 +401,7 @@ impl Reporter {
 
     /// Warnings go to stderr, as ansible-playbook's do.
     pub fn warning(&self, msg: &str) {
-        eprint!("[WARNING]: {msg}\n");
+        eprintln!("[WARNING]: {msg}");
     }
 
     /// A warning given once per run, as ansible-core deduplicates them;
