@@ -1201,7 +1201,10 @@ impl<'a> Executor<'a> {
                 continue;
             };
             let scope = task_scope(ctx, st, Some(task));
+            // A looped include checks `when` per item, as Ansible does.
+            let looped = task.loop_.is_some();
             match eval_when(task, &scope) {
+                _ if looped => {}
                 Ok(true) => {}
                 Ok(false) => {
                     self.include_skipped(h);
@@ -1228,7 +1231,7 @@ impl<'a> Executor<'a> {
                 continue;
             }
             let mut failed = false;
-            let count = items.len() as u32;
+            let mut count = 0;
             for (index, item) in items.into_iter().enumerate() {
                 let (item_scope, extra) = match (&item, &task.loop_) {
                     (Some(v), Some(lp)) => {
@@ -1237,6 +1240,22 @@ impl<'a> Executor<'a> {
                     }
                     _ => (scope.clone(), Vec::new()),
                 };
+                if let (true, Some(v)) = (looped, &item) {
+                    match eval_when(task, &item_scope) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let label = item_label(task, &item_scope, v);
+                            self.include_item_skipped(h, &label);
+                            continue;
+                        }
+                        Err(e) => {
+                            self.include_failed(ctx, task, h, &located(task, &e));
+                            failed = true;
+                            break;
+                        }
+                    }
+                }
+                count += 1;
                 let file = task
                     .args
                     .get("file")
@@ -1272,9 +1291,10 @@ impl<'a> Executor<'a> {
                     .1
                     .push(h.clone());
             }
-            // A looped include is one ok per item, as in Ansible.
-            if !failed && let Some(st) = self.states.get_mut(h) {
-                st.stats.ok += count;
+            // A looped include is one ok per included item, as in Ansible;
+            // when every item was skipped, the include is skipped.
+            if !failed {
+                self.include_counted(h, count);
             }
         }
         // Ansible reports every include, then runs them one after another.
@@ -1344,7 +1364,9 @@ impl<'a> Executor<'a> {
                 continue;
             };
             let scope = task_scope(ctx, st, Some(task));
+            let looped = task.loop_.is_some();
             match eval_when(task, &scope) {
+                _ if looped => {}
                 Ok(true) => {}
                 Ok(false) => {
                     self.include_skipped(&h);
@@ -1369,24 +1391,39 @@ impl<'a> Executor<'a> {
                 self.include_skipped(&h);
                 continue;
             }
-            let count = loop_items.len() as u32;
+            let mut count = 0;
+            let mut failed = false;
             for (index, item) in loop_items.into_iter().enumerate() {
                 let (label, extra) = match (&item, &task.loop_) {
                     (Some(v), Some(lp)) => {
                         let extra = include_loop_vars(lp, v, index);
                         let item_scope = scope.with_extra(extra.clone());
-                        (item_label(task, &item_scope, v), extra)
+                        let label = item_label(task, &item_scope, v);
+                        match eval_when(task, &item_scope) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                self.include_item_skipped(&h, &label);
+                                continue;
+                            }
+                            Err(e) => {
+                                self.include_failed(ctx, task, &h, &located(task, &e));
+                                failed = true;
+                                break;
+                            }
+                        }
+                        (label, extra)
                     }
                     _ => (String::new(), Vec::new()),
                 };
+                count += 1;
                 groups
                     .entry(label)
                     .or_insert_with(|| (extra, Vec::new()))
                     .1
                     .push(h.clone());
             }
-            if let Some(st) = self.states.get_mut(&h) {
-                st.stats.ok += count;
+            if !failed {
+                self.include_counted(&h, count);
             }
         }
         for (label, (_, group_hosts)) in &groups {
@@ -1452,6 +1489,29 @@ impl<'a> Executor<'a> {
             .result(host, Status::Skipped, None, &r, false, false);
         if let Some(st) = self.states.get_mut(host) {
             st.stats.skipped += 1;
+        }
+    }
+
+    /// One loop item of an include whose `when` is false on a host.
+    fn include_item_skipped(&mut self, host: &str, label: &str) {
+        let mut r = IndexMap::new();
+        r.insert("changed".into(), Value::from(false));
+        r.insert(
+            "skip_reason".into(),
+            Value::from("Conditional result was False"),
+        );
+        r.insert("skipped".into(), Value::from(true));
+        self.reporter
+            .result(host, Status::Skipped, Some(label), &r, false, false);
+    }
+
+    /// A (looped) include ran `count` items on a host: one ok each, as
+    /// ansible-core counts; none at all (every item skipped) is a skip.
+    fn include_counted(&mut self, host: &str, count: u32) {
+        if count == 0 {
+            self.include_skipped(host);
+        } else if let Some(st) = self.states.get_mut(host) {
+            st.stats.ok += count;
         }
     }
 

@@ -259,9 +259,24 @@ pub fn truthy(v: &Value) -> bool {
 }
 
 fn describe(e: &Error) -> String {
-    let mut msg = match e.detail() {
-        Some(d) => format!("{}: {d}", kind_text(e.kind())),
-        None => kind_text(e.kind()).to_owned(),
+    let mut msg = match (e.kind(), e.detail()) {
+        // minijinja says "filter changed is unknown"; Ansible "No filter
+        // named 'changed'."
+        (
+            ErrorKind::UnknownFilter
+            | ErrorKind::UnknownTest
+            | ErrorKind::UnknownFunction
+            | ErrorKind::UnknownMethod,
+            Some(d),
+        ) => match d
+            .strip_suffix(" is unknown")
+            .and_then(|r| r.split_once(' '))
+        {
+            Some((what, name)) => format!("No {what} named '{name}'."),
+            None => format!("{}: {d}", kind_text(e.kind())),
+        },
+        (k, Some(d)) => format!("{}: {d}", kind_text(k)),
+        (k, None) => kind_text(k).to_owned(),
     };
     if let Some(line) = e.line()
         && e.kind() == ErrorKind::SyntaxError
@@ -280,10 +295,10 @@ fn kind_text(k: ErrorKind) -> &'static str {
     match k {
         ErrorKind::SyntaxError => "template syntax error",
         ErrorKind::UndefinedError => "undefined value",
-        ErrorKind::UnknownFilter => "no filter named so",
-        ErrorKind::UnknownTest => "no test named so",
-        ErrorKind::UnknownFunction => "no function named so",
-        ErrorKind::UnknownMethod => "no method named so",
+        ErrorKind::UnknownFilter => "unknown filter",
+        ErrorKind::UnknownTest => "unknown test",
+        ErrorKind::UnknownFunction => "unknown function",
+        ErrorKind::UnknownMethod => "unknown method",
         ErrorKind::InvalidOperation => "invalid operation",
         ErrorKind::MissingArgument => "missing argument",
         ErrorKind::TooManyArguments => "too many arguments",

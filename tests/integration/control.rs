@@ -958,3 +958,57 @@ fn missing_vars_files_are_skipped_with_a_warning() {
         "{r:?}"
     );
 }
+
+/// A looped include_tasks/include_role checks `when` per item (ansible-core
+/// 2.19's output, line for line in the conformance spirit): skipped items
+/// get their own skip line, an all-skipped include ends with the host's.
+#[test]
+fn looped_includes_check_when_per_item() {
+    let p = Project::new();
+    p.write(
+        "inc.yml",
+        "- copy: content=\"{{ item.n }}\" dest={{ root }}/inc-{{ item.n }}\n",
+    );
+    p.write(
+        "roles/r/tasks/main.yml",
+        "- copy: content=\"{{ item }}\" dest={{ root }}/role-{{ item }}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_tasks: inc.yml
+      loop: [{n: 1, en: false}, {n: 2, en: true}]
+      when: item.en | bool
+    - include_tasks: inc.yml
+      loop: [{n: 3}]
+      when: item.n == 5
+    - include_role: name=r
+      loop: [1, 2]
+      when: item == 2
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("skipping: [localhost] => (item={'n': 1, 'en': False}) \nincluded: "),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("skipping: [localhost] => (item={'n': 3}) \nskipping: [localhost]\n"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "skipping: [localhost] => (item=1) \nincluded: r for localhost => (item=2)\n"
+        ),
+        "{r:?}"
+    );
+    assert_eq!(p.read("inc-2"), "2");
+    assert_eq!(p.read("role-2"), "2");
+    assert!(!p.root().join("inc-1").exists() && !p.root().join("role-1").exists());
+    assert_eq!(recap(&r, "localhost"), [4, 2, 0, 0, 1, 0, 0]);
+}

@@ -483,3 +483,25 @@ fn start_at_task_skips_what_comes_before() {
     assert!(!p.root().join("first").exists());
     assert_eq!(p.read("second"), "2");
 }
+
+/// ansible-core's `undef` global: an undefined value when called, a defined
+/// function otherwise (values checked against ansible-playbook 2.19).
+#[test]
+fn undef_global_as_ansible() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    d: {a: 1}
+  tasks:
+    - copy:
+        content: "{{ undef is defined }} {{ (d.b | default(undef, true)) is defined }} {{ undef() is defined }}"
+        dest: "{{ root }}/out"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("out"), "True True False");
+}

@@ -23,6 +23,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_function("lookup", fn_lookup);
     env.add_function("query", fn_query);
     env.add_function("q", fn_query);
+    // Ansible's `undef(hint)`: an undefined value. As a bare name it is a
+    // function, so `undef is defined` is true, as in ansible-core.
+    env.add_function("undef", |_hint: minijinja::value::Rest<Value>| {
+        Value::UNDEFINED
+    });
     env.add_filter("fileglob", f_fileglob);
 }
 
