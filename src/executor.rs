@@ -2846,52 +2846,78 @@ async fn run_item_retrying(
     if let Some(skip) = unpredicted_dependency(task, st) {
         return skip;
     }
-    let Some(until) = &task.until else {
-        return run_item_once(ctx, task, st, scope).await;
-    };
-    let number = |v: &Option<Value>, default: u64| -> u64 {
-        v.as_ref()
-            .and_then(|v| scope.render_value(v).ok())
-            .and_then(|v| py_str(&v).trim().parse::<u64>().ok())
-            .unwrap_or(default)
-    };
-    // As ansible-core counts: retries unset means 3 attempts in all,
-    // retries N means N + 1.
-    let total = match &task.retries {
-        None => 3,
-        Some(_) => number(&task.retries, 0) + 1,
-    };
-    let delay = number(&task.delay, 5);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut out = run_item_once(ctx, task, st, scope).await;
-        if matches!(out.status, Status::Skipped | Status::Unreachable) {
-            return out;
-        }
-        let mut extra: Vec<(String, Value)> = out
-            .result
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some(reg) = &task.register {
-            extra.push((reg.clone(), vmap(out.result.clone())));
-        }
-        let cscope = scope.with_extra(extra);
-        let mut done = true;
-        for c in until {
-            match eval_condition(c, &cscope) {
-                Ok(b) => done &= b,
+    // As ansible-core counts: one run plus `retries` (3 when an `until`
+    // has no `retries`; a negative count is 0). With a single run there
+    // is neither an `until` check nor an `attempts` key.
+    let retries = match &task.retries {
+        Some(v) => match scope.render_value(v) {
+            Ok(v) if v.is_none() => None,
+            Ok(v) => match keyword_int("retries", &v) {
+                Ok(n) => Some(n.max(0) as u64),
                 Err(e) => {
                     return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e)));
                 }
-            }
+            },
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        },
+        None => None,
+    };
+    let until = task.until.as_deref().unwrap_or_default();
+    let total = 1 + retries.unwrap_or(if until.is_empty() { 0 } else { 3 });
+    if total == 1 {
+        return run_item_once(ctx, task, st, scope, None).await;
+    }
+    let delay = match &task.delay {
+        Some(v) => match keyword_float(scope, "delay", v) {
+            Ok(d) if d < 0.0 => 1.0,
+            Ok(d) => d,
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        },
+        None => 5.0,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut out = run_item_once(ctx, task, st, scope, Some(attempt)).await;
+        // Skipped, unreachable, or failed before the module ran (no
+        // `attempts`): ansible-core does not retry these.
+        if matches!(out.status, Status::Skipped | Status::Unreachable)
+            || !out.result.contains_key("attempts")
+        {
+            return out;
         }
-        out.result.insert("attempts".into(), Value::from(attempt));
+        // `until` sees the result only through the registered variable;
+        // without `until`, the task is retried until it does not fail.
+        let done = match until {
+            [] => out.status != Status::Failed,
+            until => {
+                let cscope = match &task.register {
+                    Some(reg) => scope.with_extra([(reg.clone(), vmap(out.result.clone()))]),
+                    None => scope.clone(),
+                };
+                let mut done = true;
+                for c in until {
+                    match eval_condition(c, &cscope) {
+                        Ok(b) => done &= b,
+                        Err(e) => {
+                            return with_ignore(
+                                ctx,
+                                task,
+                                scope,
+                                ItemOutcome::failed(located(task, &e)),
+                            );
+                        }
+                    }
+                }
+                done
+            }
+        };
         if done {
             return out;
         }
         if attempt >= total {
+            // ansible-core registers one attempt fewer than it made.
+            out.result.insert("attempts".into(), Value::from(total - 1));
             out.status = Status::Failed;
             out.result.insert("failed".into(), Value::from(true));
             return with_ignore(ctx, task, scope, out);
@@ -2901,8 +2927,56 @@ async fn run_item_retrying(
             &task.display_name(),
             total - attempt,
         );
-        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        tokio::time::sleep(seconds(delay)).await;
     }
+}
+
+/// A duration of `secs` seconds (a non-negative, finite float), capped.
+fn seconds(secs: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX)
+}
+
+/// A task keyword ansible-core converts to an int: whole numbers, also
+/// as floats (`2.0`), strings (`" 2 "`, `"2.0"`) or booleans.
+fn keyword_int(keyword: &str, v: &Value) -> Result<i64, String> {
+    let whole = |f: f64| (f.fract() == 0.0 && f.is_finite()).then_some(f as i64);
+    let n = match v.kind() {
+        ValueKind::Bool => Some(i64::from(v.is_true())),
+        ValueKind::Number => i64::try_from(v.clone())
+            .ok()
+            .or_else(|| f64::try_from(v.clone()).ok().and_then(whole)),
+        ValueKind::String => {
+            let t = v.as_str().unwrap_or_default().trim();
+            t.parse::<i64>()
+                .ok()
+                .or_else(|| t.parse::<f64>().ok().and_then(whole))
+        }
+        _ => None,
+    };
+    n.ok_or_else(|| {
+        format!(
+            "Error processing keyword '{keyword}': The value {} could not be converted to 'int'.",
+            crate::template::py_repr(v)
+        )
+    })
+}
+
+/// A task keyword ansible-core converts to a float (`delay`,
+/// `loop_control.pause`), templated first.
+fn keyword_float(scope: &Arc<VarScope>, keyword: &str, v: &Value) -> Result<f64, String> {
+    let v = scope.render_value(v)?;
+    let f = match v.kind() {
+        ValueKind::Bool => Some(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => f64::try_from(v.clone()).ok(),
+        ValueKind::String => v.as_str().unwrap_or_default().trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    f.filter(|f| f.is_finite()).ok_or_else(|| {
+        format!(
+            "Error processing keyword '{keyword}': The value {} could not be converted to 'float'.",
+            crate::template::py_repr(&v)
+        )
+    })
 }
 
 /// A task that uses the registered result of a command check mode could
@@ -2945,39 +3019,45 @@ fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
     })
 }
 
+/// The result of a task (or loop item) whose `when:` is false.
+fn skipped_by_when(task: &Task, scope: &Arc<VarScope>) -> ItemOutcome {
+    let mut r = IndexMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r.insert(
+        "false_condition".into(),
+        Value::from(false_condition(task, scope)),
+    );
+    r.insert(
+        "skip_reason".into(),
+        Value::from("Conditional result was False"),
+    );
+    r.insert("skipped".into(), Value::from(true));
+    ItemOutcome {
+        delegated: None,
+        status: Status::Skipped,
+        result: r,
+        diffs: Vec::new(),
+        ignored: false,
+        facts: IndexMap::new(),
+        gathered: IndexMap::new(),
+    }
+}
+
 /// Runs the task once (one loop item, or the whole task without a loop).
+/// `attempt` (under `until`/`retries`) is registered as `attempts` before
+/// `changed_when` and `failed_when` are evaluated, as ansible-core does.
 async fn run_item_once(
     ctx: &PlayCtx<'_>,
     task: &Task,
     st: &mut HostState,
     scope: &Arc<VarScope>,
+    attempt: Option<u64>,
 ) -> ItemOutcome {
     // Facts registered by an earlier loop item must be visible: rebuild the
     // scope only when needed (the caller's scope already has the item).
     match eval_when(task, scope) {
         Ok(true) => {}
-        Ok(false) => {
-            let mut r = IndexMap::new();
-            r.insert("changed".into(), Value::from(false));
-            r.insert(
-                "false_condition".into(),
-                Value::from(false_condition(task, scope)),
-            );
-            r.insert(
-                "skip_reason".into(),
-                Value::from("Conditional result was False"),
-            );
-            r.insert("skipped".into(), Value::from(true));
-            return ItemOutcome {
-                delegated: None,
-                status: Status::Skipped,
-                result: r,
-                diffs: Vec::new(),
-                ignored: false,
-                facts: IndexMap::new(),
-                gathered: IndexMap::new(),
-            };
-        }
+        Ok(false) => return skipped_by_when(task, scope),
         Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
     }
     let spec = task.module.spec();
@@ -3231,7 +3311,14 @@ async fn run_item_once(
             Err(e) => module_error(e),
         }
     };
-    if outcome.status == Status::Unreachable || outcome.status == Status::Skipped {
+    if outcome.status == Status::Unreachable {
+        return outcome;
+    }
+    let mut outcome = outcome;
+    if let Some(n) = attempt {
+        outcome.result.insert("attempts".into(), Value::from(n));
+    }
+    if outcome.status == Status::Skipped {
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)

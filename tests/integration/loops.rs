@@ -1,0 +1,210 @@
+//! Loops and `until`/`retries` as ansible-core 2.19 runs them. The expected
+//! lines and values were taken from ansible-playbook's output for the same
+//! playbooks.
+
+use crate::common::{Project, Run, recap};
+
+/// The result lines (`ok:`, `changed:`, `skipping:`, `fatal:`, `failed:`,
+/// `FAILED - RETRYING:`, `...ignoring`) under each task banner, each cut
+/// before its ` => ` result.
+fn lines(r: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in r.stdout.lines() {
+        let l = l.trim_end();
+        if l.starts_with("TASK [") {
+            out.push(l.trim_end_matches('*').trim_end().to_owned());
+            continue;
+        }
+        let result = [
+            "ok: ",
+            "changed: ",
+            "skipping: ",
+            "fatal: ",
+            "failed: ",
+            "FAILED - RETRYING: ",
+            "...ignoring",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p));
+        if result {
+            let cut = match l.find(" => (item=") {
+                Some(i) => match l[i + 1..].find(" => ") {
+                    Some(j) => &l[..i + 1 + j],
+                    None => l,
+                },
+                None => l.split(" => ").next().unwrap_or(l),
+            };
+            out.push(cut.trim_end().to_owned());
+        }
+    }
+    out
+}
+
+/// Runs the project's playbook with hoist, or with ansible-playbook when
+/// `HOIST_LOOPS_WITH_ANSIBLE` is set (to check the expectations).
+fn apply(p: &Project) -> Run {
+    if std::env::var_os("HOIST_LOOPS_WITH_ANSIBLE").is_none() {
+        return p.apply();
+    }
+    p.write(
+        "hosts.ini",
+        "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n",
+    );
+    let mut c = std::process::Command::new("ansible-playbook");
+    c.current_dir(p.path())
+        .args(["site.yml", "-i", "hosts.ini", "-e"])
+        .arg(format!("root={}", p.root().display()))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_STDOUT_CALLBACK", "default")
+        .env("ANSIBLE_LOCAL_TEMP", p.path().join(".ansible-tmp"))
+        .env("ANSIBLE_HOME", p.path().join(".ansible-home"));
+    crate::common::run(c)
+}
+
+fn project(tasks: &str) -> Project {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        &format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}"),
+    );
+    p
+}
+
+#[test]
+fn until_counts_attempts_and_retries_as_ansible() {
+    let p = project(
+        r#"    - name: until never
+      shell: "echo x >> {{ root }}/never; exit 0"
+      register: never
+      until: never.rc == 1
+      retries: 2
+      delay: 0
+      ignore_errors: true
+    - name: default retries
+      shell: "echo x >> {{ root }}/default"
+      register: d
+      until: d.rc == 1
+      delay: 0
+      ignore_errors: true
+    - name: retries zero
+      command: /bin/true
+      register: once
+      until: once.rc == 1
+      retries: 0
+    - name: negative retries
+      command: /bin/true
+      register: neg
+      until: neg.rc == 1
+      retries: "{{ -1 }}"
+      delay: 0
+    - name: retries without until
+      shell: "echo x >> {{ root }}/bare; test $(wc -l < {{ root }}/bare) -ge 2"
+      register: bare
+      retries: 3
+      delay: 0
+    - name: failed_when sees attempts
+      command: /bin/true
+      register: fw
+      until: fw is not failed
+      failed_when: fw.attempts < 2
+      retries: 3
+      delay: 0.1
+    - name: results
+      assert:
+        that:
+          - never is failed
+          - never.attempts == 2
+          - d.attempts == 3
+          - once is not failed
+          - once.attempts is not defined
+          - neg.attempts is not defined
+          - bare is not failed
+          - bare.attempts == 2
+          - fw.attempts == 2
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("never").lines().count(), 3, "{r:?}");
+    assert_eq!(p.read("default").lines().count(), 4, "{r:?}");
+    assert_eq!(p.read("bare").lines().count(), 2, "{r:?}");
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [until never]",
+            "FAILED - RETRYING: [localhost]: until never (2 retries left).",
+            "FAILED - RETRYING: [localhost]: until never (1 retries left).",
+            "fatal: [localhost]: FAILED!",
+            "...ignoring",
+            "TASK [default retries]",
+            "FAILED - RETRYING: [localhost]: default retries (3 retries left).",
+            "FAILED - RETRYING: [localhost]: default retries (2 retries left).",
+            "FAILED - RETRYING: [localhost]: default retries (1 retries left).",
+            "fatal: [localhost]: FAILED!",
+            "...ignoring",
+            "TASK [retries zero]",
+            "changed: [localhost]",
+            "TASK [negative retries]",
+            "changed: [localhost]",
+            "TASK [retries without until]",
+            "FAILED - RETRYING: [localhost]: retries without until (3 retries left).",
+            "changed: [localhost]",
+            "TASK [failed_when sees attempts]",
+            "FAILED - RETRYING: [localhost]: failed_when sees attempts (3 retries left).",
+            "changed: [localhost]",
+            "TASK [results]",
+            "ok: [localhost]",
+        ],
+        "{r:?}"
+    );
+    assert!(r.stdout.contains(r#"FAILED! => {"attempts": 2, "#), "{r:?}");
+    assert_eq!(recap(&r, "localhost"), [7, 6, 0, 0, 0, 0, 2]);
+}
+
+#[test]
+fn bad_retries_and_delay_fail_the_task() {
+    let p = project(
+        r#"    - name: bad retries
+      command: /bin/true
+      register: r
+      until: r.rc == 1
+      retries: abc
+      ignore_errors: true
+    - name: bad delay
+      command: /bin/true
+      register: r
+      until: r.rc == 1
+      retries: 1
+      delay: abc
+      ignore_errors: true
+    - name: float retries
+      command: /bin/true
+      register: r
+      until: r.rc == 1
+      retries: 1.7
+      ignore_errors: true
+    - name: whole float and string retries
+      command: /bin/true
+      register: r
+      until: r.rc == 1
+      retries: "2.0"
+      delay: "0"
+      ignore_errors: true
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    for msg in [
+        "Error processing keyword 'retries': The value 'abc' could not be converted to 'int'.",
+        "Error processing keyword 'delay': The value 'abc' could not be converted to 'float'.",
+        "Error processing keyword 'retries': The value 1.7 could not be converted to 'int'.",
+    ] {
+        assert!(r.stdout.contains(msg), "{msg}: {r:?}");
+    }
+    assert_eq!(
+        r.stdout.matches("FAILED - RETRYING: [localhost]").count(),
+        2,
+        "{r:?}"
+    );
+    assert_eq!(recap(&r, "localhost"), [4, 1, 0, 0, 0, 0, 4]);
+}
