@@ -2029,13 +2029,15 @@ fn eval_condition(cond: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {
     }
 }
 
-fn false_condition(task: &Task, scope: &Arc<VarScope>) -> String {
+/// The first `when:` condition that is false, as written (`when: false`
+/// gives the boolean, as ansible-core registers it).
+fn false_condition(task: &Task, scope: &Arc<VarScope>) -> Value {
     for cond in &task.when {
         if !eval_condition(cond, scope).unwrap_or(true) {
-            return py_str(cond);
+            return cond.clone();
         }
     }
-    String::new()
+    Value::from("")
 }
 
 /// A run-time error message that names the task and where it is written.
@@ -2298,6 +2300,43 @@ fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {
     py_str(item)
 }
 
+/// A loop whose items could not be worked out. As in
+/// ansible-core, when the loop refers to an undefined variable the task's
+/// `when:` is checked first (without the loop variable) and a false one
+/// skips the task; otherwise the task fails, which `ignore_errors` ignores.
+fn loop_failed(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &mut HostState,
+    scope: &Arc<VarScope>,
+    e: LoopError,
+    no_log: bool,
+) {
+    let msg = match e {
+        LoopError::Undefined(m) => {
+            if let Ok(false) = eval_when(task, scope) {
+                let out = skipped_by_when(task, scope);
+                report_item(ctx, st, task, None, &out, no_log, false);
+                finish(ctx, st, task, Status::Skipped, out.result, false, false);
+                return;
+            }
+            m
+        }
+        LoopError::Other(m) => m,
+    };
+    let out = with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &msg)));
+    report_item(ctx, st, task, None, &out, no_log, false);
+    finish(
+        ctx,
+        st,
+        task,
+        Status::Failed,
+        out.result,
+        false,
+        out.ignored,
+    );
+}
+
 async fn run_host_task(
     ctx: &PlayCtx<'_>,
     task: &Task,
@@ -2321,9 +2360,9 @@ async fn run_host_task(
             (out.status, out.result, changed)
         }
         Some(lp) => {
-            let items = match loop_items(task, &scope) {
+            let items = match build_loop(task, &scope) {
                 Ok(items) => items,
-                Err(e) => return fail_host_task(ctx, task, st, &located(task, &e)),
+                Err(e) => return loop_failed(ctx, task, st, &scope, e, no_log),
             };
             if items.is_empty() {
                 let mut r = IndexMap::new();
@@ -2416,6 +2455,9 @@ async fn run_host_task(
                 r.insert("msg".into(), Value::from("All items skipped"));
             } else {
                 r.insert("msg".into(), Value::from("All items completed"));
+            }
+            if !all_skipped {
+                r.insert("skipped".into(), Value::from(false));
             }
             r.insert("results".into(), Value::from(results));
             let status = if any_unreachable {
@@ -2719,13 +2761,47 @@ fn report_item(
     );
 }
 
+/// Why a loop's items could not be built.
+enum LoopError {
+    /// The loop refers to an undefined variable: ansible-core then checks
+    /// the task's `when:` first, and a false one skips the task.
+    Undefined(String),
+    Other(String),
+}
+
+impl LoopError {
+    fn message(self) -> String {
+        match self {
+            LoopError::Undefined(m) | LoopError::Other(m) => m,
+        }
+    }
+}
+
+/// Whether a templating error is ansible-core's `AnsibleUndefinedVariable`
+/// (an undefined name, or a missing attribute or key).
+fn is_undefined_error(e: &str) -> bool {
+    e.contains("is undefined") || e.contains("has no attribute")
+}
+
 fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> {
+    build_loop(task, scope).map_err(LoopError::message)
+}
+
+/// A loop's items, as ansible-core builds them: `loop:` must give a list;
+/// `with_<lookup>:` passes its terms (a list, or one term) to the lookup.
+fn build_loop(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, LoopError> {
     let Some(lp) = &task.loop_ else {
         return Ok(Vec::new());
     };
-    let v = scope.render_value(&lp.items)?;
+    let v = scope.render_value(&lp.items).map_err(|e| {
+        if is_undefined_error(&e) {
+            LoopError::Undefined(e)
+        } else {
+            LoopError::Other(e)
+        }
+    })?;
     if v.is_undefined() {
-        return Err("the loop's list is undefined".into());
+        return Err(LoopError::Undefined("the loop's list is undefined".into()));
     }
     let as_list = |v: &Value| -> Option<Vec<Value>> {
         match v.kind() {
@@ -2733,50 +2809,59 @@ fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> 
             _ => None,
         }
     };
-    match &lp.kind {
-        LoopKind::Loop | LoopKind::List => as_list(&v).ok_or_else(|| {
-            format!(
-                "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
-                py_str(&v)
-            )
-        }),
-        LoopKind::Items => {
-            let top = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
-            let mut out = Vec::new();
-            for i in top {
-                match as_list(&i) {
-                    Some(inner) if i.kind() == ValueKind::Seq => out.extend(inner),
-                    _ => out.push(i),
-                }
+    // A lookup's terms: the list given, or the one value as a list.
+    let terms = || as_list(&v).unwrap_or_else(|| vec![v.clone()]);
+    // The `items` lookup: lists among the terms are flattened one level.
+    let flattened = || {
+        let mut out = Vec::new();
+        for i in terms() {
+            match as_list(&i) {
+                Some(inner) if i.kind() == ValueKind::Seq => out.extend(inner),
+                _ => out.push(i),
             }
-            Ok(out)
         }
-        LoopKind::IndexedItems => {
-            let top = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
-            Ok(top
-                .into_iter()
-                .enumerate()
-                .map(|(i, x)| Value::from(vec![Value::from(i), x]))
-                .collect())
-        }
+        out
+    };
+    match &lp.kind {
+        LoopKind::Loop => as_list(&v).ok_or_else(|| {
+            LoopError::Other(format!(
+                "The `loop` value must resolve to a 'list', not '{}'.",
+                crate::template::pyfmt::py_type_name(&v)
+            ))
+        }),
+        LoopKind::List => Ok(terms()),
+        LoopKind::Items => Ok(flattened()),
+        LoopKind::IndexedItems => Ok(flattened()
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| Value::from(vec![Value::from(i), x]))
+            .collect()),
         LoopKind::Lookup(name) => {
-            let terms = match v.kind() {
-                ValueKind::Seq => v.clone(),
-                _ => Value::from(vec![v.clone()]),
+            let with_terms = scope.with_extra([("__hoist_terms".to_owned(), Value::from(terms()))]);
+            let failed = |e: &str| {
+                let e = e.strip_prefix("invalid operation: ").unwrap_or(e);
+                LoopError::Other(format!("The lookup plugin '{name}' failed: {e}"))
             };
-            let with_terms = scope.with_extra([("__hoist_terms".to_owned(), terms)]);
-            let found = with_terms.eval(&format!("query('{name}', *__hoist_terms)"))?;
-            as_list(&found).ok_or_else(|| format!("the {name} lookup did not return a list"))
+            let found = with_terms
+                .eval(&format!("query('{name}', *__hoist_terms)"))
+                .map_err(|e| failed(&e))?;
+            as_list(&found).ok_or_else(|| failed("the lookup did not return a list"))
         }
         LoopKind::Dict => {
-            if v.kind() != ValueKind::Map {
-                return Err(format!("with_dict expects a dict, got {}", py_str(&v)));
-            }
             let mut out = Vec::new();
-            if let Ok(keys) = v.try_iter() {
-                for k in keys {
-                    let val = v.get_item(&k).unwrap_or_default();
-                    out.push(vmap([("key", k), ("value", val)]));
+            for t in terms() {
+                if t.kind() != ValueKind::Map {
+                    return Err(LoopError::Other(format!(
+                        "The lookup plugin 'dict' failed: the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                        py_str(&t),
+                        crate::template::pyfmt::ansible_class_path(&t)
+                    )));
+                }
+                if let Ok(keys) = t.try_iter() {
+                    for k in keys {
+                        let val = t.get_item(&k).unwrap_or_default();
+                        out.push(vmap([("key", k), ("value", val)]));
+                    }
                 }
             }
             Ok(out)
@@ -3023,10 +3108,7 @@ fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
 fn skipped_by_when(task: &Task, scope: &Arc<VarScope>) -> ItemOutcome {
     let mut r = IndexMap::new();
     r.insert("changed".into(), Value::from(false));
-    r.insert(
-        "false_condition".into(),
-        Value::from(false_condition(task, scope)),
-    );
+    r.insert("false_condition".into(), false_condition(task, scope));
     r.insert(
         "skip_reason".into(),
         Value::from("Conditional result was False"),

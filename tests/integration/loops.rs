@@ -208,3 +208,154 @@ fn bad_retries_and_delay_fail_the_task() {
     );
     assert_eq!(recap(&r, "localhost"), [4, 1, 0, 0, 0, 0, 4]);
 }
+
+#[test]
+fn a_false_when_skips_a_loop_over_an_undefined_variable() {
+    let p = project(
+        r#"    - name: when false
+      debug: msg="{{ item }}"
+      loop: "{{ not_defined_anywhere }}"
+      when: false
+      register: r1
+    - name: when false, with_items
+      debug: msg="{{ item }}"
+      with_items: "{{ not_defined_anywhere }}"
+      when: false
+    - name: when true
+      debug: msg="{{ item }}"
+      loop: "{{ not_defined_anywhere }}"
+      when: true
+      ignore_errors: true
+      register: r3
+    - name: not a list, when false
+      debug: msg="{{ item }}"
+      loop: "{{ {'a': 1} }}"
+      when: false
+      ignore_errors: true
+    - name: results
+      assert:
+        that:
+          - r1 is skipped
+          - r1.skip_reason == 'Conditional result was False'
+          - r1.false_condition == False
+          - r1.results is not defined
+          - r3 is failed
+          - "'is undefined' in r3.msg"
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [when false]",
+            "skipping: [localhost]",
+            "TASK [when false, with_items]",
+            "skipping: [localhost]",
+            "TASK [when true]",
+            "fatal: [localhost]: FAILED!",
+            "...ignoring",
+            "TASK [not a list, when false]",
+            "fatal: [localhost]: FAILED!",
+            "...ignoring",
+            "TASK [results]",
+            "ok: [localhost]",
+        ],
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("The `loop` value must resolve to a 'list', not 'dict'."),
+        "{r:?}"
+    );
+    assert_eq!(recap(&r, "localhost"), [3, 0, 0, 0, 2, 0, 2]);
+}
+
+#[test]
+fn with_lookups_take_their_terms_as_ansible() {
+    let p = project(
+        r#"    - name: with_list of a dict
+      debug: msg="{{ item }}"
+      with_list: "{{ {'key': 'value', 'k2': 'v2'} }}"
+      register: wl
+    - name: with_list of a string
+      debug: msg="{{ item }}"
+      with_list: abc
+    - name: with_dict of two dicts
+      debug: msg="{{ item }}"
+      with_dict: [{a: 1}, {b: 2}]
+    - name: with_dict of a list
+      debug: msg="{{ item }}"
+      with_dict: [1, 2]
+      ignore_errors: true
+      register: wd
+    - name: with_indexed_items flattens
+      debug: msg="{{ item }}"
+      with_indexed_items: [[a, b], c]
+    - name: results
+      assert:
+        that:
+          - wl.results | length == 1
+          - "wl.results[0].item == {'key': 'value', 'k2': 'v2'}"
+          - wl.skipped == false
+          - wd is failed
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [with_list of a dict]",
+            "ok: [localhost] => (item={'key': 'value', 'k2': 'v2'})",
+            "TASK [with_list of a string]",
+            "ok: [localhost] => (item=abc)",
+            "TASK [with_dict of two dicts]",
+            "ok: [localhost] => (item={'key': 'a', 'value': 1})",
+            "ok: [localhost] => (item={'key': 'b', 'value': 2})",
+            "TASK [with_dict of a list]",
+            "fatal: [localhost]: FAILED!",
+            "...ignoring",
+            "TASK [with_indexed_items flattens]",
+            "ok: [localhost] => (item=[0, 'a'])",
+            "ok: [localhost] => (item=[1, 'b'])",
+            "ok: [localhost] => (item=[2, 'c'])",
+            "TASK [results]",
+            "ok: [localhost]",
+        ],
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "The lookup plugin 'dict' failed: the 'dict' lookup plugin expects a dictionary, got '1' of type <class 'ansible.module_utils._internal._datatag._AnsibleTaggedInt'>)"
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn loop_errors_honour_ignore_errors() {
+    let p = project(
+        r#"    - name: bad with_dict
+      debug: msg="{{ item }}"
+      with_dict: [1, 2]
+      ignore_errors: true
+    - name: the play goes on
+      debug: msg=on
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [bad with_dict]",
+            "fatal: [localhost]: FAILED!",
+            "...ignoring",
+            "TASK [the play goes on]",
+            "ok: [localhost]",
+        ],
+        "{r:?}"
+    );
+    assert_eq!(recap(&r, "localhost"), [2, 0, 0, 0, 0, 0, 1]);
+}
