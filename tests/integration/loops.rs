@@ -359,3 +359,162 @@ fn loop_errors_honour_ignore_errors() {
     );
     assert_eq!(recap(&r, "localhost"), [2, 0, 0, 0, 0, 0, 1]);
 }
+
+#[test]
+fn with_subelements_as_ansible() {
+    let p = project(
+        r#"    - name: key removed
+      debug: msg="{{ item.0 }}"
+      with_subelements:
+        - "{{ users }}"
+        - groups
+      register: key
+    - name: nested key
+      debug: msg="{{ item.1 }}"
+      with_subelements:
+        - "{{ users }}"
+        - info.keys
+    - name: a dict of items
+      debug: msg="{{ item.1 }}"
+      with_subelements:
+        - {a: {name: x, l: [1]}, b: {name: y, l: [2]}}
+        - l
+    - name: a skipped result
+      debug: msg="{{ item }}"
+      with_subelements:
+        - {skipped: true, a: {name: x, l: [1]}}
+        - l
+    - name: skip_missing
+      debug: msg="{{ item }}"
+      with_subelements:
+        - [{a: 1}, {l: 1}, {l: {m: [1]}}]
+        - l.m
+        - skip_missing: yes
+    - name: results
+      assert:
+        that:
+          - "key.results | map(attribute='msg') | list == [{'name': 'alice', 'info': {'keys': ['k1', 'k2']}}] * 2 + [{'name': 'bob', 'info': {'keys': ['k3']}}]"
+          - users[0].groups == ['wheel', 'dev']
+"#,
+    );
+    p.write(
+        "host_vars/localhost.yml",
+        r#"users:
+  - name: alice
+    groups: [wheel, dev]
+    info: {keys: [k1, k2]}
+  - name: bob
+    groups: [dev]
+    info: {keys: [k3]}
+  - name: carol
+    skipped: true
+    groups: [x]
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [key removed]",
+            "ok: [localhost] => (item=[{'name': 'alice', 'info': {'keys': ['k1', 'k2']}}, 'wheel'])",
+            "ok: [localhost] => (item=[{'name': 'alice', 'info': {'keys': ['k1', 'k2']}}, 'dev'])",
+            "ok: [localhost] => (item=[{'name': 'bob', 'info': {'keys': ['k3']}}, 'dev'])",
+            "TASK [nested key]",
+            "ok: [localhost] => (item=[{'name': 'alice', 'groups': ['wheel', 'dev'], 'info': {}}, 'k1'])",
+            "ok: [localhost] => (item=[{'name': 'alice', 'groups': ['wheel', 'dev'], 'info': {}}, 'k2'])",
+            "ok: [localhost] => (item=[{'name': 'bob', 'groups': ['dev'], 'info': {}}, 'k3'])",
+            "TASK [a dict of items]",
+            "ok: [localhost] => (item=[{'name': 'x'}, 1])",
+            "ok: [localhost] => (item=[{'name': 'y'}, 2])",
+            "TASK [a skipped result]",
+            "skipping: [localhost]",
+            "TASK [skip_missing]",
+            "ok: [localhost] => (item=[{'l': {}}, 1])",
+            "TASK [results]",
+            "ok: [localhost]",
+        ],
+        "{r:?}"
+    );
+}
+
+#[test]
+fn with_subelements_refuses_bad_terms_as_ansible() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[abc, l]",
+            "subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey",
+        ),
+        (
+            "[[{l: [1]}], 3]",
+            "subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey",
+        ),
+        (
+            "[[{l: [1]}], l, abc]",
+            "subelements lookup expects a list of two or three items, the optional third item must be a dict with flags skip_missing",
+        ),
+        (
+            "[[{l: [1]}], l, [skip_missing]]",
+            "'_AnsibleLazyTemplateList' object has no attribute 'get'",
+        ),
+        (
+            "[[{l: [1]}], l, 5]",
+            "'_AnsibleTaggedInt' object is not iterable",
+        ),
+        (
+            "[[{l: [1]}], l, {}, 4]",
+            "subelements lookup expects a list of two or three items,",
+        ),
+        (
+            "[[{l: [1]}]]",
+            "subelements lookup expects a list of two or three items,",
+        ),
+        (
+            "[[1], l]",
+            "subelements lookup expects a dictionary, got '1'",
+        ),
+        (
+            "[[{a: 1}], l]",
+            "could not find 'l' key in iterated item '{'a': 1}'",
+        ),
+        ("[[{l: 1}], l]", "the key l should point to a list, got '1'"),
+        (
+            "[[{l: 1}], l.m]",
+            "the key l should point to a dictionary, got '1'",
+        ),
+        (
+            "[[{l: 2}], l, {skip_missing: true}]",
+            "the key l should point to a list, got '2'",
+        ),
+    ];
+    let tasks: String = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (terms, _))| {
+            format!(
+                "    - name: case {i}\n      debug: msg=\"{{{{ item }}}}\"\n      with_subelements: {terms}\n      ignore_errors: true\n"
+            )
+        })
+        .collect();
+    let p = project(&tasks);
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    for (i, (terms, msg)) in cases.iter().enumerate() {
+        let banner = format!("TASK [case {i}]");
+        let fatal = r
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(&banner))
+            .find(|l| l.starts_with("fatal: "))
+            .unwrap_or_default();
+        // ansible-playbook ends the message there, hoist says where the
+        // task is after a blank line.
+        let full = format!("\"msg\": \"The lookup plugin 'subelements' failed: {msg}");
+        assert!(
+            fatal.contains(&format!("{full}\"")) || fatal.contains(&format!("{full}\\n")),
+            "{terms}: {full}\n{r:?}"
+        );
+    }
+    let n = cases.len() as u32;
+    assert_eq!(recap(&r, "localhost"), [n, 0, 0, 0, 0, 0, n]);
+}
