@@ -2300,7 +2300,63 @@ fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {
     py_str(item)
 }
 
-/// A loop whose items could not be worked out. As in
+/// A loop's `loop_control` settings that are templated once, before the
+/// first item (as ansible-core post-validates them).
+struct LoopControl {
+    pause: f64,
+    extended: bool,
+    allitems: bool,
+}
+
+impl LoopControl {
+    fn of(lp: &crate::playbook::LoopSpec, scope: &Arc<VarScope>) -> Result<LoopControl, String> {
+        let flag = |v: &Option<Value>, default: bool| -> Result<bool, String> {
+            match v {
+                Some(v) => value_bool(v, scope),
+                None => Ok(default),
+            }
+        };
+        let pause = match &lp.pause {
+            Some(v) => keyword_float(scope, "pause", v)?,
+            None => 0.0,
+        };
+        Ok(LoopControl {
+            pause: pause.max(0.0),
+            extended: flag(&lp.extended, false)?,
+            allitems: flag(&lp.extended_allitems, true)?,
+        })
+    }
+}
+
+/// `ansible_loop` for item `i` of `items` (`loop_control.extended`), with
+/// ansible-core's keys: no `previtem` on the first item, no `nextitem` on
+/// the last, `allitems` unless `extended_allitems` is false.
+fn extended_loop_var(items: &[Value], i: usize, allitems: bool) -> Value {
+    let n = items.len();
+    let mut m: Vec<(&str, Value)> = vec![
+        ("index", Value::from(i + 1)),
+        ("index0", Value::from(i)),
+        ("first", Value::from(i == 0)),
+        ("last", Value::from(i + 1 == n)),
+        ("length", Value::from(n)),
+        ("revindex", Value::from(n - i)),
+        ("revindex0", Value::from(n - i - 1)),
+    ];
+    if allitems {
+        m.push(("allitems", Value::from(items.to_vec())));
+    }
+    if let Some(next) = items.get(i + 1) {
+        m.push(("nextitem", next.clone()));
+    }
+    if i > 0
+        && let Some(prev) = items.get(i - 1)
+    {
+        m.push(("previtem", prev.clone()));
+    }
+    vmap(m)
+}
+
+/// A loop whose items (or `loop_control`) could not be worked out. As in
 /// ansible-core, when the loop refers to an undefined variable the task's
 /// `when:` is checked first (without the loop variable) and a false one
 /// skips the task; otherwise the task fails, which `ignore_errors` ignores.
@@ -2360,8 +2416,12 @@ async fn run_host_task(
             (out.status, out.result, changed)
         }
         Some(lp) => {
-            let items = match build_loop(task, &scope) {
-                Ok(items) => items,
+            let (items, control) = match build_loop(task, &scope).and_then(|items| {
+                LoopControl::of(lp, &scope)
+                    .map(|c| (items, c))
+                    .map_err(LoopError::Other)
+            }) {
+                Ok(built) => built,
                 Err(e) => return loop_failed(ctx, task, st, &scope, e, no_log),
             };
             if items.is_empty() {
@@ -2378,10 +2438,18 @@ async fn run_host_task(
             let mut results = Vec::new();
             let mut any_changed = false;
             let mut any_failed = false;
+            // ansible-core ignores a loop's failure when every failed item
+            // was to be ignored (`ignore_errors` is templated per item).
+            let mut failures_ignored = true;
             let mut all_skipped = true;
             let mut any_unreachable = false;
-            let n = items.len();
+            // The registered variable holds the previous item's result
+            // while the loop runs, as in ansible-core.
+            let mut registered: Option<Value> = None;
             for (i, item) in items.iter().enumerate() {
+                if i > 0 && control.pause > 0.0 {
+                    tokio::time::sleep(seconds(control.pause)).await;
+                }
                 let mut extra = vec![
                     (lp.loop_var.clone(), item.clone()),
                     (
@@ -2393,37 +2461,18 @@ async fn run_host_task(
                     extra.push((iv.clone(), Value::from(i)));
                     extra.push(("ansible_index_var".to_owned(), Value::from(iv.as_str())));
                 }
-                if lp.extended {
-                    extra.push((
-                        "ansible_loop".to_owned(),
-                        vmap([
-                            ("index", Value::from(i + 1)),
-                            ("index0", Value::from(i)),
-                            ("revindex", Value::from(n - i)),
-                            ("revindex0", Value::from(n - i - 1)),
-                            ("first", Value::from(i == 0)),
-                            ("last", Value::from(i + 1 == n)),
-                            ("length", Value::from(n)),
-                            ("allitems", Value::from(items.clone())),
-                            (
-                                "previtem",
-                                if i > 0 {
-                                    items[i - 1].clone()
-                                } else {
-                                    Value::UNDEFINED
-                                },
-                            ),
-                            (
-                                "nextitem",
-                                items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
-                            ),
-                        ]),
-                    ));
+                let ansible_loop = control
+                    .extended
+                    .then(|| extended_loop_var(&items, i, control.allitems));
+                if let Some(al) = &ansible_loop {
+                    extra.push(("ansible_loop".to_owned(), al.clone()));
+                }
+                if let (Some(reg), Some(prev)) = (&task.register, &registered) {
+                    extra.push((reg.clone(), prev.clone()));
                 }
                 let item_scope = scope.with_extra(extra);
                 // Facts set by earlier items are visible to later ones.
                 let mut out = run_item(ctx, task, st, &item_scope).await;
-                let label = item_label(task, &item_scope, item);
                 out.result.insert(lp.loop_var.clone(), item.clone());
                 out.result
                     .insert("ansible_loop_var".into(), Value::from(lp.loop_var.as_str()));
@@ -2432,6 +2481,25 @@ async fn run_host_task(
                     out.result
                         .insert("ansible_index_var".into(), Value::from(iv.as_str()));
                 }
+                if let Some(al) = ansible_loop {
+                    out.result.insert("ansible_loop".into(), al);
+                }
+                // The label and `break_when` see this item's result.
+                let item_scope = match &task.register {
+                    Some(reg) => {
+                        let this = vmap(out.result.clone());
+                        registered = Some(this.clone());
+                        item_scope.with_extra([(reg.clone(), this)])
+                    }
+                    None => item_scope,
+                };
+                let label = item_label(task, &item_scope, item);
+                // Items never print `...ignoring`: the task does, once,
+                // after its last item.
+                if out.status == Status::Failed {
+                    failures_ignored &= is_ignored(ctx, task, &item_scope);
+                }
+                out.ignored = false;
                 report_item(ctx, st, task, Some(&label), &out, no_log, verbose_always);
                 any_changed |= result_changed(&out);
                 // An ignored item failure still fails the loop's result;
@@ -2442,6 +2510,18 @@ async fn run_host_task(
                 route_facts(task, st, &item_scope, FactSet::take(&mut out));
                 results.push(vmap(out.result.clone()));
                 if any_unreachable {
+                    break;
+                }
+                let mut stop = !lp.break_when.is_empty();
+                for c in &lp.break_when {
+                    match eval_condition(c, &item_scope) {
+                        Ok(b) => stop &= b,
+                        Err(e) => {
+                            return loop_failed(ctx, task, st, &scope, LoopError::Other(e), no_log);
+                        }
+                    }
+                }
+                if stop {
                     break;
                 }
             }
@@ -2464,7 +2544,19 @@ async fn run_host_task(
                 st.unreachable = true;
                 Status::Unreachable
             } else if any_failed {
-                Status::Failed
+                if failures_ignored {
+                    ctx.reporter.ignoring();
+                }
+                finish(
+                    ctx,
+                    st,
+                    task,
+                    Status::Failed,
+                    r,
+                    any_changed,
+                    failures_ignored,
+                );
+                return;
             } else if all_skipped {
                 // The default callback closes an all-skipped loop with the
                 // host's own skip line.

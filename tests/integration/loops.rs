@@ -518,3 +518,128 @@ fn with_subelements_refuses_bad_terms_as_ansible() {
     let n = cases.len() as u32;
     assert_eq!(recap(&r, "localhost"), [n, 0, 0, 0, 0, 0, n]);
 }
+
+#[test]
+fn an_ignored_loop_failure_prints_ignoring_once_after_its_items() {
+    let p = project(
+        r#"    - name: first item fails
+      command: "{{ item }}"
+      loop: ["/bin/false", "/bin/true"]
+      ignore_errors: true
+      changed_when: false
+    - name: ignored for one item only
+      command: "{{ item }}"
+      loop: ["/bin/false", "/bin/true"]
+      ignore_errors: "{{ item == '/bin/false' }}"
+      changed_when: false
+"#,
+    );
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [first item fails]",
+            "failed: [localhost] (item=/bin/false)",
+            "ok: [localhost] => (item=/bin/true)",
+            "...ignoring",
+            "TASK [ignored for one item only]",
+            "failed: [localhost] (item=/bin/false)",
+            "ok: [localhost] => (item=/bin/true)",
+            "...ignoring",
+        ],
+        "{r:?}"
+    );
+    assert_eq!(recap(&r, "localhost"), [2, 0, 0, 0, 0, 0, 2]);
+}
+
+#[test]
+fn loop_control_pause_extended_allitems_and_break_when() {
+    let p = project(
+        r#"    - name: no allitems
+      debug: msg="{{ ansible_loop.allitems | default('none') }}"
+      loop: [a, b]
+      loop_control:
+        extended: true
+        extended_allitems: false
+      register: e
+    - name: paused
+      debug: msg="{{ item }}"
+      loop: [a, b, c]
+      loop_control:
+        pause: "{{ 0.4 }}"
+    - name: break
+      debug: msg="{{ item }}"
+      loop: [1, 2, 3, 4]
+      register: b
+      loop_control:
+        break_when:
+          - b.msg == 2
+    - name: the registered variable holds the previous item's result
+      debug: msg="{{ p.item | default('none') }}"
+      loop: [a, b, c]
+      register: p
+      loop_control:
+        label: "{{ item }} {{ p.msg }}"
+    - name: results
+      assert:
+        that:
+          - e.results | map(attribute='msg') | list == ['none', 'none']
+          - "e.results[0].ansible_loop == {'index': 1, 'index0': 0, 'first': true, 'last': false, 'length': 2, 'revindex': 2, 'revindex0': 1, 'nextitem': 'b'}"
+          - e.results[1].ansible_loop.previtem == 'a'
+          - e.results[1].ansible_loop.nextitem is not defined
+          - b.results | map(attribute='item') | list == [1, 2]
+          - p.results | map(attribute='msg') | list == ['none', 'a', 'b']
+"#,
+    );
+    let start = std::time::Instant::now();
+    let r = apply(&p);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(800),
+        "two pauses of 0.4s: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        lines(&r),
+        [
+            "TASK [no allitems]",
+            "ok: [localhost] => (item=a)",
+            "ok: [localhost] => (item=b)",
+            "TASK [paused]",
+            "ok: [localhost] => (item=a)",
+            "ok: [localhost] => (item=b)",
+            "ok: [localhost] => (item=c)",
+            "TASK [break]",
+            "ok: [localhost] => (item=1)",
+            "ok: [localhost] => (item=2)",
+            "TASK [the registered variable holds the previous item's result]",
+            "ok: [localhost] => (item=a none)",
+            "ok: [localhost] => (item=b a)",
+            "ok: [localhost] => (item=c b)",
+            "TASK [results]",
+            "ok: [localhost]",
+        ],
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_bad_pause_is_refused_at_load() {
+    let p = project(
+        r#"    - debug: msg="{{ item }}"
+      loop: [a]
+      loop_control:
+        pause: soon
+"#,
+    );
+    // ansible-playbook fails the task when it runs ("Error processing
+    // keyword 'pause': The value 'soon' could not be converted to
+    // 'float'."); hoist refuses such a playbook before running anything.
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("`pause` must be a number of seconds"),
+        "{r:?}"
+    );
+}
