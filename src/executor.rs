@@ -2264,13 +2264,15 @@ fn eval_condition(cond: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {
     }
 }
 
-fn false_condition(task: &Task, scope: &Arc<VarScope>) -> String {
+/// The first `when:` condition that is false, as written (`when: false`
+/// gives the boolean, as ansible-core registers it).
+fn false_condition(task: &Task, scope: &Arc<VarScope>) -> Value {
     for cond in &task.when {
         if !eval_condition(cond, scope).unwrap_or(true) {
-            return py_str(cond);
+            return cond.clone();
         }
     }
-    String::new()
+    Value::from("")
 }
 
 /// A run-time error message that names the task and where it is written.
@@ -2533,6 +2535,99 @@ fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {
     py_str(item)
 }
 
+/// A loop's `loop_control` settings that are templated once, before the
+/// first item (as ansible-core post-validates them).
+struct LoopControl {
+    pause: f64,
+    extended: bool,
+    allitems: bool,
+}
+
+impl LoopControl {
+    fn of(lp: &crate::playbook::LoopSpec, scope: &Arc<VarScope>) -> Result<LoopControl, String> {
+        let flag = |v: &Option<Value>, default: bool| -> Result<bool, String> {
+            match v {
+                Some(v) => value_bool(v, scope),
+                None => Ok(default),
+            }
+        };
+        let pause = match &lp.pause {
+            Some(v) => keyword_float(scope, "pause", v)?,
+            None => 0.0,
+        };
+        Ok(LoopControl {
+            pause: pause.max(0.0),
+            extended: flag(&lp.extended, false)?,
+            allitems: flag(&lp.extended_allitems, true)?,
+        })
+    }
+}
+
+/// `ansible_loop` for item `i` of `items` (`loop_control.extended`), with
+/// ansible-core's keys: no `previtem` on the first item, no `nextitem` on
+/// the last, `allitems` unless `extended_allitems` is false.
+fn extended_loop_var(items: &[Value], i: usize, allitems: bool) -> Value {
+    let n = items.len();
+    let mut m: Vec<(&str, Value)> = vec![
+        ("index", Value::from(i + 1)),
+        ("index0", Value::from(i)),
+        ("first", Value::from(i == 0)),
+        ("last", Value::from(i + 1 == n)),
+        ("length", Value::from(n)),
+        ("revindex", Value::from(n - i)),
+        ("revindex0", Value::from(n - i - 1)),
+    ];
+    if allitems {
+        m.push(("allitems", Value::from(items.to_vec())));
+    }
+    if let Some(next) = items.get(i + 1) {
+        m.push(("nextitem", next.clone()));
+    }
+    if i > 0
+        && let Some(prev) = items.get(i - 1)
+    {
+        m.push(("previtem", prev.clone()));
+    }
+    vmap(m)
+}
+
+/// A loop whose items (or `loop_control`) could not be worked out. As in
+/// ansible-core, when the loop refers to an undefined variable the task's
+/// `when:` is checked first (without the loop variable) and a false one
+/// skips the task; otherwise the task fails, which `ignore_errors` ignores.
+fn loop_failed(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    st: &mut HostState,
+    scope: &Arc<VarScope>,
+    e: LoopError,
+    no_log: bool,
+) {
+    let msg = match e {
+        LoopError::Undefined(m) => {
+            if let Ok(false) = eval_when(task, scope) {
+                let out = skipped_by_when(task, scope);
+                report_item(ctx, st, task, None, &out, no_log, false);
+                finish(ctx, st, task, Status::Skipped, out.result, false, false);
+                return;
+            }
+            m
+        }
+        LoopError::Other(m) => m,
+    };
+    let out = with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &msg)));
+    report_item(ctx, st, task, None, &out, no_log, false);
+    finish(
+        ctx,
+        st,
+        task,
+        Status::Failed,
+        out.result,
+        false,
+        out.ignored,
+    );
+}
+
 async fn run_host_task(
     ctx: &PlayCtx<'_>,
     task: &Task,
@@ -2556,9 +2651,13 @@ async fn run_host_task(
             (out.status, out.result, changed)
         }
         Some(lp) => {
-            let items = match loop_items(task, &scope) {
-                Ok(items) => items,
-                Err(e) => return fail_host_task(ctx, task, st, &located(task, &e)),
+            let (items, control) = match build_loop(task, &scope).and_then(|items| {
+                LoopControl::of(lp, &scope)
+                    .map(|c| (items, c))
+                    .map_err(LoopError::Other)
+            }) {
+                Ok(built) => built,
+                Err(e) => return loop_failed(ctx, task, st, &scope, e, no_log),
             };
             if items.is_empty() {
                 let mut r = IndexMap::new();
@@ -2574,10 +2673,18 @@ async fn run_host_task(
             let mut results = Vec::new();
             let mut any_changed = false;
             let mut any_failed = false;
+            // ansible-core ignores a loop's failure when every failed item
+            // was to be ignored (`ignore_errors` is templated per item).
+            let mut failures_ignored = true;
             let mut all_skipped = true;
             let mut any_unreachable = false;
-            let n = items.len();
+            // The registered variable holds the previous item's result
+            // while the loop runs, as in ansible-core.
+            let mut registered: Option<Value> = None;
             for (i, item) in items.iter().enumerate() {
+                if i > 0 && control.pause > 0.0 {
+                    tokio::time::sleep(seconds(control.pause)).await;
+                }
                 let mut extra = vec![
                     (lp.loop_var.clone(), item.clone()),
                     (
@@ -2589,37 +2696,18 @@ async fn run_host_task(
                     extra.push((iv.clone(), Value::from(i)));
                     extra.push(("ansible_index_var".to_owned(), Value::from(iv.as_str())));
                 }
-                if lp.extended {
-                    extra.push((
-                        "ansible_loop".to_owned(),
-                        vmap([
-                            ("index", Value::from(i + 1)),
-                            ("index0", Value::from(i)),
-                            ("revindex", Value::from(n - i)),
-                            ("revindex0", Value::from(n - i - 1)),
-                            ("first", Value::from(i == 0)),
-                            ("last", Value::from(i + 1 == n)),
-                            ("length", Value::from(n)),
-                            ("allitems", Value::from(items.clone())),
-                            (
-                                "previtem",
-                                if i > 0 {
-                                    items[i - 1].clone()
-                                } else {
-                                    Value::UNDEFINED
-                                },
-                            ),
-                            (
-                                "nextitem",
-                                items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
-                            ),
-                        ]),
-                    ));
+                let ansible_loop = control
+                    .extended
+                    .then(|| extended_loop_var(&items, i, control.allitems));
+                if let Some(al) = &ansible_loop {
+                    extra.push(("ansible_loop".to_owned(), al.clone()));
+                }
+                if let (Some(reg), Some(prev)) = (&task.register, &registered) {
+                    extra.push((reg.clone(), prev.clone()));
                 }
                 let item_scope = scope.with_extra(extra);
                 // Facts set by earlier items are visible to later ones.
                 let mut out = run_item(ctx, task, st, &item_scope).await;
-                let label = item_label(task, &item_scope, item);
                 out.result.insert(lp.loop_var.clone(), item.clone());
                 out.result
                     .insert("ansible_loop_var".into(), Value::from(lp.loop_var.as_str()));
@@ -2628,6 +2716,25 @@ async fn run_host_task(
                     out.result
                         .insert("ansible_index_var".into(), Value::from(iv.as_str()));
                 }
+                if let Some(al) = ansible_loop {
+                    out.result.insert("ansible_loop".into(), al);
+                }
+                // The label and `break_when` see this item's result.
+                let item_scope = match &task.register {
+                    Some(reg) => {
+                        let this = vmap(out.result.clone());
+                        registered = Some(this.clone());
+                        item_scope.with_extra([(reg.clone(), this)])
+                    }
+                    None => item_scope,
+                };
+                let label = item_label(task, &item_scope, item);
+                // Items never print `...ignoring`: the task does, once,
+                // after its last item.
+                if out.status == Status::Failed {
+                    failures_ignored &= is_ignored(ctx, task, &item_scope);
+                }
+                out.ignored = false;
                 report_item(ctx, st, task, Some(&label), &out, no_log, verbose_always);
                 any_changed |= result_changed(&out);
                 // An ignored item failure still fails the loop's result;
@@ -2638,6 +2745,18 @@ async fn run_host_task(
                 route_facts(task, st, &item_scope, FactSet::take(&mut out));
                 results.push(vmap(out.result.clone()));
                 if any_unreachable {
+                    break;
+                }
+                let mut stop = !lp.break_when.is_empty();
+                for c in &lp.break_when {
+                    match eval_condition(c, &item_scope) {
+                        Ok(b) => stop &= b,
+                        Err(e) => {
+                            return loop_failed(ctx, task, st, &scope, LoopError::Other(e), no_log);
+                        }
+                    }
+                }
+                if stop {
                     break;
                 }
             }
@@ -2652,12 +2771,27 @@ async fn run_host_task(
             } else {
                 r.insert("msg".into(), Value::from("All items completed"));
             }
+            if !all_skipped {
+                r.insert("skipped".into(), Value::from(false));
+            }
             r.insert("results".into(), Value::from(results));
             let status = if any_unreachable {
                 st.unreachable = true;
                 Status::Unreachable
             } else if any_failed {
-                Status::Failed
+                if failures_ignored {
+                    ctx.reporter.ignoring();
+                }
+                finish(
+                    ctx,
+                    st,
+                    task,
+                    Status::Failed,
+                    r,
+                    any_changed,
+                    failures_ignored,
+                );
+                return;
             } else if all_skipped {
                 // The default callback closes an all-skipped loop with the
                 // host's own skip line.
@@ -2956,13 +3090,47 @@ fn report_item(
     );
 }
 
+/// Why a loop's items could not be built.
+enum LoopError {
+    /// The loop refers to an undefined variable: ansible-core then checks
+    /// the task's `when:` first, and a false one skips the task.
+    Undefined(String),
+    Other(String),
+}
+
+impl LoopError {
+    fn message(self) -> String {
+        match self {
+            LoopError::Undefined(m) | LoopError::Other(m) => m,
+        }
+    }
+}
+
+/// Whether a templating error is ansible-core's `AnsibleUndefinedVariable`
+/// (an undefined name, or a missing attribute or key).
+fn is_undefined_error(e: &str) -> bool {
+    e.contains("is undefined") || e.contains("has no attribute")
+}
+
 fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> {
+    build_loop(task, scope).map_err(LoopError::message)
+}
+
+/// A loop's items, as ansible-core builds them: `loop:` must give a list;
+/// `with_<lookup>:` passes its terms (a list, or one term) to the lookup.
+fn build_loop(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, LoopError> {
     let Some(lp) = &task.loop_ else {
         return Ok(Vec::new());
     };
-    let v = scope.render_value(&lp.items)?;
+    let v = scope.render_value(&lp.items).map_err(|e| {
+        if is_undefined_error(&e) {
+            LoopError::Undefined(e)
+        } else {
+            LoopError::Other(e)
+        }
+    })?;
     if v.is_undefined() {
-        return Err("the loop's list is undefined".into());
+        return Err(LoopError::Undefined("the loop's list is undefined".into()));
     }
     let as_list = |v: &Value| -> Option<Vec<Value>> {
         match v.kind() {
@@ -2970,50 +3138,59 @@ fn loop_items(task: &Task, scope: &Arc<VarScope>) -> Result<Vec<Value>, String> 
             _ => None,
         }
     };
-    match &lp.kind {
-        LoopKind::Loop | LoopKind::List => as_list(&v).ok_or_else(|| {
-            format!(
-                "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
-                py_str(&v)
-            )
-        }),
-        LoopKind::Items => {
-            let top = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
-            let mut out = Vec::new();
-            for i in top {
-                match as_list(&i) {
-                    Some(inner) if i.kind() == ValueKind::Seq => out.extend(inner),
-                    _ => out.push(i),
-                }
+    // A lookup's terms: the list given, or the one value as a list.
+    let terms = || as_list(&v).unwrap_or_else(|| vec![v.clone()]);
+    // The `items` lookup: lists among the terms are flattened one level.
+    let flattened = || {
+        let mut out = Vec::new();
+        for i in terms() {
+            match as_list(&i) {
+                Some(inner) if i.kind() == ValueKind::Seq => out.extend(inner),
+                _ => out.push(i),
             }
-            Ok(out)
         }
-        LoopKind::IndexedItems => {
-            let top = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
-            Ok(top
-                .into_iter()
-                .enumerate()
-                .map(|(i, x)| Value::from(vec![Value::from(i), x]))
-                .collect())
-        }
+        out
+    };
+    match &lp.kind {
+        LoopKind::Loop => as_list(&v).ok_or_else(|| {
+            LoopError::Other(format!(
+                "The `loop` value must resolve to a 'list', not '{}'.",
+                crate::template::pyfmt::py_type_name(&v)
+            ))
+        }),
+        LoopKind::List => Ok(terms()),
+        LoopKind::Items => Ok(flattened()),
+        LoopKind::IndexedItems => Ok(flattened()
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| Value::from(vec![Value::from(i), x]))
+            .collect()),
         LoopKind::Lookup(name) => {
-            let terms = match v.kind() {
-                ValueKind::Seq => v.clone(),
-                _ => Value::from(vec![v.clone()]),
+            let with_terms = scope.with_extra([("__hoist_terms".to_owned(), Value::from(terms()))]);
+            let failed = |e: &str| {
+                let e = e.strip_prefix("invalid operation: ").unwrap_or(e);
+                LoopError::Other(format!("The lookup plugin '{name}' failed: {e}"))
             };
-            let with_terms = scope.with_extra([("__hoist_terms".to_owned(), terms)]);
-            let found = with_terms.eval(&format!("query('{name}', *__hoist_terms)"))?;
-            as_list(&found).ok_or_else(|| format!("the {name} lookup did not return a list"))
+            let found = with_terms
+                .eval(&format!("query('{name}', *__hoist_terms)"))
+                .map_err(|e| failed(&e))?;
+            as_list(&found).ok_or_else(|| failed("the lookup did not return a list"))
         }
         LoopKind::Dict => {
-            if v.kind() != ValueKind::Map {
-                return Err(format!("with_dict expects a dict, got {}", py_str(&v)));
-            }
             let mut out = Vec::new();
-            if let Ok(keys) = v.try_iter() {
-                for k in keys {
-                    let val = v.get_item(&k).unwrap_or_default();
-                    out.push(vmap([("key", k), ("value", val)]));
+            for t in terms() {
+                if t.kind() != ValueKind::Map {
+                    return Err(LoopError::Other(format!(
+                        "The lookup plugin 'dict' failed: the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                        py_str(&t),
+                        crate::template::pyfmt::ansible_class_path(&t)
+                    )));
+                }
+                if let Ok(keys) = t.try_iter() {
+                    for k in keys {
+                        let val = t.get_item(&k).unwrap_or_default();
+                        out.push(vmap([("key", k), ("value", val)]));
+                    }
                 }
             }
             Ok(out)
@@ -3083,52 +3260,78 @@ async fn run_item_retrying(
     if let Some(skip) = unpredicted_dependency(task, st) {
         return skip;
     }
-    let Some(until) = &task.until else {
-        return run_item_once(ctx, task, st, scope).await;
-    };
-    let number = |v: &Option<Value>, default: u64| -> u64 {
-        v.as_ref()
-            .and_then(|v| scope.render_value(v).ok())
-            .and_then(|v| py_str(&v).trim().parse::<u64>().ok())
-            .unwrap_or(default)
-    };
-    // As ansible-core counts: retries unset means 3 attempts in all,
-    // retries N means N + 1.
-    let total = match &task.retries {
-        None => 3,
-        Some(_) => number(&task.retries, 0) + 1,
-    };
-    let delay = number(&task.delay, 5);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut out = run_item_once(ctx, task, st, scope).await;
-        if matches!(out.status, Status::Skipped | Status::Unreachable) {
-            return out;
-        }
-        let mut extra: Vec<(String, Value)> = out
-            .result
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some(reg) = &task.register {
-            extra.push((reg.clone(), vmap(out.result.clone())));
-        }
-        let cscope = scope.with_extra(extra);
-        let mut done = true;
-        for c in until {
-            match eval_condition(c, &cscope) {
-                Ok(b) => done &= b,
+    // As ansible-core counts: one run plus `retries` (3 when an `until`
+    // has no `retries`; a negative count is 0). With a single run there
+    // is neither an `until` check nor an `attempts` key.
+    let retries = match &task.retries {
+        Some(v) => match scope.render_value(v) {
+            Ok(v) if v.is_none() => None,
+            Ok(v) => match keyword_int("retries", &v) {
+                Ok(n) => Some(n.max(0) as u64),
                 Err(e) => {
                     return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e)));
                 }
-            }
+            },
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        },
+        None => None,
+    };
+    let until = task.until.as_deref().unwrap_or_default();
+    let total = 1 + retries.unwrap_or(if until.is_empty() { 0 } else { 3 });
+    if total == 1 {
+        return run_item_once(ctx, task, st, scope, None).await;
+    }
+    let delay = match &task.delay {
+        Some(v) => match keyword_float(scope, "delay", v) {
+            Ok(d) if d < 0.0 => 1.0,
+            Ok(d) => d,
+            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        },
+        None => 5.0,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut out = run_item_once(ctx, task, st, scope, Some(attempt)).await;
+        // Skipped, unreachable, or failed before the module ran (no
+        // `attempts`): ansible-core does not retry these.
+        if matches!(out.status, Status::Skipped | Status::Unreachable)
+            || !out.result.contains_key("attempts")
+        {
+            return out;
         }
-        out.result.insert("attempts".into(), Value::from(attempt));
+        // `until` sees the result only through the registered variable;
+        // without `until`, the task is retried until it does not fail.
+        let done = match until {
+            [] => out.status != Status::Failed,
+            until => {
+                let cscope = match &task.register {
+                    Some(reg) => scope.with_extra([(reg.clone(), vmap(out.result.clone()))]),
+                    None => scope.clone(),
+                };
+                let mut done = true;
+                for c in until {
+                    match eval_condition(c, &cscope) {
+                        Ok(b) => done &= b,
+                        Err(e) => {
+                            return with_ignore(
+                                ctx,
+                                task,
+                                scope,
+                                ItemOutcome::failed(located(task, &e)),
+                            );
+                        }
+                    }
+                }
+                done
+            }
+        };
         if done {
             return out;
         }
         if attempt >= total {
+            // ansible-core registers one attempt fewer than it made.
+            out.result.insert("attempts".into(), Value::from(total - 1));
             out.status = Status::Failed;
             out.result.insert("failed".into(), Value::from(true));
             return with_ignore(ctx, task, scope, out);
@@ -3138,8 +3341,56 @@ async fn run_item_retrying(
             &task.display_name(),
             total - attempt,
         );
-        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        tokio::time::sleep(seconds(delay)).await;
     }
+}
+
+/// A duration of `secs` seconds (a non-negative, finite float), capped.
+fn seconds(secs: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX)
+}
+
+/// A task keyword ansible-core converts to an int: whole numbers, also
+/// as floats (`2.0`), strings (`" 2 "`, `"2.0"`) or booleans.
+fn keyword_int(keyword: &str, v: &Value) -> Result<i64, String> {
+    let whole = |f: f64| (f.fract() == 0.0 && f.is_finite()).then_some(f as i64);
+    let n = match v.kind() {
+        ValueKind::Bool => Some(i64::from(v.is_true())),
+        ValueKind::Number => i64::try_from(v.clone())
+            .ok()
+            .or_else(|| f64::try_from(v.clone()).ok().and_then(whole)),
+        ValueKind::String => {
+            let t = v.as_str().unwrap_or_default().trim();
+            t.parse::<i64>()
+                .ok()
+                .or_else(|| t.parse::<f64>().ok().and_then(whole))
+        }
+        _ => None,
+    };
+    n.ok_or_else(|| {
+        format!(
+            "Error processing keyword '{keyword}': The value {} could not be converted to 'int'.",
+            crate::template::py_repr(v)
+        )
+    })
+}
+
+/// A task keyword ansible-core converts to a float (`delay`,
+/// `loop_control.pause`), templated first.
+fn keyword_float(scope: &Arc<VarScope>, keyword: &str, v: &Value) -> Result<f64, String> {
+    let v = scope.render_value(v)?;
+    let f = match v.kind() {
+        ValueKind::Bool => Some(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => f64::try_from(v.clone()).ok(),
+        ValueKind::String => v.as_str().unwrap_or_default().trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    f.filter(|f| f.is_finite()).ok_or_else(|| {
+        format!(
+            "Error processing keyword '{keyword}': The value {} could not be converted to 'float'.",
+            crate::template::py_repr(&v)
+        )
+    })
 }
 
 /// A task that uses the registered result of a command check mode could
@@ -3182,39 +3433,42 @@ fn unpredicted_dependency(task: &Task, st: &HostState) -> Option<ItemOutcome> {
     })
 }
 
+/// The result of a task (or loop item) whose `when:` is false.
+fn skipped_by_when(task: &Task, scope: &Arc<VarScope>) -> ItemOutcome {
+    let mut r = IndexMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r.insert("false_condition".into(), false_condition(task, scope));
+    r.insert(
+        "skip_reason".into(),
+        Value::from("Conditional result was False"),
+    );
+    r.insert("skipped".into(), Value::from(true));
+    ItemOutcome {
+        delegated: None,
+        status: Status::Skipped,
+        result: r,
+        diffs: Vec::new(),
+        ignored: false,
+        facts: IndexMap::new(),
+        gathered: IndexMap::new(),
+    }
+}
+
 /// Runs the task once (one loop item, or the whole task without a loop).
+/// `attempt` (under `until`/`retries`) is registered as `attempts` before
+/// `changed_when` and `failed_when` are evaluated, as ansible-core does.
 async fn run_item_once(
     ctx: &PlayCtx<'_>,
     task: &Task,
     st: &mut HostState,
     scope: &Arc<VarScope>,
+    attempt: Option<u64>,
 ) -> ItemOutcome {
     // Facts registered by an earlier loop item must be visible: rebuild the
     // scope only when needed (the caller's scope already has the item).
     match eval_when(task, scope) {
         Ok(true) => {}
-        Ok(false) => {
-            let mut r = IndexMap::new();
-            r.insert("changed".into(), Value::from(false));
-            r.insert(
-                "false_condition".into(),
-                Value::from(false_condition(task, scope)),
-            );
-            r.insert(
-                "skip_reason".into(),
-                Value::from("Conditional result was False"),
-            );
-            r.insert("skipped".into(), Value::from(true));
-            return ItemOutcome {
-                delegated: None,
-                status: Status::Skipped,
-                result: r,
-                diffs: Vec::new(),
-                ignored: false,
-                facts: IndexMap::new(),
-                gathered: IndexMap::new(),
-            };
-        }
+        Ok(false) => return skipped_by_when(task, scope),
         Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
     }
     let spec = task.module.spec();
@@ -3468,7 +3722,14 @@ async fn run_item_once(
             Err(e) => module_error(e),
         }
     };
-    if outcome.status == Status::Unreachable || outcome.status == Status::Skipped {
+    if outcome.status == Status::Unreachable {
+        return outcome;
+    }
+    let mut outcome = outcome;
+    if let Some(n) = attempt {
+        outcome.result.insert("attempts".into(), Value::from(n));
+    }
+    if outcome.status == Status::Skipped {
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)

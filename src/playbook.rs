@@ -335,7 +335,14 @@ pub struct LoopSpec {
     pub loop_var: String,
     pub index_var: Option<String>,
     pub label: Option<Value>,
-    pub extended: bool,
+    /// `extended`: a boolean or a template giving one.
+    pub extended: Option<Value>,
+    /// `extended_allitems` (default true): `ansible_loop.allitems`.
+    pub extended_allitems: Option<Value>,
+    /// `pause`: seconds (a float, or a template giving one) between items.
+    pub pause: Option<Value>,
+    /// `break_when`: conditions checked after each item; true ends the loop.
+    pub break_when: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -2585,10 +2592,13 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             loop_var: "item".into(),
             index_var: None,
             label: None,
-            extended: false,
+            extended: None,
+            extended_allitems: None,
+            pause: None,
+            break_when: Vec::new(),
         };
         if let Some(lc) = loop_control {
-            parse_loop_control(lc, &mut spec, checker.diags);
+            parse_loop_control(lc, &mut spec, checker);
         }
         spec
     });
@@ -2653,6 +2663,7 @@ const LOOP_CONTROL_KEYS: &[&str] = &[
     "pause",
     "extended",
     "extended_allitems",
+    "break_when",
 ];
 
 /// The span of key `k` in a mapping.
@@ -2664,8 +2675,27 @@ fn k_span(k: &str, pairs: &[(Node, Node)]) -> Span {
         .unwrap_or_else(|| Span::file_only("?"))
 }
 
-fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics) {
+/// `loop_control.pause`: seconds between items (a number, or a template
+/// giving one).
+fn pause(node: &Node, diags: &mut Diagnostics) -> Option<Value> {
+    match &node.kind {
+        NodeKind::Int(_) | NodeKind::Float(_) => Some(to_value(node, diags)),
+        NodeKind::Str(s) if is_template(s) || s.trim().parse::<f64>().is_ok() => {
+            Some(to_value(node, diags))
+        }
+        _ => {
+            diags.push(Diagnostic::at(
+                &node.span,
+                "`pause` must be a number of seconds",
+            ));
+            None
+        }
+    }
+}
+
+fn parse_loop_control(node: &Node, spec: &mut LoopSpec, checker: &mut Checker) {
     let Some(pairs) = node.as_map() else {
+        let diags = &mut *checker.diags;
         diags.push(Diagnostic::at(
             &node.span,
             "`loop_control` must be a mapping",
@@ -2674,6 +2704,11 @@ fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics)
     };
     for (k, v) in pairs {
         let key = k.key_text();
+        if key == "break_when" {
+            spec.break_when = conditions(v, checker);
+            continue;
+        }
+        let diags = &mut *checker.diags;
         match key.as_str() {
             "loop_var" => match v.as_str() {
                 Some(s) if is_identifier(s) => spec.loop_var = s.to_owned(),
@@ -2690,8 +2725,9 @@ fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics)
                 )),
             },
             "label" => spec.label = Some(to_value(v, diags)),
-            "extended" => spec.extended = flag(v, &key, diags).is_some_and(|b| b.is_true()),
-            "pause" | "extended_allitems" => {}
+            "extended" => spec.extended = flag(v, &key, diags),
+            "extended_allitems" => spec.extended_allitems = flag(v, &key, diags),
+            "pause" => spec.pause = pause(v, diags),
             _ => diags.push(
                 Diagnostic::at(&k.span, format!("`{key}` is not a valid loop_control key"))
                     .suggest(&key, LOOP_CONTROL_KEYS.iter().copied()),

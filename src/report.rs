@@ -385,6 +385,11 @@ impl Reporter {
         ));
     }
 
+    /// `...ignoring` after the items of a loop whose failure is ignored.
+    pub fn ignoring(&self) {
+        self.emit("...ignoring\n");
+    }
+
     /// `included: FILE for HOST, HOST => (item=...)`
     pub fn included(&self, path: &str, hosts: &[String], item: Option<&str>) {
         let mut line = format!("included: {path} for {}", hosts.join(", "));

@@ -299,7 +299,11 @@ impl Lookup<'_, '_, '_> {
         let mut out = Vec::new();
         for t in terms {
             if !is_map(&t) {
-                return Err(lookup_err("with_dict expects a dict"));
+                return Err(lookup_err(format!(
+                    "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                    py_str(&t),
+                    super::pyfmt::ansible_class_path(&t)
+                )));
             }
             for (k, v) in map_pairs(&t) {
                 out.push(Value::from_pairs(vec![
@@ -514,56 +518,116 @@ impl Lookup<'_, '_, '_> {
         Ok(result.into_iter().map(Value::from).collect())
     }
 
+    /// `subelements`: (item, subitem) pairs for the list under a (dotted)
+    /// key of each item, as ansible-core's plugin pairs them: the key is
+    /// removed from the item, items (or a whole registered result) marked
+    /// `skipped` are left out, and bad terms are refused with its messages.
     fn subelements(&self, terms: Vec<Value>) -> Result<Vec<Value>, Error> {
-        if terms.len() < 2 {
-            return Err(lookup_err(
-                "subelements lookup expects a list of two or three items",
+        let terms_err = |msg: &str| {
+            lookup_err(format!(
+                "subelements lookup expects a list of two or three items,{}{msg}",
+                if msg.is_empty() { "" } else { " " }
+            ))
+        };
+        if !(2..=3).contains(&terms.len()) {
+            return Err(terms_err(""));
+        }
+        let (data, key) = (&terms[0], &terms[1]);
+        let Some(key) = key.as_str().filter(|_| is_list(data) || is_map(data)) else {
+            return Err(terms_err(
+                "first a dict or a list, second a string pointing to the subkey",
             ));
-        }
-        let mut args = vec![terms[1].clone()];
-        if let Some(flags) = terms.get(2)
-            && let Some(skip) = map_get(flags, "skip_missing")
-        {
-            args.push(skip);
-        }
-        let data = &terms[0];
+        };
+        let path: Vec<&str> = key.split('.').collect();
+        // Anything but `False` under `skipped` skips, as in Python's
+        // `x.get('skipped', False) is not False`.
+        let skipped = |v: &Value| {
+            map_get(v, "skipped").is_some_and(|s| s.kind() != ValueKind::Bool || s.is_true())
+        };
         let elements = if is_map(data) {
+            if skipped(data) {
+                return Ok(Vec::new());
+            }
             map_pairs(data).into_iter().map(|(_, v)| v).collect()
         } else {
             list_items(data)
         };
-        let path: Vec<String> = py_str(&terms[1]).split('.').map(str::to_string).collect();
-        let skip_missing = args.get(1).is_some_and(|v| v.is_true());
+        let skip_missing = match terms.get(2) {
+            None => false,
+            Some(flags) if is_map(flags) => map_get(flags, "skip_missing")
+                .and_then(|v| crate::modules::args::to_bool(&v))
+                .unwrap_or(false),
+            Some(flags) => {
+                let ty = super::pyfmt::ansible_type_name(flags);
+                let known = match flags.kind() {
+                    ValueKind::String => flags.as_str().is_some_and(str::is_empty),
+                    ValueKind::Seq => list_items(flags)
+                        .iter()
+                        .all(|f| f.as_str() == Some("skip_missing")),
+                    _ => return Err(lookup_err(format!("'{ty}' object is not iterable"))),
+                };
+                return Err(if known {
+                    lookup_err(format!("'{ty}' object has no attribute 'get'"))
+                } else {
+                    terms_err("the optional third item must be a dict with flags skip_missing")
+                });
+            }
+        };
         let mut out = Vec::new();
-        for el in elements {
-            let mut cur = el.clone();
-            let mut missing = false;
-            for key in &path {
-                match map_get(&cur, key) {
-                    Some(v) => cur = v,
-                    None => {
-                        missing = true;
-                        break;
+        for item in elements {
+            if !is_map(&item) {
+                return Err(lookup_err(format!(
+                    "subelements lookup expects a dictionary, got '{}'",
+                    py_str(&item)
+                )));
+            }
+            if skipped(&item) {
+                continue;
+            }
+            // Walk the keys as the plugin does (a key equal to the last
+            // one counts as the last), then take the list out of its dict.
+            let mut cur = item.clone();
+            let mut walked: Vec<&str> = Vec::new();
+            let mut taken: Option<(&str, Vec<Value>)> = None;
+            let last = path.last().copied().unwrap_or_default();
+            for &k in &path {
+                let Some(v) = map_get(&cur, k) else {
+                    if skip_missing {
+                        continue;
                     }
+                    return Err(lookup_err(format!(
+                        "could not find '{k}' key in iterated item '{}'",
+                        py_str(&cur)
+                    )));
+                };
+                if k != last {
+                    if !is_map(&v) {
+                        if skip_missing {
+                            continue;
+                        }
+                        return Err(lookup_err(format!(
+                            "the key {k} should point to a dictionary, got '{}'",
+                            py_str(&v)
+                        )));
+                    }
+                    walked.push(k);
+                    cur = v;
+                } else if v.kind() != ValueKind::Seq {
+                    return Err(lookup_err(format!(
+                        "the key {k} should point to a list, got '{}'",
+                        py_str(&v)
+                    )));
+                } else {
+                    cur = without_key(&cur, k);
+                    taken = Some((k, list_items(&v)));
                 }
             }
-            if missing {
-                if skip_missing {
-                    continue;
-                }
-                return Err(lookup_err(format!(
-                    "could not find '{}' key in iterated item",
-                    path.join(".")
-                )));
-            }
-            if !is_list(&cur) {
-                return Err(lookup_err(format!(
-                    "the key {} should point to a list",
-                    path.join(".")
-                )));
-            }
-            for v in list_items(&cur) {
-                out.push(Value::from(vec![el.clone(), v]));
+            let Some((_, sublist)) = taken else {
+                continue;
+            };
+            let item = replace_at(&item, &walked, cur);
+            for v in sublist {
+                out.push(Value::from(vec![item.clone(), v]));
             }
         }
         Ok(out)
@@ -984,6 +1048,31 @@ fn parse_ini(
         out.push((section.clone(), k, v.to_string()));
     }
     out
+}
+
+/// A copy of dict `v` without `key`.
+fn without_key(v: &Value, key: &str) -> Value {
+    crate::template::vmap(
+        map_pairs(v)
+            .into_iter()
+            .filter(|(k, _)| k.as_str() != Some(key)),
+    )
+}
+
+/// A copy of dict `v` with the dict at the key path `path` replaced by
+/// `new` (`v` itself replaced when the path is empty).
+fn replace_at(v: &Value, path: &[&str], new: Value) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return new;
+    };
+    crate::template::vmap(map_pairs(v).into_iter().map(|(k, x)| {
+        if k.as_str() == Some(first) {
+            let inner = replace_at(&x, rest, new.clone());
+            (k, inner)
+        } else {
+            (k, x)
+        }
+    }))
 }
 
 fn flatten_one(terms: Vec<Value>) -> Vec<Value> {

@@ -293,6 +293,32 @@ pub fn py_type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The class ansible-core 2.19 gives a value read from YAML or variables,
+/// as its plugins' error messages name it: strings and numbers carry origin
+/// tags, lists and dicts are lazy templating containers.
+pub fn ansible_type_name(v: &Value) -> &'static str {
+    match py_type_name(v) {
+        "str" => "_AnsibleTaggedStr",
+        "int" => "_AnsibleTaggedInt",
+        "float" => "_AnsibleTaggedFloat",
+        "list" => "_AnsibleLazyTemplateList",
+        "dict" => "_AnsibleLazyTemplateDict",
+        other => other,
+    }
+}
+
+/// [`ansible_type_name`] with its module, as Python's `type(v)` prints.
+pub fn ansible_class_path(v: &Value) -> String {
+    let name = ansible_type_name(v);
+    if name.starts_with("_AnsibleTagged") {
+        format!("ansible.module_utils._internal._datatag.{name}")
+    } else if name.starts_with("_AnsibleLazy") {
+        format!("ansible._internal._templating._lazy_containers.{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 struct Spec {
     left: bool,
     zero: bool,
