@@ -8,6 +8,7 @@
 //!   `a.b.c | default(x)` chains work (minijinja's `Chainable` undefined plus a
 //!   formatter that refuses to print undefined).
 //! * Values print as Python prints them (`True`, `['a']`).
+//! * Python's `str`/`list`/`dict` methods work (`pymethods`).
 //! * Variables are templated lazily when looked up, as Ansible's are: a var
 //!   whose value is `"{{ other }}"` yields other's value ([`VarScope`]).
 //! * Strings marked safe (from YAML `!unsafe`) are never templated.
@@ -21,6 +22,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Va
 
 pub mod filters;
 pub mod native;
+mod pymethods;
 
 pub use filters::pyfmt;
 pub use filters::{py_repr, py_str};
@@ -68,7 +70,7 @@ impl Templar {
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_formatter(native::formatter);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(pymethods::unknown_method_callback);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .keep_trailing_newline(true)
@@ -683,6 +685,86 @@ mod tests {
             s.render("{% for k, v in d.items() %}{{ k }}={{ v }}{% endfor %}")
                 .unwrap(),
             Value::from("k=1")
+        );
+    }
+
+    /// Python's str/list/dict methods; the expected values are
+    /// ansible-playbook's.
+    #[test]
+    fn python_methods_as_ansible_gives_them() {
+        let s = scope(&[
+            ("l", Value::from(vec![1, 2, 3, 2])),
+            ("d", vmap([("a", 1), ("b", 2)])),
+            ("s", Value::from("Hello, World")),
+            ("n", Value::from(7)),
+            ("nothing", Value::from(())),
+            (
+                "nested",
+                vmap([("f1", vmap([("t1", vec!["a"]), ("t2", vec!["b"])]))]),
+            ),
+        ]);
+        let cases = [
+            ("{{ l.index(2) }}", "1"),
+            ("{{ [1, 2, 3].index(2, 1) }}", "1"),
+            ("{{ [1, 2, 2].count(2) }}", "2"),
+            ("{{ l.copy() }}", "[1, 2, 3, 2]"),
+            ("{{ s.index('o') }} {{ s.rindex('o') }}", "4 8"),
+            (
+                "{{ s.find('o') }} {{ s.find('z') }} {{ s.rfind('o') }}",
+                "4 -1 8",
+            ),
+            (
+                "{{ 'abcabc'.count('a', 1) }} {{ 'abcabc'.find('a', 1) }}",
+                "1 3",
+            ),
+            ("{{ s.rsplit(',', 1) }}", "['Hello', ' World']"),
+            ("{{ 'a b  c'.rsplit(None, 1) }}", "['a b', 'c']"),
+            ("{{ '5'.zfill(3) }} {{ '-5'.zfill(4) }}", "005 -005"),
+            (
+                "{{ 'ab'.center(6, '*') }}|{{ 'ab'.center(5) }}|",
+                "**ab**|  ab |",
+            ),
+            ("{{ 'ab'.ljust(4) }}|{{ 'ab'.rjust(4, '.') }}", "ab  |..ab"),
+            (
+                "{{ s.swapcase() }} {{ 'ABC'.casefold() }}",
+                "hELLO, wORLD abc",
+            ),
+            (
+                "{{ 'a=b=c'.partition('=') }} {{ 'a=b=c'.rpartition('=') }}",
+                "['a', '=', 'b=c'] ['a=b', '=', 'c']",
+            ),
+            (
+                "{{ 'x-y'.removeprefix('x-') }} {{ 'x-y'.removesuffix('-y') }}",
+                "y x",
+            ),
+            (
+                "{{ 'Ab Cd'.istitle() }} {{ 'Ab cd'.istitle() }}",
+                "True False",
+            ),
+            (
+                "{{ ','.join(['a', 'b']) }} {{ '-'.join('abc') }}",
+                "a,b a-b-c",
+            ),
+            ("{{ d.copy() }}", "{'a': 1, 'b': 2}"),
+            ("{{ d.items() }}x", "[['a', 1], ['b', 2]]x"),
+            ("{{ d.get('z') }}|{{ d.get('z', 5) }}", "|5"),
+            ("{{ d }}", "{'a': 1, 'b': 2}"),
+        ];
+        for (template, want) in cases {
+            assert_eq!(
+                s.render(template).map(|v| py_str(&v)),
+                Ok(want.to_owned()),
+                "{template}"
+            );
+        }
+        assert!(
+            s.render("{{ l.index(7) }}")
+                .unwrap_err()
+                .contains("7 is not in list")
+        );
+        assert_eq!(
+            s.render("{{ nope.append(1) }}").unwrap_err(),
+            "'nope' is undefined"
         );
     }
 
