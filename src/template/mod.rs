@@ -8,7 +8,8 @@
 //!   `a.b.c | default(x)` chains work (minijinja's `Chainable` undefined plus a
 //!   formatter that refuses to print undefined).
 //! * Values print as Python prints them (`True`, `['a']`).
-//! * Python's `str`/`list`/`dict` methods work (`pymethods`).
+//! * Python's `str`/`list`/`dict` methods work, changing a list in place
+//!   included, and so does `'%s' % x` (`pymethods`, `rewrite`).
 //! * Variables are templated lazily when looked up, as Ansible's are: a var
 //!   whose value is `"{{ other }}"` yields other's value ([`VarScope`]).
 //! * Strings marked safe (from YAML `!unsafe`) are never templated.
@@ -23,6 +24,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Va
 pub mod filters;
 pub mod native;
 mod pymethods;
+mod rewrite;
 
 pub use filters::pyfmt;
 pub use filters::{py_repr, py_str};
@@ -71,6 +73,8 @@ impl Templar {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_formatter(native::formatter);
         env.set_unknown_method_callback(pymethods::unknown_method_callback);
+        env.add_function(pymethods::MUT_FN, pymethods::make_mut);
+        env.add_filter(rewrite::PCT_FILTER, rewrite::pct_filter);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .keep_trailing_newline(true)
@@ -108,6 +112,7 @@ impl Templar {
         let normalized = native::normalize_newlines(s);
         let body = normalized.strip_suffix('\n').unwrap_or(&normalized);
         if let Some(expr) = single_expression(body)
+            && rewrite::rewrite_expression(expr).is_none()
             && let Ok(compiled) = self.env.compile_expression(expr)
         {
             let v = compiled
@@ -179,6 +184,18 @@ impl Templar {
     pub fn eval(&self, expr: &str, scope: &Value) -> Result<Value, String> {
         let expr = expr.trim();
         let expr = single_expression(expr).unwrap_or(expr);
+        if let Some(rewritten) = rewrite::rewrite_expression(expr)
+            && let Ok(compiled) = self.env.compile_expression(&rewritten.text)
+        {
+            let v = compiled
+                .eval(scope)
+                .map_err(|e| self.explain(&e, expr, scope))?;
+            return Ok(if rewritten.mutable {
+                pymethods::freeze(&v)
+            } else {
+                v
+            });
+        }
         let compiled = self
             .env
             .compile_expression(expr)
@@ -688,8 +705,8 @@ mod tests {
         );
     }
 
-    /// Python's str/list/dict methods; the expected values are
-    /// ansible-playbook's.
+    /// Python's str/list/dict methods, `%` formatting and in-place
+    /// changes; the expected values are ansible-playbook's.
     #[test]
     fn python_methods_as_ansible_gives_them() {
         let s = scope(&[
@@ -748,7 +765,66 @@ mod tests {
             ("{{ d.copy() }}", "{'a': 1, 'b': 2}"),
             ("{{ d.items() }}x", "[['a', 1], ['b', 2]]x"),
             ("{{ d.get('z') }}|{{ d.get('z', 5) }}", "|5"),
+            (
+                "{{ '%s:%s' % ('h', 80) }} {{ '%05.1f' % 3.14159 }}",
+                "h:80 003.1",
+            ),
+            (
+                "{{ '%(a)s' % {'a': 1} }} {{ '%d%%' % 50 }} {{ '%-5s|' % 'x' }}",
+                "1 50% x    |",
+            ),
+            (
+                "{{ '%s' % l }} {{ '%x' % n }} {{ '%r' % 'a' }}",
+                "[1, 2, 3, 2] 7 'a'",
+            ),
+            ("{{ ('%s' % n) | int + 1 }} {{ '%s' % nothing }}", "8 None"),
+            ("{{ n % 4 }} {{ '%s' % n is string }}", "3 False"),
+            // in place, in the template's own containers
+            (
+                "{% set x = [] %}{% for i in l %}{% if i > 1 %}{{ x.append(i * 2) }}{% endif %}{% endfor %}{{ x }}",
+                "[4, 6, 4]",
+            ),
+            (
+                "{% set x = {} %}{% for i in l %}{% set _ = x.update({i: i ~ ''}) %}{% endfor %}{{ x }}",
+                "{1: '1', 2: '2', 3: '3'}",
+            ),
+            (
+                "{% set x = l | list %}{% set _ = x.append(9) %}{{ x }} {{ l }}",
+                "[1, 2, 3, 2, 9] [1, 2, 3, 2]",
+            ),
+            (
+                "{% set x = [] + l %}{% set _ = x.extend([7, 8]) %}{{ x | length }}",
+                "6",
+            ),
+            (
+                "{% set x = {'k': []} %}{% set _ = x['k'].append(1) %}{% set _ = x.k.append(2) %}{{ x }}",
+                "{'k': [1, 2]}",
+            ),
+            (
+                "{% set x = [3, 1, 2] %}{% set _ = x.sort(reverse=true) %}{{ x }} {{ x.pop() }} {{ x.index(3) }} {{ x[-1] }} {{ x[1:] }}",
+                "[3, 2, 1] 1 0 2 [2]",
+            ),
+            (
+                "{% set _ = d.update(c=3) %}{{ d }}",
+                "{'a': 1, 'b': 2, 'c': 3}",
+            ),
             ("{{ d }}", "{'a': 1, 'b': 2}"),
+            (
+                "{% set x = [] %}{% set _ = x.append(nothing) %}{{ x }}|{{ x == [none] }}",
+                "[None]|True",
+            ),
+            (
+                "{% set ns = namespace(v=[]) %}{% set _ = ns.v.append(1) %}{{ ns.v }}",
+                "[1]",
+            ),
+            (
+                "{% set x = {} %}{{ x.setdefault('a', []).append(1) }}{{ x }} {{ x.pop('a') }} {{ x.pop('z', 'dflt') }} {{ x }}",
+                "{'a': [1]} [1] dflt {}",
+            ),
+            (
+                "{% set x = [1, 2] %}{{ x.insert(-1, 5) }}{{ x }}{{ x.remove(5) }}{{ x }}{{ x.reverse() }}{{ x }}{{ x.clear() }}{{ x }}",
+                "[1, 5, 2][1, 2][2, 1][]",
+            ),
         ];
         for (template, want) in cases {
             assert_eq!(
@@ -757,11 +833,34 @@ mod tests {
                 "{template}"
             );
         }
+        // The idiom of ansible-core's porting guide: the list, not a string.
+        let built = s
+            .render(
+                "{% set items = [] %}\n{% for f, types in nested.items() %}\n  \
+                 {%- for t, mails in types.items() -%}\n    \
+                 {%- set _ = items.append({'f': f, 't': t, 'mails': mails}) -%}\n  \
+                 {%- endfor -%}\n{% endfor %}\n{{ items }}\n",
+            )
+            .unwrap();
+        assert_eq!(built.kind(), ValueKind::Seq);
+        assert_eq!(
+            py_repr(&built),
+            "[{'f': 'f1', 't': 't1', 'mails': ['a']}, {'f': 'f1', 't': 't2', 'mails': ['b']}]"
+        );
+        assert!(
+            built.downcast_object_ref::<Vec<Value>>().is_some(),
+            "frozen"
+        );
+        assert_eq!(
+            typed(s.render("{% set items = [1] %}{{ items }} ")),
+            "str '[1] '"
+        );
         assert!(
             s.render("{{ l.index(7) }}")
                 .unwrap_err()
                 .contains("7 is not in list")
         );
+        assert!(s.cond("'%d' % n == '7'").unwrap());
         assert_eq!(
             s.render("{{ nope.append(1) }}").unwrap_err(),
             "'nope' is undefined"

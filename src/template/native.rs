@@ -29,6 +29,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Value};
 
 use super::filters::py_str;
+use super::{pymethods, rewrite};
 
 /// The prefix of the `omit` placeholder (`__omit_place_holder__<hex>`).
 const OMIT_PREFIX: &str = "__omit_place_holder__";
@@ -233,7 +234,16 @@ pub(crate) fn restore_newlines(source: &str, v: Value) -> Value {
 /// trailing newline is already dropped, with ansible-core's node rules; no
 /// newline restoring.
 pub(crate) fn render_body(env: &Environment<'_>, body: &str, ctx: &Value) -> Result<Value, Error> {
-    let tmpl = env.template_from_str(body)?;
+    // A rewritten template that does not compile (a construct the rewrite
+    // does not know) is compiled as written.
+    let rewritten = rewrite::rewrite_template(body);
+    let (tmpl, mutable) = match rewritten
+        .as_ref()
+        .and_then(|r| Some((env.template_from_str(&r.text).ok()?, r.mutable)))
+    {
+        Some(compiled) => compiled,
+        None => (env.template_from_str(body)?, false),
+    };
     let (guard, written) = RecorderGuard::push();
     let mut writer = CountingWriter {
         buf: Vec::new(),
@@ -247,15 +257,18 @@ pub(crate) fn render_body(env: &Environment<'_>, body: &str, ctx: &Value) -> Res
     let Some(rec) = rec else {
         return Ok(Value::from(text));
     };
-    Ok(
-        if rec.top.len() == 1 && rec.empties == 0 && text.len() == rec.top_bytes {
-            rec.top.into_iter().next().unwrap_or_default()
-        } else if rec.top.is_empty() && rec.empties == 0 && text.is_empty() {
-            Value::from(())
-        } else {
-            Value::from(text)
-        },
-    )
+    let value = if rec.top.len() == 1 && rec.empties == 0 && text.len() == rec.top_bytes {
+        rec.top.into_iter().next().unwrap_or_default()
+    } else if rec.top.is_empty() && rec.empties == 0 && text.is_empty() {
+        Value::from(())
+    } else {
+        Value::from(text)
+    };
+    Ok(if mutable {
+        pymethods::freeze(&value)
+    } else {
+        value
+    })
 }
 
 /// Renders a whole template (a file, or a string that is more than one

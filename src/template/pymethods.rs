@@ -1,17 +1,28 @@
 //! Python's `str`, `list` and `dict` methods in templates, as Jinja exposes
-//! them to Ansible (`l.index(2)`, `s.rsplit(',', 1)`, `d.copy()` …).
+//! them to Ansible (`l.index(2)`, `s.rsplit(',', 1)`, `d.update(x)` …).
 //!
 //! minijinja-contrib's `pycompat` gives the common ones; [`unknown_method_callback`]
-//! adds the rest and is tried first. minijinja's values cannot change, so
-//! methods that change a list or dict in place are refused with a clear
-//! error rather than silently doing nothing.
+//! adds the rest and is tried first.
+//!
+//! Mutation (`{% set _ = items.append(x) %}`, the idiom ansible-core's
+//! porting guide recommends for building lists) needs containers that can
+//! change, and minijinja's values cannot. A template that calls a mutating
+//! method is therefore rewritten before it is compiled
+//! ([`super::rewrite`]) so that its lists and dicts go through
+//! `__hoist_mut` ([`make_mut`]), which makes a [`MutList`] or [`MutDict`].
+//! What a render returns is [`freeze`]d back to plain values.
+
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use indexmap::IndexMap;
-use minijinja::value::{Value, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
 
 use super::filters::pyfmt::py_type_name;
 use super::filters::{bind_values, py_repr};
+
+/// Name of the global function the rewrite inserts.
+pub(crate) const MUT_FN: &str = "__hoist_mut";
 
 /// Methods that change a list or a dict in place.
 pub(crate) const MUTATORS: &[&str] = &[
@@ -40,6 +51,158 @@ fn no_args(method: &str, args: &[Value]) -> Result<(), Error> {
             ErrorKind::TooManyArguments,
             format!("{method}() takes no arguments ({} given)", args.len()),
         ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// mutable containers
+// ---------------------------------------------------------------------------
+
+/// A list a template can change in place.
+#[derive(Debug, Default)]
+pub(crate) struct MutList(Mutex<Vec<Value>>);
+
+/// A dict a template can change in place.
+#[derive(Debug, Default)]
+pub(crate) struct MutDict(Mutex<IndexMap<Value, Value>>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MutList {
+    fn items(&self) -> Vec<Value> {
+        lock(&self.0).clone()
+    }
+}
+
+impl MutDict {
+    fn pairs(&self) -> Vec<(Value, Value)> {
+        lock(&self.0)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl Object for MutList {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        lock(&self.0).get(key.as_usize()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(lock(&self.0).len())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        list_mutator(self, method, args)
+    }
+}
+
+impl Object for MutDict {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        lock(&self.0).get(key).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(lock(&self.0).keys().cloned().collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(lock(&self.0).len())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        dict_mutator(self, method, args)
+    }
+}
+
+/// `__hoist_mut(v)`: a list or dict the template can change (the same
+/// object when it already is one, as Python's names alias); anything else
+/// unchanged. Only plain dicts are copied: lazy mappings (the variable
+/// scope, `hostvars`) would be evaluated whole.
+pub(crate) fn make_mut(v: Value) -> Value {
+    if v.downcast_object_ref::<MutList>().is_some() || v.downcast_object_ref::<MutDict>().is_some()
+    {
+        return v;
+    }
+    match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable if !v.is_tuple() => match v.try_iter() {
+            Ok(iter) => Value::from_object(MutList(Mutex::new(iter.collect()))),
+            Err(_) => v,
+        },
+        ValueKind::Map => match v.downcast_object_ref::<IndexMap<Value, Value>>() {
+            Some(map) => Value::from_object(MutDict(Mutex::new(map.clone()))),
+            None => v,
+        },
+        _ => v,
+    }
+}
+
+/// True when `v` holds a mutable container anywhere in plain containers.
+fn has_mut(v: &Value) -> bool {
+    if v.downcast_object_ref::<MutList>().is_some() || v.downcast_object_ref::<MutDict>().is_some()
+    {
+        return true;
+    }
+    if let Some(items) = v.downcast_object_ref::<Vec<Value>>() {
+        return items.iter().any(has_mut);
+    }
+    if let Some(map) = v.downcast_object_ref::<IndexMap<Value, Value>>() {
+        return map.values().any(has_mut);
+    }
+    false
+}
+
+/// Turns the mutable containers in a render's result back into plain
+/// values, so nothing outside templating ever sees them.
+pub(crate) fn freeze(v: &Value) -> Value {
+    if !has_mut(v) {
+        return v.clone();
+    }
+    let items = if let Some(list) = v.downcast_object_ref::<MutList>() {
+        Some(list.items())
+    } else {
+        v.downcast_object_ref::<Vec<Value>>().cloned()
+    };
+    if let Some(items) = items {
+        return Value::from(items.iter().map(freeze).collect::<Vec<_>>());
+    }
+    let pairs = if let Some(dict) = v.downcast_object_ref::<MutDict>() {
+        Some(dict.pairs())
+    } else {
+        v.downcast_object_ref::<IndexMap<Value, Value>>().map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+    match pairs {
+        Some(pairs) => Value::from(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, freeze(&v)))
+                .collect::<IndexMap<_, _>>(),
+        ),
+        None => v.clone(),
     }
 }
 
@@ -82,6 +245,177 @@ fn iter_values(method: &str, v: &Value) -> Result<Vec<Value>, Error> {
     }
 }
 
+fn list_mutator(list: &MutList, method: &str, args: &[Value]) -> Result<Value, Error> {
+    match method {
+        "append" => {
+            let b = bind_values("append", args, &["object"])?;
+            let item = b.val(0).cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::MissingArgument,
+                    "list.append() takes exactly one argument (0 given)",
+                )
+            })?;
+            lock(&list.0).push(item);
+            Ok(Value::from(()))
+        }
+        "extend" => {
+            let b = bind_values("extend", args, &["iterable"])?;
+            let src = b.val(0).cloned().unwrap_or_default();
+            let items = iter_values("extend", &src)?;
+            lock(&list.0).extend(items);
+            Ok(Value::from(()))
+        }
+        "insert" => {
+            let b = bind_values("insert", args, &["index", "object"])?;
+            let (Some(idx), Some(item)) = (b.val(0), b.val(1)) else {
+                return Err(Error::new(
+                    ErrorKind::MissingArgument,
+                    "insert expected 2 arguments",
+                ));
+            };
+            let idx = int_arg("insert", idx)?;
+            let mut items = lock(&list.0);
+            let at = clamp_index(idx, items.len());
+            items.insert(at, item.clone());
+            Ok(Value::from(()))
+        }
+        "pop" => {
+            let b = bind_values("pop", args, &["index"])?;
+            let idx = match b.val(0) {
+                Some(v) => int_arg("pop", v)?,
+                None => -1,
+            };
+            let mut items = lock(&list.0);
+            if items.is_empty() {
+                return Err(err("pop from empty list"));
+            }
+            let len = items.len() as i64;
+            let at = if idx < 0 { idx + len } else { idx };
+            if !(0..len).contains(&at) {
+                return Err(err("pop index out of range"));
+            }
+            Ok(items.remove(at as usize))
+        }
+        "remove" => {
+            let b = bind_values("remove", args, &["value"])?;
+            let what = b.val(0).cloned().unwrap_or_default();
+            let mut items = lock(&list.0);
+            match items.iter().position(|x| *x == what) {
+                Some(at) => {
+                    items.remove(at);
+                    Ok(Value::from(()))
+                }
+                None => Err(err("list.remove(x): x not in list")),
+            }
+        }
+        "reverse" => {
+            no_args("reverse", args)?;
+            lock(&list.0).reverse();
+            Ok(Value::from(()))
+        }
+        "sort" => {
+            let b = bind_values("sort", args, &["reverse"])?;
+            let reverse = b.flag(0, false);
+            let mut items = lock(&list.0);
+            items.sort();
+            if reverse {
+                items.reverse();
+            }
+            Ok(Value::from(()))
+        }
+        "clear" => {
+            no_args("clear", args)?;
+            lock(&list.0).clear();
+            Ok(Value::from(()))
+        }
+        _ => Err(Error::from(ErrorKind::UnknownMethod)),
+    }
+}
+
+fn dict_mutator(dict: &MutDict, method: &str, args: &[Value]) -> Result<Value, Error> {
+    match method {
+        "update" => {
+            let (pos, kwargs) = super::filters::split_args(args.to_vec())?;
+            if pos.len() > 1 {
+                return Err(err(format!(
+                    "update expected at most 1 argument, got {}",
+                    pos.len()
+                )));
+            }
+            let mut new: Vec<(Value, Value)> = Vec::new();
+            if let Some(src) = pos.first() {
+                if src.kind() == ValueKind::Map {
+                    for key in src.try_iter()? {
+                        let val = src.get_item(&key)?;
+                        new.push((key, val));
+                    }
+                } else {
+                    for (i, pair) in iter_values("update", src)?.into_iter().enumerate() {
+                        let kv = iter_values("update", &pair).map_err(|_| {
+                            err(format!(
+                                "cannot convert dictionary update sequence element #{i} to a sequence"
+                            ))
+                        })?;
+                        let [k, v] = <[Value; 2]>::try_from(kv).map_err(|kv| {
+                            err(format!(
+                                "dictionary update sequence element #{i} has length {}; 2 is required",
+                                kv.len()
+                            ))
+                        })?;
+                        new.push((k, v));
+                    }
+                }
+            }
+            new.extend(kwargs.into_iter().map(|(k, v)| (Value::from(k), v)));
+            let mut map = lock(&dict.0);
+            for (k, v) in new {
+                map.insert(k, v);
+            }
+            Ok(Value::from(()))
+        }
+        "pop" => {
+            let b = bind_values("pop", args, &["key", "default"])?;
+            let key = b.val(0).cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::MissingArgument,
+                    "pop expected at least 1 argument, got 0",
+                )
+            })?;
+            match lock(&dict.0).shift_remove(&key) {
+                Some(v) => Ok(v),
+                None => b
+                    .val(1)
+                    .cloned()
+                    .ok_or_else(|| err(format!("KeyError: {}", py_repr(&key)))),
+            }
+        }
+        "setdefault" => {
+            let b = bind_values("setdefault", args, &["key", "default"])?;
+            let key = b.val(0).cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::MissingArgument,
+                    "setdefault expected at least 1 argument, got 0",
+                )
+            })?;
+            let default = b.val(1).cloned().unwrap_or(Value::from(()));
+            Ok(lock(&dict.0).entry(key).or_insert(default).clone())
+        }
+        "popitem" => {
+            no_args("popitem", args)?;
+            match lock(&dict.0).pop() {
+                Some((k, v)) => Ok(Value::from(minijinja::value::Tuple::from(vec![k, v]))),
+                None => Err(err("popitem(): dictionary is empty")),
+            }
+        }
+        "clear" => {
+            no_args("clear", args)?;
+            lock(&dict.0).clear();
+            Ok(Value::from(()))
+        }
+        _ => Err(Error::from(ErrorKind::UnknownMethod)),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // methods of any value
 // ---------------------------------------------------------------------------
@@ -114,7 +448,8 @@ pub(crate) fn unknown_method_callback(
 
 fn mutation_refused(kind: &str, method: &str) -> Error {
     err(format!(
-        "{kind}.{method}(): hoist cannot change a {kind} in place"
+        "{kind}.{method}(): hoist can change a {kind} in place only when the same \
+         template made it (with a literal or {{% set %}}), not a {kind} from a variable"
     ))
 }
 
