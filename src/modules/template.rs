@@ -107,41 +107,24 @@ fn py_datetime(t: f64) -> String {
     }
 }
 
-fn count_trailing_newlines(s: &str) -> usize {
-    s.bytes().rev().take_while(|b| *b == b'\n').count()
-}
-
-/// Renders a template's text as Ansible's template action does: newlines
-/// normalized, Jinja's dropping of the final newline compensated for
-/// (`preserve_trailing_newlines`), output newlines in `newline_sequence`.
+/// Renders a template's text as Ansible's template action does. The
+/// templating engine normalizes newlines, drops the final one and restores
+/// the trailing newlines of a string result (a file that is one expression
+/// of another type, like `{{ port }}\n`, is written without them); output
+/// newlines are then put in `newline_sequence`. Text without Jinja markup
+/// is not templated at all, so it is written as it is.
 fn render(
     ctx: &ModuleCtx<'_>,
     text: &str,
     extra: &[(&str, Value)],
     newline: &str,
 ) -> Result<String, String> {
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-    let wanted = count_trailing_newlines(&normalized);
-    let body = normalized.strip_suffix('\n').unwrap_or(&normalized);
-    let mut out = ctx.env.render_template(body, extra)?;
-    if newline != "\n" {
-        out = out.replace('\n', newline);
-    }
-    let have = if newline == "\n" {
-        count_trailing_newlines(&out)
+    let out = ctx.env.render_template(text, extra)?;
+    Ok(if newline == "\n" || !crate::template::is_template(text) {
+        out
     } else {
-        let mut n = 0;
-        let mut rest = out.as_str();
-        while let Some(r) = rest.strip_suffix(newline) {
-            n += 1;
-            rest = r;
-        }
-        n
-    };
-    if wanted > have {
-        out.push_str(&newline.repeat(wanted - have));
-    }
-    Ok(out)
+        out.replace('\n', newline)
+    })
 }
 
 async fn run_template(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
@@ -365,6 +348,25 @@ mod tests {
             std::fs::read_to_string(&dest).unwrap(),
             "a\r\nb=8080\r\n\r\n"
         );
+    }
+
+    /// ansible-playbook 2.19 writes a file that is one integer expression
+    /// without its newline, and text without Jinja markup as it is, even
+    /// with `newline_sequence`.
+    #[tokio::test]
+    async fn one_expression_files_and_plain_text() {
+        let (tmp, env) = setup("port.j2", "{{ port }}\n");
+        std::fs::write(tmp.path().join("templates/plain.j2"), "a\r\nb\n").unwrap();
+        for (src, extra, want) in [
+            ("port.j2", "", "8080"),
+            ("plain.j2", "newline_sequence: '\\r\\n'\n", "a\r\nb\n"),
+        ] {
+            let dest = tmp.path().join(src);
+            let args = format!("src: {src}\ndest: {}\n{extra}", dest.display());
+            let out = run(&Template, &args, &env, false, false).await.unwrap();
+            assert!(out.changed, "{out:?}");
+            assert_eq!(std::fs::read_to_string(&dest).unwrap(), want, "{src}");
+        }
     }
 
     #[tokio::test]

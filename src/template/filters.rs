@@ -256,6 +256,15 @@ pub(crate) fn bind_extra(
     bind_impl(fname, args.into_values(), names, true)
 }
 
+/// Like [`bind`] for the raw arguments of a method call.
+pub(crate) fn bind_values(
+    fname: &'static str,
+    args: &[Value],
+    names: &'static [&'static str],
+) -> Result<Bound, Error> {
+    bind_impl(fname, args.to_vec(), names, false)
+}
+
 /// Keyword arguments as ordered (name, value) pairs.
 pub(crate) type KwPairs = Vec<(String, Value)>;
 

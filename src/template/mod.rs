@@ -1,11 +1,15 @@
 //! Jinja templating with Ansible semantics, built on minijinja.
 //!
-//! * A string that is one whole `{{ expression }}` keeps the expression's
-//!   native type; anything else renders to a string.
+//! * Templates follow ansible-core 2.19 ([`native`]): a string whose output
+//!   is one `{{ expression }}` (a trailing newline aside) keeps the
+//!   expression's native type; `None` prints as nothing; anything else
+//!   renders to a string.
 //! * Printing an undefined value is an error naming the variable, while
 //!   `a.b.c | default(x)` chains work (minijinja's `Chainable` undefined plus a
 //!   formatter that refuses to print undefined).
-//! * Values print as Python prints them (`True`, `None`, `['a']`).
+//! * Values print as Python prints them (`True`, `['a']`).
+//! * Python's `str`/`list`/`dict` methods work, changing a list in place
+//!   included, and so does `'%s' % x` (`pymethods`, `rewrite`).
 //! * Variables are templated lazily when looked up, as Ansible's are: a var
 //!   whose value is `"{{ other }}"` yields other's value ([`VarScope`]).
 //! * Strings marked safe (from YAML `!unsafe`) are never templated.
@@ -18,6 +22,9 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 pub mod filters;
+pub mod native;
+mod pymethods;
+mod rewrite;
 
 pub use filters::pyfmt;
 pub use filters::{py_repr, py_str};
@@ -59,28 +66,15 @@ impl Default for Templar {
     }
 }
 
-fn formatter(
-    out: &mut minijinja::Output,
-    _state: &mut minijinja::State,
-    value: &Value,
-) -> Result<(), Error> {
-    if value.is_undefined() {
-        return Err(Error::new(
-            ErrorKind::UndefinedError,
-            "undefined value printed",
-        ));
-    }
-    out.write_str(&py_str(value))
-        .map_err(|_| Error::new(ErrorKind::WriteFailure, "write failed"))
-}
-
 impl Templar {
     pub fn new() -> Templar {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.set_formatter(formatter);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_formatter(native::formatter);
+        env.set_unknown_method_callback(pymethods::unknown_method_callback);
+        env.add_function(pymethods::MUT_FN, pymethods::make_mut);
+        env.add_filter(rewrite::PCT_FILTER, rewrite::pct_filter);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .keep_trailing_newline(true)
@@ -108,12 +102,17 @@ impl Templar {
             .map_err(|e| describe(&e))
     }
 
-    /// Templates one string. A single whole expression keeps its type.
+    /// Templates one string as ansible-core does ([`native`]): a string whose
+    /// output is one `{{ expression }}` (trailing newline aside) keeps the
+    /// expression's type.
     pub fn render_str(&self, s: &str, scope: &Value) -> Result<Value, String> {
         if !is_template(s) {
             return Ok(Value::from(s));
         }
-        if let Some(expr) = single_expression(s)
+        let normalized = native::normalize_newlines(s);
+        let body = normalized.strip_suffix('\n').unwrap_or(&normalized);
+        if let Some(expr) = single_expression(body)
+            && rewrite::rewrite_expression(expr).is_none()
             && let Ok(compiled) = self.env.compile_expression(expr)
         {
             let v = compiled
@@ -122,16 +121,27 @@ impl Templar {
             if v.is_undefined() {
                 return Err(self.undefined_message(s, scope));
             }
-            return Ok(v);
+            return Ok(native::restore_newlines(s, v));
         }
-        self.render_text(s, scope).map(Value::from)
+        native::render_body(&self.env, body, scope)
+            .map(|v| native::restore_newlines(s, v))
+            .map_err(|e| self.explain(&e, s, scope))
     }
 
-    /// Renders text (a template file, or a string with several expressions).
+    /// Renders a template file's text: [`Templar::render_str`]'s rules, with
+    /// the result as the text ansible-core writes (`None` is empty, other
+    /// values print as Python's `str()`).
     pub fn render_text(&self, text: &str, scope: &Value) -> Result<String, String> {
-        let tmpl = self.env.template_from_str(text).map_err(|e| describe(&e))?;
-        tmpl.render(scope)
-            .map_err(|e| self.explain(&e, text, scope))
+        if !is_template(text) {
+            return Ok(text.to_owned());
+        }
+        let v =
+            native::render(&self.env, text, scope).map_err(|e| self.explain(&e, text, scope))?;
+        Ok(if v.is_none() {
+            String::new()
+        } else {
+            py_str(&v)
+        })
     }
 
     /// Templates a value recursively (lists, dict keys and values). Safe
@@ -174,6 +184,18 @@ impl Templar {
     pub fn eval(&self, expr: &str, scope: &Value) -> Result<Value, String> {
         let expr = expr.trim();
         let expr = single_expression(expr).unwrap_or(expr);
+        if let Some(rewritten) = rewrite::rewrite_expression(expr)
+            && let Ok(compiled) = self.env.compile_expression(&rewritten.text)
+        {
+            let v = compiled
+                .eval(scope)
+                .map_err(|e| self.explain(&e, expr, scope))?;
+            return Ok(if rewritten.mutable {
+                pymethods::freeze(&v)
+            } else {
+                v
+            });
+        }
         let compiled = self
             .env
             .compile_expression(expr)
@@ -490,12 +512,136 @@ mod tests {
         assert_eq!(s.render("{{ l }}!").unwrap(), Value::from("[1, 2]!"));
     }
 
+    /// A result as `type repr`, to compare type and value at once.
+    fn typed(r: Result<Value, String>) -> String {
+        match r {
+            Ok(v) => format!("{} {}", filters::pyfmt::py_type_name(&v), py_repr(&v)),
+            Err(e) => format!("error {e}"),
+        }
+    }
+
+    /// ansible-core 2.19's rule, with the results ansible-playbook gives:
+    /// the output's nodes (data, and `{{ }}` values that are not None)
+    /// decide; one node keeps its type; Jinja drops one trailing newline
+    /// and a string result gets it back.
     #[test]
-    fn booleans_and_none_print_as_python() {
+    fn one_node_keeps_its_type_trailing_newline_aside() {
+        let s = scope(&[
+            ("port", Value::from(8080)),
+            ("l", Value::from(vec![1, 2])),
+            ("d", vmap([("a", 1)])),
+            ("s", Value::from("abc")),
+            ("snl", Value::from("abc\n")),
+            ("b", Value::from(true)),
+            ("f", Value::from(1.5)),
+            ("e", Value::from("")),
+            ("nothing", Value::from(())),
+            ("omit", Value::from("__omit_place_holder__1f")),
+        ]);
+        let cases = [
+            ("{{ port }}\n", "int 8080"),
+            ("{{ l }}\n", "list [1, 2]"),
+            ("{{ d }}\n", "dict {'a': 1}"),
+            ("{{ b }}\n", "bool True"),
+            ("{{ f }}\n", "float 1.5"),
+            ("{{ nothing }}\n", "NoneType None"),
+            ("{{ s }}\n", "str 'abc\\n'"),
+            ("{{ e }}\n", "str '\\n'"),
+            ("{{ snl }}\n", "str 'abc\\n'"),
+            ("{{ port }}\r\n", "int 8080"),
+            ("{{ port }}\r", "int 8080"),
+            ("{{ s }}\r\n", "str 'abc\\n'"),
+            ("{{ s }}\r", "str 'abc'"),
+            ("{{ port -}}\n", "int 8080"),
+            (" {{- port }}", "int 8080"),
+            ("{{ port }}\n\n", "str '8080\\n\\n'"),
+            ("{{ port }}\n\n\n", "str '8080\\n\\n\\n'"),
+            ("{{ snl }}\n\n", "str 'abc\\n\\n'"),
+            ("\n{{ port }}", "str '\\n8080'"),
+            ("{{ port }}\n ", "str '8080\\n '"),
+            (" {{ port }}", "str ' 8080'"),
+            ("{{ port }} ", "str '8080 '"),
+            ("{{ port }}\t", "str '8080\\t'"),
+            ("a{{ l }}", "str 'a[1, 2]'"),
+            ("[{{ d }}]", "str \"[{'a': 1}]\""),
+            ("{{ port }}{{ port }}", "str '80808080'"),
+            ("{{ nothing }}{{ nothing }}", "NoneType None"),
+            ("{{ port }}{{ nothing }}", "int 8080"),
+            ("{{ e }}{{ nothing }}", "str ''"),
+            ("{{ '' }}{{ port }}", "str '8080'"),
+            ("{{ port }}{{ '' }}", "str '8080'"),
+            ("{{ omit }}{{ port }}", "str '8080'"),
+            ("{{ omit }}x", "str 'x'"),
+            ("{{ port }}{# c #}", "int 8080"),
+            ("{% if true %}{{ l }}{% endif %}", "list [1, 2]"),
+            ("{% for i in [1] %}{{ d }}{% endfor %}", "dict {'a': 1}"),
+            ("{% for i in [1, 2] %}{{ i }}{% endfor %}", "str '12'"),
+            ("{% if true %}\n{{ port }}\n{% endif %}\n", "str '8080\\n'"),
+            ("{% for i in [1] %}\n{{ i }}\n{% endfor %}", "str '1\\n'"),
+            ("{% if false %}x{% endif %}", "NoneType None"),
+            ("{% for i in [] %}{% endfor %}", "NoneType None"),
+            ("{# c #}", "NoneType None"),
+            ("{% raw %}{{ x }}{% endraw %}", "str '{{ x }}'"),
+            ("{% set y %}{{ 5 }}{% endset %}{{ port }}", "int 8080"),
+            ("{{ port }}{% set y %}{{ 5 }}{% endset %}", "int 8080"),
+            ("{{ port }}\n{{ port }}\n", "str '8080\\n8080\\n'"),
+            ("{{ l | join(',') }}\n", "str '1,2\\n'"),
+            ("{{ '5' }}", "str '5'"),
+            ("x\n", "str 'x\\n'"),
+            ("x\r\n", "str 'x\\r\\n'"),
+        ];
+        for (template, want) in cases {
+            assert_eq!(typed(s.render(template)), want, "{template:?}");
+        }
+    }
+
+    /// Template files: the same rule, written as ansible-core's template
+    /// action writes the result (None as nothing, others as `str()`).
+    #[test]
+    fn template_files_follow_the_same_rule() {
+        let s = scope(&[
+            ("port", Value::from(8080)),
+            ("l", Value::from(vec![1, 2])),
+            ("nothing", Value::from(())),
+        ]);
+        let cases = [
+            ("{{ port }}\n", "8080"),
+            ("{{ l }}\n", "[1, 2]"),
+            ("{{ nothing }}\n", ""),
+            ("a {{ nothing }} b\n", "a  b\n"),
+            ("{{ port }}\n\n", "8080\n\n"),
+            ("{% if true %}\n{{ port }}\n{% endif %}\n", "8080\n"),
+            ("line\r\nother\r\n", "line\r\nother\r\n"),
+            ("{{ port }}\r\nother\r\n", "8080\nother\n"),
+            ("no newline", "no newline"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(s.render_text(text).unwrap(), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn booleans_print_as_python_and_none_as_nothing() {
+        // ansible-core 2.19 drops None from a template's output (but `~`
+        // and `string` still give Python's str()).
         let s = scope(&[("t", Value::from(true)), ("z", Value::from(()))]);
+        assert_eq!(s.render("{{ t }} {{ z }}").unwrap(), Value::from("True "));
+        assert_eq!(s.render("[{{ z }}]").unwrap(), Value::from("[]"));
+        assert_eq!(s.render("{{ z }}|{{ z }}").unwrap(), Value::from("|"));
         assert_eq!(
-            s.render("{{ t }} {{ z }}").unwrap(),
-            Value::from("True None")
+            s.render("{{ '[' ~ z ~ ']' }}").unwrap(),
+            Value::from("[None]")
+        );
+        assert_eq!(s.render("{{ z | string }}").unwrap(), Value::from("None"));
+        assert_eq!(s.render("{{ [z] }}x").unwrap(), Value::from("[None]x"));
+        assert_eq!(
+            s.render("{% set x %}[{{ z }}]{% endset %}{{ x }}").unwrap(),
+            Value::from("[]")
+        );
+        assert_eq!(
+            s.render("{% filter upper %}a{{ z }}{% endfilter %}")
+                .unwrap(),
+            Value::from("A")
         );
     }
 
@@ -571,6 +717,168 @@ mod tests {
             s.render("{% for k, v in d.items() %}{{ k }}={{ v }}{% endfor %}")
                 .unwrap(),
             Value::from("k=1")
+        );
+    }
+
+    /// Python's str/list/dict methods, `%` formatting and in-place
+    /// changes; the expected values are ansible-playbook's.
+    #[test]
+    fn python_methods_as_ansible_gives_them() {
+        let s = scope(&[
+            ("l", Value::from(vec![1, 2, 3, 2])),
+            ("d", vmap([("a", 1), ("b", 2)])),
+            ("s", Value::from("Hello, World")),
+            ("n", Value::from(7)),
+            ("nothing", Value::from(())),
+            (
+                "nested",
+                vmap([("f1", vmap([("t1", vec!["a"]), ("t2", vec!["b"])]))]),
+            ),
+        ]);
+        let cases = [
+            ("{{ l.index(2) }}", "1"),
+            ("{{ [1, 2, 3].index(2, 1) }}", "1"),
+            ("{{ [1, 2, 2].count(2) }}", "2"),
+            ("{{ l.copy() }}", "[1, 2, 3, 2]"),
+            ("{{ s.index('o') }} {{ s.rindex('o') }}", "4 8"),
+            (
+                "{{ s.find('o') }} {{ s.find('z') }} {{ s.rfind('o') }}",
+                "4 -1 8",
+            ),
+            (
+                "{{ 'abcabc'.count('a', 1) }} {{ 'abcabc'.find('a', 1) }}",
+                "1 3",
+            ),
+            ("{{ s.rsplit(',', 1) }}", "['Hello', ' World']"),
+            ("{{ 'a b  c'.rsplit(None, 1) }}", "['a b', 'c']"),
+            ("{{ '5'.zfill(3) }} {{ '-5'.zfill(4) }}", "005 -005"),
+            (
+                "{{ 'ab'.center(6, '*') }}|{{ 'ab'.center(5) }}|",
+                "**ab**|  ab |",
+            ),
+            ("{{ 'ab'.ljust(4) }}|{{ 'ab'.rjust(4, '.') }}", "ab  |..ab"),
+            (
+                "{{ s.swapcase() }} {{ 'ABC'.casefold() }}",
+                "hELLO, wORLD abc",
+            ),
+            (
+                "{{ 'a=b=c'.partition('=') }} {{ 'a=b=c'.rpartition('=') }}",
+                "['a', '=', 'b=c'] ['a=b', '=', 'c']",
+            ),
+            (
+                "{{ 'x-y'.removeprefix('x-') }} {{ 'x-y'.removesuffix('-y') }}",
+                "y x",
+            ),
+            (
+                "{{ 'Ab Cd'.istitle() }} {{ 'Ab cd'.istitle() }}",
+                "True False",
+            ),
+            (
+                "{{ ','.join(['a', 'b']) }} {{ '-'.join('abc') }}",
+                "a,b a-b-c",
+            ),
+            ("{{ d.copy() }}", "{'a': 1, 'b': 2}"),
+            ("{{ d.items() }}x", "[['a', 1], ['b', 2]]x"),
+            ("{{ d.get('z') }}|{{ d.get('z', 5) }}", "|5"),
+            (
+                "{{ '%s:%s' % ('h', 80) }} {{ '%05.1f' % 3.14159 }}",
+                "h:80 003.1",
+            ),
+            (
+                "{{ '%(a)s' % {'a': 1} }} {{ '%d%%' % 50 }} {{ '%-5s|' % 'x' }}",
+                "1 50% x    |",
+            ),
+            (
+                "{{ '%s' % l }} {{ '%x' % n }} {{ '%r' % 'a' }}",
+                "[1, 2, 3, 2] 7 'a'",
+            ),
+            ("{{ ('%s' % n) | int + 1 }} {{ '%s' % nothing }}", "8 None"),
+            ("{{ n % 4 }} {{ '%s' % n is string }}", "3 False"),
+            // in place, in the template's own containers
+            (
+                "{% set x = [] %}{% for i in l %}{% if i > 1 %}{{ x.append(i * 2) }}{% endif %}{% endfor %}{{ x }}",
+                "[4, 6, 4]",
+            ),
+            (
+                "{% set x = {} %}{% for i in l %}{% set _ = x.update({i: i ~ ''}) %}{% endfor %}{{ x }}",
+                "{1: '1', 2: '2', 3: '3'}",
+            ),
+            (
+                "{% set x = l | list %}{% set _ = x.append(9) %}{{ x }} {{ l }}",
+                "[1, 2, 3, 2, 9] [1, 2, 3, 2]",
+            ),
+            (
+                "{% set x = [] + l %}{% set _ = x.extend([7, 8]) %}{{ x | length }}",
+                "6",
+            ),
+            (
+                "{% set x = {'k': []} %}{% set _ = x['k'].append(1) %}{% set _ = x.k.append(2) %}{{ x }}",
+                "{'k': [1, 2]}",
+            ),
+            (
+                "{% set x = [3, 1, 2] %}{% set _ = x.sort(reverse=true) %}{{ x }} {{ x.pop() }} {{ x.index(3) }} {{ x[-1] }} {{ x[1:] }}",
+                "[3, 2, 1] 1 0 2 [2]",
+            ),
+            (
+                "{% set _ = d.update(c=3) %}{{ d }}",
+                "{'a': 1, 'b': 2, 'c': 3}",
+            ),
+            ("{{ d }}", "{'a': 1, 'b': 2}"),
+            (
+                "{% set x = [] %}{% set _ = x.append(nothing) %}{{ x }}|{{ x == [none] }}",
+                "[None]|True",
+            ),
+            (
+                "{% set ns = namespace(v=[]) %}{% set _ = ns.v.append(1) %}{{ ns.v }}",
+                "[1]",
+            ),
+            (
+                "{% set x = {} %}{{ x.setdefault('a', []).append(1) }}{{ x }} {{ x.pop('a') }} {{ x.pop('z', 'dflt') }} {{ x }}",
+                "{'a': [1]} [1] dflt {}",
+            ),
+            (
+                "{% set x = [1, 2] %}{{ x.insert(-1, 5) }}{{ x }}{{ x.remove(5) }}{{ x }}{{ x.reverse() }}{{ x }}{{ x.clear() }}{{ x }}",
+                "[1, 5, 2][1, 2][2, 1][]",
+            ),
+        ];
+        for (template, want) in cases {
+            assert_eq!(
+                s.render(template).map(|v| py_str(&v)),
+                Ok(want.to_owned()),
+                "{template}"
+            );
+        }
+        // The idiom of ansible-core's porting guide: the list, not a string.
+        let built = s
+            .render(
+                "{% set items = [] %}\n{% for f, types in nested.items() %}\n  \
+                 {%- for t, mails in types.items() -%}\n    \
+                 {%- set _ = items.append({'f': f, 't': t, 'mails': mails}) -%}\n  \
+                 {%- endfor -%}\n{% endfor %}\n{{ items }}\n",
+            )
+            .unwrap();
+        assert_eq!(built.kind(), ValueKind::Seq);
+        assert_eq!(
+            py_repr(&built),
+            "[{'f': 'f1', 't': 't1', 'mails': ['a']}, {'f': 'f1', 't': 't2', 'mails': ['b']}]"
+        );
+        assert!(
+            built.downcast_object_ref::<Vec<Value>>().is_some(),
+            "frozen"
+        );
+        assert_eq!(
+            typed(s.render("{% set items = [1] %}{{ items }} ")),
+            "str '[1] '"
+        );
+        assert!(
+            s.render("{{ l.index(7) }}")
+                .unwrap_err()
+                .contains("7 is not in list")
+        );
+        assert!(s.cond("'%d' % n == '7'").unwrap());
+        assert_eq!(
+            s.render("{{ nope.append(1) }}").unwrap_err(),
+            "'nope' is undefined"
         );
     }
 

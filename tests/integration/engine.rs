@@ -259,7 +259,9 @@ fn undefined_variable_fails_only_that_host_with_location() {
             .contains("site.yml': line 4, column 7 (task 'uses a var only web1 has')"),
         "{r:?}"
     );
-    assert_eq!(p.read("web1"), "80\n");
+    // ansible-core 2.19: one expression of another type than a string
+    // keeps it, so the template's trailing newline goes (INI's 80 is an int).
+    assert_eq!(p.read("web1"), "80");
     assert_eq!(p.read("web1.after"), "ok");
     assert!(!p.root().join("web2.after").exists());
     assert_eq!(recap(&r, "web1")[..4], [2, 2, 0, 0]);
@@ -347,9 +349,10 @@ fn templating_semantics() {
     );
     let r = p.apply();
     assert_eq!(r.code, 0, "{r:?}");
+    // ansible-core 2.19: None prints as nothing inside a larger template.
     assert_eq!(
         p.read("printed"),
-        "True [1, 'two'] None {'k': True} {{ not templated }}\n"
+        "True [1, 'two']  {'k': True} {{ not templated }}\n"
     );
 }
 
@@ -418,8 +421,9 @@ fn hostvars_cover_hosts_not_yet_reached() {
     );
     let r = p.apply();
     assert_eq!(r.code, 0, "{r:?}");
-    // trim_blocks eats the newline after endfor, in Ansible too.
-    assert_eq!(p.read("backends"), "10.9.8.7");
+    // Jinja drops the template's trailing newline and ansible-core puts it
+    // back on a string result (ansible-playbook 2.19 writes the same).
+    assert_eq!(p.read("backends"), "10.9.8.7\n");
 }
 
 /// `--list-hosts/--list-tasks/--list-tags` print ansible-playbook's layout

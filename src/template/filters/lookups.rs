@@ -936,11 +936,12 @@ impl Lookup<'_, '_, '_> {
                     pairs.extend(map_pairs(v));
                 }
             }
-            let rendered = self
-                .state
-                .env()
-                .render_str(&source, Value::from_pairs(pairs))?;
-            out.push(Value::from(rendered));
+            let ctx = Value::from_pairs(pairs);
+            out.push(crate::template::native::render(
+                self.state.env(),
+                &source,
+                &ctx,
+            )?);
         }
         Ok(out)
     }
