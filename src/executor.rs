@@ -948,7 +948,10 @@ impl<'a> Executor<'a> {
         }
         // add_host bypasses the host loop (runs once) unless it loops.
         let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
-            || match (&task.run_once, self.states.get(&active[0])) {
+            || match (
+                task.run_once.as_ref().or(ctx.play.run_once.as_ref()),
+                self.states.get(&active[0]),
+            ) {
                 (Some(v), Some(st)) => {
                     value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false)
                 }
@@ -1025,7 +1028,7 @@ impl<'a> Executor<'a> {
             return false;
         }
         let run_once = match (
-            &task.run_once,
+            task.run_once.as_ref().or(ctx.play.run_once.as_ref()),
             hosts.first().and_then(|h| self.states.get(h)),
         ) {
             (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false),

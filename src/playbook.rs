@@ -49,6 +49,8 @@ pub struct Play {
     pub no_log: Option<Value>,
     pub any_errors_fatal: bool,
     pub force_handlers: bool,
+    /// `run_once:` for every task of the play that sets none.
+    pub run_once: Option<Value>,
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
@@ -198,6 +200,12 @@ pub struct Inherit {
     pub diff: Option<Value>,
     pub connection: Option<String>,
     pub throttle: Option<Value>,
+    /// `notify:` of a block (or an import): tasks without their own notify
+    /// notify these handlers (ansible-core does not merge the lists).
+    pub notify: Option<Vec<(String, Span)>>,
+    pub delegate_to: Option<Value>,
+    pub delegate_facts: Option<Value>,
+    pub run_once: Option<Value>,
 }
 
 impl Inherit {
@@ -219,6 +227,10 @@ impl Inherit {
             diff: t.diff.clone(),
             connection: t.connection.clone(),
             throttle: t.throttle.clone(),
+            notify: t.own_notify.then(|| t.notify.clone()),
+            delegate_to: t.delegate_to.clone(),
+            delegate_facts: t.delegate_facts.clone(),
+            run_once: t.run_once.clone(),
         }
     }
 
@@ -268,6 +280,15 @@ impl Inherit {
         fill(&mut t.diff, &self.diff);
         fill(&mut t.connection, &self.connection);
         fill(&mut t.throttle, &self.throttle);
+        fill(&mut t.delegate_to, &self.delegate_to);
+        fill(&mut t.delegate_facts, &self.delegate_facts);
+        fill(&mut t.run_once, &self.run_once);
+        if !t.own_notify
+            && let Some(notify) = &self.notify
+        {
+            t.notify.clone_from(notify);
+            t.own_notify = true;
+        }
     }
 }
 
@@ -348,6 +369,9 @@ pub struct Task {
     pub failed_when: Option<Vec<Value>>,
     pub ignore_errors: Option<Value>,
     pub notify: Vec<(String, Span)>,
+    /// The task sets `notify` itself (even to nothing), so a block's
+    /// `notify` does not reach it.
+    pub own_notify: bool,
     pub listen: Vec<String>,
     pub vars: IndexMap<String, Value>,
     pub environment: Option<Value>,
@@ -955,6 +979,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "force_handlers" => {
                 play.force_handlers = flag(v, &key, diags).is_some_and(|b| b.is_true())
             }
+            "run_once" => play.run_once = flag(v, &key, diags),
             "become" => play.become_ = flag(v, &key, diags),
             "become_user" => play.become_user = Some(to_value(v, diags)),
             "become_method" => play.become_method = Some(to_value(v, diags)),
@@ -1048,9 +1073,12 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         .flat_map(Item::tasks)
         .chain(&play.handlers)
         .collect();
+    // A block's notify is on each of its tasks: report it once.
+    let mut reported: Vec<&Span> = Vec::new();
     for t in all_tasks {
         for (n, span) in &t.notify {
-            if !names.iter().any(|x| x == n) && !is_template(n) {
+            if !names.iter().any(|x| x == n) && !is_template(n) && !reported.contains(&span) {
+                reported.push(span);
                 checker.diags.push(
                     Diagnostic::at(
                         span,
@@ -1156,6 +1184,26 @@ fn parse_prompts(node: &Node, diags: &mut Diagnostics) -> Vec<VarPrompt> {
             confirm: bool_key("confirm", false),
             span: item.span.clone(),
         });
+    }
+    out
+}
+
+/// `notify:`: one handler name or a list of them (a name may be a template).
+fn notify_list(node: &Node, diags: &mut Diagnostics) -> Vec<(String, Span)> {
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Null => Vec::new(),
+        _ => vec![node],
+    };
+    let mut out = Vec::new();
+    for i in items {
+        match i.as_str() {
+            Some(s) => out.push((s.to_owned(), span_of(i))),
+            None => diags.push(Diagnostic::at(
+                &i.span,
+                "`notify` entries must be handler names",
+            )),
+        }
     }
     out
 }
@@ -1309,6 +1357,10 @@ const BLOCK_KEYWORDS: &[&str] = &[
     "port",
     "timeout",
     "throttle",
+    "notify",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
 ];
 
 fn parse_item(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item> {
@@ -1318,8 +1370,13 @@ fn parse_item(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item>
     let task = parse_task(node, handler, checker)?;
     match task.module.spec().name {
         "import_tasks" => import_tasks(node, task, handler, checker),
-        "import_role" | "include_role" => role_task(node, task, checker),
+        "import_role" => role_task(node, task, checker),
+        "include_role" => {
+            check_include_keywords(node, "IncludeRole", checker.diags);
+            role_task(node, task, checker)
+        }
         "include_tasks" => {
+            check_include_keywords(node, "TaskInclude", checker.diags);
             if handler {
                 checker.diags.push(Diagnostic::at(
                     &node.span,
@@ -1372,6 +1429,13 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
             "diff" => inherit.diff = flag(v, &key, checker.diags),
             "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
             "throttle" => inherit.throttle = throttle(v, checker.diags),
+            "notify" => inherit.notify = Some(notify_list(v, checker.diags)),
+            "delegate_to" => {
+                checker.check_templates(v);
+                inherit.delegate_to = Some(to_value(v, checker.diags));
+            }
+            "delegate_facts" => inherit.delegate_facts = flag(v, &key, checker.diags),
+            "run_once" => inherit.run_once = flag(v, &key, checker.diags),
             k if BLOCK_KEYWORDS.contains(&k) => {}
             other => checker.diags.push(
                 Diagnostic::at(&k.span, format!("`{other}` is not a valid block keyword"))
@@ -1383,6 +1447,58 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
     inherit.apply(&mut block.rescue);
     inherit.apply(&mut block.always);
     Some(Item::Block(Box::new(block)))
+}
+
+/// The keywords ansible-core accepts on `include_tasks` and `include_role`
+/// (their other keywords would apply to the include, not to the tasks it
+/// brings, so ansible-core refuses them), besides `with_<lookup>`.
+const INCLUDE_KEYWORDS: &[&str] = &[
+    "action",
+    "args",
+    "collections",
+    "debugger",
+    "ignore_errors",
+    "loop",
+    "loop_control",
+    "name",
+    "no_log",
+    "register",
+    "run_once",
+    "tags",
+    "timeout",
+    "vars",
+    "when",
+];
+
+/// Refuses the keywords ansible-core refuses on a dynamic include
+/// ("'become' is not a valid attribute for a TaskInclude").
+fn check_include_keywords(node: &Node, class: &str, diags: &mut Diagnostics) {
+    let Some(pairs) = node.as_map() else {
+        return;
+    };
+    for (k, _) in pairs {
+        let key = k.key_text();
+        let allowed = INCLUDE_KEYWORDS.contains(&key.as_str())
+            || key.starts_with("with_")
+            || !(TASK_KEYWORDS.contains(&key.as_str())
+                || TASK_KEYWORDS_LATER.contains(&key.as_str()));
+        if !allowed {
+            let what = if class == "IncludeRole" {
+                "include_role"
+            } else {
+                "include_tasks"
+            };
+            diags.push(
+                Diagnostic::at(
+                    &k.span,
+                    format!(
+                        "`{key}` is not a valid keyword for {what} ('{key}' is not a valid attribute for a {class}); use `apply:` to give keywords to the included tasks"
+                    ),
+                )
+                .suggest(&key, INCLUDE_KEYWORDS.iter().copied()),
+            );
+        }
+    }
 }
 
 /// Keys of a `roles:` entry that are keywords, not role parameters.
@@ -1465,6 +1581,12 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                         "diff" => inherit.diff = flag(v, &key, checker.diags),
                         "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
                         "throttle" => inherit.throttle = throttle(v, checker.diags),
+                        "delegate_to" => {
+                            checker.check_templates(v);
+                            inherit.delegate_to = Some(to_value(v, checker.diags));
+                        }
+                        "delegate_facts" => inherit.delegate_facts = flag(v, &key, checker.diags),
+                        "run_once" => inherit.run_once = flag(v, &key, checker.diags),
                         k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
                         other if is_identifier(other) => {
                             params.insert(other.to_owned(), to_value(v, checker.diags));
@@ -2247,6 +2369,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut failed_when = None;
     let mut ignore_errors = None;
     let mut notify = Vec::new();
+    let mut own_notify = false;
     let mut listen = Vec::new();
     let mut vars = IndexMap::new();
     let mut environment = None;
@@ -2317,20 +2440,8 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             "failed_when" => failed_when = Some(conditions(v, checker)),
             "ignore_errors" => ignore_errors = flag(v, &key, checker.diags),
             "notify" => {
-                let items: Vec<&Node> = match &v.kind {
-                    NodeKind::Seq(items) => items.iter().collect(),
-                    NodeKind::Null => Vec::new(),
-                    _ => vec![v],
-                };
-                for i in items {
-                    match i.as_str() {
-                        Some(s) => notify.push((s.to_owned(), span_of(i))),
-                        None => checker.diags.push(Diagnostic::at(
-                            &i.span,
-                            "`notify` entries must be handler names",
-                        )),
-                    }
-                }
+                notify = notify_list(v, checker.diags);
+                own_notify = true;
             }
             "listen" if handler => listen = str_list(v, "listen", checker.diags),
             "vars" => {
@@ -2590,6 +2701,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         failed_when,
         ignore_errors,
         notify,
+        own_notify,
         listen,
         vars,
         environment,

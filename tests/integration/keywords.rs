@@ -1,0 +1,213 @@
+//! Keywords ansible-core accepts in more places or templates: block-level
+//! `notify`/`delegate_to`/`delegate_facts`/`run_once`, templated variable
+//! names (`set_fact` keys, `loop_var`), templated `strategy` and `tags`.
+//! Expected values are ansible-core 2.19's on the same playbooks.
+
+use crate::common::Project;
+
+/// Local hosts h1..hN in group `app`, and `ctl` beside them.
+fn app_hosts(p: &Project, n: usize) {
+    let hosts: String = (1..=n)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write(
+        "hosts.ini",
+        &format!("[app]\n{hosts}[other]\nctl ansible_connection=local\n"),
+    );
+}
+
+/// The banners and per-host lines of a run, without blank lines and
+/// result bodies.
+fn outline(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("TASK [")
+                || l.starts_with("RUNNING HANDLER [")
+                || l.starts_with("ok: [")
+                || l.starts_with("changed: [")
+                || l.starts_with("skipping: [")
+                || l.starts_with("fatal: [")
+        })
+        .map(|l| match l.find(" => ") {
+            Some(i) => l[..i].to_owned(),
+            None => l.trim_end_matches(&['*', ' '][..]).to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn block_notify_delegate_to_delegate_facts_and_run_once_reach_its_tasks() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - name: a notifying block
+      notify: h1
+      block:
+        - name: changes
+          command: "true"
+        - name: own notify
+          command: "true"
+          notify: h2
+    - name: a task's empty notify wins
+      notify: h3
+      block:
+        - block:
+            - name: notifies nothing
+              command: "true"
+              notify: []
+    - name: a delegated block
+      delegate_to: ctl
+      delegate_facts: true
+      block:
+        - name: delegated
+          command: "true"
+        - name: facts to ctl
+          set_fact:
+            given: "{{ inventory_hostname }}"
+          when: inventory_hostname == 'h2'
+    - name: a run_once block
+      run_once: true
+      block:
+        - name: once
+          command: echo {{ inventory_hostname }}
+          register: once
+    - name: results
+      copy:
+        content: "{{ once.stdout }} {{ hostvars['ctl'].given }} {{ given | default('-') }}\n"
+        dest: "{{ root }}/{{ inventory_hostname }}"
+  handlers:
+    - name: h1
+      debug: msg=h1
+    - name: h2
+      debug: msg=h2
+    - name: h3
+      debug: msg=h3
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut lines = outline(&r.stdout);
+    // Hosts within a task in any order: sort each task's lines.
+    let mut sorted = Vec::new();
+    let mut group: Vec<String> = Vec::new();
+    for l in lines.drain(..) {
+        if l.starts_with("TASK [") || l.starts_with("RUNNING HANDLER [") {
+            group.sort();
+            sorted.append(&mut group);
+            sorted.push(l);
+        } else {
+            group.push(l);
+        }
+    }
+    group.sort();
+    sorted.append(&mut group);
+    let expected = [
+        "TASK [changes]",
+        "changed: [h1]",
+        "changed: [h2]",
+        "TASK [own notify]",
+        "changed: [h1]",
+        "changed: [h2]",
+        "TASK [notifies nothing]",
+        "changed: [h1]",
+        "changed: [h2]",
+        "TASK [delegated]",
+        "changed: [h1 -> ctl]",
+        "changed: [h2 -> ctl]",
+        "TASK [facts to ctl]",
+        "ok: [h2 -> ctl]",
+        "skipping: [h1]",
+        "TASK [once]",
+        "changed: [h1]",
+        "TASK [results]",
+        "changed: [h1]",
+        "changed: [h2]",
+        "RUNNING HANDLER [h1]",
+        "ok: [h1]",
+        "ok: [h2]",
+        "RUNNING HANDLER [h2]",
+        "ok: [h1]",
+        "ok: [h2]",
+    ];
+    assert_eq!(sorted, expected, "{r:?}");
+    assert_eq!(p.read("h1"), "h1 h2 -\n");
+    assert_eq!(p.read("h2"), "h1 h2 -\n");
+}
+
+#[test]
+fn play_run_once_applies_to_its_tasks() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  run_once: true
+  tasks:
+    - name: once
+      command: echo {{ inventory_hostname }}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        outline(&r.stdout),
+        ["TASK [once]", "changed: [h1]"],
+        "{r:?}"
+    );
+}
+
+#[test]
+fn include_keywords_ansible_refuses_and_block_keyword_mistakes_are_located() {
+    let p = Project::new();
+    p.write("inc.yml", "- debug: msg=x\n");
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_tasks: inc.yml
+      become: true
+    - include_role:
+        name: r
+      delegate_to: localhost
+    - notfy: h
+      block:
+        - debug: msg=x
+    - notify: nosuch
+      block:
+        - debug: msg=x
+        - debug: msg=y
+  handlers:
+    - name: h
+      debug: msg=h
+"#,
+    );
+    p.write("roles/r/tasks/main.yml", "- debug: msg=r\n");
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    for (at, msg) in [
+        (
+            "site.yml:5:7",
+            "`become` is not a valid keyword for include_tasks",
+        ),
+        (
+            "site.yml:8:7",
+            "`delegate_to` is not a valid keyword for include_role",
+        ),
+        ("site.yml:9:7", "`notfy` is not a valid block keyword"),
+        ("site.yml:12:15", "the handler 'nosuch' is notified"),
+    ] {
+        assert!(r.stderr.contains(&format!("--> {at}")), "{at}: {r:?}");
+        assert!(r.stderr.contains(msg), "{msg}: {r:?}");
+    }
+    assert!(r.stderr.contains("did you mean `notify`?"), "{r:?}");
+    // The block's notify is reported once, not once per task.
+    assert_eq!(r.stderr.matches("'nosuch'").count(), 1, "{r:?}");
+    assert!(r.stderr.contains("4 problems found"), "{r:?}");
+}
