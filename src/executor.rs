@@ -24,7 +24,7 @@ use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
 use crate::playbook::{
-    Block, HostOrder, Inherit, Item, LoopKind, Play, Playbook, RoleCtx, Strategy, Task,
+    Block, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx, Strategy, Task,
 };
 use crate::report::{Reporter, Stats, Status};
 use crate::template::{Templar, VarScope, py_str, vmap};
@@ -1161,10 +1161,17 @@ impl<'a> Executor<'a> {
                 self.include_skipped(h);
                 continue;
             }
+            let looped = match resolved_loop(task, &scope) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.include_failed(ctx, task, h, &located(task, &e));
+                    continue;
+                }
+            };
             let mut failed = false;
             let count = items.len() as u32;
             for item in items {
-                let (item_scope, extra) = match (&item, &task.loop_) {
+                let (item_scope, extra) = match (&item, &looped) {
                     (Some(v), Some(lp)) => {
                         let extra = vec![(lp.loop_var.clone(), v.clone())];
                         (scope.with_extra(extra.clone()), extra)
@@ -1298,9 +1305,16 @@ impl<'a> Executor<'a> {
                 self.include_skipped(&h);
                 continue;
             }
+            let looped = match resolved_loop(task, &scope) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.include_failed(ctx, task, &h, &located(task, &e));
+                    continue;
+                }
+            };
             let count = loop_items.len() as u32;
             for item in loop_items {
-                let (label, extra) = match (&item, &task.loop_) {
+                let (label, extra) = match (&item, &looped) {
                     (Some(v), Some(lp)) => {
                         let extra = vec![(lp.loop_var.clone(), v.clone())];
                         let item_scope = scope.with_extra(extra.clone());
@@ -2288,6 +2302,32 @@ fn delegate_spec(ctx: &PlayCtx<'_>, task: &Task, st: &HostState, target: &str) -
     spec
 }
 
+/// The task's loop with a templated `loop_control.loop_var` or
+/// `index_var` rendered, as ansible-core does once per host before the
+/// first item; the name must be a valid variable name.
+fn resolved_loop(task: &Task, scope: &Arc<VarScope>) -> Result<Option<LoopSpec>, String> {
+    let Some(lp) = &task.loop_ else {
+        return Ok(None);
+    };
+    let name = |n: &str| -> Result<String, String> {
+        if !crate::template::is_template(n) {
+            return Ok(n.to_owned());
+        }
+        let name = py_str(&scope.render(n)?);
+        if crate::playbook::valid_variable_name(&name) {
+            Ok(name)
+        } else {
+            Err(crate::playbook::invalid_variable_name(&name))
+        }
+    };
+    let mut lp = lp.clone();
+    lp.loop_var = name(&lp.loop_var)?;
+    if let Some(iv) = &lp.index_var {
+        lp.index_var = Some(name(iv)?);
+    }
+    Ok(Some(lp))
+}
+
 fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {
     if let Some(l) = task.loop_.as_ref().and_then(|l| l.label.as_ref()) {
         if let Some(s) = l.as_str() {
@@ -2339,6 +2379,11 @@ async fn run_host_task(
                 finish(ctx, st, task, Status::Skipped, r, false, false);
                 return;
             }
+            let lp = &match resolved_loop(task, &scope) {
+                Ok(Some(l)) => l,
+                Ok(None) => lp.clone(),
+                Err(e) => return fail_host_task(ctx, task, st, &located(task, &e)),
+            };
             let mut results = Vec::new();
             let mut any_changed = false;
             let mut any_failed = false;
@@ -2481,12 +2526,22 @@ fn throttle_of(
     Ok(Some(ctx.limits.throttle(task, n)))
 }
 
-/// A task that failed on a host before it could run.
+/// A task that failed on a host before it could run (`ignore_errors`
+/// still applies, as in ansible-core).
 fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str) {
-    let out = ItemOutcome::failed(msg);
-    let no_log = is_no_log(ctx, task, &task_scope(ctx, st, Some(task)));
+    let scope = task_scope(ctx, st, Some(task));
+    let out = with_ignore(ctx, task, &scope, ItemOutcome::failed(msg));
+    let no_log = is_no_log(ctx, task, &scope);
     report_item(ctx, st, task, None, &out, no_log, false);
-    finish(ctx, st, task, Status::Failed, out.result, false, false);
+    finish(
+        ctx,
+        st,
+        task,
+        Status::Failed,
+        out.result,
+        false,
+        out.ignored,
+    );
 }
 
 fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
@@ -3087,7 +3142,7 @@ async fn run_item_once(
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
         }
     } else if spec.name == "set_fact" {
-        match set_fact(raw) {
+        match set_fact(raw, scope) {
             Ok(out) => out,
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
         }
@@ -3243,7 +3298,8 @@ async fn run_item_once(
 /// `set_fact`: every argument but `cacheable` is a variable of the host;
 /// with `cacheable` the facts also join the host's facts (`ansible_facts`),
 /// which `meta: clear_facts` forgets while the variables stay.
-fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
+/// A templated name is rendered and must be a valid variable name.
+fn set_fact(raw: IndexMap<String, Value>, scope: &Arc<VarScope>) -> Result<ItemOutcome, String> {
     let mut facts = IndexMap::new();
     let mut cacheable = false;
     // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
@@ -3257,6 +3313,16 @@ fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
             })?;
             continue;
         }
+        let k = if crate::template::is_template(&k) {
+            let name = scope.render(&k).map_err(|e| undefined_opt(&e))?;
+            let name = py_str(&name);
+            if !crate::playbook::valid_variable_name(&name) {
+                return Err(crate::playbook::invalid_variable_name(&name));
+            }
+            name
+        } else {
+            k
+        };
         facts.insert(k, v);
     }
     let mut r = IndexMap::new();

@@ -345,7 +345,9 @@ pub const LOOP_LOOKUPS: &[&str] = &[
 pub struct LoopSpec {
     pub kind: LoopKind,
     pub items: Value,
+    /// The loop variable's name, or a template giving it.
     pub loop_var: String,
+    /// The index variable's name, or a template giving it.
     pub index_var: Option<String>,
     pub label: Option<Value>,
     pub extended: bool,
@@ -770,6 +772,26 @@ pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// ansible-core's `validate_variable_name`, for names given at run time
+/// (a templated `set_fact` key, `loop_var`): an ASCII identifier that Jinja
+/// does not read as a constant.
+pub fn valid_variable_name(s: &str) -> bool {
+    s.is_ascii()
+        && is_identifier(s)
+        && !matches!(
+            s,
+            "true" | "false" | "none" | "True" | "False" | "None" | "not"
+        )
+}
+
+/// ansible-core's message for a name [`valid_variable_name`] refuses.
+pub fn invalid_variable_name(s: &str) -> String {
+    format!(
+        "Invalid variable name {}. Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores.",
+        crate::template::py_repr(&Value::from(s))
+    )
 }
 
 /// A bool-ish keyword: a YAML bool, or a template evaluated at run time.
@@ -2208,7 +2230,12 @@ fn parse_free_form(
         FreeForm::None => {
             for tok in split_args(text) {
                 match tok.split_once('=') {
-                    Some((k, v)) if !k.is_empty() && !k.contains(['{', ' ']) => {
+                    // set_fact's names may be templates (`"{{ n }}=v"`).
+                    Some((k, v))
+                        if !k.is_empty()
+                            && (!k.contains(['{', ' '])
+                                || (spec.name == "set_fact" && is_template(k))) =>
+                    {
                         args.insert(k.to_owned(), Value::from(unquote(v)));
                     }
                     _ => {
@@ -2256,7 +2283,8 @@ fn check_args(
     if spec.name == "set_fact" {
         for k in args.keys() {
             let span = key_spans.get(k).unwrap_or(task_span);
-            if k != "cacheable" && !is_identifier(k) {
+            // A templated name is checked when it is rendered.
+            if k != "cacheable" && !valid_variable_name(k) && !is_template(k) {
                 diags.push(Diagnostic::at(
                     span,
                     format!("set_fact: `{k}` is not a valid variable name"),
@@ -2656,6 +2684,17 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                 .push(Diagnostic::at(&a.span, "`args` must be a mapping")),
         }
     }
+    if module.spec().name == "set_fact" {
+        for k in args.keys().filter(|k| is_template(k)) {
+            if let Err(e) = checker.templar.check_syntax(k) {
+                let span = key_spans.get(k).unwrap_or(&mkey.span);
+                checker.diags.push(Diagnostic::at(
+                    span,
+                    format!("invalid Jinja in this variable name: {e}"),
+                ));
+            }
+        }
+    }
     check_args(
         module,
         &args,
@@ -2675,6 +2714,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             extended: false,
         };
         if let Some(lc) = loop_control {
+            checker.check_templates(lc);
             parse_loop_control(lc, &mut spec, checker.diags);
         }
         spec
@@ -2756,21 +2796,24 @@ fn parse_loop_control(node: &Node, spec: &mut LoopSpec, diags: &mut Diagnostics)
     };
     for (k, v) in pairs {
         let key = k.key_text();
+        // A template is rendered once per host before the first item.
+        let name = |what: &str, diags: &mut Diagnostics| match v.as_str() {
+            Some(s) if valid_variable_name(s) || is_template(s) => Some(s.to_owned()),
+            _ => {
+                diags.push(Diagnostic::at(
+                    &v.span,
+                    format!("`{what}` must be a variable name"),
+                ));
+                None
+            }
+        };
         match key.as_str() {
-            "loop_var" => match v.as_str() {
-                Some(s) if is_identifier(s) => spec.loop_var = s.to_owned(),
-                _ => diags.push(Diagnostic::at(
-                    &v.span,
-                    "`loop_var` must be a variable name",
-                )),
-            },
-            "index_var" => match v.as_str() {
-                Some(s) if is_identifier(s) => spec.index_var = Some(s.to_owned()),
-                _ => diags.push(Diagnostic::at(
-                    &v.span,
-                    "`index_var` must be a variable name",
-                )),
-            },
+            "loop_var" => {
+                if let Some(n) = name("loop_var", diags) {
+                    spec.loop_var = n;
+                }
+            }
+            "index_var" => spec.index_var = name("index_var", diags),
             "label" => spec.label = Some(to_value(v, diags)),
             "extended" => spec.extended = flag(v, &key, diags).is_some_and(|b| b.is_true()),
             "pause" | "extended_allitems" => {}

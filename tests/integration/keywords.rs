@@ -211,3 +211,101 @@ fn include_keywords_ansible_refuses_and_block_keyword_mistakes_are_located() {
     assert_eq!(r.stderr.matches("'nosuch'").count(), 1, "{r:?}");
     assert!(r.stderr.contains("4 problems found"), "{r:?}");
 }
+
+#[test]
+fn templated_set_fact_names_and_loop_var_are_rendered_and_checked() {
+    let p = Project::new();
+    p.write(
+        "inc.yml",
+        "- set_fact:\n    seen: \"{{ seen + [thing] }}\"\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    var_name: dyn
+    lvname: thing
+    seen: []
+  tasks:
+    - set_fact: "{{ 'x' + item }}={{ item }}"
+      loop: [a, b]
+    - set_fact:
+        "{{ var_name }}": value
+        "{{ var_name }}_2": 2
+        plain: 3
+    - debug: msg="{{ thing }}"
+      loop: [1, 2]
+      loop_control:
+        loop_var: "{{ lvname }}"
+        index_var: "{{ 'i' ~ 'dx' }}"
+      register: r
+    - include_tasks: inc.yml
+      loop: [x, y]
+      loop_control:
+        loop_var: "{{ lvname }}"
+    - copy:
+        content: "{{ xa }} {{ xb }} {{ dyn }} {{ dyn_2 | type_debug }} {{ plain }} {{ r.results | map(attribute='thing') | list }} {{ r.results[1].ansible_loop_var }} {{ r.results[1].idx }} {{ seen }}\n"
+        dest: "{{ root }}/out"
+    - set_fact:
+        "{{ 'bad-name' }}": 1
+      ignore_errors: true
+    - set_fact: "{{ '1x' }}=1"
+      ignore_errors: true
+    - set_fact:
+        "{{ undefined_thing }}": 1
+      ignore_errors: true
+    - debug: msg="{{ item }}"
+      loop: [4]
+      loop_control:
+        loop_var: "{{ 'None' }}"
+      ignore_errors: true
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(p.read("out"), "a b value int 3 [1, 2] thing 1 ['x', 'y']\n");
+    assert!(
+        r.stdout.contains("Invalid variable name 'bad-name'."),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("Invalid variable name '1x'."), "{r:?}");
+    assert!(r.stdout.contains("'undefined_thing' is undefined"), "{r:?}");
+    assert!(r.stdout.contains("Invalid variable name 'None'."), "{r:?}");
+    // ansible-core: ok=12 ... ignored=4.
+    assert_eq!(
+        crate::common::recap(&r, "localhost"),
+        [12, 1, 0, 0, 0, 0, 4]
+    );
+}
+
+#[test]
+fn templated_names_with_bad_jinja_are_refused_at_load() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - set_fact:
+        "{{ name ": 1
+    - debug: msg=x
+      loop: [1]
+      loop_control:
+        loop_var: "{{ x }"
+    - debug: msg=x
+      loop: [1]
+      loop_control:
+        loop_var: not-a-name
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("--> site.yml:5:9"), "{r:?}");
+    assert!(r.stderr.contains("--> site.yml:9:19"), "{r:?}");
+    assert!(r.stderr.contains("--> site.yml:13:19"), "{r:?}");
+    assert!(
+        r.stderr.contains("`loop_var` must be a variable name"),
+        "{r:?}"
+    );
+}
