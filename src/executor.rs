@@ -27,6 +27,7 @@ use crate::playbook::{
     Block, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx, Strategy, Task,
 };
 use crate::report::{Reporter, Stats, Status};
+use crate::tags::{TagFilter, TagValues};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
 /// Everything the command line decides about a run.
@@ -67,6 +68,9 @@ pub struct RunSummary {
     pub any_changed: bool,
     pub any_failed: bool,
     pub any_unreachable: bool,
+    /// The run stopped on an error that is not a host's (a play keyword or
+    /// tag that cannot be templated), with this exit code and no recap.
+    pub fatal: Option<i32>,
 }
 
 struct HostState {
@@ -245,6 +249,8 @@ struct PlayCtx<'a> {
     /// The free strategy: a lane ended the batch (end_play, end_batch), so
     /// every lane stops.
     over: Arc<AtomicBool>,
+    /// The play's templated tags, rendered when the batch started.
+    tags: Arc<TagValues>,
 }
 
 impl PlayCtx<'_> {
@@ -266,6 +272,7 @@ impl PlayCtx<'_> {
             pool: self.pool.clone(),
             prompted: self.prompted.clone(),
             limits: self.limits.clone(),
+            tags: self.tags.clone(),
             free: true,
             pinned: self.play.strategy == Strategy::HostPinned,
             over: self.over.clone(),
@@ -326,6 +333,8 @@ pub struct Executor<'a> {
     abort_play: bool,
     /// Whether `--start-at-task`'s task has been reached.
     started: bool,
+    /// An error stopped the run (see [`RunSummary::fatal`]).
+    fatal: Option<i32>,
 }
 
 fn omit_token() -> String {
@@ -366,6 +375,7 @@ impl<'a> Executor<'a> {
             inbox: Arc::new(Mutex::new(IndexMap::new())),
             abort_play: false,
             started: opts.start_at_task.is_none(),
+            fatal: None,
         }
     }
 
@@ -382,30 +392,79 @@ impl<'a> Executor<'a> {
 
     /// Runs every play of every playbook and prints the recap.
     pub async fn run(mut self, playbooks: &[Playbook]) -> RunSummary {
-        for pb in playbooks {
+        'plays: for pb in playbooks {
             for play in &pb.plays {
                 self.run_play(play, &pb.dir).await;
+                if self.fatal.is_some() {
+                    break 'plays;
+                }
             }
         }
-        let mut summary = RunSummary::default();
+        let mut summary = RunSummary {
+            fatal: self.fatal,
+            ..RunSummary::default()
+        };
         for (name, st) in &self.states {
             summary.any_changed |= st.stats.changed > 0;
             summary.any_failed |= st.stats.failed > 0;
             summary.any_unreachable |= st.stats.unreachable > 0;
             summary.stats.insert(name.clone(), st.stats.clone());
         }
-        self.reporter.recap(&summary.stats);
+        if self.fatal.is_none() {
+            self.reporter.recap(&summary.stats);
+        }
         summary
     }
 
-    fn base_scope(&self, play: &Play) -> Arc<VarScope> {
-        let mut vars = play.vars.clone();
-        vars.extend(self.opts.extra_vars.clone());
+    /// The play's variables without a host (see [`crate::tags::play_vars`]),
+    /// for its keywords and tags.
+    fn base_scope(
+        &self,
+        play: &Play,
+        dir: &std::path::Path,
+        prompted: &IndexMap<String, Value>,
+    ) -> Arc<VarScope> {
+        let groups = self.groups.read().map(|g| g.clone()).unwrap_or_default();
+        let magic = crate::tags::play_magic(
+            play,
+            dir,
+            groups,
+            &self.opts.tags,
+            &self.opts.skip_tags,
+            self.opts.check,
+            self.opts.diff,
+        );
+        let vars = crate::tags::play_vars(
+            play,
+            dir,
+            prompted,
+            &self.opts.extra_vars,
+            &magic,
+            &self.templar,
+        );
         VarScope::new(self.templar.clone(), vars)
     }
 
     async fn run_play(&mut self, play: &Play, dir: &std::path::Path) {
-        let pattern = match self.base_scope(play).render(&play.hosts) {
+        // A templated strategy is rendered before the play starts.
+        let resolved;
+        let play = match self.resolve_strategy(play, dir) {
+            Ok(None) => play,
+            Ok(Some(s)) => {
+                resolved = Play {
+                    strategy: s,
+                    ..play.clone()
+                };
+                &resolved
+            }
+            Err((code, e)) => {
+                self.reporter.error(&e);
+                self.fatal = Some(code);
+                return;
+            }
+        };
+        let no_prompts = IndexMap::new();
+        let pattern = match self.base_scope(play, dir, &no_prompts).render(&play.hosts) {
             Ok(v) => py_str(&v),
             Err(e) => {
                 self.reporter.play(&play.name);
@@ -468,7 +527,7 @@ impl<'a> Executor<'a> {
             }
         };
         let batches = match &play.serial {
-            Some(v) => match self.base_scope(play).render_value(v) {
+            Some(v) => match self.base_scope(play, dir, &prompted).render_value(v) {
                 Ok(v) => batches(&hosts, &v),
                 Err(e) => {
                     self.reporter
@@ -498,7 +557,51 @@ impl<'a> Executor<'a> {
                 continue;
             }
             self.run_batch(play, dir, batch, &selected, &prompted).await;
+            if self.fatal.is_some() {
+                return;
+            }
         }
+    }
+
+    /// A templated `strategy:`, rendered with the play's host-less
+    /// variables: None when the play's own holds. Errors as
+    /// ansible-playbook exits on them: 4 when the template fails, 1 for an
+    /// unknown strategy.
+    fn resolve_strategy(
+        &self,
+        play: &Play,
+        dir: &std::path::Path,
+    ) -> Result<Option<Strategy>, (i32, String)> {
+        let Some((text, span)) = &play.strategy_template else {
+            return Ok(None);
+        };
+        let rendered = self
+            .base_scope(play, dir, &IndexMap::new())
+            .render(text)
+            .map_err(|e| {
+                (
+                    crate::cli::exit::PARSE_ERROR,
+                    format!("{span}: Error processing keyword 'strategy': {e}"),
+                )
+            })?;
+        let name = py_str(&rendered);
+        let strategy = crate::playbook::Strategy::from_name(&name).ok_or_else(|| {
+            (
+                crate::cli::exit::ERROR,
+                format!(
+                    "{span}: Invalid play strategy specified: {name} (hoist runs linear, free and host_pinned)"
+                ),
+            )
+        })?;
+        if strategy != Strategy::Linear
+            && let Some(t) = crate::playbook::host_loop_bypasses(play).first()
+        {
+            return Err((
+                crate::cli::exit::ERROR,
+                format!("{}: {}", t.span, crate::playbook::ADD_HOST_FREE),
+            ));
+        }
+        Ok(Some(strategy))
     }
 
     /// After add_host/group_by: the `groups` variable and the changed
@@ -684,6 +787,16 @@ impl<'a> Executor<'a> {
                 st.public_roles.clear();
             }
         }
+        // Templated tags are rendered when the batch starts, as
+        // ansible-core's play iterator does; one that fails stops the run.
+        let tags = match TagValues::new(play, self.base_scope(play, dir, prompted)) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                self.reporter.error(&e);
+                self.fatal = Some(crate::cli::exit::ERROR);
+                return;
+            }
+        };
         let ctx = PlayCtx {
             play,
             templar: self.templar.clone(),
@@ -703,6 +816,7 @@ impl<'a> Executor<'a> {
             free: false,
             pinned: false,
             over: Arc::new(AtomicBool::new(false)),
+            tags,
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -740,7 +854,7 @@ impl<'a> Executor<'a> {
                 (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, None)).unwrap_or(true),
                 _ => true,
             };
-            if gather && selected_by_tags_always(facts, ctx) {
+            if gather && selected_facts(ctx) {
                 self.banner(facts, false);
                 self.run_on_hosts(ctx, facts, hosts).await;
             }
@@ -847,6 +961,7 @@ impl<'a> Executor<'a> {
             inbox: self.inbox.clone(),
             abort_play: false,
             started: self.started,
+            fatal: None,
         }
     }
 
@@ -932,7 +1047,7 @@ impl<'a> Executor<'a> {
                 return false;
             }
         }
-        if !selected_by_tags(task, ctx.play, ctx.opts) {
+        if !selected_by_tags(task, ctx) {
             return false;
         }
         if task.module.spec().name == "meta" {
@@ -1120,7 +1235,7 @@ impl<'a> Executor<'a> {
     /// `include_tasks`: per host, the file (and loop item) it names; hosts
     /// including the same file with the same item run it together.
     async fn run_include(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
-        if !selected_by_tags(task, ctx.play, ctx.opts) {
+        if !selected_by_tags(task, ctx) {
             return false;
         }
         let active = self.active(hosts);
@@ -1259,7 +1374,7 @@ impl<'a> Executor<'a> {
         items: &[Item],
         hosts: &[String],
     ) -> bool {
-        if !selected_by_tags(task, ctx.play, ctx.opts) {
+        if !selected_by_tags(task, ctx) {
             return false;
         }
         let active = self.active(hosts);
@@ -1974,47 +2089,21 @@ fn split_tag_text(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Fact gathering runs whatever tags are asked for (it is tagged `always`
-/// in Ansible), unless `always` itself is skipped.
-fn selected_by_tags_always(_task: &Task, ctx: &PlayCtx<'_>) -> bool {
-    !ctx.opts.skip_tags.iter().any(|t| t == "always")
+/// Fact gathering is tagged `always` in ansible-core, unless the play has
+/// tags: then it has the play's.
+fn selected_facts(ctx: &PlayCtx<'_>) -> bool {
+    let tags = if ctx.play.tags.is_empty() {
+        vec!["always".to_owned()]
+    } else {
+        ctx.tags.play_tags(ctx.play)
+    };
+    TagFilter::new(&ctx.opts.tags, &ctx.opts.skip_tags).selects(&tags)
 }
 
-/// Whether `--tags`/`--skip-tags` select this task.
-fn selected_by_tags(task: &Task, play: &Play, opts: &RunOptions) -> bool {
-    let tags: Vec<&str> = task
-        .tags
-        .iter()
-        .chain(&play.tags)
-        .map(String::as_str)
-        .collect();
-    let has = |t: &str| tags.contains(&t);
-    if !opts.skip_tags.is_empty() {
-        for s in &opts.skip_tags {
-            if has(s)
-                || (s == "tagged" && !tags.is_empty())
-                || (s == "untagged" && tags.is_empty())
-                || s == "all"
-            {
-                return false;
-            }
-        }
-    }
-    if has("never") && !opts.tags.iter().any(|t| has(t)) {
-        return false;
-    }
-    if opts.tags.is_empty() {
-        return true;
-    }
-    if has("always") {
-        return true;
-    }
-    opts.tags.iter().any(|t| {
-        has(t)
-            || t == "all"
-            || (t == "tagged" && !tags.is_empty())
-            || (t == "untagged" && tags.is_empty())
-    })
+/// Whether `--tags`/`--skip-tags` select this task (its tags and the
+/// play's, rendered).
+fn selected_by_tags(task: &Task, ctx: &PlayCtx<'_>) -> bool {
+    TagFilter::new(&ctx.opts.tags, &ctx.opts.skip_tags).selects(&ctx.tags.of(task, ctx.play))
 }
 
 fn value_bool(v: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {

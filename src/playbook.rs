@@ -22,7 +22,7 @@ pub struct Playbook {
     pub plays: Vec<Play>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Play {
     pub name: String,
     pub span: Option<Span>,
@@ -69,6 +69,8 @@ pub struct Play {
     /// `throttle:` for every task of the play that sets none.
     pub throttle: Option<Value>,
     pub strategy: Strategy,
+    /// A templated `strategy:` (and where), rendered when the play starts.
+    pub strategy_template: Option<(String, Span)>,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
@@ -88,6 +90,24 @@ pub enum Strategy {
     Free,
     /// Free, but a host that starts the play keeps its fork to the end.
     HostPinned,
+}
+
+impl Strategy {
+    pub const NAMES: &[&str] = &["linear", "free", "host_pinned"];
+
+    /// A strategy by its short or full (`ansible.builtin.`) name.
+    pub fn from_name(text: &str) -> Option<Strategy> {
+        let bare = text
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| text.strip_prefix("ansible.legacy."))
+            .unwrap_or(text);
+        match bare {
+            "linear" => Some(Strategy::Linear),
+            "free" => Some(Strategy::Free),
+            "host_pinned" => Some(Strategy::HostPinned),
+            _ => None,
+        }
+    }
 }
 
 /// The `order:` play keyword.
@@ -161,6 +181,10 @@ pub struct Block {
     pub block: Vec<Item>,
     pub rescue: Vec<Item>,
     pub always: Vec<Item>,
+    /// Tasks that are listed but never run: a role used again with the
+    /// same parameters is skipped at run time by ansible-core, yet
+    /// `--list-tasks` lists its tasks at every use.
+    pub listed: Vec<Item>,
 }
 
 impl Item {
@@ -246,6 +270,7 @@ impl Inherit {
                     self.apply(&mut b.block);
                     self.apply(&mut b.rescue);
                     self.apply(&mut b.always);
+                    self.apply(&mut b.listed);
                 }
             }
         }
@@ -838,30 +863,36 @@ fn throttle(node: &Node, diags: &mut Diagnostics) -> Option<Value> {
     }
 }
 
-/// `strategy:`: linear, free or host_pinned (by short or full name).
-fn strategy(node: &Node, diags: &mut Diagnostics) -> Strategy {
+/// `strategy:`: linear, free or host_pinned (by short or full name), or a
+/// template rendered when the play starts.
+fn strategy(node: &Node, play: &mut Play, templar: &Templar, diags: &mut Diagnostics) {
     let text = scalar_string(node, "strategy", diags).unwrap_or_default();
-    let bare = text
-        .strip_prefix("ansible.builtin.")
-        .or_else(|| text.strip_prefix("ansible.legacy."))
-        .unwrap_or(&text);
-    match bare {
-        "linear" => Strategy::Linear,
-        "free" => Strategy::Free,
-        "host_pinned" => Strategy::HostPinned,
-        _ => {
-            diags.push(
-                Diagnostic::at(
-                    &node.span,
-                    format!(
-                        "the strategy '{text}' is not supported: hoist runs linear, free and host_pinned"
-                    ),
-                )
-                .suggest(bare, ["linear", "free", "host_pinned"]),
-            );
-            Strategy::Linear
+    if is_template(&text) {
+        if let Err(e) = templar.check_syntax(&text) {
+            diags.push(Diagnostic::at(
+                &node.span,
+                format!("invalid Jinja in this string: {e}"),
+            ));
         }
+        play.strategy_template = Some((text, node.span.clone()));
+        return;
     }
+    play.strategy = Strategy::from_name(&text).unwrap_or_else(|| {
+        let bare = text
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| text.strip_prefix("ansible.legacy."))
+            .unwrap_or(&text);
+        diags.push(
+            Diagnostic::at(
+                &node.span,
+                format!(
+                    "the strategy '{text}' is not supported: hoist runs linear, free and host_pinned"
+                ),
+            )
+            .suggest(bare, Strategy::NAMES.iter().copied()),
+        );
+        Strategy::Linear
+    });
 }
 
 /// `order:`: one of ansible-core's names, checked when the playbook loads
@@ -986,12 +1017,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),
             "diff" => play.diff = flag(v, &key, diags),
-            "tags" => {
-                play.tags = str_list(v, "tags", diags)
-                    .iter()
-                    .flat_map(|t| split_tags(t))
-                    .collect()
-            }
+            "tags" => play.tags = tag_list(v, diags),
             "environment" => play.environment = Some(to_value(v, diags)),
             "ignore_errors" => play.ignore_errors = flag(v, &key, diags),
             "no_log" => play.no_log = flag(v, &key, diags),
@@ -1007,7 +1033,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "become_method" => play.become_method = Some(to_value(v, diags)),
             "become_flags" => play.become_flags = Some(to_value(v, diags)),
             "remote_user" => play.remote_user = Some(to_value(v, diags)),
-            "strategy" => play.strategy = strategy(v, diags),
+            "strategy" => strategy(v, &mut play, templar, diags),
             k if PLAY_KEYWORDS.contains(&k) => {}
             _ => diags.push(unknown_keyword(
                 k,
@@ -1030,6 +1056,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         role_handlers: Vec::new(),
         dynamic_handlers: Vec::new(),
         roles_seen: Vec::new(),
+        role_tasks: std::collections::HashMap::new(),
         exported: Vec::new(),
         including: 0,
     };
@@ -1120,19 +1147,23 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
 /// add_host runs once for the play, which the free strategy cannot do
 /// (ansible-core stops the run when it reaches one).
 fn refuse_host_loop_bypass(play: &Play, diags: &mut Diagnostics) {
-    let tasks = play
-        .pre_tasks
+    for t in host_loop_bypasses(play) {
+        diags.push(Diagnostic::at(&t.span, ADD_HOST_FREE));
+    }
+}
+
+/// The play's tasks that bypass the host loop (add_host), which the free
+/// strategies cannot run.
+pub fn host_loop_bypasses(play: &Play) -> Vec<&Task> {
+    play.pre_tasks
         .iter()
         .chain(&play.roles)
         .chain(&play.tasks)
         .chain(&play.post_tasks)
         .flat_map(Item::tasks)
-        .chain(&play.handlers);
-    for t in tasks {
-        if t.module.spec().name == "add_host" {
-            diags.push(Diagnostic::at(&t.span, ADD_HOST_FREE));
-        }
-    }
+        .chain(&play.handlers)
+        .filter(|t| t.module.spec().name == "add_host")
+        .collect()
 }
 
 /// Why add_host cannot run under the free strategy.
@@ -1230,6 +1261,17 @@ fn notify_list(node: &Node, diags: &mut Diagnostics) -> Vec<(String, Span)> {
     out
 }
 
+/// `tags:` as ansible-core reads it: a string is split at commas, a
+/// list's entries are tags as they are (templates are rendered when the
+/// play runs).
+fn tag_list(node: &Node, diags: &mut Diagnostics) -> Vec<String> {
+    let tags = str_list(node, "tags", diags);
+    match &node.kind {
+        NodeKind::Seq(_) => tags,
+        _ => tags.iter().flat_map(|t| split_tags(t)).collect(),
+    }
+}
+
 fn split_tags(s: &str) -> Vec<String> {
     s.split(',')
         .map(|t| t.trim().to_owned())
@@ -1252,6 +1294,8 @@ struct Checker<'a> {
     dynamic_handlers: Vec<Task>,
     /// Roles already in the play (name + params), for deduplication.
     roles_seen: Vec<String>,
+    /// The tasks of each role in `roles_seen`, for listing a repeat.
+    role_tasks: std::collections::HashMap<String, Vec<Item>>,
     /// Roles whose variables the play exposes (see `Play::exported_roles`).
     exported: Vec<Arc<RoleCtx>>,
     /// How many `include_role` loads are under way (their roles, and their
@@ -1419,6 +1463,7 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
         block: Vec::new(),
         rescue: Vec::new(),
         always: Vec::new(),
+        listed: Vec::new(),
     };
     let mut inherit = Inherit::default();
     for (k, v) in pairs {
@@ -1429,12 +1474,7 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
             "always" => block.always = parse_task_list(v, handler, checker),
             "name" => block.name = scalar_string(v, "name", checker.diags),
             "when" => inherit.when = conditions(v, checker),
-            "tags" => {
-                inherit.tags = str_list(v, "tags", checker.diags)
-                    .iter()
-                    .flat_map(|t| split_tags(t))
-                    .collect()
-            }
+            "tags" => inherit.tags = tag_list(v, checker.diags),
             "vars" => {
                 checker.check_templates(v);
                 inherit.vars = vars_map(v, "block vars", checker.diags);
@@ -1585,12 +1625,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                     match key.as_str() {
                         "role" | "name" => {}
                         "when" => inherit.when = conditions(v, checker),
-                        "tags" => {
-                            inherit.tags = str_list(v, "tags", checker.diags)
-                                .iter()
-                                .flat_map(|t| split_tags(t))
-                                .collect()
-                        }
+                        "tags" => inherit.tags = tag_list(v, checker.diags),
                         "vars" => params.extend(vars_map(v, "role vars", checker.diags)),
                         "become" => inherit.become_ = flag(v, &key, checker.diags),
                         "become_user" => inherit.become_user = Some(to_value(v, checker.diags)),
@@ -1645,6 +1680,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                 block: items,
                 rescue: Vec::new(),
                 always: Vec::new(),
+                listed: Vec::new(),
             })));
         }
     }
@@ -1799,10 +1835,20 @@ fn load_role(
         && spec.tasks_from.is_none()
         && checker.roles_seen.contains(&key)
     {
+        if let Some(tasks) = checker.role_tasks.get(&key) {
+            items.push(Item::Block(Box::new(Block {
+                name: Some(spec.name.clone()),
+                span: span.clone(),
+                block: Vec::new(),
+                rescue: Vec::new(),
+                always: Vec::new(),
+                listed: tasks.clone(),
+            })));
+        }
         return Some(items);
     }
     if static_use {
-        checker.roles_seen.push(key);
+        checker.roles_seen.push(key.clone());
     }
     let (defaults, defaults_at) = role_file(
         &path.join("defaults"),
@@ -1839,6 +1885,9 @@ fn load_role(
     if let Some(f) = role_file(&path.join("tasks"), tasks_name) {
         if let Some(mut role_items) = load_items(&f, false, checker) {
             set_role(&mut role_items, &ctx);
+            if static_use && spec.tasks_from.is_none() {
+                checker.role_tasks.insert(key.clone(), role_items.clone());
+            }
             items.append(&mut role_items);
         }
     } else if spec.tasks_from.is_some() {
@@ -1932,6 +1981,7 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         block: items,
         rescue: Vec::new(),
         always: Vec::new(),
+        listed: Vec::new(),
     })))
 }
 
@@ -1994,6 +2044,7 @@ fn import_tasks(node: &Node, task: Task, handler: bool, checker: &mut Checker) -
         block: items,
         rescue: Vec::new(),
         always: Vec::new(),
+        listed: Vec::new(),
     })))
 }
 
@@ -2033,6 +2084,7 @@ pub fn load_task_file(
         role_handlers: Vec::new(),
         dynamic_handlers: Vec::new(),
         roles_seen: Vec::new(),
+        role_tasks: std::collections::HashMap::new(),
         exported: Vec::new(),
         including: 1,
     };
@@ -2482,12 +2534,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             }
             "check_mode" => check_mode = flag(v, &key, checker.diags),
             "diff" => diff = flag(v, &key, checker.diags),
-            "tags" => {
-                tags = str_list(v, "tags", checker.diags)
-                    .iter()
-                    .flat_map(|t| split_tags(t))
-                    .collect()
-            }
+            "tags" => tags = tag_list(v, checker.diags),
             "no_log" => no_log = flag(v, &key, checker.diags),
             "connection" => connection = scalar_string(v, &key, checker.diags),
             "become" => become_ = flag(v, &key, checker.diags),
