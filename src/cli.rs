@@ -247,7 +247,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         eprintln!("[WARNING]: {}", w.message);
     }
     if args.list_hosts || args.list_tasks || args.list_tags {
-        return list(&args, &playbooks, &inventory);
+        return list(&args, &playbooks, &inventory, &extra_vars, &templar);
     }
 
     let host_key_policy = match args.host_key_checking.as_deref() {
@@ -305,6 +305,9 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
             return exit::INTERRUPTED;
         }
     };
+    if let Some(code) = summary.fatal {
+        return if diff_cmd { exit::ERROR } else { code };
+    }
     if diff_cmd {
         if summary.any_failed || summary.any_unreachable {
             exit::ERROR
@@ -387,34 +390,77 @@ fn vars(args: &VarsArgs) -> i32 {
     exit::OK
 }
 
-/// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's layout.
-fn list(args: &RunArgs, playbooks: &[Playbook], inventory: &Inventory) -> i32 {
+/// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's
+/// layout: the tasks `--tags`/`--skip-tags` select, with their tags
+/// rendered as when the play runs. A tag that cannot be rendered stops the
+/// listing after its play's line, with exit 1, as ansible-playbook does.
+fn list(
+    args: &RunArgs,
+    playbooks: &[Playbook],
+    inventory: &Inventory,
+    extra_vars: &IndexMap<String, Value>,
+    templar: &Arc<Templar>,
+) -> i32 {
     let reporter = Reporter::stdout(args.verbose, false);
+    let only = split_csv(&args.tags);
+    let skip = split_csv(&args.skip_tags);
+    let filter = crate::tags::TagFilter::listing(&only, &skip, args.list_tags);
+    let groups = crate::template::vmap(
+        inventory
+            .groups_map()
+            .into_iter()
+            .map(|(g, hosts)| (g, Value::from(hosts))),
+    );
     for pb in playbooks {
         let mut plays = Vec::new();
+        let mut error = None;
         for (i, play) in pb.plays.iter().enumerate() {
             let mut hosts = inventory.select(&play.hosts).unwrap_or_default();
             if let Some(l) = &args.limit {
                 hosts = inventory.limit(hosts, l).unwrap_or_default();
             }
-            let tasks: Vec<(String, Vec<String>)> = play
-                .pre_tasks
-                .iter()
-                .chain(&play.roles)
-                .chain(&play.tasks)
-                .chain(&play.post_tasks)
-                .flat_map(|item| item.tasks())
-                .filter(|t| t.module.spec().name != "meta")
-                .map(|t| (t.display_name(), t.tags.clone()))
-                .collect();
+            let magic = crate::tags::play_magic(
+                play,
+                &play.dir,
+                groups.clone(),
+                &only,
+                &skip,
+                args.check,
+                args.diff,
+            );
+            let vars = crate::tags::play_vars(
+                play,
+                &play.dir,
+                &IndexMap::new(),
+                extra_vars,
+                &magic,
+                templar,
+            );
+            let scope = crate::template::VarScope::new(templar.clone(), vars);
+            let tasks = match crate::tags::TagValues::new(play, scope) {
+                Ok(values) => Some(crate::tags::listed_tasks(play, &values, &filter)),
+                Err(e) => {
+                    error = Some(e);
+                    None
+                }
+            };
+            let mut tags: Vec<String> = Vec::new();
+            for t in &play.tags {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
             plays.push(crate::report::PlayListing {
                 number: i + 1,
                 pattern: play.hosts.clone(),
                 name: play.name.clone(),
-                tags: play.tags.clone(),
+                tags,
                 hosts,
                 tasks,
             });
+            if error.is_some() {
+                break;
+            }
         }
         reporter.listing(
             &pb.path.display().to_string(),
@@ -423,6 +469,10 @@ fn list(args: &RunArgs, playbooks: &[Playbook], inventory: &Inventory) -> i32 {
             args.list_tasks,
             args.list_tags,
         );
+        if let Some(e) = error {
+            reporter.error(&e);
+            return exit::ERROR;
+        }
     }
     exit::OK
 }

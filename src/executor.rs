@@ -24,9 +24,10 @@ use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
 use crate::playbook::{
-    Block, HostOrder, Inherit, Item, LoopKind, Play, Playbook, RoleCtx, Strategy, Task,
+    Block, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx, Strategy, Task,
 };
 use crate::report::{Reporter, Stats, Status};
+use crate::tags::{TagFilter, TagValues};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
 /// Everything the command line decides about a run.
@@ -67,6 +68,9 @@ pub struct RunSummary {
     pub any_changed: bool,
     pub any_failed: bool,
     pub any_unreachable: bool,
+    /// The run stopped on an error that is not a host's (a play keyword or
+    /// tag that cannot be templated), with this exit code and no recap.
+    pub fatal: Option<i32>,
 }
 
 struct HostState {
@@ -250,6 +254,8 @@ struct PlayCtx<'a> {
     /// The free strategy: a lane ended the batch (end_play, end_batch), so
     /// every lane stops.
     over: Arc<AtomicBool>,
+    /// The play's templated tags, rendered when the batch started.
+    tags: Arc<TagValues>,
 }
 
 impl PlayCtx<'_> {
@@ -271,6 +277,7 @@ impl PlayCtx<'_> {
             pool: self.pool.clone(),
             prompted: self.prompted.clone(),
             limits: self.limits.clone(),
+            tags: self.tags.clone(),
             free: true,
             pinned: self.play.strategy == Strategy::HostPinned,
             over: self.over.clone(),
@@ -337,6 +344,8 @@ pub struct Executor<'a> {
     abort_run: bool,
     /// Whether `--start-at-task`'s task has been reached.
     started: bool,
+    /// An error stopped the run (see [`RunSummary::fatal`]).
+    fatal: Option<i32>,
 }
 
 fn omit_token() -> String {
@@ -379,6 +388,7 @@ impl<'a> Executor<'a> {
             abort_run: false,
             rescue_depth: 0,
             started: opts.start_at_task.is_none(),
+            fatal: None,
         }
     }
 
@@ -395,34 +405,83 @@ impl<'a> Executor<'a> {
 
     /// Runs every play of every playbook and prints the recap.
     pub async fn run(mut self, playbooks: &[Playbook]) -> RunSummary {
-        for pb in playbooks {
+        'plays: for pb in playbooks {
             self.abort_run = false;
             for play in &pb.plays {
                 self.run_play(play, &pb.dir).await;
+                if self.fatal.is_some() {
+                    break 'plays;
+                }
                 if self.abort_run {
                     break;
                 }
             }
         }
-        let mut summary = RunSummary::default();
+        let mut summary = RunSummary {
+            fatal: self.fatal,
+            ..RunSummary::default()
+        };
         for (name, st) in &self.states {
             summary.any_changed |= st.stats.changed > 0;
             summary.any_failed |= st.stats.failed > 0;
             summary.any_unreachable |= st.stats.unreachable > 0;
             summary.stats.insert(name.clone(), st.stats.clone());
         }
-        self.reporter.recap(&summary.stats);
+        if self.fatal.is_none() {
+            self.reporter.recap(&summary.stats);
+        }
         summary
     }
 
-    fn base_scope(&self, play: &Play) -> Arc<VarScope> {
-        let mut vars = play.vars.clone();
-        vars.extend(self.opts.extra_vars.clone());
+    /// The play's variables without a host (see [`crate::tags::play_vars`]),
+    /// for its keywords and tags.
+    fn base_scope(
+        &self,
+        play: &Play,
+        dir: &std::path::Path,
+        prompted: &IndexMap<String, Value>,
+    ) -> Arc<VarScope> {
+        let groups = self.groups.read().map(|g| g.clone()).unwrap_or_default();
+        let magic = crate::tags::play_magic(
+            play,
+            dir,
+            groups,
+            &self.opts.tags,
+            &self.opts.skip_tags,
+            self.opts.check,
+            self.opts.diff,
+        );
+        let vars = crate::tags::play_vars(
+            play,
+            dir,
+            prompted,
+            &self.opts.extra_vars,
+            &magic,
+            &self.templar,
+        );
         VarScope::new(self.templar.clone(), vars)
     }
 
     async fn run_play(&mut self, play: &Play, dir: &std::path::Path) {
-        let pattern = match self.base_scope(play).render(&play.hosts) {
+        // A templated strategy is rendered before the play starts.
+        let resolved;
+        let play = match self.resolve_strategy(play, dir) {
+            Ok(None) => play,
+            Ok(Some(s)) => {
+                resolved = Play {
+                    strategy: s,
+                    ..play.clone()
+                };
+                &resolved
+            }
+            Err((code, e)) => {
+                self.reporter.error(&e);
+                self.fatal = Some(code);
+                return;
+            }
+        };
+        let no_prompts = IndexMap::new();
+        let pattern = match self.base_scope(play, dir, &no_prompts).render(&play.hosts) {
             Ok(v) => py_str(&v),
             Err(e) => {
                 self.reporter.play(&play.name);
@@ -485,7 +544,7 @@ impl<'a> Executor<'a> {
             }
         };
         let batches = match &play.serial {
-            Some(v) => match self.base_scope(play).render_value(v) {
+            Some(v) => match self.base_scope(play, dir, &prompted).render_value(v) {
                 Ok(v) => batches(&hosts, &v),
                 Err(e) => {
                     self.reporter
@@ -516,6 +575,9 @@ impl<'a> Executor<'a> {
             }
             self.run_batch(play, dir, batch.clone(), &selected, &prompted)
                 .await;
+            if self.fatal.is_some() {
+                return;
+            }
             // Every host of the batch failed: the playbook stops, as
             // ansible-core's PlaybookExecutor does.
             let down = |h: &String| {
@@ -530,6 +592,47 @@ impl<'a> Executor<'a> {
                 break;
             }
         }
+    }
+
+    /// A templated `strategy:`, rendered with the play's host-less
+    /// variables: None when the play's own holds. Errors as
+    /// ansible-playbook exits on them: 4 when the template fails, 1 for an
+    /// unknown strategy.
+    fn resolve_strategy(
+        &self,
+        play: &Play,
+        dir: &std::path::Path,
+    ) -> Result<Option<Strategy>, (i32, String)> {
+        let Some((text, span)) = &play.strategy_template else {
+            return Ok(None);
+        };
+        let rendered = self
+            .base_scope(play, dir, &IndexMap::new())
+            .render(text)
+            .map_err(|e| {
+                (
+                    crate::cli::exit::PARSE_ERROR,
+                    format!("{span}: Error processing keyword 'strategy': {e}"),
+                )
+            })?;
+        let name = py_str(&rendered);
+        let strategy = crate::playbook::Strategy::from_name(&name).ok_or_else(|| {
+            (
+                crate::cli::exit::ERROR,
+                format!(
+                    "{span}: Invalid play strategy specified: {name} (hoist runs linear, free and host_pinned)"
+                ),
+            )
+        })?;
+        if strategy != Strategy::Linear
+            && let Some(t) = crate::playbook::host_loop_bypasses(play).first()
+        {
+            return Err((
+                crate::cli::exit::ERROR,
+                format!("{}: {}", t.span, crate::playbook::ADD_HOST_FREE),
+            ));
+        }
+        Ok(Some(strategy))
     }
 
     /// After add_host/group_by: the `groups` variable and the changed
@@ -715,6 +818,16 @@ impl<'a> Executor<'a> {
                 st.public_roles.clear();
             }
         }
+        // Templated tags are rendered when the batch starts, as
+        // ansible-core's play iterator does; one that fails stops the run.
+        let tags = match TagValues::new(play, self.base_scope(play, dir, prompted)) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                self.reporter.error(&e);
+                self.fatal = Some(crate::cli::exit::ERROR);
+                return;
+            }
+        };
         let ctx = PlayCtx {
             play,
             templar: self.templar.clone(),
@@ -734,6 +847,7 @@ impl<'a> Executor<'a> {
             free: false,
             pinned: false,
             over: Arc::new(AtomicBool::new(false)),
+            tags,
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -784,7 +898,7 @@ impl<'a> Executor<'a> {
             };
             // Hosts that already failed (on their vars_files) gather nothing.
             let active = self.active(hosts);
-            if gather && selected_by_tags_always(facts, ctx) && !active.is_empty() {
+            if gather && selected_facts(ctx) && !active.is_empty() {
                 self.banner(facts, false);
                 self.run_on_hosts(ctx, facts, &active).await;
             }
@@ -898,6 +1012,7 @@ impl<'a> Executor<'a> {
             abort_run: false,
             rescue_depth: 0,
             started: self.started,
+            fatal: None,
         }
     }
 
@@ -983,7 +1098,7 @@ impl<'a> Executor<'a> {
                 return false;
             }
         }
-        if !selected_by_tags(task, ctx.play, ctx.opts) {
+        if !selected_by_tags(task, ctx) {
             return false;
         }
         if task.module.spec().name == "meta" {
@@ -999,7 +1114,10 @@ impl<'a> Executor<'a> {
         }
         // add_host bypasses the host loop (runs once) unless it loops.
         let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
-            || match (&task.run_once, self.states.get(&active[0])) {
+            || match (
+                task.run_once.as_ref().or(ctx.play.run_once.as_ref()),
+                self.states.get(&active[0]),
+            ) {
                 (Some(v), Some(st)) => {
                     value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false)
                 }
@@ -1091,7 +1209,7 @@ impl<'a> Executor<'a> {
             return false;
         }
         let run_once = match (
-            &task.run_once,
+            task.run_once.as_ref().or(ctx.play.run_once.as_ref()),
             hosts.first().and_then(|h| self.states.get(h)),
         ) {
             (Some(v), Some(st)) => value_bool(v, &task_scope(ctx, st, Some(task))).unwrap_or(false),
@@ -1186,7 +1304,7 @@ impl<'a> Executor<'a> {
     /// `include_tasks`: per host, the file (and loop item) it names; hosts
     /// including the same file with the same item run it together.
     async fn run_include(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
-        if !selected_by_tags(task, ctx.play, ctx.opts) {
+        if !selected_by_tags(task, ctx) {
             return false;
         }
         let active = self.active(hosts);
@@ -1230,10 +1348,18 @@ impl<'a> Executor<'a> {
                 self.include_skipped(h);
                 continue;
             }
+            // The loop with a templated loop_var/index_var rendered.
+            let resolved = match resolved_loop(task, &scope) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.include_failed(ctx, task, h, &located(task, &e));
+                    continue;
+                }
+            };
             let mut failed = false;
             let mut count = 0;
             for (index, item) in items.into_iter().enumerate() {
-                let (item_scope, extra) = match (&item, &task.loop_) {
+                let (item_scope, extra) = match (&item, &resolved) {
                     (Some(v), Some(lp)) => {
                         let extra = include_loop_vars(lp, v, index);
                         (scope.with_extra(extra.clone()), extra)
@@ -1343,7 +1469,7 @@ impl<'a> Executor<'a> {
         items: &[Item],
         hosts: &[String],
     ) -> bool {
-        if !selected_by_tags(task, ctx.play, ctx.opts) {
+        if !selected_by_tags(task, ctx) {
             return false;
         }
         let active = self.active(hosts);
@@ -1391,10 +1517,17 @@ impl<'a> Executor<'a> {
                 self.include_skipped(&h);
                 continue;
             }
+            let resolved = match resolved_loop(task, &scope) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.include_failed(ctx, task, &h, &located(task, &e));
+                    continue;
+                }
+            };
             let mut count = 0;
             let mut failed = false;
             for (index, item) in loop_items.into_iter().enumerate() {
-                let (label, extra) = match (&item, &task.loop_) {
+                let (label, extra) = match (&item, &resolved) {
                     (Some(v), Some(lp)) => {
                         let extra = include_loop_vars(lp, v, index);
                         let item_scope = scope.with_extra(extra.clone());
@@ -2192,47 +2325,21 @@ fn split_tag_text(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Fact gathering runs whatever tags are asked for (it is tagged `always`
-/// in Ansible), unless `always` itself is skipped.
-fn selected_by_tags_always(_task: &Task, ctx: &PlayCtx<'_>) -> bool {
-    !ctx.opts.skip_tags.iter().any(|t| t == "always")
+/// Fact gathering is tagged `always` in ansible-core, unless the play has
+/// tags: then it has the play's.
+fn selected_facts(ctx: &PlayCtx<'_>) -> bool {
+    let tags = if ctx.play.tags.is_empty() {
+        vec!["always".to_owned()]
+    } else {
+        ctx.tags.play_tags(ctx.play)
+    };
+    TagFilter::new(&ctx.opts.tags, &ctx.opts.skip_tags).selects(&tags)
 }
 
-/// Whether `--tags`/`--skip-tags` select this task.
-fn selected_by_tags(task: &Task, play: &Play, opts: &RunOptions) -> bool {
-    let tags: Vec<&str> = task
-        .tags
-        .iter()
-        .chain(&play.tags)
-        .map(String::as_str)
-        .collect();
-    let has = |t: &str| tags.contains(&t);
-    if !opts.skip_tags.is_empty() {
-        for s in &opts.skip_tags {
-            if has(s)
-                || (s == "tagged" && !tags.is_empty())
-                || (s == "untagged" && tags.is_empty())
-                || s == "all"
-            {
-                return false;
-            }
-        }
-    }
-    if has("never") && !opts.tags.iter().any(|t| has(t)) {
-        return false;
-    }
-    if opts.tags.is_empty() {
-        return true;
-    }
-    if has("always") {
-        return true;
-    }
-    opts.tags.iter().any(|t| {
-        has(t)
-            || t == "all"
-            || (t == "tagged" && !tags.is_empty())
-            || (t == "untagged" && tags.is_empty())
-    })
+/// Whether `--tags`/`--skip-tags` select this task (its tags and the
+/// play's, rendered).
+fn selected_by_tags(task: &Task, ctx: &PlayCtx<'_>) -> bool {
+    TagFilter::new(&ctx.opts.tags, &ctx.opts.skip_tags).selects(&ctx.tags.of(task, ctx.play))
 }
 
 fn value_bool(v: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {
@@ -2522,6 +2629,32 @@ fn delegate_spec(ctx: &PlayCtx<'_>, task: &Task, st: &HostState, target: &str) -
     spec
 }
 
+/// The task's loop with a templated `loop_control.loop_var` or
+/// `index_var` rendered, as ansible-core does once per host before the
+/// first item; the name must be a valid variable name.
+fn resolved_loop(task: &Task, scope: &Arc<VarScope>) -> Result<Option<LoopSpec>, String> {
+    let Some(lp) = &task.loop_ else {
+        return Ok(None);
+    };
+    let name = |n: &str| -> Result<String, String> {
+        if !crate::template::is_template(n) {
+            return Ok(n.to_owned());
+        }
+        let name = py_str(&scope.render(n)?);
+        if crate::playbook::valid_variable_name(&name) {
+            Ok(name)
+        } else {
+            Err(crate::playbook::invalid_variable_name(&name))
+        }
+    };
+    let mut lp = lp.clone();
+    lp.loop_var = name(&lp.loop_var)?;
+    if let Some(iv) = &lp.index_var {
+        lp.index_var = Some(name(iv)?);
+    }
+    Ok(Some(lp))
+}
+
 fn item_label(task: &Task, item_scope: &Arc<VarScope>, item: &Value) -> String {
     if let Some(l) = task.loop_.as_ref().and_then(|l| l.label.as_ref()) {
         if let Some(s) = l.as_str() {
@@ -2670,6 +2803,11 @@ async fn run_host_task(
                 finish(ctx, st, task, Status::Skipped, r, false, false);
                 return;
             }
+            let lp = &match resolved_loop(task, &scope) {
+                Ok(Some(l)) => l,
+                Ok(None) => lp.clone(),
+                Err(e) => return fail_host_task(ctx, task, st, &located(task, &e)),
+            };
             let mut results = Vec::new();
             let mut any_changed = false;
             let mut any_failed = false;
@@ -2847,12 +2985,22 @@ fn throttle_of(
     Ok(Some(ctx.limits.throttle(task, n)))
 }
 
-/// A task that failed on a host before it could run.
+/// A task that failed on a host before it could run (`ignore_errors`
+/// still applies, as in ansible-core).
 fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str) {
-    let out = ItemOutcome::failed(msg);
-    let no_log = is_no_log(ctx, task, &task_scope(ctx, st, Some(task)));
+    let scope = task_scope(ctx, st, Some(task));
+    let out = with_ignore(ctx, task, &scope, ItemOutcome::failed(msg));
+    let no_log = is_no_log(ctx, task, &scope);
     report_item(ctx, st, task, None, &out, no_log, false);
-    finish(ctx, st, task, Status::Failed, out.result, false, false);
+    finish(
+        ctx,
+        st,
+        task,
+        Status::Failed,
+        out.result,
+        false,
+        out.ignored,
+    );
 }
 
 fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
@@ -3575,7 +3723,7 @@ async fn run_item_once(
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
         }
     } else if spec.name == "set_fact" {
-        match set_fact(raw) {
+        match set_fact(raw, scope) {
             Ok(out) => out,
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
         }
@@ -3738,7 +3886,8 @@ async fn run_item_once(
 /// `set_fact`: every argument but `cacheable` is a variable of the host;
 /// with `cacheable` the facts also join the host's facts (`ansible_facts`),
 /// which `meta: clear_facts` forgets while the variables stay.
-fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
+/// A templated name is rendered and must be a valid variable name.
+fn set_fact(raw: IndexMap<String, Value>, scope: &Arc<VarScope>) -> Result<ItemOutcome, String> {
     let mut facts = IndexMap::new();
     let mut cacheable = false;
     // ansible-core 2.19 keeps `k=v` values as strings (no yes/no coercion).
@@ -3752,6 +3901,16 @@ fn set_fact(raw: IndexMap<String, Value>) -> Result<ItemOutcome, String> {
             })?;
             continue;
         }
+        let k = if crate::template::is_template(&k) {
+            let name = scope.render(&k).map_err(|e| undefined_opt(&e))?;
+            let name = py_str(&name);
+            if !crate::playbook::valid_variable_name(&name) {
+                return Err(crate::playbook::invalid_variable_name(&name));
+            }
+            name
+        } else {
+            k
+        };
         facts.insert(k, v);
     }
     let mut r = IndexMap::new();

@@ -18,5 +18,6 @@ pub mod prompt;
 pub mod provenance;
 pub mod pyre;
 pub mod report;
+pub mod tags;
 pub mod template;
 pub mod yaml;

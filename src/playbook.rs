@@ -22,7 +22,7 @@ pub struct Playbook {
     pub plays: Vec<Play>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Play {
     pub name: String,
     pub span: Option<Span>,
@@ -49,6 +49,8 @@ pub struct Play {
     pub no_log: Option<Value>,
     pub any_errors_fatal: bool,
     pub force_handlers: bool,
+    /// `run_once:` for every task of the play that sets none.
+    pub run_once: Option<Value>,
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
@@ -67,6 +69,8 @@ pub struct Play {
     /// `throttle:` for every task of the play that sets none.
     pub throttle: Option<Value>,
     pub strategy: Strategy,
+    /// A templated `strategy:` (and where), rendered when the play starts.
+    pub strategy_template: Option<(String, Span)>,
     /// The implicit `Gathering Facts` task (the setup module with the play's
     /// gather_subset, gather_timeout and fact_path).
     pub facts_task: Option<Box<Task>>,
@@ -86,6 +90,24 @@ pub enum Strategy {
     Free,
     /// Free, but a host that starts the play keeps its fork to the end.
     HostPinned,
+}
+
+impl Strategy {
+    pub const NAMES: &[&str] = &["linear", "free", "host_pinned"];
+
+    /// A strategy by its short or full (`ansible.builtin.`) name.
+    pub fn from_name(text: &str) -> Option<Strategy> {
+        let bare = text
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| text.strip_prefix("ansible.legacy."))
+            .unwrap_or(text);
+        match bare {
+            "linear" => Some(Strategy::Linear),
+            "free" => Some(Strategy::Free),
+            "host_pinned" => Some(Strategy::HostPinned),
+            _ => None,
+        }
+    }
 }
 
 /// The `order:` play keyword.
@@ -159,6 +181,10 @@ pub struct Block {
     pub block: Vec<Item>,
     pub rescue: Vec<Item>,
     pub always: Vec<Item>,
+    /// Tasks that are listed but never run: a role used again with the
+    /// same parameters is skipped at run time by ansible-core, yet
+    /// `--list-tasks` lists its tasks at every use.
+    pub listed: Vec<Item>,
 }
 
 impl Item {
@@ -201,6 +227,12 @@ pub struct Inherit {
     pub diff: Option<Value>,
     pub connection: Option<String>,
     pub throttle: Option<Value>,
+    /// `notify:` of a block (or an import): tasks without their own notify
+    /// notify these handlers (ansible-core does not merge the lists).
+    pub notify: Option<Vec<(String, Span)>>,
+    pub delegate_to: Option<Value>,
+    pub delegate_facts: Option<Value>,
+    pub run_once: Option<Value>,
 }
 
 impl Inherit {
@@ -223,6 +255,10 @@ impl Inherit {
             diff: t.diff.clone(),
             connection: t.connection.clone(),
             throttle: t.throttle.clone(),
+            notify: t.own_notify.then(|| t.notify.clone()),
+            delegate_to: t.delegate_to.clone(),
+            delegate_facts: t.delegate_facts.clone(),
+            run_once: t.run_once.clone(),
         }
     }
 
@@ -238,6 +274,7 @@ impl Inherit {
                     self.apply(&mut b.block);
                     self.apply(&mut b.rescue);
                     self.apply(&mut b.always);
+                    self.apply(&mut b.listed);
                 }
             }
         }
@@ -276,6 +313,15 @@ impl Inherit {
         fill(&mut t.diff, &self.diff);
         fill(&mut t.connection, &self.connection);
         fill(&mut t.throttle, &self.throttle);
+        fill(&mut t.delegate_to, &self.delegate_to);
+        fill(&mut t.delegate_facts, &self.delegate_facts);
+        fill(&mut t.run_once, &self.run_once);
+        if !t.own_notify
+            && let Some(notify) = &self.notify
+        {
+            t.notify.clone_from(notify);
+            t.own_notify = true;
+        }
     }
 }
 
@@ -332,7 +378,9 @@ pub const LOOP_LOOKUPS: &[&str] = &[
 pub struct LoopSpec {
     pub kind: LoopKind,
     pub items: Value,
+    /// The loop variable's name, or a template giving it.
     pub loop_var: String,
+    /// The index variable's name, or a template giving it.
     pub index_var: Option<String>,
     pub label: Option<Value>,
     /// `extended`: a boolean or a template giving one.
@@ -366,6 +414,9 @@ pub struct Task {
     pub failed_when: Option<Vec<Value>>,
     pub ignore_errors: Option<Value>,
     pub notify: Vec<(String, Span)>,
+    /// The task sets `notify` itself (even to nothing), so a block's
+    /// `notify` does not reach it.
+    pub own_notify: bool,
     pub listen: Vec<String>,
     pub vars: IndexMap<String, Value>,
     pub environment: Option<Value>,
@@ -766,6 +817,26 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
+/// ansible-core's `validate_variable_name`, for names given at run time
+/// (a templated `set_fact` key, `loop_var`): an ASCII identifier that Jinja
+/// does not read as a constant.
+pub fn valid_variable_name(s: &str) -> bool {
+    s.is_ascii()
+        && is_identifier(s)
+        && !matches!(
+            s,
+            "true" | "false" | "none" | "True" | "False" | "None" | "not"
+        )
+}
+
+/// ansible-core's message for a name [`valid_variable_name`] refuses.
+pub fn invalid_variable_name(s: &str) -> String {
+    format!(
+        "Invalid variable name {}. Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores.",
+        crate::template::py_repr(&Value::from(s))
+    )
+}
+
 /// A bool-ish keyword: a YAML bool, or a template evaluated at run time.
 fn flag(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Value> {
     match &node.kind {
@@ -810,30 +881,36 @@ fn throttle(node: &Node, diags: &mut Diagnostics) -> Option<Value> {
     }
 }
 
-/// `strategy:`: linear, free or host_pinned (by short or full name).
-fn strategy(node: &Node, diags: &mut Diagnostics) -> Strategy {
+/// `strategy:`: linear, free or host_pinned (by short or full name), or a
+/// template rendered when the play starts.
+fn strategy(node: &Node, play: &mut Play, templar: &Templar, diags: &mut Diagnostics) {
     let text = scalar_string(node, "strategy", diags).unwrap_or_default();
-    let bare = text
-        .strip_prefix("ansible.builtin.")
-        .or_else(|| text.strip_prefix("ansible.legacy."))
-        .unwrap_or(&text);
-    match bare {
-        "linear" => Strategy::Linear,
-        "free" => Strategy::Free,
-        "host_pinned" => Strategy::HostPinned,
-        _ => {
-            diags.push(
-                Diagnostic::at(
-                    &node.span,
-                    format!(
-                        "the strategy '{text}' is not supported: hoist runs linear, free and host_pinned"
-                    ),
-                )
-                .suggest(bare, ["linear", "free", "host_pinned"]),
-            );
-            Strategy::Linear
+    if is_template(&text) {
+        if let Err(e) = templar.check_syntax(&text) {
+            diags.push(Diagnostic::at(
+                &node.span,
+                format!("invalid Jinja in this string: {e}"),
+            ));
         }
+        play.strategy_template = Some((text, node.span.clone()));
+        return;
     }
+    play.strategy = Strategy::from_name(&text).unwrap_or_else(|| {
+        let bare = text
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| text.strip_prefix("ansible.legacy."))
+            .unwrap_or(&text);
+        diags.push(
+            Diagnostic::at(
+                &node.span,
+                format!(
+                    "the strategy '{text}' is not supported: hoist runs linear, free and host_pinned"
+                ),
+            )
+            .suggest(bare, Strategy::NAMES.iter().copied()),
+        );
+        Strategy::Linear
+    });
 }
 
 /// `order:`: one of ansible-core's names, checked when the playbook loads
@@ -958,12 +1035,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "connection" => play.connection = scalar_string(v, &key, diags),
             "check_mode" => play.check_mode = flag(v, &key, diags),
             "diff" => play.diff = flag(v, &key, diags),
-            "tags" => {
-                play.tags = str_list(v, "tags", diags)
-                    .iter()
-                    .flat_map(|t| split_tags(t))
-                    .collect()
-            }
+            "tags" => play.tags = tag_list(v, diags),
             "environment" => play.environment = Some(to_value(v, diags)),
             "ignore_errors" => play.ignore_errors = flag(v, &key, diags),
             "no_log" => play.no_log = flag(v, &key, diags),
@@ -973,12 +1045,13 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
             "force_handlers" => {
                 play.force_handlers = flag(v, &key, diags).is_some_and(|b| b.is_true())
             }
+            "run_once" => play.run_once = flag(v, &key, diags),
             "become" => play.become_ = flag(v, &key, diags),
             "become_user" => play.become_user = Some(to_value(v, diags)),
             "become_method" => play.become_method = Some(to_value(v, diags)),
             "become_flags" => play.become_flags = Some(to_value(v, diags)),
             "remote_user" => play.remote_user = Some(to_value(v, diags)),
-            "strategy" => play.strategy = strategy(v, diags),
+            "strategy" => strategy(v, &mut play, templar, diags),
             k if PLAY_KEYWORDS.contains(&k) => {}
             _ => diags.push(unknown_keyword(
                 k,
@@ -1001,6 +1074,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         role_handlers: Vec::new(),
         dynamic_handlers: Vec::new(),
         roles_seen: Vec::new(),
+        role_tasks: std::collections::HashMap::new(),
         exported: Vec::new(),
         including: 0,
     };
@@ -1066,9 +1140,12 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         .flat_map(Item::tasks)
         .chain(&play.handlers)
         .collect();
+    // A block's notify is on each of its tasks: report it once.
+    let mut reported: Vec<&Span> = Vec::new();
     for t in all_tasks {
         for (n, span) in &t.notify {
-            if !names.iter().any(|x| x == n) && !is_template(n) {
+            if !names.iter().any(|x| x == n) && !is_template(n) && !reported.contains(&span) {
+                reported.push(span);
                 checker.diags.push(
                     Diagnostic::at(
                         span,
@@ -1088,19 +1165,23 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
 /// add_host runs once for the play, which the free strategy cannot do
 /// (ansible-core stops the run when it reaches one).
 fn refuse_host_loop_bypass(play: &Play, diags: &mut Diagnostics) {
-    let tasks = play
-        .pre_tasks
+    for t in host_loop_bypasses(play) {
+        diags.push(Diagnostic::at(&t.span, ADD_HOST_FREE));
+    }
+}
+
+/// The play's tasks that bypass the host loop (add_host), which the free
+/// strategies cannot run.
+pub fn host_loop_bypasses(play: &Play) -> Vec<&Task> {
+    play.pre_tasks
         .iter()
         .chain(&play.roles)
         .chain(&play.tasks)
         .chain(&play.post_tasks)
         .flat_map(Item::tasks)
-        .chain(&play.handlers);
-    for t in tasks {
-        if t.module.spec().name == "add_host" {
-            diags.push(Diagnostic::at(&t.span, ADD_HOST_FREE));
-        }
-    }
+        .chain(&play.handlers)
+        .filter(|t| t.module.spec().name == "add_host")
+        .collect()
 }
 
 /// Why add_host cannot run under the free strategy.
@@ -1178,6 +1259,37 @@ fn parse_prompts(node: &Node, diags: &mut Diagnostics) -> Vec<VarPrompt> {
     out
 }
 
+/// `notify:`: one handler name or a list of them (a name may be a template).
+fn notify_list(node: &Node, diags: &mut Diagnostics) -> Vec<(String, Span)> {
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        NodeKind::Null => Vec::new(),
+        _ => vec![node],
+    };
+    let mut out = Vec::new();
+    for i in items {
+        match i.as_str() {
+            Some(s) => out.push((s.to_owned(), span_of(i))),
+            None => diags.push(Diagnostic::at(
+                &i.span,
+                "`notify` entries must be handler names",
+            )),
+        }
+    }
+    out
+}
+
+/// `tags:` as ansible-core reads it: a string is split at commas, a
+/// list's entries are tags as they are (templates are rendered when the
+/// play runs).
+fn tag_list(node: &Node, diags: &mut Diagnostics) -> Vec<String> {
+    let tags = str_list(node, "tags", diags);
+    match &node.kind {
+        NodeKind::Seq(_) => tags,
+        _ => tags.iter().flat_map(|t| split_tags(t)).collect(),
+    }
+}
+
 fn split_tags(s: &str) -> Vec<String> {
     s.split(',')
         .map(|t| t.trim().to_owned())
@@ -1200,6 +1312,8 @@ struct Checker<'a> {
     dynamic_handlers: Vec<Task>,
     /// Roles already in the play (name + params), for deduplication.
     roles_seen: Vec<String>,
+    /// The tasks of each role in `roles_seen`, for listing a repeat.
+    role_tasks: std::collections::HashMap<String, Vec<Item>>,
     /// Roles whose variables the play exposes (see `Play::exported_roles`).
     exported: Vec<Arc<RoleCtx>>,
     /// How many `include_role` loads are under way (their roles, and their
@@ -1327,6 +1441,10 @@ const BLOCK_KEYWORDS: &[&str] = &[
     "port",
     "timeout",
     "throttle",
+    "notify",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
 ];
 
 fn parse_item(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item> {
@@ -1336,8 +1454,13 @@ fn parse_item(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item>
     let task = parse_task(node, handler, checker)?;
     match task.module.spec().name {
         "import_tasks" => import_tasks(node, task, handler, checker),
-        "import_role" | "include_role" => role_task(node, task, checker),
+        "import_role" => role_task(node, task, checker),
+        "include_role" => {
+            check_include_keywords(node, "IncludeRole", checker.diags);
+            role_task(node, task, checker)
+        }
         "include_tasks" => {
+            check_include_keywords(node, "TaskInclude", checker.diags);
             if handler {
                 checker.diags.push(Diagnostic::at(
                     &node.span,
@@ -1358,6 +1481,7 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
         block: Vec::new(),
         rescue: Vec::new(),
         always: Vec::new(),
+        listed: Vec::new(),
     };
     let mut inherit = Inherit::default();
     for (k, v) in pairs {
@@ -1368,12 +1492,7 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
             "always" => block.always = parse_task_list(v, handler, checker),
             "name" => block.name = scalar_string(v, "name", checker.diags),
             "when" => inherit.when = conditions(v, checker),
-            "tags" => {
-                inherit.tags = str_list(v, "tags", checker.diags)
-                    .iter()
-                    .flat_map(|t| split_tags(t))
-                    .collect()
-            }
+            "tags" => inherit.tags = tag_list(v, checker.diags),
             "vars" => {
                 checker.check_templates(v);
                 inherit.vars = vars_map(v, "block vars", checker.diags);
@@ -1390,6 +1509,13 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
             "diff" => inherit.diff = flag(v, &key, checker.diags),
             "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
             "throttle" => inherit.throttle = throttle(v, checker.diags),
+            "notify" => inherit.notify = Some(notify_list(v, checker.diags)),
+            "delegate_to" => {
+                checker.check_templates(v);
+                inherit.delegate_to = Some(to_value(v, checker.diags));
+            }
+            "delegate_facts" => inherit.delegate_facts = flag(v, &key, checker.diags),
+            "run_once" => inherit.run_once = flag(v, &key, checker.diags),
             k if BLOCK_KEYWORDS.contains(&k) => {}
             other => checker.diags.push(
                 Diagnostic::at(&k.span, format!("`{other}` is not a valid block keyword"))
@@ -1401,6 +1527,58 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
     inherit.apply(&mut block.rescue);
     inherit.apply(&mut block.always);
     Some(Item::Block(Box::new(block)))
+}
+
+/// The keywords ansible-core accepts on `include_tasks` and `include_role`
+/// (their other keywords would apply to the include, not to the tasks it
+/// brings, so ansible-core refuses them), besides `with_<lookup>`.
+const INCLUDE_KEYWORDS: &[&str] = &[
+    "action",
+    "args",
+    "collections",
+    "debugger",
+    "ignore_errors",
+    "loop",
+    "loop_control",
+    "name",
+    "no_log",
+    "register",
+    "run_once",
+    "tags",
+    "timeout",
+    "vars",
+    "when",
+];
+
+/// Refuses the keywords ansible-core refuses on a dynamic include
+/// ("'become' is not a valid attribute for a TaskInclude").
+fn check_include_keywords(node: &Node, class: &str, diags: &mut Diagnostics) {
+    let Some(pairs) = node.as_map() else {
+        return;
+    };
+    for (k, _) in pairs {
+        let key = k.key_text();
+        let allowed = INCLUDE_KEYWORDS.contains(&key.as_str())
+            || key.starts_with("with_")
+            || !(TASK_KEYWORDS.contains(&key.as_str())
+                || TASK_KEYWORDS_LATER.contains(&key.as_str()));
+        if !allowed {
+            let what = if class == "IncludeRole" {
+                "include_role"
+            } else {
+                "include_tasks"
+            };
+            diags.push(
+                Diagnostic::at(
+                    &k.span,
+                    format!(
+                        "`{key}` is not a valid keyword for {what} ('{key}' is not a valid attribute for a {class}); use `apply:` to give keywords to the included tasks"
+                    ),
+                )
+                .suggest(&key, INCLUDE_KEYWORDS.iter().copied()),
+            );
+        }
+    }
 }
 
 /// Keys of a `roles:` entry that are keywords, not role parameters.
@@ -1465,12 +1643,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                     match key.as_str() {
                         "role" | "name" => {}
                         "when" => inherit.when = conditions(v, checker),
-                        "tags" => {
-                            inherit.tags = str_list(v, "tags", checker.diags)
-                                .iter()
-                                .flat_map(|t| split_tags(t))
-                                .collect()
-                        }
+                        "tags" => inherit.tags = tag_list(v, checker.diags),
                         "vars" => params.extend(vars_map(v, "role vars", checker.diags)),
                         "become" => inherit.become_ = flag(v, &key, checker.diags),
                         "become_user" => inherit.become_user = Some(to_value(v, checker.diags)),
@@ -1483,6 +1656,12 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                         "diff" => inherit.diff = flag(v, &key, checker.diags),
                         "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
                         "throttle" => inherit.throttle = throttle(v, checker.diags),
+                        "delegate_to" => {
+                            checker.check_templates(v);
+                            inherit.delegate_to = Some(to_value(v, checker.diags));
+                        }
+                        "delegate_facts" => inherit.delegate_facts = flag(v, &key, checker.diags),
+                        "run_once" => inherit.run_once = flag(v, &key, checker.diags),
                         k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
                         other if is_identifier(other) => {
                             params.insert(other.to_owned(), to_value(v, checker.diags));
@@ -1520,6 +1699,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                 block: items,
                 rescue: Vec::new(),
                 always: Vec::new(),
+                listed: Vec::new(),
             })));
         }
     }
@@ -1680,10 +1860,20 @@ fn load_role(
         && spec.tasks_from.is_none()
         && checker.roles_seen.contains(&key)
     {
+        if let Some(tasks) = checker.role_tasks.get(&key) {
+            items.push(Item::Block(Box::new(Block {
+                name: Some(spec.name.clone()),
+                span: span.clone(),
+                block: Vec::new(),
+                rescue: Vec::new(),
+                always: Vec::new(),
+                listed: tasks.clone(),
+            })));
+        }
         return Some(items);
     }
     if static_use {
-        checker.roles_seen.push(key);
+        checker.roles_seen.push(key.clone());
     }
     let (defaults, defaults_at) = role_file(
         &path.join("defaults"),
@@ -1724,6 +1914,9 @@ fn load_role(
     if let Some(f) = role_file(&path.join("tasks"), tasks_name) {
         if let Some(mut role_items) = load_items(&f, false, checker) {
             set_role(&mut role_items, &ctx);
+            if static_use && spec.tasks_from.is_none() {
+                checker.role_tasks.insert(key.clone(), role_items.clone());
+            }
             items.append(&mut role_items);
         }
     } else if spec.tasks_from.is_some() {
@@ -1819,6 +2012,7 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         block: items,
         rescue: Vec::new(),
         always: Vec::new(),
+        listed: Vec::new(),
     })))
 }
 
@@ -1881,6 +2075,7 @@ fn import_tasks(node: &Node, task: Task, handler: bool, checker: &mut Checker) -
         block: items,
         rescue: Vec::new(),
         always: Vec::new(),
+        listed: Vec::new(),
     })))
 }
 
@@ -1920,6 +2115,7 @@ pub fn load_task_file(
         role_handlers: Vec::new(),
         dynamic_handlers: Vec::new(),
         roles_seen: Vec::new(),
+        role_tasks: std::collections::HashMap::new(),
         exported: Vec::new(),
         including: 1,
     };
@@ -2117,7 +2313,12 @@ fn parse_free_form(
         FreeForm::None => {
             for tok in split_args(text) {
                 match tok.split_once('=') {
-                    Some((k, v)) if !k.is_empty() && !k.contains(['{', ' ']) => {
+                    // set_fact's names may be templates (`"{{ n }}=v"`).
+                    Some((k, v))
+                        if !k.is_empty()
+                            && (!k.contains(['{', ' '])
+                                || (spec.name == "set_fact" && is_template(k))) =>
+                    {
                         args.insert(k.to_owned(), Value::from(unquote(v)));
                     }
                     _ => {
@@ -2165,7 +2366,8 @@ fn check_args(
     if spec.name == "set_fact" {
         for k in args.keys() {
             let span = key_spans.get(k).unwrap_or(task_span);
-            if k != "cacheable" && !is_identifier(k) {
+            // A templated name is checked when it is rendered.
+            if k != "cacheable" && !valid_variable_name(k) && !is_template(k) {
                 diags.push(Diagnostic::at(
                     span,
                     format!("set_fact: `{k}` is not a valid variable name"),
@@ -2278,6 +2480,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
     let mut failed_when = None;
     let mut ignore_errors = None;
     let mut notify = Vec::new();
+    let mut own_notify = false;
     let mut listen = Vec::new();
     let mut vars = IndexMap::new();
     let mut environment = None;
@@ -2348,20 +2551,8 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             "failed_when" => failed_when = Some(conditions(v, checker)),
             "ignore_errors" => ignore_errors = flag(v, &key, checker.diags),
             "notify" => {
-                let items: Vec<&Node> = match &v.kind {
-                    NodeKind::Seq(items) => items.iter().collect(),
-                    NodeKind::Null => Vec::new(),
-                    _ => vec![v],
-                };
-                for i in items {
-                    match i.as_str() {
-                        Some(s) => notify.push((s.to_owned(), span_of(i))),
-                        None => checker.diags.push(Diagnostic::at(
-                            &i.span,
-                            "`notify` entries must be handler names",
-                        )),
-                    }
-                }
+                notify = notify_list(v, checker.diags);
+                own_notify = true;
             }
             "listen" if handler => listen = str_list(v, "listen", checker.diags),
             "vars" => {
@@ -2374,12 +2565,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             }
             "check_mode" => check_mode = flag(v, &key, checker.diags),
             "diff" => diff = flag(v, &key, checker.diags),
-            "tags" => {
-                tags = str_list(v, "tags", checker.diags)
-                    .iter()
-                    .flat_map(|t| split_tags(t))
-                    .collect()
-            }
+            "tags" => tags = tag_list(v, checker.diags),
             "no_log" => no_log = flag(v, &key, checker.diags),
             "connection" => connection = scalar_string(v, &key, checker.diags),
             "become" => become_ = flag(v, &key, checker.diags),
@@ -2576,6 +2762,17 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                 .push(Diagnostic::at(&a.span, "`args` must be a mapping")),
         }
     }
+    if module.spec().name == "set_fact" {
+        for k in args.keys().filter(|k| is_template(k)) {
+            if let Err(e) = checker.templar.check_syntax(k) {
+                let span = key_spans.get(k).unwrap_or(&mkey.span);
+                checker.diags.push(Diagnostic::at(
+                    span,
+                    format!("invalid Jinja in this variable name: {e}"),
+                ));
+            }
+        }
+    }
     check_args(
         module,
         &args,
@@ -2598,6 +2795,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             break_when: Vec::new(),
         };
         if let Some(lc) = loop_control {
+            checker.check_templates(lc);
             parse_loop_control(lc, &mut spec, checker);
         }
         spec
@@ -2630,6 +2828,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         failed_when,
         ignore_errors,
         notify,
+        own_notify,
         listen,
         vars,
         environment,
@@ -2709,21 +2908,24 @@ fn parse_loop_control(node: &Node, spec: &mut LoopSpec, checker: &mut Checker) {
             continue;
         }
         let diags = &mut *checker.diags;
+        // A template is rendered once per host before the first item.
+        let name = |what: &str, diags: &mut Diagnostics| match v.as_str() {
+            Some(s) if valid_variable_name(s) || is_template(s) => Some(s.to_owned()),
+            _ => {
+                diags.push(Diagnostic::at(
+                    &v.span,
+                    format!("`{what}` must be a variable name"),
+                ));
+                None
+            }
+        };
         match key.as_str() {
-            "loop_var" => match v.as_str() {
-                Some(s) if is_identifier(s) => spec.loop_var = s.to_owned(),
-                _ => diags.push(Diagnostic::at(
-                    &v.span,
-                    "`loop_var` must be a variable name",
-                )),
-            },
-            "index_var" => match v.as_str() {
-                Some(s) if is_identifier(s) => spec.index_var = Some(s.to_owned()),
-                _ => diags.push(Diagnostic::at(
-                    &v.span,
-                    "`index_var` must be a variable name",
-                )),
-            },
+            "loop_var" => {
+                if let Some(n) = name("loop_var", diags) {
+                    spec.loop_var = n;
+                }
+            }
+            "index_var" => spec.index_var = name("index_var", diags),
             "label" => spec.label = Some(to_value(v, diags)),
             "extended" => spec.extended = flag(v, &key, diags),
             "extended_allitems" => spec.extended_allitems = flag(v, &key, diags),

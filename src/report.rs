@@ -41,7 +41,9 @@ pub struct PlayListing {
     pub name: String,
     pub tags: Vec<String>,
     pub hosts: Vec<String>,
-    pub tasks: Vec<(String, Vec<String>)>,
+    /// The listed tasks with their tags (sorted); None when the listing
+    /// stopped at this play.
+    pub tasks: Option<Vec<(String, Vec<String>)>>,
 }
 
 fn tag_list(tags: &[String]) -> String {
@@ -341,12 +343,13 @@ impl Reporter {
             } else {
                 p.name.clone()
             };
+            // ansible-playbook joins the play's tags without a space.
             out.push_str(&format!(
-                "\n  play #{} ({}): {}\tTAGS: {}\n",
+                "\n  play #{} ({}): {}\tTAGS: [{}]\n",
                 p.number,
                 p.pattern,
                 title,
-                tag_list(&p.tags)
+                p.tags.join(",")
             ));
             if hosts {
                 let patterns: Vec<String> =
@@ -357,18 +360,18 @@ impl Reporter {
                     out.push_str(&format!("      {h}\n"));
                 }
             }
+            let Some(listed) = &p.tasks else {
+                break;
+            };
             if tasks {
                 out.push_str("    tasks:\n");
-                for (name, t) in &p.tasks {
+                for (name, t) in listed {
                     out.push_str(&format!("      {name}\tTAGS: {}\n", tag_list(t)));
                 }
             }
             if tags {
-                let mut all: Vec<String> = p
-                    .tasks
-                    .iter()
-                    .flat_map(|(_, t)| t.iter().cloned())
-                    .collect();
+                let mut all: Vec<String> =
+                    listed.iter().flat_map(|(_, t)| t.iter().cloned()).collect();
                 all.extend(p.tags.iter().cloned());
                 all.sort();
                 all.dedup();

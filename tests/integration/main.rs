@@ -6,6 +6,7 @@ mod conformance;
 mod conformance_cases;
 mod control;
 mod engine;
+mod keywords;
 mod loops;
 mod modules;
 mod roles;
