@@ -157,16 +157,26 @@ pub(crate) fn formatter(
 /// ansible-core finalizes the nodes it joins: tuples (and `dict.items()`
 /// pairs) inside them print as lists. `None` when `v` has no tuple.
 fn untuple(v: &Value) -> Option<Value> {
+    untuple_at(v, 0)
+}
+
+fn untuple_at(v: &Value, depth: usize) -> Option<Value> {
+    // Deeper than Python's repr would print (and a list made to hold
+    // itself is a cycle).
+    if depth > 200 {
+        return None;
+    }
     match v.kind() {
         ValueKind::Iterable => Some(Value::from(
             v.try_iter()
                 .ok()?
-                .map(|item| untuple(&item).unwrap_or(item))
+                .map(|item| untuple_at(&item, depth + 1).unwrap_or(item))
                 .collect::<Vec<_>>(),
         )),
         ValueKind::Seq => {
             let items: Vec<Value> = v.try_iter().ok()?.collect();
-            let changed: Vec<Option<Value>> = items.iter().map(untuple).collect();
+            let changed: Vec<Option<Value>> =
+                items.iter().map(|i| untuple_at(i, depth + 1)).collect();
             if !v.is_tuple() && changed.iter().all(Option::is_none) {
                 return None;
             }
@@ -184,7 +194,7 @@ fn untuple(v: &Value) -> Option<Value> {
             let mut pairs = Vec::with_capacity(keys.len());
             for key in keys {
                 let val = v.get_item(&key).unwrap_or_default();
-                match untuple(&val) {
+                match untuple_at(&val, depth + 1) {
                     Some(new) => {
                         changed = true;
                         pairs.push((key, new));

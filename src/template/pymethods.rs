@@ -157,17 +157,24 @@ pub(crate) fn make_mut(v: Value) -> Value {
     }
 }
 
+/// Nesting depth past which [`freeze`] stops (a list appended to itself
+/// is a cycle).
+const MAX_DEPTH: usize = 200;
+
 /// True when `v` holds a mutable container anywhere in plain containers.
-fn has_mut(v: &Value) -> bool {
+fn has_mut(v: &Value, depth: usize) -> bool {
     if v.downcast_object_ref::<MutList>().is_some() || v.downcast_object_ref::<MutDict>().is_some()
     {
         return true;
     }
+    if depth > MAX_DEPTH {
+        return false;
+    }
     if let Some(items) = v.downcast_object_ref::<Vec<Value>>() {
-        return items.iter().any(has_mut);
+        return items.iter().any(|i| has_mut(i, depth + 1));
     }
     if let Some(map) = v.downcast_object_ref::<IndexMap<Value, Value>>() {
-        return map.values().any(has_mut);
+        return map.values().any(|i| has_mut(i, depth + 1));
     }
     false
 }
@@ -175,7 +182,21 @@ fn has_mut(v: &Value) -> bool {
 /// Turns the mutable containers in a render's result back into plain
 /// values, so nothing outside templating ever sees them.
 pub(crate) fn freeze(v: &Value) -> Value {
-    if !has_mut(v) {
+    freeze_at(v, 0)
+}
+
+fn freeze_at(v: &Value, depth: usize) -> Value {
+    if depth > MAX_DEPTH {
+        // What Python prints for a container inside itself.
+        if v.downcast_object_ref::<MutList>().is_some() {
+            return Value::from("[...]");
+        }
+        if v.downcast_object_ref::<MutDict>().is_some() {
+            return Value::from("{...}");
+        }
+        return v.clone();
+    }
+    if !has_mut(v, depth) {
         return v.clone();
     }
     let items = if let Some(list) = v.downcast_object_ref::<MutList>() {
@@ -184,7 +205,12 @@ pub(crate) fn freeze(v: &Value) -> Value {
         v.downcast_object_ref::<Vec<Value>>().cloned()
     };
     if let Some(items) = items {
-        return Value::from(items.iter().map(freeze).collect::<Vec<_>>());
+        return Value::from(
+            items
+                .iter()
+                .map(|i| freeze_at(i, depth + 1))
+                .collect::<Vec<_>>(),
+        );
     }
     let pairs = if let Some(dict) = v.downcast_object_ref::<MutDict>() {
         Some(dict.pairs())
@@ -199,7 +225,7 @@ pub(crate) fn freeze(v: &Value) -> Value {
         Some(pairs) => Value::from(
             pairs
                 .into_iter()
-                .map(|(k, v)| (k, freeze(&v)))
+                .map(|(k, v)| (k, freeze_at(&v, depth + 1)))
                 .collect::<IndexMap<_, _>>(),
         ),
         None => v.clone(),
@@ -787,6 +813,23 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Option<Result<Value, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_inside_itself_freezes_without_overflowing() {
+        let list = Arc::new(MutList(Mutex::new(vec![Value::from(1)])));
+        let v = Value::from_dyn_object(list.clone());
+        lock(&list.0).push(v.clone());
+        let frozen = freeze(&v);
+        assert!(frozen.downcast_object_ref::<Vec<Value>>().is_some());
+        let mut cur = frozen;
+        let mut depth = 0;
+        while cur.kind() == ValueKind::Seq {
+            cur = cur.get_item(&Value::from(1)).unwrap_or_default();
+            depth += 1;
+        }
+        assert_eq!(cur.as_str(), Some("[...]"));
+        assert_eq!(depth, MAX_DEPTH + 1);
+    }
 
     #[test]
     fn rsplit_is_pythons() {
