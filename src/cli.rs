@@ -143,6 +143,10 @@ pub struct RunArgs {
     /// How to become: sudo or su.
     #[arg(long = "become-method")]
     pub become_method: Option<String>,
+    /// Run handlers even if a task fails (the default of the plays'
+    /// `force_handlers`).
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
     /// Ask for the become (sudo) password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
@@ -243,6 +247,14 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     let Some(inventory) = inventory else {
         return error_code;
     };
+    if args.force_handlers {
+        // As ansible-core: the option is the default of the play keyword.
+        for play in playbooks.iter_mut().flat_map(|pb| pb.plays.iter_mut()) {
+            if !play.force_handlers_set {
+                play.force_handlers = true;
+            }
+        }
+    }
     for w in inventory.warnings() {
         eprintln!("[WARNING]: {}", w.message);
     }

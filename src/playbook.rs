@@ -49,6 +49,9 @@ pub struct Play {
     pub no_log: Option<Value>,
     pub any_errors_fatal: bool,
     pub force_handlers: bool,
+    /// The play sets `force_handlers` itself, so `--force-handlers` (its
+    /// default) does not apply.
+    pub force_handlers_set: bool,
     /// `run_once:` for every task of the play that sets none.
     pub run_once: Option<Value>,
     pub become_: Option<Value>,
@@ -1043,7 +1046,8 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                 play.any_errors_fatal = flag(v, &key, diags).is_some_and(|b| b.is_true())
             }
             "force_handlers" => {
-                play.force_handlers = flag(v, &key, diags).is_some_and(|b| b.is_true())
+                play.force_handlers = flag(v, &key, diags).is_some_and(|b| b.is_true());
+                play.force_handlers_set = true;
             }
             "run_once" => play.run_once = flag(v, &key, diags),
             "become" => play.become_ = flag(v, &key, diags),

@@ -714,3 +714,56 @@ fn templated_strategy_is_rendered_when_the_play_starts() {
         "{r:?}"
     );
 }
+
+#[test]
+fn force_handlers_option_is_the_default_of_the_play_keyword() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+    - fail: msg=x
+      when: inventory_hostname == 'h1'
+  handlers:
+    - name: h
+      debug: msg=handler-ran
+- hosts: h2
+  gather_facts: false
+  force_handlers: false
+  tasks:
+    - command: "true"
+      notify: h
+    - fail: msg=x
+  handlers:
+    - name: h
+      debug: msg=handler-not-forced
+"#,
+    );
+    let handled = |args: &[&str]| -> Vec<String> {
+        let r = p.hoist("apply", args);
+        assert_eq!(r.code, 2, "{r:?}");
+        let mut hosts: Vec<String> = r
+            .stdout
+            .split("RUNNING HANDLER [h]")
+            .skip(1)
+            .flat_map(|part| {
+                part.lines()
+                    .take_while(|l| !l.starts_with("PLAY") && !l.starts_with("TASK"))
+                    .filter(|l| l.starts_with("ok: ["))
+                    .map(|l| l[5..l.find(']').unwrap_or(5)].to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        hosts.sort();
+        hosts
+    };
+    // ansible-playbook 2.19: with --force-handlers the failed h1 runs the
+    // first play's handler too; the second play's `force_handlers: false`
+    // wins over the option.
+    assert_eq!(handled(&[]), ["h2"]);
+    assert_eq!(handled(&["--force-handlers"]), ["h1", "h2"]);
+}
