@@ -603,6 +603,9 @@ fn a_tag_that_cannot_be_templated_stops_the_run_after_the_play_banner() {
         r.stdout,
         "\nplaybook: site.yml\n\n  play #1 (localhost): localhost\tTAGS: []\n"
     );
+    // --list-hosts alone does not render tags.
+    let r = p.hoist("apply", &["--list-hosts"]);
+    assert_eq!(r.code, 0, "{r:?}");
 }
 
 #[test]
