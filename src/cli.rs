@@ -440,20 +440,25 @@ fn list(
                 args.check,
                 args.diff,
             );
-            let vars = crate::tags::play_vars(
-                play,
-                &play.dir,
-                &IndexMap::new(),
-                extra_vars,
-                &magic,
-                templar,
-            );
+            // A listing asks nothing: vars_prompt gives its defaults.
+            let prompted: IndexMap<String, Value> = play
+                .prompts
+                .iter()
+                .filter_map(|p| Some((p.name.clone(), p.default.clone()?)))
+                .collect();
+            let vars =
+                crate::tags::play_vars(play, &play.dir, &prompted, extra_vars, &magic, templar);
             let scope = crate::template::VarScope::new(templar.clone(), vars);
-            let tasks = match crate::tags::TagValues::new(play, scope) {
-                Ok(values) => Some(crate::tags::listed_tasks(play, &values, &filter)),
-                Err(e) => {
-                    error = Some(e);
-                    None
+            // Tags are only rendered for the task and tag listings.
+            let tasks = if !(args.list_tasks || args.list_tags) {
+                Some(Vec::new())
+            } else {
+                match crate::tags::TagValues::new(play, scope) {
+                    Ok(values) => Some(crate::tags::listed_tasks(play, &values, &filter)),
+                    Err(e) => {
+                        error = Some(e);
+                        None
+                    }
                 }
             };
             let mut tags: Vec<String> = Vec::new();

@@ -3720,7 +3720,7 @@ async fn run_item_once(
                     gathered: IndexMap::new(),
                 }
             }
-            Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
+            Err(out) => return with_ignore(ctx, task, scope, *out),
         }
     } else if spec.name == "set_fact" {
         match set_fact(raw, scope) {
@@ -4018,12 +4018,17 @@ fn change_inventory(
 
 /// `include_vars`: reads a file (or a directory of files) found in the
 /// role's `vars/`, beside the task file, or beside the playbook.
+/// What include_vars read: the variables and the files.
+type IncludedVars = (IndexMap<String, Value>, Vec<String>);
+
+/// `include_vars`: the variables and the files read, or the failed result.
 fn include_vars(
     ctx: &PlayCtx<'_>,
     task: &Task,
     raw: &IndexMap<String, Value>,
-) -> Result<(IndexMap<String, Value>, Vec<String>), String> {
+) -> Result<IncludedVars, Box<ItemOutcome>> {
     let get = |k: &str| raw.get(k).map(py_str);
+    let failed = |msg: String| Box::new(ItemOutcome::failed(msg));
     let mut bases: Vec<PathBuf> = Vec::new();
     if let Some(r) = &task.role {
         bases.push(r.path.join("vars"));
@@ -4040,73 +4045,32 @@ fn include_vars(
         }
         bases.iter().map(|b| b.join(name)).find(|c| c.exists())
     };
-    let mut files: Vec<PathBuf> = Vec::new();
-    if let Some(f) = get("file").or_else(|| get("_raw_params")) {
-        files.push(
-            find(&f).ok_or_else(|| located(task, &format!("Could not find or access '{f}'")))?,
-        );
+    let (vars, names) = if let Some(f) = get("file").or_else(|| get("_raw_params")) {
+        let path = find(&f)
+            .ok_or_else(|| failed(located(task, &format!("Could not find or access '{f}'"))))?;
+        let vars = crate::modules::include_vars::load_file(&path).map_err(failed)?;
+        (vars, vec![path.display().to_string()])
     } else if let Some(d) = get("dir") {
-        let dir =
-            find(&d).ok_or_else(|| located(task, &format!("Could not find or access '{d}'")))?;
-        let depth = raw
-            .get("depth")
-            .and_then(|v| i64::try_from(v.clone()).ok())
-            .unwrap_or(0);
-        let pattern = match get("files_matching") {
-            Some(p) => Some(regex::Regex::new(&p).map_err(|e| format!("files_matching: {e}"))?),
-            None => None,
-        };
-        let exts = ["yml", "yaml", "json"];
-        let mut stack = vec![(dir, 1i64)];
-        while let Some((d, level)) = stack.pop() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
-                .map_err(|e| format!("cannot read {}: {e}", d.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            entries.sort();
-            for e in entries {
-                if e.is_dir() {
-                    if depth == 0 || level < depth {
-                        stack.push((e, level + 1));
-                    }
-                    continue;
-                }
-                let name = e
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let ext_ok = e
-                    .extension()
-                    .is_some_and(|x| exts.contains(&x.to_string_lossy().as_ref()));
-                if ext_ok && pattern.as_ref().is_none_or(|p| p.is_match(&name)) {
-                    files.push(e);
-                }
-            }
+        let dir = find(&d).ok_or_else(|| failed(format!("{d} directory does not exist")))?;
+        if !dir.is_dir() {
+            return Err(failed(format!("{} is not a directory", dir.display())));
         }
-        files.sort();
-    }
-    let mut vars = IndexMap::new();
-    for f in &files {
-        let node = crate::yaml::load_file(f).map_err(|d| d.to_string())?;
-        if node.is_null() {
-            continue;
+        let loaded = crate::modules::include_vars::load_dir(&dir, raw).map_err(failed)?;
+        if let Some(e) = loaded.error {
+            // As ansible-core: the reason in `message`, the files read so far.
+            let mut out = failed(e.clone());
+            out.result.insert("message".into(), Value::from(e));
+            out.result.insert("ansible_facts".into(), vmap(loaded.vars));
+            out.result.insert(
+                "ansible_included_var_files".into(),
+                Value::from(loaded.files),
+            );
+            return Err(out);
         }
-        let v = node.to_value().map_err(|d| d.to_string())?;
-        if v.kind() != ValueKind::Map {
-            return Err(format!(
-                "{} must contain a mapping of variables",
-                f.display()
-            ));
-        }
-        if let Ok(keys) = v.try_iter() {
-            for k in keys {
-                let val = v.get_item(&k).unwrap_or_default();
-                vars.insert(py_str(&k), val);
-            }
-        }
-    }
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        (loaded.vars, loaded.files)
+    } else {
+        (IndexMap::new(), Vec::new())
+    };
     match get("name") {
         Some(n) => Ok(([(n, vmap(vars))].into_iter().collect(), names)),
         None => Ok((vars, names)),

@@ -1626,65 +1626,8 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
     };
     let mut out = Vec::new();
     for e in entries {
-        let (name, inherit, params) = match &e.kind {
-            NodeKind::Str(s) => (s.clone(), Inherit::default(), IndexMap::new()),
-            NodeKind::Map(pairs) => {
-                let Some(name) = e
-                    .get("role")
-                    .or_else(|| e.get("name"))
-                    .and_then(Node::as_str)
-                else {
-                    checker.diags.push(Diagnostic::at(
-                        &e.span,
-                        "a role entry needs `role:` (the role's name)",
-                    ));
-                    continue;
-                };
-                let mut inherit = Inherit::default();
-                let mut params = IndexMap::new();
-                for (k, v) in pairs {
-                    let key = k.key_text();
-                    match key.as_str() {
-                        "role" | "name" => {}
-                        "when" => inherit.when = conditions(v, checker),
-                        "tags" => inherit.tags = tag_list(v, checker.diags),
-                        "vars" => params.extend(vars_map(v, "role vars", checker.diags)),
-                        "become" => inherit.become_ = flag(v, &key, checker.diags),
-                        "become_user" => inherit.become_user = Some(to_value(v, checker.diags)),
-                        "become_method" => inherit.become_method = Some(to_value(v, checker.diags)),
-                        "remote_user" => inherit.remote_user = Some(to_value(v, checker.diags)),
-                        "ignore_errors" => inherit.ignore_errors = flag(v, &key, checker.diags),
-                        "environment" => inherit.environment = Some(to_value(v, checker.diags)),
-                        "no_log" => inherit.no_log = flag(v, &key, checker.diags),
-                        "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
-                        "diff" => inherit.diff = flag(v, &key, checker.diags),
-                        "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
-                        "throttle" => inherit.throttle = throttle(v, checker.diags),
-                        "delegate_to" => {
-                            checker.check_templates(v);
-                            inherit.delegate_to = Some(to_value(v, checker.diags));
-                        }
-                        "delegate_facts" => inherit.delegate_facts = flag(v, &key, checker.diags),
-                        "run_once" => inherit.run_once = flag(v, &key, checker.diags),
-                        k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
-                        other if is_identifier(other) => {
-                            params.insert(other.to_owned(), to_value(v, checker.diags));
-                        }
-                        other => checker.diags.push(Diagnostic::at(
-                            &k.span,
-                            format!("invalid role parameter `{other}`"),
-                        )),
-                    }
-                }
-                (name.to_owned(), inherit, params)
-            }
-            _ => {
-                checker.diags.push(Diagnostic::at(
-                    &e.span,
-                    "a role entry must be a name or a mapping",
-                ));
-                continue;
-            }
+        let Some((name, inherit, params)) = role_entry(e, checker) else {
+            continue;
         };
         let spec = RoleSpec {
             inherited: IndexMap::new(),
@@ -1708,6 +1651,75 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
         }
     }
     out
+}
+
+/// A `roles:` or `dependencies:` entry: the role's name, the keywords its
+/// tasks inherit (`when`, `tags`, `become` …) and its parameters (`vars`
+/// and the other keys).
+fn role_entry(
+    e: &Node,
+    checker: &mut Checker,
+) -> Option<(String, Inherit, IndexMap<String, Value>)> {
+    Some(match &e.kind {
+        NodeKind::Str(s) => (s.clone(), Inherit::default(), IndexMap::new()),
+        NodeKind::Map(pairs) => {
+            let Some(name) = e
+                .get("role")
+                .or_else(|| e.get("name"))
+                .and_then(Node::as_str)
+            else {
+                checker.diags.push(Diagnostic::at(
+                    &e.span,
+                    "a role entry needs `role:` (the role's name)",
+                ));
+                return None;
+            };
+            let mut inherit = Inherit::default();
+            let mut params = IndexMap::new();
+            for (k, v) in pairs {
+                let key = k.key_text();
+                match key.as_str() {
+                    "role" | "name" => {}
+                    "when" => inherit.when = conditions(v, checker),
+                    "tags" => inherit.tags = tag_list(v, checker.diags),
+                    "vars" => params.extend(vars_map(v, "role vars", checker.diags)),
+                    "become" => inherit.become_ = flag(v, &key, checker.diags),
+                    "become_user" => inherit.become_user = Some(to_value(v, checker.diags)),
+                    "become_method" => inherit.become_method = Some(to_value(v, checker.diags)),
+                    "remote_user" => inherit.remote_user = Some(to_value(v, checker.diags)),
+                    "ignore_errors" => inherit.ignore_errors = flag(v, &key, checker.diags),
+                    "environment" => inherit.environment = Some(to_value(v, checker.diags)),
+                    "no_log" => inherit.no_log = flag(v, &key, checker.diags),
+                    "check_mode" => inherit.check_mode = flag(v, &key, checker.diags),
+                    "diff" => inherit.diff = flag(v, &key, checker.diags),
+                    "connection" => inherit.connection = scalar_string(v, &key, checker.diags),
+                    "throttle" => inherit.throttle = throttle(v, checker.diags),
+                    "delegate_to" => {
+                        checker.check_templates(v);
+                        inherit.delegate_to = Some(to_value(v, checker.diags));
+                    }
+                    "delegate_facts" => inherit.delegate_facts = flag(v, &key, checker.diags),
+                    "run_once" => inherit.run_once = flag(v, &key, checker.diags),
+                    k if ROLE_ENTRY_KEYWORDS.contains(&k) => {}
+                    other if is_identifier(other) => {
+                        params.insert(other.to_owned(), to_value(v, checker.diags));
+                    }
+                    other => checker.diags.push(Diagnostic::at(
+                        &k.span,
+                        format!("invalid role parameter `{other}`"),
+                    )),
+                }
+            }
+            (name.to_owned(), inherit, params)
+        }
+        _ => {
+            checker.diags.push(Diagnostic::at(
+                &e.span,
+                "a role entry must be a name or a mapping",
+            ));
+            return None;
+        }
+    })
 }
 
 struct RoleSpec {
@@ -1805,29 +1817,9 @@ fn load_role(
                 if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
                     checker.depth += 1;
                     for d in deps {
-                        let (name, params) = match &d.kind {
-                            NodeKind::Str(s) => (s.clone(), IndexMap::new()),
-                            NodeKind::Map(pairs) => {
-                                let name = d
-                                    .get("role")
-                                    .or_else(|| d.get("name"))
-                                    .and_then(Node::as_str)
-                                    .unwrap_or("")
-                                    .to_owned();
-                                let mut params = IndexMap::new();
-                                for (k, v) in pairs {
-                                    let key = k.key_text();
-                                    if key == "vars" {
-                                        params.extend(vars_map(v, "role vars", checker.diags));
-                                    } else if !ROLE_ENTRY_KEYWORDS.contains(&key.as_str())
-                                        && is_identifier(&key)
-                                    {
-                                        params.insert(key, to_value(v, checker.diags));
-                                    }
-                                }
-                                (name, params)
-                            }
-                            _ => continue,
+                        // Its keywords (`when`, `tags` …) reach its tasks.
+                        let Some((name, inherit, params)) = role_entry(d, checker) else {
+                            continue;
                         };
                         let mut inherited = spec.inherited.clone();
                         inherited.extend(spec.params.clone());
@@ -1841,6 +1833,7 @@ fn load_role(
                             handlers_from: None,
                         };
                         if let Some(mut dep_items) = load_role(&dep, &d.span, checker, false) {
+                            inherit.apply(&mut dep_items);
                             items.append(&mut dep_items);
                         }
                     }

@@ -208,24 +208,54 @@ fn include_vars_file_dir_and_name() {
     p.write("vars/env/20-over.yml", "region: us\nzone: b\n");
     p.write("vars/env/skip.txt", "notloaded: yes\n");
     p.write(
+        "vars/env/sub/30-deep.json",
+        "{\"deep\": 1, \"zone\": \"c\"}\n",
+    );
+    p.write(
         "site.yml",
         r#"- hosts: localhost
   gather_facts: false
   tasks:
     - include_vars: main.yml
-    - include_vars:
+    - name: a file of another extension fails the task
+      include_vars:
         dir: vars/env
+      register: bad
+      ignore_errors: true
+    - name: unless unknown extensions are ignored
+      include_vars:
+        dir: vars/env
+        ignore_unknown_extensions: true
+      register: all_files
+    - name: or the file is ignored, and only some names match, one level down
+      include_vars:
+        dir: vars/env
+        ignore_files: [skip.txt]
+        files_matching: '^[12]'
+        depth: 1
+        name: matched
     - include_vars:
         file: main.yml
         name: settings
     - copy:
-        content: "{{ colour }} {{ size }} {{ region }} {{ zone }} {{ settings.colour }} {{ notloaded | default('-') }}\n"
+        content: "{{ colour }} {{ size }} {{ region }} {{ zone }} {{ deep }} {{ settings.colour }} {{ notloaded | default('-') }} {{ matched }} {{ all_files.ansible_included_var_files | map('basename') | list }} {{ bad.ansible_included_var_files | map('basename') | list }}\n"
         dest: "{{ root }}/vars"
 "#,
     );
     let r = p.apply();
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(p.read("vars"), "blue 3 us b blue -\n");
+    // ansible-core 2.19: the directory's own files in name order, then its
+    // subdirectories'; a .txt file fails the task after the files before it.
+    assert_eq!(
+        p.read("vars"),
+        "blue 3 us c 1 blue - {'region': 'us', 'zone': 'b'} ['10-base.yml', '20-over.yml', '30-deep.json'] ['10-base.yml', '20-over.yml']\n"
+    );
+    let bad = format!(
+        "{}/vars/env/skip.txt does not have a valid extension: yaml, yml, json",
+        p.path().display()
+    );
+    assert!(r.stdout.contains(&bad), "{r:?}");
+    assert_eq!(crate::common::recap(&r, "localhost"), [6, 1, 0, 0, 0, 0, 1]);
 }
 
 #[test]

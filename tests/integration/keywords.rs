@@ -603,6 +603,9 @@ fn a_tag_that_cannot_be_templated_stops_the_run_after_the_play_banner() {
         r.stdout,
         "\nplaybook: site.yml\n\n  play #1 (localhost): localhost\tTAGS: []\n"
     );
+    // --list-hosts alone does not render tags.
+    let r = p.hoist("apply", &["--list-hosts"]);
+    assert_eq!(r.code, 0, "{r:?}");
 }
 
 #[test]
@@ -766,4 +769,52 @@ fn force_handlers_option_is_the_default_of_the_play_keyword() {
     // wins over the option.
     assert_eq!(handled(&[]), ["h2"]);
     assert_eq!(handled(&["--force-handlers"]), ["h1", "h2"]);
+}
+
+#[test]
+fn a_dependency_entry_passes_its_when_and_tags_to_the_dependency() {
+    let p = Project::new();
+    p.write(
+        "roles/a/meta/main.yml",
+        "dependencies:\n  - role: b\n    tags: [fromdep]\n    when: dep_on | default(false)\n",
+    );
+    p.write("roles/a/tasks/main.yml", "- name: a task\n  debug: msg=a\n");
+    p.write("roles/b/tasks/main.yml", "- name: b task\n  debug: msg=b\n");
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  roles: [a]\n",
+    );
+    let lines = |args: &[&str]| -> Vec<String> {
+        let r = p.hoist("apply", args);
+        assert_eq!(r.code, 0, "{r:?}");
+        r.stdout
+            .lines()
+            .filter(|l| {
+                l.starts_with("TASK [") || l.starts_with("ok: [") || l.starts_with("skipping: [")
+            })
+            .map(|l| {
+                l.split(" =>")
+                    .next()
+                    .unwrap_or(l)
+                    .trim_end_matches(&['*', ' '][..])
+                    .to_owned()
+            })
+            .collect()
+    };
+    // As ansible-playbook 2.19 runs it.
+    assert_eq!(
+        lines(&[]),
+        [
+            "TASK [b : b task]",
+            "skipping: [localhost]",
+            "TASK [a : a task]",
+            "ok: [localhost]",
+        ]
+    );
+    assert_eq!(
+        lines(&["-t", "fromdep", "-e", r#"{"dep_on": true}"#]),
+        ["TASK [b : b task]", "ok: [localhost]"]
+    );
+    let r = p.hoist("apply", &["--list-tasks"]);
+    assert!(r.stdout.contains("b : b task\tTAGS: [fromdep]"), "{r:?}");
 }
