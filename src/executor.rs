@@ -857,24 +857,22 @@ impl<'a> Executor<'a> {
                 let Some(st) = self.states.get_mut(h) else {
                     continue;
                 };
-                let loaded = load_vars_files(&ctx, st, &mut cache);
-                if let Ok(missing) = &loaded {
-                    for m in missing {
-                        self.reporter.warning_once(&format!(
-                            "vars file {m} was not found; going on without it, as ansible-core does"
-                        ));
+                match load_vars_files(&ctx, st, &mut cache) {
+                    Ok(missing) => {
+                        for m in missing {
+                            self.reporter.warning_once(&format!(
+                                "vars file {m} was not found; going on without it, as ansible-core does"
+                            ));
+                        }
                     }
-                }
-                if let Err(e) = loaded {
-                    let Some(st) = self.states.get_mut(h) else {
-                        continue;
-                    };
-                    st.failed = true;
-                    st.stats.failed += 1;
-                    let mut r = IndexMap::new();
-                    r.insert("msg".into(), Value::from(e));
-                    self.reporter
-                        .result(h, Status::Failed, None, &r, false, false);
+                    Err(e) => {
+                        st.failed = true;
+                        st.stats.failed += 1;
+                        let mut r = IndexMap::new();
+                        r.insert("msg".into(), Value::from(e));
+                        self.reporter
+                            .result(h, Status::Failed, None, &r, false, false);
+                    }
                 }
             }
         }
@@ -1361,7 +1359,7 @@ impl<'a> Executor<'a> {
             for (index, item) in items.into_iter().enumerate() {
                 let (item_scope, extra) = match (&item, &resolved) {
                     (Some(v), Some(lp)) => {
-                        let extra = include_loop_vars(lp, v, index);
+                        let extra = loop_vars(lp, v, index);
                         (scope.with_extra(extra.clone()), extra)
                     }
                     _ => (scope.clone(), Vec::new()),
@@ -1529,7 +1527,7 @@ impl<'a> Executor<'a> {
             for (index, item) in loop_items.into_iter().enumerate() {
                 let (label, extra) = match (&item, &resolved) {
                     (Some(v), Some(lp)) => {
-                        let extra = include_loop_vars(lp, v, index);
+                        let extra = loop_vars(lp, v, index);
                         let item_scope = scope.with_extra(extra.clone());
                         let label = item_label(task, &item_scope, v);
                         match eval_when(task, &item_scope) {
@@ -1611,13 +1609,7 @@ impl<'a> Executor<'a> {
 
     /// An include whose `when` is false on a host.
     fn include_skipped(&mut self, host: &str) {
-        let mut r = IndexMap::new();
-        r.insert("changed".into(), Value::from(false));
-        r.insert(
-            "skip_reason".into(),
-            Value::from("Conditional result was False"),
-        );
-        r.insert("skipped".into(), Value::from(true));
+        let r = false_condition_skip();
         self.reporter
             .result(host, Status::Skipped, None, &r, false, false);
         if let Some(st) = self.states.get_mut(host) {
@@ -1627,13 +1619,7 @@ impl<'a> Executor<'a> {
 
     /// One loop item of an include whose `when` is false on a host.
     fn include_item_skipped(&mut self, host: &str, label: &str) {
-        let mut r = IndexMap::new();
-        r.insert("changed".into(), Value::from(false));
-        r.insert(
-            "skip_reason".into(),
-            Value::from("Conditional result was False"),
-        );
-        r.insert("skipped".into(), Value::from(true));
+        let r = false_condition_skip();
         self.reporter
             .result(host, Status::Skipped, Some(label), &r, false, false);
     }
@@ -2288,13 +2274,22 @@ fn include_inherit(task: &Task) -> Inherit {
     inherit
 }
 
-/// What a looped include passes each included task: its loop variable and
-/// `loop_control.index_var`, with their `ansible_*_var` names.
-fn include_loop_vars(
-    lp: &crate::playbook::LoopSpec,
-    item: &Value,
-    index: usize,
-) -> Vec<(String, Value)> {
+/// The result an include shows when its `when` is false.
+fn false_condition_skip() -> IndexMap<String, Value> {
+    let mut r = IndexMap::new();
+    r.insert("changed".into(), Value::from(false));
+    r.insert(
+        "skip_reason".into(),
+        Value::from("Conditional result was False"),
+    );
+    r.insert("skipped".into(), Value::from(true));
+    r
+}
+
+/// The variables one loop item sets (for a task, and registered in its
+/// result; for an include, passed to the included tasks): the loop
+/// variable and `loop_control.index_var`, with their `ansible_*_var` names.
+fn loop_vars(lp: &crate::playbook::LoopSpec, item: &Value, index: usize) -> Vec<(String, Value)> {
     let mut extra = vec![
         (lp.loop_var.clone(), item.clone()),
         (
@@ -2823,17 +2818,8 @@ async fn run_host_task(
                 if i > 0 && control.pause > 0.0 {
                     tokio::time::sleep(seconds(control.pause)).await;
                 }
-                let mut extra = vec![
-                    (lp.loop_var.clone(), item.clone()),
-                    (
-                        "ansible_loop_var".to_owned(),
-                        Value::from(lp.loop_var.as_str()),
-                    ),
-                ];
-                if let Some(iv) = &lp.index_var {
-                    extra.push((iv.clone(), Value::from(i)));
-                    extra.push(("ansible_index_var".to_owned(), Value::from(iv.as_str())));
-                }
+                let item_vars = loop_vars(lp, item, i);
+                let mut extra = item_vars.clone();
                 let ansible_loop = control
                     .extended
                     .then(|| extended_loop_var(&items, i, control.allitems));
@@ -2846,14 +2832,7 @@ async fn run_host_task(
                 let item_scope = scope.with_extra(extra);
                 // Facts set by earlier items are visible to later ones.
                 let mut out = run_item(ctx, task, st, &item_scope).await;
-                out.result.insert(lp.loop_var.clone(), item.clone());
-                out.result
-                    .insert("ansible_loop_var".into(), Value::from(lp.loop_var.as_str()));
-                if let Some(iv) = &lp.index_var {
-                    out.result.insert(iv.clone(), Value::from(i));
-                    out.result
-                        .insert("ansible_index_var".into(), Value::from(iv.as_str()));
-                }
+                out.result.extend(item_vars);
                 if let Some(al) = ansible_loop {
                     out.result.insert("ansible_loop".into(), al);
                 }

@@ -203,6 +203,22 @@ fn merge(into: &mut IndexMap<String, Value>, from: Option<&IndexMap<String, Valu
     }
 }
 
+/// Sets a variable and records where it was set.
+fn set_var(
+    vars: &mut IndexMap<String, Value>,
+    defs: &mut Defs,
+    key: String,
+    value: Value,
+    at: Option<Span>,
+) {
+    let def = VarDef {
+        at,
+        value: value.clone(),
+    };
+    defs.entry(key.clone()).or_default().push(def);
+    vars.insert(key, value);
+}
+
 /// One layer of a host's variables.
 struct Layer<'a> {
     what: String,
@@ -837,12 +853,7 @@ impl Inventory {
 
     fn set_host_var(&mut self, host: &str, key: String, value: Value, at: Option<Span>) {
         if let Some(h) = self.hosts.get_mut(host) {
-            let def = VarDef {
-                at,
-                value: value.clone(),
-            };
-            h.defs.entry(key.clone()).or_default().push(def);
-            h.vars.insert(key, value);
+            set_var(&mut h.vars, &mut h.defs, key, value, at);
         }
     }
 
@@ -865,12 +876,7 @@ impl Inventory {
                 )
             })?;
         } else {
-            let def = VarDef {
-                at,
-                value: value.clone(),
-            };
-            g.defs.entry(key.clone()).or_default().push(def);
-            g.vars.insert(key, value);
+            set_var(&mut g.vars, &mut g.defs, key, value, at);
         }
         Ok(())
     }

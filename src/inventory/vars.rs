@@ -15,7 +15,7 @@ use minijinja::Value;
 use crate::error::{Diagnostic, Span};
 use crate::yaml::{Node, NodeKind};
 
-use super::{Defs, VarDef, extension};
+use super::{Defs, extension, set_var};
 
 const VARS_EXTS: [&str; 3] = [".yml", ".yaml", ".json"];
 
@@ -82,11 +82,7 @@ pub fn load_dir(
                 if let Some(data) = load_vars_file(&f, diags) {
                     found = true;
                     for (k, value, at) in data {
-                        defs.entry(k.clone()).or_default().push(VarDef {
-                            at: Some(at),
-                            value: value.clone(),
-                        });
-                        vars.insert(k, value);
+                        set_var(&mut vars, &mut defs, k, value, Some(at));
                     }
                 }
             }
