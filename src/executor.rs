@@ -2028,6 +2028,23 @@ fn magic_vars(ctx: &PlayCtx<'_>, host: &str, hostvars: Option<Value>) -> Vec<(St
     v
 }
 
+/// Where relative lookups look (`ansible_search_path`): the role, the task
+/// file's directory, the playbook's.
+fn search_path(ctx: &PlayCtx<'_>, role: Option<&RoleCtx>, task: Option<&Task>) -> Vec<PathBuf> {
+    let mut search: Vec<PathBuf> = Vec::new();
+    let dirs = role
+        .map(|r| r.path.clone())
+        .into_iter()
+        .chain(task.map(|t| t.dir.clone()))
+        .chain(std::iter::once(ctx.playbook_dir.clone()));
+    for d in dirs {
+        if !d.as_os_str().is_empty() && !search.contains(&d) {
+            search.push(d);
+        }
+    }
+    search
+}
+
 /// The variables of `task` on a host, in Ansible's precedence order.
 fn task_scope(ctx: &PlayCtx<'_>, st: &HostState, task: Option<&Task>) -> Arc<VarScope> {
     scope_with(ctx, st, task, None)
@@ -2067,20 +2084,10 @@ fn scope_with(
     if let Some(t) = task {
         vars.extend(t.params.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    // Where relative lookups look: the role, the task file's directory,
-    // the playbook's.
-    let mut search: Vec<String> = Vec::new();
-    let dirs = role
-        .map(|r| r.path.clone())
-        .into_iter()
-        .chain(task.map(|t| t.dir.clone()))
-        .chain(std::iter::once(ctx.playbook_dir.clone()));
-    for d in dirs {
-        let d = d.display().to_string();
-        if !d.is_empty() && !search.contains(&d) {
-            search.push(d);
-        }
-    }
+    let search: Vec<String> = search_path(ctx, role.map(|r| r.as_ref()), task)
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
     vars.insert("ansible_search_path".into(), Value::from(search));
     if let Some(r) = role {
         vars.insert("role_name".into(), Value::from(r.name.as_str()));
@@ -2426,11 +2433,21 @@ impl TaskEnv for Env<'_> {
     fn cond(&self, expr: &str) -> Result<bool, String> {
         self.scope.cond(expr)
     }
-    fn render_template(&self, text: &str, extra: &[(&str, Value)]) -> Result<String, String> {
+    fn render_template(
+        &self,
+        text: &str,
+        extra: &[(&str, Value)],
+        file: &std::path::Path,
+    ) -> Result<String, String> {
         let scope = self
             .scope
             .with_extra(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        scope.render_text(text)
+        // As the template action: `ansible_search_path`, the playbook's
+        // directory, then the template's own.
+        let mut search = search_path(self.ctx, self.task.role.as_deref(), Some(self.task));
+        search.push(self.ctx.playbook_dir.clone());
+        search.extend(file.parent().map(std::path::Path::to_path_buf));
+        scope.render_file(text, &search)
     }
     fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf> {
         let p = std::path::Path::new(name);

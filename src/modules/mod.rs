@@ -229,9 +229,15 @@ pub trait TaskEnv: Send + Sync {
     fn eval(&self, expr: &str) -> Result<Value, String>;
     /// Evaluates a conditional as `when:` does.
     fn cond(&self, expr: &str) -> Result<bool, String>;
-    /// Renders a whole template file's text with the task's variables plus
-    /// `extra` ones (template_path, ansible_managed …).
-    fn render_template(&self, text: &str, extra: &[(&str, Value)]) -> Result<String, String>;
+    /// Renders a whole template file's text (read from `file`) with the
+    /// task's variables plus `extra` ones (template_path, ansible_managed …);
+    /// templates it includes are searched for as Ansible does.
+    fn render_template(
+        &self,
+        text: &str,
+        extra: &[(&str, Value)],
+        file: &std::path::Path,
+    ) -> Result<String, String>;
     /// Finds a controller-side file for `src:` the way Ansible does: relative
     /// to the role's or playbook's `kind` directory (`files`, `templates`),
     /// then the directory itself. Absolute paths are returned as they are.
@@ -352,11 +358,18 @@ pub(crate) mod testing {
         fn cond(&self, expr: &str) -> Result<bool, String> {
             self.scope.cond(expr)
         }
-        fn render_template(&self, text: &str, extra: &[(&str, Value)]) -> Result<String, String> {
+        fn render_template(
+            &self,
+            text: &str,
+            extra: &[(&str, Value)],
+            file: &Path,
+        ) -> Result<String, String> {
             let scope = self
                 .scope
                 .with_extra(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-            scope.render_text(text)
+            let mut search = vec![self.base.clone()];
+            search.extend(file.parent().map(Path::to_path_buf));
+            scope.render_file(text, &search)
         }
         fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf> {
             let p = Path::new(name);

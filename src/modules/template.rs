@@ -117,9 +117,10 @@ fn render(
     ctx: &ModuleCtx<'_>,
     text: &str,
     extra: &[(&str, Value)],
+    file: &std::path::Path,
     newline: &str,
 ) -> Result<String, String> {
-    let out = ctx.env.render_template(text, extra)?;
+    let out = ctx.env.render_template(text, extra, file)?;
     Ok(if newline == "\n" || !crate::template::is_template(text) {
         out
     } else {
@@ -204,7 +205,7 @@ async fn run_template(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
         ("template_fullpath", Value::from(fullpath.as_str())),
         ("ansible_managed", Value::from(ANSIBLE_MANAGED)),
     ];
-    let rendered = render(ctx, &text, &extra, newline).map_err(fail)?;
+    let rendered = render(ctx, &text, &extra, &found, newline).map_err(fail)?;
 
     let mut opts = CopyOpts::from_args(args);
     // The template action hands a rendered file to copy: follow defaults off.

@@ -22,6 +22,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 pub mod filters;
+pub mod loader;
 pub mod native;
 mod pymethods;
 mod rewrite;
@@ -137,6 +138,34 @@ impl Templar {
         }
         let v =
             native::render(&self.env, text, scope).map_err(|e| self.explain(&e, text, scope))?;
+        Ok(if v.is_none() {
+            String::new()
+        } else {
+            py_str(&v)
+        })
+    }
+
+    /// [`Templar::render_text`] for a template file: `{% include %}`,
+    /// `{% import %}` and `{% extends %}` names are found under `search`
+    /// as Ansible's template action finds them ([`loader`]).
+    pub fn render_file(
+        &self,
+        text: &str,
+        scope: &Value,
+        search: &[std::path::PathBuf],
+    ) -> Result<String, String> {
+        if !is_template(text) {
+            return Ok(text.to_owned());
+        }
+        let dirs = loader::search_dirs(search);
+        let mut env = self.env.clone();
+        let missing = loader::install(&mut env, dirs.clone());
+        let v = native::render(&env, text, scope).map_err(|e| {
+            match (e.kind(), missing.message(&dirs)) {
+                (ErrorKind::TemplateNotFound, Some(m)) => format!("Error rendering template: {m}"),
+                _ => self.explain(&e, text, scope),
+            }
+        })?;
         Ok(if v.is_none() {
             String::new()
         } else {
@@ -447,6 +476,15 @@ impl VarScope {
     /// Renders a template file's text against this scope.
     pub fn render_text(self: &Arc<Self>, text: &str) -> Result<String, String> {
         self.templar.render_text(text, &self.value())
+    }
+
+    /// [`Templar::render_file`] with this scope.
+    pub fn render_file(
+        self: &Arc<Self>,
+        text: &str,
+        search: &[std::path::PathBuf],
+    ) -> Result<String, String> {
+        self.templar.render_file(text, &self.value(), search)
     }
 
     pub fn templar(&self) -> &Arc<Templar> {

@@ -249,3 +249,55 @@ fn stat_debug_assert_set_fact_fail_are_read_only() {
     assert!(r.stdout.contains("\"size\": 5"), "{r:?}");
     assert_eq!(p.diff().code, 0);
 }
+
+/// `{% include %}`/`{% import %}` in a template find other templates as
+/// Ansible's template action does (files and messages taken from
+/// ansible-core 2.19): under `templates/` of the search path, then the
+/// template's own directory; a `..` name is refused and a missing one lists
+/// where it was looked for.
+#[test]
+fn template_includes_follow_the_search_path() {
+    let p = Project::new();
+    p.write(
+        "templates/sub/main.j2",
+        "main {{ name }}\n{% include \"sibling.j2\" %}\n\n{% include \"top.j2\" %}\n\n\
+         {% import \"sub/m.j2\" as m %}\n{{ m.f(2) }}\n{% include \"gone.j2\" ignore missing %}\n",
+    );
+    p.write("templates/sub/sibling.j2", "sib\n");
+    p.write("templates/top.j2", "top {{ name }}\n");
+    p.write(
+        "templates/sub/m.j2",
+        "{% macro f(n) %}n={{ n }}{% endmacro %}\n",
+    );
+    p.write("templates/up.j2", "{% include \"../top.j2\" %}\n");
+    p.write("templates/lost.j2", "{% include \"lost/x.j2\" %}\n");
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  vars: {name: hoist}\n  tasks:\n\
+         \x20   - template: src=sub/main.j2 dest={{ root }}/out\n\
+         \x20   - template: src=up.j2 dest={{ root }}/up\n      ignore_errors: true\n\
+         \x20   - template: src=lost.j2 dest={{ root }}/lost\n      ignore_errors: true\n\
+         \x20   - copy: content=\"{{ lookup('template', 'sub/main.j2') }}\" dest={{ root }}/looked\n",
+    );
+    let a = p.apply();
+    assert_eq!(a.code, 0, "{a:?}");
+    assert_eq!(p.read("out"), "main hoist\nsib\ntop hoist\nn=2\n");
+    assert_eq!(p.read("looked"), p.read("out"));
+    assert!(
+        a.stdout
+            .contains(r#""msg": "Error rendering template: ../top.j2""#),
+        "{a:?}"
+    );
+    let dir = p.path().display().to_string();
+    let paths = format!(
+        "'{dir}/templates', '{dir}', '{dir}/templates', '{dir}', '{dir}/templates/templates', '{dir}/templates'"
+    );
+    assert!(
+        a.stdout.contains(&format!(
+            "Error rendering template: 'lost/x.j2' not found in search paths: {paths}"
+        )),
+        "{a:?}"
+    );
+    assert_eq!(recap(&a, "localhost")[6], 2, "{a:?}");
+    assert_eq!(recap(&p.apply(), "localhost")[1], 0);
+}

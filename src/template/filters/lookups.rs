@@ -937,11 +937,20 @@ impl Lookup<'_, '_, '_> {
                 }
             }
             let ctx = Value::from_pairs(pairs);
-            out.push(crate::template::native::render(
-                self.state.env(),
-                &source,
-                &ctx,
-            )?);
+            // Templates it includes are searched for as Ansible's lookup
+            // does: the file's directory, then the search path.
+            let mut dirs: Vec<PathBuf> = path.parent().map(Path::to_path_buf).into_iter().collect();
+            dirs.extend(crate::template::loader::search_dirs(&self.search_dirs()));
+            let mut env = self.state.env().clone();
+            let missing = crate::template::loader::install(&mut env, dirs.clone());
+            let rendered =
+                crate::template::native::render(&env, &source, &ctx).map_err(|e| {
+                    match (e.kind(), missing.message(&dirs)) {
+                        (minijinja::ErrorKind::TemplateNotFound, Some(m)) => lookup_err(m),
+                        _ => e,
+                    }
+                })?;
+            out.push(rendered);
         }
         Ok(out)
     }
