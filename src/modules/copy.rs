@@ -227,7 +227,9 @@ fn extension(path: &str) -> String {
 }
 
 /// Runs `validate` (with `%s` replaced by `path`) on the target.
-async fn run_validate(ctx: &ModuleCtx<'_>, validate: &str, path: &str) -> SResult<()> {
+/// A failure carries what Ansible's does: the new content's `checksum`,
+/// `exit_status`, and the output with its `_lines` lists.
+async fn run_validate(ctx: &ModuleCtx<'_>, validate: &str, path: &str, data: &[u8]) -> SResult<()> {
     if !validate.contains("%s") {
         return Err(fail(format!("validate must contain %s: {validate}")));
     }
@@ -247,18 +249,25 @@ async fn run_validate(ctx: &ModuleCtx<'_>, validate: &str, path: &str) -> SResul
         .await
         .map_err(|e| fail(e.msg))?;
     if out.rc != 0 {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let lines = |t: &str| {
+            Value::from(
+                super::command::py_splitlines(t)
+                    .into_iter()
+                    .map(Value::from)
+                    .collect::<Vec<_>>(),
+            )
+        };
         return Err(fail_with(
             "failed to validate",
             &[
+                ("checksum", Value::from(sha1_hex(data))),
                 ("exit_status", Value::from(out.rc)),
-                (
-                    "stdout",
-                    Value::from(String::from_utf8_lossy(&out.stdout).into_owned()),
-                ),
-                (
-                    "stderr",
-                    Value::from(String::from_utf8_lossy(&out.stderr).into_owned()),
-                ),
+                ("stdout", Value::from(stdout.as_str())),
+                ("stderr", Value::from(stderr.as_str())),
+                ("stdout_lines", lines(&stdout)),
+                ("stderr_lines", lines(&stderr)),
             ],
         ));
     }
@@ -373,7 +382,7 @@ async fn write_dest(
         let res = if ctx.predict {
             Ok(())
         } else {
-            run_validate(ctx, validate, &tmp).await
+            run_validate(ctx, validate, &tmp, &src.data).await
         };
         let _ = ctx.conn.remove(&tmp, false).await;
         res?;
@@ -1228,6 +1237,13 @@ mod tests {
             out.data.get("exit_status").and_then(|v| v.as_i64()),
             Some(1)
         );
+        // As Ansible's: the new content's checksum and the output's lines.
+        assert_eq!(
+            out.data.get("checksum").and_then(|v| v.as_str()),
+            Some(sha1_hex(b"bad\n").as_str())
+        );
+        assert_eq!(out.data.get("stdout_lines").map(|v| v.len()), Some(Some(0)));
+        assert!(out.data.contains_key("stderr_lines"));
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "good\n");
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
