@@ -1310,6 +1310,7 @@ impl<'a> Executor<'a> {
             return false;
         }
         self.banner(task, false);
+        let (active, censored) = self.include_hosts(ctx, task, active);
         // (path, item label, item) -> hosts, in first-seen order.
         let mut groups: IndexMap<(PathBuf, String), IncludeGroup> = IndexMap::new();
         for h in &active {
@@ -1426,7 +1427,7 @@ impl<'a> Executor<'a> {
             self.reporter.included(
                 &path.display().to_string(),
                 group_hosts,
-                (!label.is_empty()).then_some(label.as_str()),
+                include_label(label, censored),
             );
         }
         for ((path, _), (extra, group_hosts)) in groups {
@@ -1475,6 +1476,7 @@ impl<'a> Executor<'a> {
             return false;
         }
         self.banner(task, false);
+        let (active, censored) = self.include_hosts(ctx, task, active);
         let role = task
             .args
             .get("name")
@@ -1558,11 +1560,8 @@ impl<'a> Executor<'a> {
             }
         }
         for (label, (_, group_hosts)) in &groups {
-            self.reporter.included(
-                &role,
-                group_hosts,
-                (!label.is_empty()).then_some(label.as_str()),
-            );
+            self.reporter
+                .included(&role, group_hosts, include_label(label, censored));
         }
         if task
             .args
@@ -1582,6 +1581,30 @@ impl<'a> Executor<'a> {
             }
         }
         false
+    }
+
+    /// The hosts an include runs for (only the first with `run_once`), and
+    /// whether its `no_log` hides its item labels.
+    fn include_hosts(
+        &self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        active: Vec<String>,
+    ) -> (Vec<String>, bool) {
+        let Some(st) = active.first().and_then(|h| self.states.get(h)) else {
+            return (active, false);
+        };
+        let scope = task_scope(ctx, st, Some(task));
+        let no_log = is_no_log(ctx, task, &scope);
+        let once = task
+            .run_once
+            .as_ref()
+            .or(ctx.play.run_once.as_ref())
+            .is_some_and(|v| value_bool(v, &scope).unwrap_or(false));
+        match (once, active.first()) {
+            (true, Some(first)) => (vec![first.clone()], no_log),
+            _ => (active, no_log),
+        }
     }
 
     /// `include_role` with `public: true`: the role (and its
@@ -2224,13 +2247,18 @@ fn batches(hosts: &[String], serial: &Value) -> Vec<Vec<String>> {
     out
 }
 
-/// What an include passes to the tasks it includes: its vars and keywords
-/// and its `apply:` tags and become, but not its own `when` and `tags`
-/// (those were evaluated once, for the include itself).
+/// What an include passes to the tasks it includes: its vars and its
+/// `apply:` keywords, but not its own `when`, `tags` and other keywords
+/// (those were for the include itself).
 fn include_inherit(task: &Task) -> Inherit {
     let mut inherit = Inherit::from_task(task);
     inherit.when.clear();
     inherit.tags.clear();
+    // Its `ignore_errors`, `no_log` and `run_once` are the include's own
+    // too: ansible-core does not pass a dynamic include's keywords down.
+    inherit.ignore_errors = None;
+    inherit.no_log = None;
+    inherit.run_once = None;
     // The include's own `vars:` (its `params`) are include parameters for
     // the included tasks; the vars of its blocks stay block vars.
     let Some(apply) = task.args.get("apply") else {
@@ -2279,6 +2307,16 @@ fn include_inherit(task: &Task) -> Inherit {
         }
     }
     inherit
+}
+
+/// The `=> (item=...)` label of an `included:` line: an include with
+/// `no_log` shows ansible-core's censored label even without a loop.
+fn include_label(label: &str, censored: bool) -> Option<&str> {
+    if censored {
+        Some("(censored due to no_log)")
+    } else {
+        (!label.is_empty()).then_some(label)
+    }
 }
 
 /// The result an include shows when its `when` is false.

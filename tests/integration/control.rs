@@ -1042,3 +1042,62 @@ fn looped_includes_check_when_per_item() {
     assert!(!p.root().join("inc-1").exists() && !p.root().join("role-1").exists());
     assert_eq!(recap(&r, "localhost"), [4, 2, 0, 0, 1, 0, 0]);
 }
+
+/// A dynamic include's own `ignore_errors`, `no_log` and `run_once` are for
+/// the include alone, as in ansible-core 2.19: included tasks fail
+/// normally and log normally, a run_once include includes for the first
+/// host only, and a no_log include censors its `included:` line.
+#[test]
+fn include_keywords_stay_with_the_include() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "inc.yml",
+        "- name: inner fail\n  command: /bin/false\n  ignore_errors: \"{{ inventory_hostname == 'h2' }}\"\n\
+         - name: inner after\n  shell: echo {{ inventory_hostname }} >> {{ root }}/after\n",
+    );
+    p.write(
+        "once.yml",
+        "- name: once inner\n  shell: echo {{ inventory_hostname }} >> {{ root }}/once\n\
+         - name: shown\n  debug: msg=visible-{{ inventory_hostname }}\n",
+    );
+    p.write(
+        "roles/r/tasks/main.yml",
+        "- import_tasks: ../../../inc.yml\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - include_tasks: once.yml
+      run_once: true
+    - include_tasks: once.yml
+      no_log: true
+    - include_role: {name: r}
+      ignore_errors: true
+      no_log: true
+    - include_tasks: inc.yml
+      ignore_errors: true
+"#,
+    );
+    let r = p.hoist("apply", &["-f", "1"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    // run_once: included for h1 only; no_log: every host, censored label.
+    assert!(r.stdout.contains("once.yml for h1\n"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("once.yml for h1, h2 => (item=(censored due to no_log))\n"),
+        "{r:?}"
+    );
+    assert_eq!(p.read("once"), "h1\nh1\nh2\n");
+    // The included tasks are not no_log.
+    assert!(r.stdout.contains("\"msg\": \"visible-h2\""), "{r:?}");
+    assert!(r.stdout.contains("\"cmd\": [\"/bin/false\"]"), "{r:?}");
+    // The include's ignore_errors does not reach its tasks: h1 fails in the
+    // role, h2 ignores by its own keyword and runs on.
+    assert_eq!(p.read("after"), "h2\nh2\n");
+    // The recap ansible-playbook 2.19 gives for this playbook.
+    assert_eq!(recap(&r, "h1"), [7, 2, 0, 1, 0, 0, 0], "{r:?}");
+    assert_eq!(recap(&r, "h2"), [9, 5, 0, 0, 0, 0, 2], "{r:?}");
+}
