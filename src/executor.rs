@@ -206,6 +206,16 @@ struct ItemOutcome {
 }
 
 impl ItemOutcome {
+    /// A failure raised by an error (a condition or an argument that could
+    /// not be templated), not reported by the module: ansible-core marks
+    /// its result with `exception`.
+    fn error(msg: impl Into<String>) -> ItemOutcome {
+        let mut out = ItemOutcome::failed(msg);
+        out.result
+            .insert("exception".into(), Value::from(NO_TRACEBACK));
+        out
+    }
+
     fn failed(msg: impl Into<String>) -> ItemOutcome {
         let mut result = IndexMap::new();
         result.insert("changed".into(), Value::from(false));
@@ -2404,10 +2414,11 @@ fn eval_when(task: &Task, scope: &Arc<VarScope>) -> Result<bool, String> {
 
 fn eval_condition(cond: &Value, scope: &Arc<VarScope>) -> Result<bool, String> {
     match cond.as_str() {
-        Some(s) => scope.cond(s).map_err(|e| {
-            format!("The conditional check '{s}' failed. The error was: error while evaluating conditional ({s}): {e}")
-        }),
-        None => Ok(cond.is_true()),
+        Some(s) => scope.cond(s),
+        // ansible-core 2.19 takes booleans as they are and refuses other
+        // non-strings.
+        None if cond.kind() == ValueKind::Bool => Ok(cond.is_true()),
+        None => Err("Conditional expressions must be strings.".into()),
     }
 }
 
@@ -2946,11 +2957,25 @@ async fn run_host_task(
             if !all_skipped {
                 r.insert("skipped".into(), Value::from(false));
             }
+            let by_error = results.iter().any(|r| {
+                r.get_attr("exception")
+                    .is_ok_and(|e| e.as_str() == Some(NO_TRACEBACK))
+            });
             r.insert("results".into(), Value::from(results));
             let status = if any_unreachable {
                 st.unreachable = true;
                 Status::Unreachable
             } else if any_failed {
+                // The default callback closes a loop in which an item
+                // failed by an error with the task's own failure line.
+                if by_error {
+                    let summary = IndexMap::from([(
+                        "msg".to_owned(),
+                        Value::from("One or more items failed"),
+                    )]);
+                    ctx.reporter
+                        .result(&st.name, Status::Failed, None, &summary, false, false);
+                }
                 if failures_ignored {
                     ctx.reporter.ignoring();
                 }
@@ -2981,6 +3006,10 @@ async fn run_host_task(
     let ignored = status == Status::Failed && is_ignored(ctx, task, &scope);
     finish(ctx, st, task, status, result, changed_any, ignored);
 }
+
+/// What ansible-core registers as the `exception` of a failure raised by
+/// an error.
+const NO_TRACEBACK: &str = "(traceback unavailable)";
 
 /// Whether a result says it changed something: a failed result may too
 /// (a command that ran and exited non-zero), which counts as changed when
@@ -3651,7 +3680,7 @@ async fn run_item_once(
     match eval_when(task, scope) {
         Ok(true) => {}
         Ok(false) => return skipped_by_when(task, scope),
-        Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &e))),
+        Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::error(located(task, &e))),
     }
     let spec = task.module.spec();
     let mut check = match effective_flag(
@@ -3697,7 +3726,7 @@ async fn run_item_once(
                     ctx,
                     task,
                     scope,
-                    ItemOutcome::failed(located(task, &undefined_opt(&e))),
+                    ItemOutcome::error(located(task, &undefined_opt(&e))),
                 );
             }
         }
@@ -3714,7 +3743,7 @@ async fn run_item_once(
                     ctx,
                     task,
                     scope,
-                    ItemOutcome::failed(located(task, &undefined_opt(&e))),
+                    ItemOutcome::error(located(task, &undefined_opt(&e))),
                 );
             }
         }
@@ -4215,12 +4244,7 @@ fn apply_conditions(
                 match eval_condition(c, &cscope) {
                     Ok(b) => changed &= b,
                     Err(e) => {
-                        return with_ignore(
-                            ctx,
-                            task,
-                            scope,
-                            ItemOutcome::failed(located(task, &e)),
-                        );
+                        return condition_failed(ctx, task, scope, out, "changed_when_result", e);
                     }
                 }
             }
@@ -4238,12 +4262,7 @@ fn apply_conditions(
                 match eval_condition(c, &cscope) {
                     Ok(b) => failed &= b,
                     Err(e) => {
-                        return with_ignore(
-                            ctx,
-                            task,
-                            scope,
-                            ItemOutcome::failed(located(task, &e)),
-                        );
+                        return condition_failed(ctx, task, scope, out, "failed_when_result", e);
                     }
                 }
             }
@@ -4263,6 +4282,23 @@ fn apply_conditions(
     if out.status == Status::Failed {
         out.result.insert("failed".into(), Value::from(true));
     }
+    with_ignore(ctx, task, scope, out)
+}
+
+/// A `changed_when`/`failed_when` that could not be evaluated fails the
+/// task, keeping the module's result, with the error as the condition's
+/// result (`failed_when_result`), as ansible-core 2.19 does.
+fn condition_failed(
+    ctx: &PlayCtx<'_>,
+    task: &Task,
+    scope: &Arc<VarScope>,
+    mut out: ItemOutcome,
+    key: &str,
+    e: String,
+) -> ItemOutcome {
+    out.result.insert(key.into(), Value::from(e));
+    out.result.insert("failed".into(), Value::from(true));
+    out.status = Status::Failed;
     with_ignore(ctx, task, scope, out)
 }
 

@@ -469,6 +469,7 @@ impl Reporter {
                     "_ansible_verbose_always",
                     "diff",
                     "warnings",
+                    "exception",
                 ] {
                     m.shift_remove(k);
                 }

@@ -4,9 +4,12 @@
 //!   is one `{{ expression }}` (a trailing newline aside) keeps the
 //!   expression's native type; `None` prints as nothing; anything else
 //!   renders to a string.
-//! * Printing an undefined value is an error naming the variable, while
-//!   `a.b.c | default(x)` chains work (minijinja's `Chainable` undefined plus a
-//!   formatter that refuses to print undefined).
+//! * Undefined values are strict, as in ansible-core 2.19: printing,
+//!   comparing, testing the truth of, iterating or filtering one is an error
+//!   naming the variable (minijinja's `Strict` undefined, a formatter that
+//!   refuses to print undefined, tests that refuse it), while `is defined`,
+//!   `default` and `a.b.c | default(x)` chains work ([`chains`]).
+//! * A conditional must give a boolean ([`Templar::cond`]).
 //! * Values print as Python prints them (`True`, `['a']`).
 //! * Python's `str`/`list`/`dict` methods work, changing a list in place
 //!   included, and so does `'%s' % x` (`pymethods`, `rewrite`).
@@ -21,6 +24,7 @@ use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
+mod chains;
 pub mod filters;
 pub mod loader;
 pub mod native;
@@ -70,12 +74,13 @@ impl Default for Templar {
 impl Templar {
     pub fn new() -> Templar {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_formatter(native::formatter);
         env.set_unknown_method_callback(pymethods::unknown_method_callback);
         env.add_function(pymethods::MUT_FN, pymethods::make_mut);
         env.add_filter(rewrite::PCT_FILTER, rewrite::pct_filter);
+        env.add_filter(chains::CHAIN_FILTER, chains::chain_filter);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .keep_trailing_newline(true)
@@ -112,9 +117,14 @@ impl Templar {
         }
         let normalized = native::normalize_newlines(s);
         let body = normalized.strip_suffix('\n').unwrap_or(&normalized);
-        if let Some(expr) = single_expression(body)
-            && rewrite::rewrite_expression(expr).is_none()
-            && let Ok(compiled) = self.env.compile_expression(expr)
+        let single =
+            single_expression(body).and_then(|expr| match rewrite::rewrite_expression(expr) {
+                None => Some(expr.to_owned()),
+                Some(r) if !r.mutable => Some(r.text),
+                Some(_) => None,
+            });
+        if let Some(expr) = single
+            && let Ok(compiled) = self.env.compile_expression(&expr)
         {
             let v = compiled
                 .eval(scope)
@@ -234,13 +244,24 @@ impl Templar {
             .map_err(|e| self.explain(&e, expr, scope))
     }
 
-    /// Evaluates a conditional. Undefined results are errors naming the variable.
+    /// Evaluates a conditional as ansible-core 2.19 does: an error (an
+    /// undefined value used, named) is "Error while evaluating conditional:
+    /// …", and a result that is not a boolean is an error too.
     pub fn cond(&self, expr: &str, scope: &Value) -> Result<bool, String> {
-        let v = self.eval(expr, scope)?;
-        if v.is_undefined() {
-            return Err(self.undefined_message(expr, scope));
+        let v = self
+            .eval(expr, scope)
+            .and_then(|v| {
+                if v.is_undefined() {
+                    Err(self.undefined_message(expr, scope))
+                } else {
+                    Ok(v)
+                }
+            })
+            .map_err(|e| format!("Error while evaluating conditional: {e}"))?;
+        match v.kind() {
+            ValueKind::Bool => Ok(v.is_true()),
+            _ => Err(non_boolean_condition(&v)),
         }
-        Ok(truthy(&v))
     }
 
     fn explain(&self, e: &Error, source: &str, scope: &Value) -> String {
@@ -255,8 +276,9 @@ impl Templar {
         describe(e)
     }
 
-    /// Names the first undefined variable a template refers to, as Ansible's
-    /// "'x' is undefined" does.
+    /// Names the first undefined variable a template refers to, in
+    /// ansible-core's words: "'x' is undefined", or "object of type 'dict'
+    /// has no attribute 'k'" for a missing key of a defined variable.
     fn undefined_message(&self, source: &str, scope: &Value) -> String {
         if let Some(s) = scope.downcast_object_ref::<VarScope>()
             && let Some(inner) = s.take_error()
@@ -274,34 +296,50 @@ impl Templar {
                     },
                 },
             };
-        let mut names: Vec<String> = names.into_iter().collect();
+        let globals: HashSet<&str> = names
+            .iter()
+            .map(|n| n.split('.').next().unwrap_or(n))
+            .collect();
+        // The lookups as written, in order (`d['k']` too); then the dotted
+        // names minijinja reports, for what the scan does not see.
+        let mut chains = chains::literal_chains(source);
+        chains.retain(|(base, _)| globals.contains(base.as_str()));
+        let mut names: Vec<&String> = names.iter().collect();
         names.sort();
-        for name in &names {
+        for name in names {
             let mut parts = name.split('.');
-            let Some(first) = parts.next() else { continue };
-            let mut cur = scope.get_attr(first).unwrap_or_default();
+            let base = parts.next().unwrap_or_default().to_owned();
+            chains.push((base, parts.map(Value::from).collect()));
+        }
+        for (base, keys) in chains {
+            let mut cur = scope.get_attr(&base).unwrap_or_default();
             if cur.is_undefined() {
-                return format!("'{first}' is undefined");
+                return format!("'{base}' is undefined");
             }
-            let mut path = first.to_owned();
-            for part in parts {
-                let next = cur.get_attr(part).unwrap_or_default();
+            for key in keys {
+                let next = chains::step(&cur, &key);
                 if next.is_undefined() {
-                    let ty = match cur.kind() {
-                        ValueKind::Map => "dict",
-                        ValueKind::Seq => "list",
-                        ValueKind::String => "str",
-                        _ => "object",
-                    };
-                    return format!("'{path}' has no attribute '{part}' (object of type '{ty}')");
+                    return format!(
+                        "object of type '{}' has no attribute '{}'",
+                        filters::pyfmt::py_type_name(&cur),
+                        py_str(&key)
+                    );
                 }
-                path.push('.');
-                path.push_str(part);
                 cur = next;
             }
         }
         "a variable in the template is undefined".into()
     }
+}
+
+/// ansible-core 2.19's error for a conditional whose result is not a boolean.
+pub fn non_boolean_condition(v: &Value) -> String {
+    format!(
+        "Conditional result ({}) was derived from value of type '{}'. \
+         Conditionals must have a boolean result.",
+        if v.is_true() { "True" } else { "False" },
+        filters::pyfmt::py_type_name(v)
+    )
 }
 
 /// Jinja truthiness, with Python's rules for strings and containers.
@@ -363,6 +401,9 @@ pub struct VarScope {
     templar: Arc<Templar>,
     vars: IndexMap<String, Value>,
     cache: Mutex<HashMap<String, Value>>,
+    /// Variables whose templating failed, with the error (looked up again,
+    /// they fail the same way without templating again).
+    failed: Mutex<HashMap<String, String>>,
     resolving: Mutex<HashSet<String>>,
     error: Mutex<Option<String>>,
 }
@@ -381,6 +422,7 @@ impl VarScope {
             templar,
             vars,
             cache: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
             resolving: Mutex::new(HashSet::new()),
             error: Mutex::new(None),
         })
@@ -411,6 +453,10 @@ impl VarScope {
             return Some(v.clone());
         }
         let raw = self.vars.get(name)?;
+        if let Some(msg) = self.failed.lock().ok()?.get(name).cloned() {
+            self.set_error(msg);
+            return Some(Value::UNDEFINED);
+        }
         if !needs_templating(raw) {
             return Some(raw.clone());
         }
@@ -435,7 +481,11 @@ impl VarScope {
                 Some(v)
             }
             Err(e) => {
-                self.set_error(format!("while templating variable '{name}': {e}"));
+                let msg = format!("while templating variable '{name}': {e}");
+                if let Ok(mut f) = self.failed.lock() {
+                    f.insert(name.to_owned(), msg.clone());
+                }
+                self.set_error(msg);
                 Some(Value::UNDEFINED)
             }
         }
@@ -698,7 +748,73 @@ mod tests {
             Value::from("z")
         );
         assert!(!s.cond("nope is defined").unwrap());
-        assert_eq!(s.cond("nope").unwrap_err(), "'nope' is undefined");
+        assert_eq!(
+            s.cond("nope").unwrap_err(),
+            "Error while evaluating conditional: 'nope' is undefined"
+        );
+    }
+
+    /// ansible-core 2.19's results for conditions on undefined values.
+    #[test]
+    fn conditions_are_strict_about_undefined_values() {
+        let s = scope(&[
+            ("d", vmap([("a", 1)])),
+            ("n", Value::from(1)),
+            ("e", Value::from("{{ nope }}")),
+        ]);
+        let undefined = "Error while evaluating conditional: 'nope' is undefined";
+        let missing = "Error while evaluating conditional: \
+                       object of type 'dict' has no attribute 'missing'";
+        let cases: &[(&str, Result<bool, &str>)] = &[
+            ("nope == 1", Err(undefined)),
+            ("nope != 1", Err(undefined)),
+            ("1 in nope", Err(undefined)),
+            ("not nope", Err(undefined)),
+            ("nope is string", Err(undefined)),
+            ("nope.x == 1", Err(undefined)),
+            ("true and nope == 1", Err(undefined)),
+            ("nope is defined and nope == 1", Ok(false)),
+            ("nope is undefined or nope == 1", Ok(true)),
+            ("nope.x.y is defined", Ok(false)),
+            ("not nope.x is defined", Ok(true)),
+            ("(nope.x.y | default(3)) == 3", Ok(true)),
+            ("d.missing != none", Err(missing)),
+            ("d['missing'] == 1", Err(missing)),
+            ("d.missing.y is undefined", Ok(true)),
+            ("d['missing'] is defined", Ok(false)),
+            ("e is defined", Ok(false)),
+            ("(e | default(2)) == 2", Ok(true)),
+            (
+                "n",
+                Err(
+                    "Conditional result (True) was derived from value of type 'int'. \
+                     Conditionals must have a boolean result.",
+                ),
+            ),
+        ];
+        for (expr, want) in cases {
+            let got = s.cond(expr);
+            assert_eq!(
+                got.as_ref().map_err(|e| e.as_str()),
+                want.as_ref().map_err(|e| *e),
+                "{expr}"
+            );
+        }
+        assert!(
+            s.cond("e == 1")
+                .unwrap_err()
+                .ends_with("while templating variable 'e': 'nope' is undefined")
+        );
+        // In templates too: `{% if %}` on undefined fails, chains do not.
+        assert_eq!(
+            s.render("{% if nope %}a{% endif %}").unwrap_err(),
+            "'nope' is undefined"
+        );
+        assert_eq!(
+            s.render("{% if nope.x is defined %}a{% else %}b{% endif %}")
+                .unwrap(),
+            Value::from("b")
+        );
     }
 
     #[test]

@@ -11,13 +11,19 @@
 //!   becomes the filter call `'format' | __hoist_pct(args)`; filters bind
 //!   tighter than `%`, so the operand keeps its extent.
 //!
+//! * Chained lookups on undefined values before `is defined` and
+//!   `default` ([`super::chains`]), first.
+//!
 //! The rewrite only inserts text inside `{{ … }}` and `{% … %}` (never in
 //! template data, strings, comments or raw blocks), so line numbers stay.
 //! A rewritten template that fails to compile is compiled as written.
 
+use std::borrow::Cow;
+
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Error, ErrorKind};
 
+use super::chains;
 use super::filters::pyfmt::{self, PercentArgs};
 use super::pymethods::{MUT_FN, MUTATORS};
 
@@ -100,10 +106,19 @@ pub(crate) fn rewrite_expression(src: &str) -> Option<Rewritten> {
     rewrite(src, true)
 }
 
-fn rewrite(src: &str, expression: bool) -> Option<Rewritten> {
+fn rewrite(original: &str, expression: bool) -> Option<Rewritten> {
+    let chained = if expression {
+        chains::rewrite_expression(original)
+    } else {
+        chains::rewrite_template(original)
+    };
+    let src: &str = &chained;
     let mutation = calls_mutator(src);
     if !mutation && !has_percent_op(src) {
-        return None;
+        return matches!(chained, Cow::Owned(_)).then(|| Rewritten {
+            text: chained.into_owned(),
+            mutable: false,
+        });
     }
     let mut out = String::with_capacity(src.len() + 64);
     if expression {
@@ -143,13 +158,13 @@ fn rewrite(src: &str, expression: bool) -> Option<Rewritten> {
             }
         }
     }
-    (out != src || mutation).then_some(Rewritten {
+    (out != original || mutation).then_some(Rewritten {
         text: out,
         mutable: mutation,
     })
 }
 
-fn find_tag_start(s: &str) -> Option<usize> {
+pub(super) fn find_tag_start(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     (0..b.len().saturating_sub(1)).find(|&i| b[i] == b'{' && matches!(b[i + 1], b'{' | b'%' | b'#'))
 }
@@ -167,7 +182,7 @@ fn skip_tag(s: &str, name: &str) -> Option<usize> {
 
 /// For a `{% raw %}` tag at the start of `s`, the offset after its
 /// `{% endraw %}`.
-fn raw_block_end(s: &str) -> Option<usize> {
+pub(super) fn raw_block_end(s: &str) -> Option<usize> {
     let mut at = skip_tag(s, "raw")?;
     while let Some(rel) = s[at..].find("{%") {
         let tag = at + rel;

@@ -2,6 +2,7 @@
 //! the real `hoist` binary against the local connection.
 
 mod common;
+mod conditions;
 mod conformance;
 mod conformance_cases;
 mod control;

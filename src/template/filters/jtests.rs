@@ -17,7 +17,6 @@ type T = Result<bool, Error>;
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("defined", |v: Value| !v.is_undefined());
     env.add_test("undefined", |v: Value| v.is_undefined());
-    env.add_test("none", |v: Value| v.is_none());
     env.add_test("failed", t_failed);
     env.add_test("failure", t_failed);
     env.add_test("succeeded", t_success);
@@ -52,18 +51,56 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("isnan", t_nan);
     env.add_test("sequence", t_sequence);
     env.add_test("iterable", t_iterable);
-    env.add_test("number", |v: Value| {
-        matches!(v.kind(), ValueKind::Number | ValueKind::Bool)
+    // ansible-core 2.19: every test but `defined`/`undefined` fails on an
+    // undefined value.
+    env.add_test("none", |v: Value| -> T { kind_test(&v, |v| v.is_none()) });
+    env.add_test("number", |v: Value| -> T {
+        kind_test(&v, |v| {
+            matches!(v.kind(), ValueKind::Number | ValueKind::Bool)
+        })
     });
-    env.add_test("integer", |v: Value| {
-        v.kind() == ValueKind::Number && v.is_integer()
+    env.add_test("integer", |v: Value| -> T {
+        kind_test(&v, |v| v.kind() == ValueKind::Number && v.is_integer())
     });
-    env.add_test("float", |v: Value| {
-        v.kind() == ValueKind::Number && !v.is_integer()
+    env.add_test("float", |v: Value| -> T {
+        kind_test(&v, |v| v.kind() == ValueKind::Number && !v.is_integer())
     });
-    env.add_test("string", |v: Value| v.kind() == ValueKind::String);
-    env.add_test("mapping", |v: Value| v.kind() == ValueKind::Map);
-    env.add_test("boolean", |v: Value| v.kind() == ValueKind::Bool);
+    env.add_test("string", |v: Value| -> T {
+        kind_test(&v, |v| v.kind() == ValueKind::String)
+    });
+    env.add_test("mapping", |v: Value| -> T {
+        kind_test(&v, |v| v.kind() == ValueKind::Map)
+    });
+    env.add_test("boolean", |v: Value| -> T {
+        kind_test(&v, |v| v.kind() == ValueKind::Bool)
+    });
+    for name in ["eq", "equalto", "=="] {
+        env.add_test(name, |v: Value, other: Value| -> T {
+            defined(&v)?;
+            defined(&other)?;
+            Ok(v == other)
+        });
+    }
+    for name in ["ne", "!="] {
+        env.add_test(name, |v: Value, other: Value| -> T {
+            defined(&v)?;
+            defined(&other)?;
+            Ok(v != other)
+        });
+    }
+    env.add_test("sameas", |v: Value, other: Value| -> T {
+        defined(&v)?;
+        defined(&other)?;
+        Ok(minijinja::tests::is_sameas(&v, &other))
+    });
+    env.add_test(
+        "in",
+        |state: &minijinja::State, v: Value, seq: Value| -> T {
+            defined(&v)?;
+            defined(&seq)?;
+            minijinja::tests::is_in(state, &v, &seq)
+        },
+    );
     env.add_test("abs", t_abs);
     env.add_test("is_abs", t_abs);
     env.add_test("exists", t_exists);
@@ -264,6 +301,7 @@ fn convert_bool(v: &Value) -> Option<bool> {
 }
 
 fn truthy(v: &Value, args: Rest<ValueOrKwargs>, name: &'static str) -> T {
+    defined(v)?;
     let b = bind(name, args, &["convert_bool"])?;
     if b.flag(0, false)
         && let Some(bv) = convert_bool(v)
@@ -323,23 +361,30 @@ fn t_nan(v: Value) -> T {
     Ok(v.kind() == ValueKind::Number && f64::try_from(v).is_ok_and(|f| f.is_nan()))
 }
 
-fn t_sequence(v: Value) -> bool {
-    v.is_undefined()
-        || matches!(
-            v.kind(),
-            ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Bytes
-        )
+/// A test of what a value is; an undefined value is an error.
+fn kind_test(v: &Value, f: impl Fn(&Value) -> bool) -> T {
+    defined(v)?;
+    Ok(f(v))
 }
 
-fn t_iterable(v: Value) -> bool {
-    matches!(
+fn t_sequence(v: Value) -> T {
+    defined(&v)?;
+    Ok(matches!(
+        v.kind(),
+        ValueKind::String | ValueKind::Seq | ValueKind::Map | ValueKind::Bytes
+    ))
+}
+
+fn t_iterable(v: Value) -> T {
+    defined(&v)?;
+    Ok(matches!(
         v.kind(),
         ValueKind::String
             | ValueKind::Seq
             | ValueKind::Map
             | ValueKind::Iterable
             | ValueKind::Bytes
-    ) || is_list(&v)
+    ) || is_list(&v))
 }
 
 // ---------------------------------------------------------------------------
