@@ -2479,6 +2479,9 @@ impl TaskEnv for Env<'_> {
     fn eval(&self, expr: &str) -> Result<Value, String> {
         self.scope.eval(expr)
     }
+    fn var(&self, name: &str) -> Result<Option<Value>, String> {
+        self.scope.var(name)
+    }
     fn cond(&self, expr: &str) -> Result<bool, String> {
         self.scope.cond(expr)
     }

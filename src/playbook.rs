@@ -1629,6 +1629,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
         let Some((name, inherit, params)) = role_entry(e, checker) else {
             continue;
         };
+        let provided = direct_params(e, &params);
         let spec = RoleSpec {
             inherited: IndexMap::new(),
             name,
@@ -1637,6 +1638,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
             vars_from: None,
             defaults_from: None,
             handlers_from: None,
+            provided,
         };
         if let Some(mut items) = load_role(&spec, &e.span, checker, false) {
             inherit.apply(&mut items);
@@ -1732,6 +1734,10 @@ struct RoleSpec {
     vars_from: Option<String>,
     defaults_from: Option<String>,
     handlers_from: Option<String>,
+    /// The parameters the role's argument spec checks as given arguments:
+    /// an entry's own keys in `roles:` or `dependencies:` (not its `vars:`);
+    /// none for `import_role`/`include_role`.
+    provided: IndexMap<String, Value>,
 }
 
 /// Where a role named `name` lives: `roles/` beside the playbook, the
@@ -1823,6 +1829,7 @@ fn load_role(
                         };
                         let mut inherited = spec.inherited.clone();
                         inherited.extend(spec.params.clone());
+                        let provided = direct_params(d, &params);
                         let dep = RoleSpec {
                             name,
                             params,
@@ -1831,6 +1838,7 @@ fn load_role(
                             vars_from: None,
                             defaults_from: None,
                             handlers_from: None,
+                            provided,
                         };
                         if let Some(mut dep_items) = load_role(&dep, &d.span, checker, false) {
                             inherit.apply(&mut dep_items);
@@ -1908,8 +1916,12 @@ fn load_role(
         .strip_suffix(".yml")
         .or_else(|| tasks_name.strip_suffix(".yaml"))
         .unwrap_or(tasks_name);
+    let entry = spec.tasks_from.as_deref().unwrap_or("main");
+    let mut validation = argspec_task(&path, entry, &ctx.name, spec.provided.clone(), checker)
+        .map(|t| Item::Task(Box::new(t)));
     if let Some(f) = role_file(&path.join("tasks"), tasks_name) {
         if let Some(mut role_items) = load_items(&f, false, checker) {
+            role_items.splice(0..0, validation.take());
             set_role(&mut role_items, &ctx);
             if static_use && spec.tasks_from.is_none() {
                 checker.role_tasks.insert(key.clone(), role_items.clone());
@@ -1921,6 +1933,14 @@ fn load_role(
             span,
             format!("the role '{}' has no tasks file '{tasks_name}'", spec.name),
         ));
+    }
+    // A role without tasks still checks its arguments.
+    if let Some(mut t) = validation {
+        set_role(std::slice::from_mut(&mut t), &ctx);
+        if static_use && spec.tasks_from.is_none() {
+            checker.role_tasks.insert(key.clone(), vec![t.clone()]);
+        }
+        items.push(t);
     }
     let handlers_name = spec.handlers_from.as_deref().unwrap_or("main");
     if let Some(f) = role_file(&path.join("handlers"), handlers_name)
@@ -1944,6 +1964,125 @@ fn load_role(
         }
     }
     Some(items)
+}
+
+/// The parameters a role entry gives as its own keys (not under `vars:`).
+fn direct_params(e: &Node, params: &IndexMap<String, Value>) -> IndexMap<String, Value> {
+    params
+        .iter()
+        .filter(|(k, _)| e.as_map().is_some() && e.get(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// ansible-core's implicit first task of a role entry point (`main` or the
+/// `tasks_from` name) that has an argument spec — in
+/// `meta/argument_specs.yml`, else under `argument_specs:` in
+/// `meta/main.yml`: `validate_argument_spec` on the role's variables and its
+/// parameters, tagged `always`.
+fn argspec_task(
+    path: &Path,
+    entry: &str,
+    role: &str,
+    provided: IndexMap<String, Value>,
+    checker: &mut Checker,
+) -> Option<Task> {
+    let meta = path.join("meta");
+    let own_file = ["yml", "yaml", "json"]
+        .iter()
+        .map(|ext| meta.join(format!("argument_specs.{ext}")))
+        .find(|p| p.is_file());
+    let from_main = own_file.is_none();
+    let file = own_file.or_else(|| role_file(&meta, "main"))?;
+    let root = match crate::yaml::load_file(&file) {
+        Ok(n) => n,
+        Err(d) => {
+            // meta/main.yml's problems are reported where it is loaded.
+            if !from_main {
+                checker.diags.push(d);
+            }
+            return None;
+        }
+    };
+    let node = root.as_map().and(root.get("argument_specs"))?.get(entry)?;
+    let spec = to_value(node, checker.diags);
+    // An empty (or null) entry point has nothing to check.
+    if !spec.is_true() {
+        return None;
+    }
+    if node.as_map().is_none() {
+        checker.diags.push(Diagnostic::at(
+            &node.span,
+            format!("the argument spec of entry point '{entry}' must be a mapping"),
+        ));
+        return None;
+    }
+    let mut name = format!("Validating arguments against arg spec '{entry}'");
+    if let Some(d) = node.get("short_description") {
+        name.push_str(" - ");
+        name.push_str(&crate::template::py_str(&to_value(d, checker.diags)));
+    }
+    let options = match node.get("options") {
+        Some(o) => to_value(o, checker.diags),
+        None => crate::template::vmap(Vec::<(String, Value)>::new()),
+    };
+    let role_path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let context = crate::template::vmap([
+        ("type", Value::from("role")),
+        ("name", Value::from(role)),
+        ("argument_spec_name", Value::from(entry)),
+        (
+            "path",
+            Value::from(role_path.to_string_lossy().into_owned()),
+        ),
+    ]);
+    let mut args = IndexMap::new();
+    args.insert("argument_spec".to_owned(), options);
+    args.insert(
+        "provided_arguments".to_owned(),
+        crate::template::vmap(provided),
+    );
+    args.insert("validate_args_context".to_owned(), context);
+    Some(Task {
+        name: Some(name),
+        span: node.span.clone(),
+        module: crate::modules::lookup("validate_argument_spec")?,
+        action: "ansible.builtin.validate_argument_spec".to_owned(),
+        args,
+        args_expr: None,
+        when: Vec::new(),
+        loop_: None,
+        register: None,
+        params: IndexMap::new(),
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: None,
+        notify: Vec::new(),
+        own_notify: false,
+        listen: Vec::new(),
+        vars: IndexMap::new(),
+        environment: None,
+        check_mode: None,
+        diff: None,
+        tags: vec!["always".to_owned()],
+        no_log: None,
+        connection: None,
+        become_: None,
+        become_user: None,
+        become_method: None,
+        become_flags: None,
+        remote_user: None,
+        timeout: None,
+        throttle: None,
+        dir: meta,
+        role: None,
+        delegate_to: None,
+        delegate_facts: None,
+        run_once: None,
+        until: None,
+        retries: None,
+        delay: None,
+    })
 }
 
 /// Makes every task below `items` without a role belong to `role`.
@@ -1993,6 +2132,7 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         vars_from: arg("vars_from"),
         defaults_from: arg("defaults_from"),
         handlers_from: arg("handlers_from"),
+        provided: IndexMap::new(),
     };
     let dynamic = task.module.spec().name == "include_role";
     checker.including += usize::from(dynamic);

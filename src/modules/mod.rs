@@ -34,6 +34,7 @@ pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod template;
+pub mod validate_argument_spec;
 
 pub use args::Args;
 
@@ -242,6 +243,9 @@ pub trait TaskEnv: Send + Sync {
     /// to the role's or playbook's `kind` directory (`files`, `templates`),
     /// then the directory itself. Absolute paths are returned as they are.
     fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf>;
+    /// The templated value of the variable `name`, if it is one of the
+    /// task's variables (`validate_argument_spec` reads options from them).
+    fn var(&self, name: &str) -> Result<Option<Value>, String>;
 }
 
 /// Everything a module run may use.
@@ -286,6 +290,7 @@ static MODULES: &[&dyn Module] = &[
     &shell::Shell,
     &stat::Stat,
     &template::Template,
+    &validate_argument_spec::ValidateArgumentSpec,
 ];
 
 /// Every module hoist knows.
@@ -370,6 +375,9 @@ pub(crate) mod testing {
             let mut search = vec![self.base.clone()];
             search.extend(file.parent().map(Path::to_path_buf));
             scope.render_file(text, &search)
+        }
+        fn var(&self, name: &str) -> Result<Option<Value>, String> {
+            self.scope.var(name)
         }
         fn find_file(&self, kind: &str, name: &str) -> Option<PathBuf> {
             let p = Path::new(name);

@@ -491,6 +491,20 @@ impl VarScope {
         }
     }
 
+    /// A variable's templated value: None when it is not one of these
+    /// variables, an error when templating it fails.
+    pub fn var(self: &Arc<Self>, name: &str) -> Result<Option<Value>, String> {
+        if !self.vars.contains_key(name) {
+            return Ok(None);
+        }
+        match self.lookup(name) {
+            Some(v) if v.is_undefined() => Err(self
+                .take_error()
+                .unwrap_or_else(|| format!("'{name}' is undefined"))),
+            other => Ok(other),
+        }
+    }
+
     fn set_error(&self, msg: String) {
         if let Ok(mut e) = self.error.lock()
             && e.is_none()

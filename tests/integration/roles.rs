@@ -246,3 +246,167 @@ fn ansible_search_path_as_ansible() {
     );
     assert_eq!(p.read("play"), d);
 }
+
+/// A role with `meta/argument_specs.yml` (which wins over `argument_specs:`
+/// in `meta/main.yml`), one without tasks, and an entry point of
+/// `tasks_from`.
+fn argspec_project() -> Project {
+    let p = Project::new();
+    p.write(
+        "roles/spec/meta/argument_specs.yml",
+        "argument_specs:
+  main:
+    short_description: Spec role
+    options:
+      sp_name: {type: str, required: true}
+      sp_port: {type: int, default: 80}
+  alt:
+    options:
+      sp_level: {type: int, required: true}
+",
+    );
+    p.write(
+        "roles/spec/meta/main.yml",
+        "argument_specs:\n  main:\n    options:\n      ignored: {required: true}\n",
+    );
+    p.write(
+        "roles/spec/tasks/main.yml",
+        "- copy: content=\"{{ sp_name }} {{ sp_port | default('unset') }}\\n\" dest={{ root }}/spec_{{ sp_name }}\n",
+    );
+    p.write(
+        "roles/spec/tasks/alt.yml",
+        "- copy: content=\"level {{ sp_level }}\\n\" dest={{ root }}/level\n",
+    );
+    p.write(
+        "roles/notasks/meta/main.yml",
+        "argument_specs:\n  main:\n    options:\n      n: {type: int, required: true}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: spec
+      sp_name: one
+      tags: [t1]
+      vars: {unrelated: 1}
+    - role: notasks
+      n: "1"
+  tasks:
+    - import_role: {name: spec, tasks_from: alt}
+      vars: {sp_level: "2"}
+"#,
+    );
+    p
+}
+
+/// Each role entry point with a spec starts with ansible-core's implicit
+/// validation task, tagged `always`; the spec's defaults do not become
+/// variables; a role's `vars:` are not checked as its parameters. Outputs
+/// of ansible-playbook 2.19.
+#[test]
+fn role_argument_specs_add_a_validation_task() {
+    let p = argspec_project();
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    let banners: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("TASK ["))
+        .map(|l| l.trim_end_matches('*').trim_end())
+        .collect();
+    assert_eq!(
+        banners,
+        [
+            "TASK [spec : Validating arguments against arg spec 'main' - Spec role]",
+            "TASK [spec : copy]",
+            "TASK [notasks : Validating arguments against arg spec 'main']",
+            "TASK [spec : Validating arguments against arg spec 'alt']",
+            "TASK [spec : copy]",
+        ],
+        "{r:?}"
+    );
+    assert_eq!(p.read("spec_one"), "one unset\n");
+    assert_eq!(p.read("level"), "level 2\n");
+    assert_eq!(recap(&r, "localhost"), [5, 2, 0, 0, 0, 0, 0], "{r:?}");
+
+    let list = p.hoist("apply", &["--list-tasks"]);
+    assert!(
+        list.stdout.contains(
+            "      spec : Validating arguments against arg spec 'main' - Spec role\tTAGS: [always, t1]\n      copy\tTAGS: [t1]\n      notasks : Validating arguments against arg spec 'main'\tTAGS: [always]\n      spec : Validating arguments against arg spec 'alt'\tTAGS: [always]\n      copy\tTAGS: []\n"
+        ),
+        "{list:?}"
+    );
+
+    let tagged = p.hoist("apply", &["-t", "nothing"]);
+    assert_eq!(
+        tagged.stdout.matches("Validating arguments").count(),
+        3,
+        "{tagged:?}"
+    );
+    assert_eq!(
+        recap(&tagged, "localhost"),
+        [3, 0, 0, 0, 0, 0, 0],
+        "{tagged:?}"
+    );
+}
+
+#[test]
+fn role_argument_spec_failures_read_as_ansible() {
+    let p = argspec_project();
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  roles:\n    - role: spec\n      sp_name: [1]\n      sp_port: abc\n      bogus: 1\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    let role_path = std::fs::canonicalize(p.path().join("roles/spec")).expect("role path");
+    let fatal = format!(
+        r#"fatal: [localhost]: FAILED! => {{"argument_errors": ["argument 'sp_port' is of type str and we were unable to convert to int: \"'abc'\" cannot be converted to an int", "bogus. Supported parameters include: sp_name, sp_port."], "argument_spec_data": {{"sp_name": {{"required": true, "type": "str"}}, "sp_port": {{"default": 80, "type": "int"}}}}, "changed": false, "msg": "Validation of arguments failed:\nargument 'sp_port' is of type str and we were unable to convert to int: \"'abc'\" cannot be converted to an int\nbogus. Supported parameters include: sp_name, sp_port.", "validate_args_context": {{"argument_spec_name": "main", "name": "spec", "path": "{}", "type": "role"}}}}"#,
+        role_path.display()
+    );
+    assert!(r.stdout.contains(&fatal), "{r:?}\nwanted: {fatal}");
+    assert_eq!(recap(&r, "localhost"), [0, 0, 0, 1, 0, 0, 0], "{r:?}");
+}
+
+#[test]
+fn validate_argument_spec_module_checks_given_arguments_and_variables() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    port: "8080"
+    mode: medium
+  tasks:
+    - name: check
+      ansible.builtin.validate_argument_spec:
+        argument_spec:
+          port: {type: int, required: true}
+          mode: {type: str, choices: [fast, slow]}
+          size: {type: int}
+        provided_arguments:
+          size: 1.5
+      register: r
+      ignore_errors: true
+    - copy:
+        content: "{{ r.argument_errors | to_json }} {{ r.validate_args_context }}"
+        dest: "{{ root }}/errors"
+    - validate_argument_spec:
+        argument_spec: {port: {type: int}}
+      register: ok
+    - copy:
+        content: "{{ ok.msg }}"
+        dest: "{{ root }}/ok"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        p.read("errors"),
+        r#"["argument 'size' is of type float and we were unable to convert to int: \"1.5\" cannot be converted to an int", "value of mode must be one of: fast, slow, got: medium"] {}"#
+    );
+    assert_eq!(p.read("ok"), "The arg spec validation passed");
+    assert_eq!(recap(&r, "localhost"), [4, 2, 0, 0, 0, 0, 1], "{r:?}");
+}
