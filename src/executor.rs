@@ -706,9 +706,17 @@ impl<'a> Executor<'a> {
     }
 
     /// A task's `TASK [...]` (or `RUNNING HANDLER [...]`) banner.
-    fn banner(&self, task: &Task, handler: bool) {
-        self.reporter
-            .task(&task.display_name(), handler, &task.span.to_string());
+    /// The `TASK [...]` banner, the name templated with the first host's
+    /// variables as ansible-core does.
+    fn banner(&self, ctx: &PlayCtx<'_>, task: &Task, handler: bool, first: Option<&String>) {
+        let raw = task.display_name();
+        let name = match first.and_then(|h| self.states.get(h)) {
+            Some(st) if crate::template::is_template(&raw) => {
+                templated_name(&raw, &task_scope(ctx, st, Some(task)))
+            }
+            _ => raw,
+        };
+        self.reporter.task(&name, handler, &task.span.to_string());
     }
 
     /// The host's state, created on first use.
@@ -907,7 +915,7 @@ impl<'a> Executor<'a> {
             // Hosts that already failed (on their vars_files) gather nothing.
             let active = self.active(hosts);
             if gather && selected_facts(ctx) && !active.is_empty() {
-                self.banner(facts, false);
+                self.banner(ctx, facts, false, active.first());
                 self.run_on_hosts(ctx, facts, &active).await;
             }
         }
@@ -1116,7 +1124,7 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.banner(task, false);
+        self.banner(ctx, task, false, active.first());
         if ctx.free {
             return self.run_task_free(ctx, task, &active).await;
         }
@@ -1319,7 +1327,7 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.banner(task, false);
+        self.banner(ctx, task, false, active.first());
         let (active, censored) = self.include_hosts(ctx, task, active);
         // (path, item label, item) -> hosts, in first-seen order.
         let mut groups: IndexMap<(PathBuf, String), IncludeGroup> = IndexMap::new();
@@ -1485,7 +1493,7 @@ impl<'a> Executor<'a> {
         if active.is_empty() {
             return false;
         }
-        self.banner(task, false);
+        self.banner(ctx, task, false, active.first());
         let (active, censored) = self.include_hosts(ctx, task, active);
         let role = task
             .args
@@ -1703,7 +1711,7 @@ impl<'a> Executor<'a> {
         let mut flush = Vec::new();
         let mut ended = false;
         for h in targets {
-            self.banner(task, false);
+            self.banner(ctx, task, false, Some(&h));
             if META_UNCONDITIONAL.contains(&action.as_str()) {
                 if !task.when.is_empty() {
                     self.reporter
@@ -1818,7 +1826,7 @@ impl<'a> Executor<'a> {
             if hosts.is_empty() {
                 continue;
             }
-            self.banner(handler, true);
+            self.banner(ctx, handler, true, hosts.first());
             self.run_on_hosts(ctx, handler, &hosts).await;
         }
     }
@@ -2317,6 +2325,49 @@ fn include_inherit(task: &Task) -> Inherit {
         }
     }
     inherit
+}
+
+/// A task name templated for its banner. As ansible-core 2.19 shows it, a
+/// part that cannot be rendered becomes `<< error N - message >>`; an error
+/// inside a larger expression also ends the name ("template potentially
+/// truncated").
+fn templated_name(raw: &str, scope: &Arc<VarScope>) -> String {
+    if let Ok(v) = scope.render(raw) {
+        return py_str(&v);
+    }
+    let mut out = String::new();
+    let mut errors = 0;
+    let mut rest = raw;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let segment = &rest[start..start + len + 2];
+        rest = &rest[start + len + 2..];
+        match scope.render(segment) {
+            Ok(v) => out.push_str(&py_str(&v)),
+            Err(e) => {
+                errors += 1;
+                let msg = e.lines().next().unwrap_or_default().to_owned();
+                out.push_str(&format!("<< error {errors} - {msg} >>"));
+                let expr = segment[2..segment.len() - 2].trim();
+                let plain = !expr.is_empty()
+                    && expr
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+                if !plain {
+                    errors += 1;
+                    out.push_str(&format!(
+                        "<< error {errors} - template potentially truncated >>"
+                    ));
+                    return out;
+                }
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `=> (item=...)` label of an `included:` line: an include with

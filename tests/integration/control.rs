@@ -1101,3 +1101,55 @@ fn include_keywords_stay_with_the_include() {
     assert_eq!(recap(&r, "h1"), [7, 2, 0, 1, 0, 0, 0], "{r:?}");
     assert_eq!(recap(&r, "h2"), [9, 5, 0, 0, 0, 0, 2], "{r:?}");
 }
+
+/// Task banners template the name with the first host's variables; parts
+/// that cannot be rendered show as ansible-core 2.19 shows them.
+#[test]
+fn task_banners_template_the_name_as_ansible() {
+    let p = Project::new();
+    app_hosts(&p, 2);
+    p.write(
+        "inc.yml",
+        "- name: Gather for {{ item.path }}\n  debug: msg={{ item.path }}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  vars: {v: play}
+  tasks:
+    - name: "host {{ inventory_hostname }} v={{ v }}"
+      debug: msg=x
+    - name: "loop {{ item }}"
+      debug: msg={{ item }}
+      loop: [1]
+    - name: "mixed {{ v }} {{ nope }}"
+      debug: msg=x
+    - name: "filter {{ v | upper }} {{ 'a' if nope else 'b' }}"
+      debug: msg=x
+    - include_tasks: inc.yml
+      loop: [{path: /etc/motd}]
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    let banners: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("TASK ["))
+        .map(|l| l.trim_end_matches('*').trim_end())
+        .collect();
+    // ansible-playbook 2.19's banners for this playbook.
+    assert_eq!(
+        banners,
+        [
+            "TASK [host h1 v=play]",
+            "TASK [loop << error 1 - 'item' is undefined >>]",
+            "TASK [mixed play << error 1 - 'nope' is undefined >>]",
+            "TASK [filter PLAY << error 1 - 'nope' is undefined >><< error 2 - template potentially truncated >>]",
+            "TASK [include_tasks]",
+            "TASK [Gather for /etc/motd]",
+        ],
+        "{r:?}"
+    );
+}
