@@ -1658,7 +1658,7 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
             vars_from: None,
             defaults_from: None,
             handlers_from: None,
-            ident: entry_ident(&inherit),
+            ident: entry_ident(&inherit, e),
             allow_duplicates: None,
         };
         if let Some(mut items) = load_role(&spec, &e.span, checker) {
@@ -1764,10 +1764,15 @@ struct RoleSpec {
     allow_duplicates: Option<bool>,
 }
 
-/// The cache-key part of a `roles:` or `dependencies:` entry.
-fn entry_ident(inherit: &Inherit) -> String {
+/// The cache-key part of a `roles:` or `dependencies:` entry: its `when`,
+/// `tags` and `vars` (which the params have merged, but ansible-core tells
+/// apart).
+fn entry_ident(inherit: &Inherit, entry: &Node) -> String {
+    let vars = entry
+        .get("vars")
+        .map(|v| crate::template::py_repr(&to_value(v, &mut Diagnostics::default())));
     format!(
-        "entry|{}|{:?}",
+        "entry|{}|{:?}|{vars:?}",
         crate::template::py_repr(&Value::from(inherit.when.clone())),
         inherit.tags
     )
@@ -1865,7 +1870,7 @@ fn load_role(spec: &RoleSpec, span: &Span, checker: &mut Checker) -> Option<Vec<
                             vars_from: None,
                             defaults_from: None,
                             handlers_from: None,
-                            ident: entry_ident(&inherit),
+                            ident: entry_ident(&inherit, d),
                             allow_duplicates: None,
                         };
                         if let Some(mut dep_items) = load_role(&dep, &d.span, checker) {

@@ -429,3 +429,27 @@ fn failed_roles_do_not_complete_ignored_failures_do() {
     }
     assert_eq!(recap(&r, "h1"), [4, 0, 0, 1, 0, 1, 1], "{r:?}");
 }
+
+/// A role entry's `vars` are part of its key apart from its params: the
+/// same values given one way and then the other are two uses.
+#[test]
+fn role_entry_vars_and_params_are_different_uses() {
+    let p = dedup_project();
+    p.write(
+        "site.yml",
+        r#"- hosts: h1
+  gather_facts: false
+  roles:
+    - {role: r, a: 1}
+    - {role: r, vars: {a: 1}}
+    - {role: r, vars: {a: 1}}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        host_results(&r.stdout, "h1"),
+        ["d : d ok", "r : r ok", "r : r ok"],
+        "{r:?}"
+    );
+}
