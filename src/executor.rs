@@ -4,9 +4,9 @@
 //! starts; the free strategy gives each host a lane (an executor holding
 //! only that host's state) that runs the play at its own pace.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::future::join_all;
@@ -24,7 +24,8 @@ use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
 use crate::playbook::{
-    Block, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx, Strategy, Task,
+    Block, BlockKind, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx,
+    Strategy, Task,
 };
 use crate::report::{Reporter, Stats, Status};
 use crate::tags::{TagFilter, TagValues};
@@ -90,6 +91,23 @@ struct HostState {
     /// Roles an `include_role` with `public: true` ran on this host in the
     /// current play: their defaults and vars join the play's from then on.
     public_roles: Vec<Arc<RoleCtx>>,
+    /// Role keys (`RoleCtx::key`) of the current play with a task that ran
+    /// (ok, changed or failed) on this host, and those it completed: a use
+    /// of a completed one is skipped, silently, unless it allows
+    /// duplicates.
+    roles_ran: HashSet<String>,
+    roles_done: HashSet<String>,
+    /// Failures (not ignored) so far.
+    failures: u32,
+    /// When (see [`tick`]) the host last failed.
+    failed_at: u64,
+    /// The recap's failed and unreachable counts when
+    /// `meta: clear_host_errors` last forgave them: only more fail the run.
+    forgiven: (u32, u32),
+    /// Where the host would pick up again if revived (see [`Resume`]).
+    resume: Option<Resume>,
+    /// Revived: waits for the walk to reach its place.
+    dormant: Option<Resume>,
     failed: bool,
     unreachable: bool,
     ended: bool,
@@ -264,6 +282,9 @@ struct PlayCtx<'a> {
     /// The free strategy: a lane ended the batch (end_play, end_batch), so
     /// every lane stops.
     over: Arc<AtomicBool>,
+    /// The free strategy: when (see [`tick`]) a lane last ran
+    /// `meta: clear_host_errors`, for the hosts of the other lanes.
+    cleared_at: Arc<AtomicU64>,
     /// The play's templated tags, rendered when the batch started.
     tags: Arc<TagValues>,
 }
@@ -291,6 +312,7 @@ impl PlayCtx<'_> {
             free: true,
             pinned: self.play.strategy == Strategy::HostPinned,
             over: self.over.clone(),
+            cleared_at: self.cleared_at.clone(),
         }
     }
 }
@@ -321,6 +343,47 @@ impl Limits {
     }
 }
 
+/// Where the walk through a play's items is, which tells where a failing
+/// host would pick up again if `meta: clear_host_errors` revives it.
+#[derive(Default)]
+struct Walk {
+    /// Indices from the play's section lists down to the current item.
+    pos: Vec<usize>,
+    /// How deep ansible-core would nest the block the current list belongs
+    /// to: 0 for a play section's blocks and the blocks of its roles.
+    depth: usize,
+    /// The current list is a part (block, rescue, always) of a `block:`,
+    /// not a file's task list (where consecutive tasks form a block).
+    part: bool,
+    /// In a file's task list: the index of the last task of the run of
+    /// tasks (no blocks) the current item belongs to.
+    group_end: usize,
+    /// The items of the includes being run, by the include's position.
+    captures: Vec<(Vec<usize>, Arc<Vec<Item>>)>,
+}
+
+/// Where a failed host picks up again if `meta: clear_host_errors`
+/// revives it: right after the item at `after`, with the included items
+/// on the way there. ansible-core keeps a failed host's place in the
+/// task list; a revived host leaves the block it failed in (or whose
+/// `always` it ran) and goes on with what follows it. A failure in a
+/// play section's own blocks leaves no such place.
+#[derive(Clone, Debug)]
+struct Resume {
+    after: Vec<usize>,
+    captures: Vec<(Vec<usize>, Arc<Vec<Item>>)>,
+    /// The host's failure count when recorded: a later failure that
+    /// records no place voids it.
+    failures: u32,
+}
+
+/// A clock that orders failures and `meta: clear_host_errors` across the
+/// lanes of the free strategy.
+fn tick() -> u64 {
+    static CLOCK: AtomicU64 = AtomicU64::new(1);
+    CLOCK.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Hosts' inventory variables, computed once per run (shared by lanes).
 type InvCache = HashMap<String, Arc<IndexMap<String, Value>>>;
 
@@ -348,6 +411,8 @@ pub struct Executor<'a> {
     abort_play: bool,
     /// How many blocks with a rescue the current task is inside.
     rescue_depth: usize,
+    /// Where the walk through the play's items is.
+    walk: Walk,
     /// Set when the playbook stops (ansible-core's `break_play`): the play
     /// was aborted for failures, or every host of a batch failed. Later
     /// plays of the playbook do not run.
@@ -397,6 +462,7 @@ impl<'a> Executor<'a> {
             abort_play: false,
             abort_run: false,
             rescue_depth: 0,
+            walk: Walk::default(),
             started: opts.start_at_task.is_none(),
             fatal: None,
         }
@@ -433,8 +499,9 @@ impl<'a> Executor<'a> {
         };
         for (name, st) in &self.states {
             summary.any_changed |= st.stats.changed > 0;
-            summary.any_failed |= st.stats.failed > 0;
-            summary.any_unreachable |= st.stats.unreachable > 0;
+            // Failures `meta: clear_host_errors` forgave do not count.
+            summary.any_failed |= st.stats.failed > st.forgiven.0;
+            summary.any_unreachable |= st.stats.unreachable > st.forgiven.1;
             summary.stats.insert(name.clone(), st.stats.clone());
         }
         if self.fatal.is_none() {
@@ -834,6 +901,10 @@ impl<'a> Executor<'a> {
                 st.ended = false;
                 st.play_files.clear();
                 st.public_roles.clear();
+                st.roles_ran.clear();
+                st.roles_done.clear();
+                st.resume = None;
+                st.dormant = None;
             }
         }
         // Templated tags are rendered when the batch starts, as
@@ -865,6 +936,7 @@ impl<'a> Executor<'a> {
             free: false,
             pinned: false,
             over: Arc::new(AtomicBool::new(false)),
+            cleared_at: Arc::new(AtomicU64::new(0)),
             tags,
         };
         // vars_files, per host (their names may use host variables).
@@ -919,27 +991,77 @@ impl<'a> Executor<'a> {
                 self.run_on_hosts(ctx, facts, &active).await;
             }
         }
+        if self.run_sections(ctx, hosts).await {
+            return;
+        }
+        // Hosts `meta: clear_host_errors` revived pick up at their own
+        // place once the others are through the play: ansible-core's
+        // linear strategy then goes back to the first task a host waits
+        // at. They may be revived again, so this repeats (a bounded
+        // number of times).
+        for _ in 0..64 {
+            let revived: Vec<(String, u32)> = hosts
+                .iter()
+                .filter_map(|h| {
+                    let st = self.states.get(h)?;
+                    st.dormant.as_ref().map(|r| (h.clone(), r.failures))
+                })
+                .collect();
+            if revived.is_empty() {
+                break;
+            }
+            let names: Vec<String> = revived.iter().map(|(h, _)| h.clone()).collect();
+            let ended = self.run_sections(ctx, &names).await;
+            // A place the walk did not come by again ends the host's play.
+            for (h, failures) in &revived {
+                if let Some(st) = self.states.get_mut(h)
+                    && (ended || st.dormant.as_ref().is_some_and(|r| r.failures == *failures))
+                {
+                    st.dormant = None;
+                    st.ended = true;
+                }
+            }
+            if ended {
+                break;
+            }
+        }
+    }
+
+    /// The play's sections on `hosts`, each followed by its handlers; true
+    /// when the play was ended.
+    async fn run_sections(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) -> bool {
+        let play = ctx.play;
         let sections: [&[&[Item]]; 3] = [
             &[&play.pre_tasks],
             &[&play.roles, &play.tasks],
             &[&play.post_tasks],
         ];
-        'sections: for section in sections {
+        let mut list = 0;
+        for section in sections {
             for items in section {
+                self.walk = Walk {
+                    pos: vec![list],
+                    ..Walk::default()
+                };
+                list += 1;
                 if self.run_items(ctx, items, hosts).await {
-                    break 'sections;
+                    return true;
                 }
             }
             // Every host failed: the play is over (ansible-core says
             // nothing), after the handlers with force_handlers.
-            if self.active(&ctx.play_hosts).is_empty() {
+            let revived = hosts
+                .iter()
+                .any(|h| self.states.get(h).is_some_and(|s| s.dormant.is_some()));
+            if self.active(&ctx.play_hosts).is_empty() && !revived {
                 if ctx.play.force_handlers {
                     self.flush_handlers(ctx, &ctx.play_hosts).await;
                 }
-                break 'sections;
+                return false;
             }
             self.flush_handlers(ctx, &ctx.play_hosts).await;
         }
+        false
     }
 
     /// The free strategy: every host runs the play in its own lane (its
@@ -949,12 +1071,44 @@ impl<'a> Executor<'a> {
         if ctx.play.max_fail_percentage.is_some() {
             self.reporter.warning_once("Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host");
         }
+        let mut lane_hosts = self.active(hosts);
+        for _ in 0..64 {
+            self.run_lanes(ctx, &lane_hosts).await;
+            // A lane ran `meta: clear_host_errors`: the hosts that failed
+            // before it are forgiven, and those with a place to go back to
+            // run the play again from there, each in its lane.
+            let cleared = ctx.cleared_at.swap(0, Ordering::Relaxed);
+            if cleared == 0 {
+                break;
+            }
+            lane_hosts.clear();
+            for h in hosts {
+                let Some(st) = self.states.get_mut(h) else {
+                    continue;
+                };
+                if !st.failed || st.unreachable || st.failed_at > cleared {
+                    continue;
+                }
+                st.failed = false;
+                st.forgiven = (st.stats.failed, st.stats.unreachable);
+                match st.resume.take() {
+                    Some(r) if r.failures == st.failures => {
+                        st.dormant = Some(r);
+                        lane_hosts.push(h.clone());
+                    }
+                    _ => st.ended = true,
+                }
+            }
+            if lane_hosts.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// Runs the play on `hosts`, each in its own lane.
+    async fn run_lanes(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) {
         self.publish_all();
-        let taken: Vec<HostState> = self
-            .active(hosts)
-            .iter()
-            .filter_map(|h| self.take_state(h))
-            .collect();
+        let taken: Vec<HostState> = hosts.iter().filter_map(|h| self.take_state(h)).collect();
         let reporters: Vec<Reporter> = taken.iter().map(|_| self.reporter.lane()).collect();
         let contexts: Vec<PlayCtx<'_>> = reporters.iter().map(|r| ctx.lane(r)).collect();
         let mut lanes: Vec<Executor<'_>> = taken
@@ -1027,6 +1181,7 @@ impl<'a> Executor<'a> {
             abort_play: false,
             abort_run: false,
             rescue_depth: 0,
+            walk: Walk::default(),
             started: self.started,
             fatal: None,
         }
@@ -1060,7 +1215,7 @@ impl<'a> Executor<'a> {
             .filter(|h| {
                 self.states
                     .get(*h)
-                    .is_some_and(|s| !s.failed && !s.unreachable && !s.ended)
+                    .is_some_and(|s| !s.failed && !s.unreachable && !s.ended && s.dormant.is_none())
             })
             .cloned()
             .collect()
@@ -1069,7 +1224,7 @@ impl<'a> Executor<'a> {
     /// Runs a task list on `hosts`; true when the play was ended
     /// (`meta: end_play`, no hosts left, any_errors_fatal).
     async fn run_items(&mut self, ctx: &PlayCtx<'_>, items: &[Item], hosts: &[String]) -> bool {
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             if ctx.over.load(Ordering::Relaxed) {
                 for st in self.states.values_mut() {
                     st.ended = true;
@@ -1089,6 +1244,20 @@ impl<'a> Executor<'a> {
             if let Ok(mut r) = ctx.removed.write() {
                 *r = removed;
             }
+            if !self.walk.part {
+                // ansible-core groups a file's consecutive tasks (imports
+                // and includes too) into a block; `block:`s and roles stand
+                // on their own.
+                let own = |x: &Item| matches!(x, Item::Block(b) if b.kind != BlockKind::Import);
+                self.walk.group_end = match item {
+                    x if own(x) => i,
+                    _ => items[i..]
+                        .iter()
+                        .position(own)
+                        .map_or(items.len() - 1, |k| i + k - 1),
+                };
+            }
+            self.walk.pos.push(i);
             let ended = match item {
                 Item::Task(task) => self.run_task(ctx, task, hosts).await,
                 Item::Block(block) => Box::pin(self.run_block(ctx, block, hosts)).await,
@@ -1097,7 +1266,120 @@ impl<'a> Executor<'a> {
                     Box::pin(self.run_include_role(ctx, task, role_items, hosts)).await
                 }
             };
+            // Revived hosts whose place this is join the walk.
+            for h in hosts {
+                if let Some(st) = self.states.get_mut(h)
+                    && st
+                        .dormant
+                        .as_ref()
+                        .is_some_and(|r| r.after == self.walk.pos)
+                {
+                    st.dormant = None;
+                }
+            }
+            self.walk.pos.pop();
             if ended {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Revived hosts of `hosts` whose place is below the current item.
+    fn resuming_below(&self, hosts: &[String], part: Option<usize>) -> Vec<String> {
+        let mut below = self.walk.pos.clone();
+        below.extend(part);
+        hosts
+            .iter()
+            .filter(|h| {
+                self.states.get(*h).is_some_and(|st| {
+                    st.dormant
+                        .as_ref()
+                        .is_some_and(|r| r.after.len() > below.len() && r.after.starts_with(&below))
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Where a host failing at the current item would pick up again, if
+    /// anywhere: after the block it fails in — a `block:`, or the run of
+    /// tasks of a file it is in — unless that block is one of the play's
+    /// own.
+    fn resume_here(&self) -> Option<Resume> {
+        if self.walk.depth == 0 {
+            return None;
+        }
+        let n = self.walk.pos.len();
+        let after = if self.walk.part {
+            self.walk.pos.get(..n.checked_sub(2)?)?.to_vec()
+        } else {
+            let mut after = self.walk.pos.get(..n.checked_sub(1)?)?.to_vec();
+            after.push(self.walk.group_end);
+            after
+        };
+        Some(Resume {
+            after,
+            captures: self.walk.captures.clone(),
+            failures: 0,
+        })
+    }
+
+    /// Records where the hosts of `hosts` that failed at the current item
+    /// would pick up again.
+    fn record_failures(&mut self, hosts: &[String]) {
+        let resume = self.resume_here();
+        for h in hosts {
+            if let Some(st) = self.states.get_mut(h)
+                && st.failed
+            {
+                st.resume = resume.clone().map(|r| Resume {
+                    failures: st.failures,
+                    ..r
+                });
+            }
+        }
+    }
+
+    /// Runs an include's items (the included file, or the role) on
+    /// `hosts`, one level below the include.
+    async fn run_included(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        items: Arc<Vec<Item>>,
+        hosts: &[String],
+    ) -> bool {
+        let saved = (self.walk.depth, self.walk.part);
+        self.walk.depth += 1;
+        self.walk.part = false;
+        self.walk
+            .captures
+            .push((self.walk.pos.clone(), items.clone()));
+        let ended = self.run_items(ctx, &items, hosts).await;
+        self.walk.captures.pop();
+        (self.walk.depth, self.walk.part) = saved;
+        ended
+    }
+
+    /// Revived hosts whose place is inside this include go back into the
+    /// items it gave them.
+    async fn resume_included(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) -> bool {
+        let mut groups: Vec<(Arc<Vec<Item>>, Vec<String>)> = Vec::new();
+        for h in self.resuming_below(hosts, None) {
+            let Some(items) = self.states.get(&h).and_then(|st| {
+                let r = st.dormant.as_ref()?;
+                let (_, items) = r.captures.iter().find(|(p, _)| *p == self.walk.pos)?;
+                Some(items.clone())
+            }) else {
+                continue;
+            };
+            match groups.iter_mut().find(|(i, _)| Arc::ptr_eq(i, &items)) {
+                Some((_, hs)) => hs.push(h),
+                None => groups.push((items, vec![h])),
+            }
+        }
+        for (items, group_hosts) in groups {
+            if self.run_included(ctx, items, &group_hosts).await {
                 return true;
             }
         }
@@ -1117,6 +1399,8 @@ impl<'a> Executor<'a> {
         if !selected_by_tags(task, ctx) {
             return false;
         }
+        let pending = self.role_pending(task, hosts);
+        let hosts = pending.as_slice();
         if task.module.spec().name == "meta" {
             return self.run_meta(ctx, task, hosts).await;
         }
@@ -1126,7 +1410,9 @@ impl<'a> Executor<'a> {
         }
         self.banner(ctx, task, false, active.first());
         if ctx.free {
-            return self.run_task_free(ctx, task, &active).await;
+            let ended = self.run_task_free(ctx, task, &active).await;
+            self.record_failures(&active);
+            return ended;
         }
         // add_host bypasses the host loop (runs once) unless it loops.
         let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
@@ -1161,6 +1447,7 @@ impl<'a> Executor<'a> {
         } else {
             self.run_on_hosts(ctx, task, &active).await;
         }
+        self.record_failures(&active);
         self.refresh_inventory_changes(ctx);
         let failed = ctx
             .play_hosts
@@ -1246,13 +1533,27 @@ impl<'a> Executor<'a> {
 
     /// `block` / `rescue` / `always`, as Ansible runs them.
     async fn run_block(&mut self, ctx: &PlayCtx<'_>, block: &Block, hosts: &[String]) -> bool {
-        let entered = self.active(hosts);
+        // Revived hosts whose place is inside come along, and join there.
+        let below = self.resuming_below(hosts, None);
+        let active = self.active(hosts);
+        let entered: Vec<String> = hosts
+            .iter()
+            .filter(|h| active.contains(h) || below.contains(h))
+            .cloned()
+            .collect();
         if entered.is_empty() {
             return false;
         }
+        let outer = (self.walk.depth, self.walk.part);
+        let inner = match block.kind {
+            BlockKind::Explicit if outer.1 => (outer.0 + 1, true),
+            BlockKind::Explicit => (outer.0, true),
+            BlockKind::Import => (outer.0 + 1, false),
+            BlockKind::Role => (outer.0, false),
+        };
         let rescuable = usize::from(!block.rescue.is_empty());
         self.rescue_depth += rescuable;
-        let mut ended = self.run_items(ctx, &block.block, &entered).await;
+        let mut ended = self.run_part(ctx, &block.block, &entered, 0, inner).await;
         self.rescue_depth -= rescuable;
         let failed: Vec<String> = entered
             .iter()
@@ -1286,7 +1587,13 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            ended = self.run_items(ctx, &block.rescue, &failed).await;
+            let below = self.resuming_below(hosts, Some(1));
+            let rescuing: Vec<String> = hosts
+                .iter()
+                .filter(|h| failed.contains(h) || below.contains(h))
+                .cloned()
+                .collect();
+            ended = self.run_part(ctx, &block.rescue, &rescuing, 1, inner).await;
         }
         if !block.always.is_empty() {
             // always runs on every host that entered, failed or not.
@@ -1299,31 +1606,95 @@ impl<'a> Executor<'a> {
                 })
                 .cloned()
                 .collect();
+            let mut failures = Vec::new();
             for h in &still_failed {
                 if let Some(st) = self.states.get_mut(h) {
                     st.failed = false;
                     st.cleared = false;
+                    failures.push(st.failures);
                 }
             }
-            let always_ended = self.run_items(ctx, &block.always, &entered).await;
-            for h in &still_failed {
+            let always_ended = self.run_part(ctx, &block.always, &entered, 2, inner).await;
+            for (h, before) in still_failed.iter().zip(failures) {
                 if let Some(st) = self.states.get_mut(h) {
                     // meta: clear_host_errors in the always lets it go on.
                     st.failed = !std::mem::take(&mut st.cleared);
+                    // Revived later, it goes on after this block (even a
+                    // block of the play's own), unless the always failed.
+                    if st.failed && st.failures == before {
+                        st.resume = Some(Resume {
+                            after: self.walk.pos.clone(),
+                            captures: self.walk.captures.clone(),
+                            failures: st.failures,
+                        });
+                    }
                 }
             }
             ended |= always_ended;
+        }
+        if let Some(role) = &block.role {
+            // The role's implicit `role_complete`: on the hosts that got
+            // here with one of its tasks run.
+            for h in &entered {
+                if let Some(st) = self.states.get_mut(h)
+                    && !st.failed
+                    && !st.unreachable
+                    && !st.ended
+                    && st.roles_ran.contains(&role.key)
+                {
+                    st.roles_done.insert(role.key.clone());
+                }
+            }
         }
         ended
     }
 
     /// `include_tasks`: per host, the file (and loop item) it names; hosts
     /// including the same file with the same item run it together.
+    /// One part (0 block, 1 rescue, 2 always) of a block, with the walk's
+    /// depth and list kind inside it.
+    async fn run_part(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        items: &[Item],
+        hosts: &[String],
+        part: usize,
+        (depth, in_part): (usize, bool),
+    ) -> bool {
+        let saved = (self.walk.depth, self.walk.part);
+        (self.walk.depth, self.walk.part) = (depth, in_part);
+        self.walk.pos.push(part);
+        let ended = self.run_items(ctx, items, hosts).await;
+        self.walk.pos.pop();
+        (self.walk.depth, self.walk.part) = saved;
+        ended
+    }
+
     async fn run_include(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        // Revived hosts go back into what the include gave them, after the
+        // others have run it.
+        let resumed = self.resuming_below(hosts, None);
+        let fresh: Vec<String> = hosts
+            .iter()
+            .filter(|h| !resumed.contains(h))
+            .cloned()
+            .collect();
+        if self.run_include_fresh(ctx, task, &fresh).await {
+            return true;
+        }
+        self.resume_included(ctx, hosts).await
+    }
+
+    async fn run_include_fresh(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        hosts: &[String],
+    ) -> bool {
         if !selected_by_tags(task, ctx) {
             return false;
         }
-        let active = self.active(hosts);
+        let active = self.active(&self.role_pending(task, hosts));
         if active.is_empty() {
             return false;
         }
@@ -1437,7 +1808,7 @@ impl<'a> Executor<'a> {
             // A looped include is one ok per included item, as in Ansible;
             // when every item was skipped, the include is skipped.
             if !failed {
-                self.include_counted(h, count);
+                self.include_counted(task, h, count);
             }
         }
         // Ansible reports every include, then runs them one after another.
@@ -1470,7 +1841,7 @@ impl<'a> Executor<'a> {
             if let Some(role) = &task.role {
                 crate::playbook::set_role(&mut items, role);
             }
-            if self.run_items(ctx, &items, &group_hosts).await {
+            if self.run_included(ctx, Arc::new(items), &group_hosts).await {
                 return true;
             }
         }
@@ -1486,10 +1857,29 @@ impl<'a> Executor<'a> {
         items: &[Item],
         hosts: &[String],
     ) -> bool {
+        let resumed = self.resuming_below(hosts, None);
+        let fresh: Vec<String> = hosts
+            .iter()
+            .filter(|h| !resumed.contains(h))
+            .cloned()
+            .collect();
+        if self.run_include_role_fresh(ctx, task, items, &fresh).await {
+            return true;
+        }
+        self.resume_included(ctx, hosts).await
+    }
+
+    async fn run_include_role_fresh(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        items: &[Item],
+        hosts: &[String],
+    ) -> bool {
         if !selected_by_tags(task, ctx) {
             return false;
         }
-        let active = self.active(hosts);
+        let active = self.active(&self.role_pending(task, hosts));
         if active.is_empty() {
             return false;
         }
@@ -1574,7 +1964,7 @@ impl<'a> Executor<'a> {
                     .push(h.clone());
             }
             if !failed {
-                self.include_counted(&h, count);
+                self.include_counted(task, &h, count);
             }
         }
         for (label, (_, group_hosts)) in &groups {
@@ -1594,7 +1984,7 @@ impl<'a> Executor<'a> {
             let mut inherit = include_inherit(task);
             inherit.params.extend(extra);
             inherit.apply(&mut items);
-            if self.run_items(ctx, &items, &group_hosts).await {
+            if self.run_included(ctx, Arc::new(items), &group_hosts).await {
                 return true;
             }
         }
@@ -1667,12 +2057,31 @@ impl<'a> Executor<'a> {
 
     /// A (looped) include ran `count` items on a host: one ok each, as
     /// ansible-core counts; none at all (every item skipped) is a skip.
-    fn include_counted(&mut self, host: &str, count: u32) {
+    fn include_counted(&mut self, task: &Task, host: &str, count: u32) {
         if count == 0 {
             self.include_skipped(host);
         } else if let Some(st) = self.states.get_mut(host) {
             st.stats.ok += count;
+            role_ran(st, task);
         }
+    }
+
+    /// `hosts` without those where the task's role has completed and
+    /// may not run again: ansible-core passes over such a task for them
+    /// without a word.
+    fn role_pending(&self, task: &Task, hosts: &[String]) -> Vec<String> {
+        let Some(role) = task.role.as_ref().filter(|r| !r.allow_duplicates) else {
+            return hosts.to_vec();
+        };
+        hosts
+            .iter()
+            .filter(|h| {
+                self.states
+                    .get(*h)
+                    .is_none_or(|st| !st.roles_done.contains(&role.key))
+            })
+            .cloned()
+            .collect()
     }
 
     fn include_failed(&mut self, ctx: &PlayCtx<'_>, task: &Task, host: &str, msg: &str) {
@@ -1683,9 +2092,16 @@ impl<'a> Executor<'a> {
         let ignored = false;
         self.reporter
             .result(host, Status::Failed, None, &r, false, ignored);
+        let resume = self.resume_here();
         if let Some(st) = self.states.get_mut(host) {
             st.stats.failed += 1;
+            st.failures += 1;
+            st.failed_at = tick();
             st.failed = true;
+            st.resume = resume.map(|r| Resume {
+                failures: st.failures,
+                ..r
+            });
             st.last_failure = Some((
                 vmap([
                     ("name", Value::from(task.name.clone().unwrap_or_default())),
@@ -1787,15 +2203,31 @@ impl<'a> Executor<'a> {
     /// are no longer failed, so later plays run them; as in ansible-core
     /// they do not resume the current play.
     fn clear_host_errors(&mut self, ctx: &PlayCtx<'_>) {
+        // Under the free strategy the other lanes' hosts are revived when
+        // the lanes are done (see `run_free`).
+        ctx.cleared_at.fetch_max(tick(), Ordering::Relaxed);
         for h in &ctx.all_hosts {
             if let Some(st) = self.states.get_mut(h) {
                 // A host in a block's `always` after a failed rescue is
                 // failing but still running: it goes on with the play.
                 st.cleared = true;
+                // What failed so far no longer fails the run.
+                st.forgiven = (st.stats.failed, st.stats.unreachable);
                 if st.failed || st.unreachable {
+                    // A failed host with a place to go back to waits for
+                    // the walk to reach it; the others are back for the
+                    // next plays only.
+                    let resume = st
+                        .resume
+                        .take()
+                        .filter(|r| r.failures == st.failures && !st.unreachable);
+                    let here = ctx.play_hosts.contains(h);
                     st.failed = false;
                     st.unreachable = false;
-                    st.ended |= ctx.play_hosts.contains(h);
+                    match resume {
+                        Some(r) if here && !ctx.free => st.dormant = Some(r),
+                        _ => st.ended |= here,
+                    }
                 }
             }
         }
@@ -1811,6 +2243,7 @@ impl<'a> Executor<'a> {
                     self.states.get(*h).is_some_and(|s| {
                         s.notified.get(idx).copied().unwrap_or(false)
                             && !s.ended
+                            && s.dormant.is_none()
                             && (ctx.play.force_handlers || (!s.failed && !s.unreachable))
                     })
                 })
@@ -3183,6 +3616,8 @@ fn finish(
         }
         Status::Failed => {
             st.stats.failed += 1;
+            st.failures += 1;
+            st.failed_at = tick();
             st.failed = true;
             st.last_failure = Some((
                 vmap([
@@ -3196,6 +3631,9 @@ fn finish(
             st.stats.unreachable += 1;
             st.unreachable = true;
         }
+    }
+    if !matches!(status, Status::Skipped | Status::Unreachable) {
+        role_ran(st, task);
     }
     if let Some(reg) = &task.register {
         let unpredicted = result
@@ -3224,6 +3662,15 @@ fn finish(
     }
 }
 
+/// A task of a role ran on the host (the role counts as run there).
+fn role_ran(st: &mut HostState, task: &Task) {
+    if let Some(role) = &task.role
+        && !st.roles_ran.contains(&role.key)
+    {
+        st.roles_ran.insert(role.key.clone());
+    }
+}
+
 impl HostState {
     fn new(name: &str, inv_vars: Arc<IndexMap<String, Value>>) -> HostState {
         HostState {
@@ -3233,6 +3680,13 @@ impl HostState {
             gathered: Arc::new(IndexMap::new()),
             play_files: IndexMap::new(),
             public_roles: Vec::new(),
+            roles_ran: HashSet::new(),
+            roles_done: HashSet::new(),
+            failures: 0,
+            failed_at: 0,
+            forgiven: (0, 0),
+            resume: None,
+            dormant: None,
             cleared: false,
             swept: false,
             failed: false,

@@ -161,6 +161,16 @@ pub struct RoleCtx {
     pub vars_at: IndexMap<String, Span>,
     /// Parameters given where the role is used (`- role: x` + keys).
     pub params: IndexMap<String, Value>,
+    /// What ansible-core's per-play role cache compares: the role's path,
+    /// its params, and the `when`, `tags` and `vars` of its entry (or the
+    /// `*_from` files of an import/include, which never equal an entry of
+    /// `roles:` or `dependencies:`). A use whose key has completed on a
+    /// host is skipped there, unless it allows duplicates.
+    pub key: String,
+    /// Runs even on hosts where its key has completed: `allow_duplicates`
+    /// of the role's meta, or of the `import_role`/`include_role` (true
+    /// unless set).
+    pub allow_duplicates: bool,
 }
 
 /// One entry of a task list.
@@ -184,10 +194,27 @@ pub struct Block {
     pub block: Vec<Item>,
     pub rescue: Vec<Item>,
     pub always: Vec<Item>,
-    /// Tasks that are listed but never run: a role used again with the
-    /// same parameters is skipped at run time by ansible-core, yet
-    /// `--list-tasks` lists its tasks at every use.
-    pub listed: Vec<Item>,
+    /// The block is one use of a role (its dependencies' blocks, then its
+    /// tasks): a host that reaches its end, not failed, with a task of the
+    /// role run, has completed the role (ansible-core's implicit
+    /// `role_complete`).
+    pub role: Option<Arc<RoleCtx>>,
+    pub kind: BlockKind,
+}
+
+/// What a [`Block`] stands for, which decides where a host revived by
+/// `meta: clear_host_errors` picks up again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlockKind {
+    /// A `block:` of the playbook.
+    #[default]
+    Explicit,
+    /// What `import_tasks` or `import_role` brings in: ansible-core nests
+    /// the imported blocks one level below the import.
+    Import,
+    /// A `roles:` entry or one use of a role: its blocks sit where it is
+    /// used.
+    Role,
 }
 
 impl Item {
@@ -277,7 +304,6 @@ impl Inherit {
                     self.apply(&mut b.block);
                     self.apply(&mut b.rescue);
                     self.apply(&mut b.always);
-                    self.apply(&mut b.listed);
                 }
             }
         }
@@ -1077,8 +1103,6 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         depth: 0,
         role_handlers: Vec::new(),
         dynamic_handlers: Vec::new(),
-        roles_seen: Vec::new(),
-        role_tasks: std::collections::HashMap::new(),
         exported: Vec::new(),
         including: 0,
     };
@@ -1314,10 +1338,6 @@ struct Checker<'a> {
     role_handlers: Vec<Task>,
     /// Handlers that `include_role` brings (after the play's own).
     dynamic_handlers: Vec<Task>,
-    /// Roles already in the play (name + params), for deduplication.
-    roles_seen: Vec<String>,
-    /// The tasks of each role in `roles_seen`, for listing a repeat.
-    role_tasks: std::collections::HashMap<String, Vec<Item>>,
     /// Roles whose variables the play exposes (see `Play::exported_roles`).
     exported: Vec<Arc<RoleCtx>>,
     /// How many `include_role` loads are under way (their roles, and their
@@ -1485,7 +1505,8 @@ fn parse_block(node: &Node, handler: bool, checker: &mut Checker) -> Option<Item
         block: Vec::new(),
         rescue: Vec::new(),
         always: Vec::new(),
-        listed: Vec::new(),
+        role: None,
+        kind: BlockKind::Explicit,
     };
     let mut inherit = Inherit::default();
     for (k, v) in pairs {
@@ -1639,8 +1660,10 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
             defaults_from: None,
             handlers_from: None,
             provided,
+            ident: entry_ident(&inherit, e),
+            allow_duplicates: None,
         };
-        if let Some(mut items) = load_role(&spec, &e.span, checker, false) {
+        if let Some(mut items) = load_role(&spec, &e.span, checker) {
             inherit.apply(&mut items);
             out.push(Item::Block(Box::new(Block {
                 name: Some(spec.name.clone()),
@@ -1648,7 +1671,8 @@ fn parse_roles(node: &Node, checker: &mut Checker) -> Vec<Item> {
                 block: items,
                 rescue: Vec::new(),
                 always: Vec::new(),
-                listed: Vec::new(),
+                role: None,
+                kind: BlockKind::Role,
             })));
         }
     }
@@ -1738,6 +1762,26 @@ struct RoleSpec {
     /// an entry's own keys in `roles:` or `dependencies:` (not its `vars:`);
     /// none for `import_role`/`include_role`.
     provided: IndexMap<String, Value>,
+    /// The rest of the role's cache key (see [`RoleCtx::key`]): the entry's
+    /// `when` and `tags`, or the import/include and its `*_from` files.
+    ident: String,
+    /// `allow_duplicates` of an `import_role`/`include_role` (which
+    /// overrides the role's meta).
+    allow_duplicates: Option<bool>,
+}
+
+/// The cache-key part of a `roles:` or `dependencies:` entry: its `when`,
+/// `tags` and `vars` (which the params have merged, but ansible-core tells
+/// apart).
+fn entry_ident(inherit: &Inherit, entry: &Node) -> String {
+    let vars = entry
+        .get("vars")
+        .map(|v| crate::template::py_repr(&to_value(v, &mut Diagnostics::default())));
+    format!(
+        "entry|{}|{:?}|{vars:?}",
+        crate::template::py_repr(&Value::from(inherit.when.clone())),
+        inherit.tags
+    )
 }
 
 /// Where a role named `name` lives: `roles/` beside the playbook, the
@@ -1786,12 +1830,7 @@ fn role_vars_file(path: &Path, checker: &mut Checker) -> VarsAt {
 
 /// Loads a role: its dependencies first, then its tasks, each task knowing
 /// its role; its handlers go to the play.
-fn load_role(
-    spec: &RoleSpec,
-    span: &Span,
-    checker: &mut Checker,
-    dynamic: bool,
-) -> Option<Vec<Item>> {
+fn load_role(spec: &RoleSpec, span: &Span, checker: &mut Checker) -> Option<Vec<Item>> {
     let Some(path) = find_role(&spec.name, &checker.play_dir) else {
         checker.diags.push(Diagnostic::at(
             span,
@@ -1839,8 +1878,10 @@ fn load_role(
                             defaults_from: None,
                             handlers_from: None,
                             provided,
+                            ident: entry_ident(&inherit, d),
+                            allow_duplicates: None,
                         };
-                        if let Some(mut dep_items) = load_role(&dep, &d.span, checker, false) {
+                        if let Some(mut dep_items) = load_role(&dep, &d.span, checker) {
                             inherit.apply(&mut dep_items);
                             items.append(&mut dep_items);
                         }
@@ -1851,35 +1892,14 @@ fn load_role(
             Err(d) => checker.diags.push(d),
         }
     }
-    // A role runs once per play unless asked again with other parameters.
+    // Every use is loaded; ansible-core skips a repeated one per host at
+    // run time (see `RoleCtx::key`).
     let key = format!(
-        "{}|{}",
+        "{}|{}|{}",
         path.display(),
-        crate::template::py_repr(&crate::template::vmap(spec.params.clone()))
+        crate::template::py_repr(&crate::template::vmap(spec.params.clone())),
+        spec.ident
     );
-    // `include_role` loads are neither deduplicated nor count as a use:
-    // ansible-core makes a new role object for each.
-    let static_use = !dynamic && checker.including == 0;
-    if static_use
-        && !allow_duplicates
-        && spec.tasks_from.is_none()
-        && checker.roles_seen.contains(&key)
-    {
-        if let Some(tasks) = checker.role_tasks.get(&key) {
-            items.push(Item::Block(Box::new(Block {
-                name: Some(spec.name.clone()),
-                span: span.clone(),
-                block: Vec::new(),
-                rescue: Vec::new(),
-                always: Vec::new(),
-                listed: tasks.clone(),
-            })));
-        }
-        return Some(items);
-    }
-    if static_use {
-        checker.roles_seen.push(key.clone());
-    }
     let (defaults, defaults_at) = role_file(
         &path.join("defaults"),
         spec.defaults_from.as_deref().unwrap_or("main"),
@@ -1907,8 +1927,11 @@ fn load_role(
             params.extend(spec.params.clone());
             params
         },
+        allow_duplicates: spec.allow_duplicates.unwrap_or(allow_duplicates),
+        key,
     });
-    if checker.including == 0 {
+    // The play exposes each role of its cache once.
+    if checker.including == 0 && !checker.exported.iter().any(|r| r.key == ctx.key) {
         checker.exported.push(ctx.clone());
     }
     let tasks_name = spec.tasks_from.as_deref().unwrap_or("main");
@@ -1923,9 +1946,6 @@ fn load_role(
         if let Some(mut role_items) = load_items(&f, false, checker) {
             role_items.splice(0..0, validation.take());
             set_role(&mut role_items, &ctx);
-            if static_use && spec.tasks_from.is_none() {
-                checker.role_tasks.insert(key.clone(), role_items.clone());
-            }
             items.append(&mut role_items);
         }
     } else if spec.tasks_from.is_some() {
@@ -1937,9 +1957,6 @@ fn load_role(
     // A role without tasks still checks its arguments.
     if let Some(mut t) = validation {
         set_role(std::slice::from_mut(&mut t), &ctx);
-        if static_use && spec.tasks_from.is_none() {
-            checker.role_tasks.insert(key.clone(), vec![t.clone()]);
-        }
         items.push(t);
     }
     let handlers_name = spec.handlers_from.as_deref().unwrap_or("main");
@@ -1963,7 +1980,15 @@ fn load_role(
             }
         }
     }
-    Some(items)
+    Some(vec![Item::Block(Box::new(Block {
+        name: Some(spec.name.clone()),
+        span: span.clone(),
+        block: items,
+        rescue: Vec::new(),
+        always: Vec::new(),
+        role: Some(ctx),
+        kind: BlockKind::Role,
+    }))])
 }
 
 /// The parameters a role entry gives as its own keys (not under `vars:`).
@@ -2133,10 +2158,23 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         defaults_from: arg("defaults_from"),
         handlers_from: arg("handlers_from"),
         provided: IndexMap::new(),
+        ident: format!(
+            "include|{:?}|{:?}|{:?}|{:?}",
+            arg("tasks_from"),
+            arg("vars_from"),
+            arg("defaults_from"),
+            arg("handlers_from")
+        ),
+        allow_duplicates: Some(
+            task.args
+                .get("allow_duplicates")
+                .and_then(crate::modules::args::to_bool)
+                .unwrap_or(true),
+        ),
     };
     let dynamic = task.module.spec().name == "include_role";
     checker.including += usize::from(dynamic);
-    let loaded = load_role(&spec, &node.span, checker, dynamic);
+    let loaded = load_role(&spec, &node.span, checker);
     checker.including -= usize::from(dynamic);
     let mut items = loaded?;
     if dynamic {
@@ -2149,7 +2187,8 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         block: items,
         rescue: Vec::new(),
         always: Vec::new(),
-        listed: Vec::new(),
+        role: None,
+        kind: BlockKind::Import,
     })))
 }
 
@@ -2212,7 +2251,8 @@ fn import_tasks(node: &Node, task: Task, handler: bool, checker: &mut Checker) -
         block: items,
         rescue: Vec::new(),
         always: Vec::new(),
-        listed: Vec::new(),
+        role: None,
+        kind: BlockKind::Import,
     })))
 }
 
@@ -2251,8 +2291,6 @@ pub fn load_task_file(
         depth: 1,
         role_handlers: Vec::new(),
         dynamic_handlers: Vec::new(),
-        roles_seen: Vec::new(),
-        role_tasks: std::collections::HashMap::new(),
         exported: Vec::new(),
         including: 1,
     };

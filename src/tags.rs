@@ -303,7 +303,6 @@ pub fn listed_tasks(
                 Item::Task(t) | Item::Include(t) | Item::IncludeRole(t, _) => t,
                 Item::Block(b) => {
                     walk(&b.block, play, values, filter, out);
-                    walk(&b.listed, play, values, filter, out);
                     continue;
                 }
             };

@@ -115,6 +115,33 @@ pub fn recap(run: &Run, host: &str) -> [u32; 7] {
     nums
 }
 
+/// One host's results in the order they were printed: `TASK STATUS` for
+/// each of its result lines (`TASK` the banner's title), `TASK included`
+/// for an include that names it.
+pub fn host_results(stdout: &str, host: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut title = "";
+    for line in stdout.lines() {
+        if let Some(rest) = line
+            .strip_prefix("TASK [")
+            .or_else(|| line.strip_prefix("RUNNING HANDLER ["))
+        {
+            title = rest.split(']').next().unwrap_or_default();
+        } else if let Some(rest) = line.strip_prefix("included: ") {
+            let hosts = rest.rsplit(" for ").next().unwrap_or_default();
+            if hosts.split(", ").any(|h| h == host) {
+                out.push(format!("{title} included"));
+            }
+        } else if let Some((status, rest)) = line.split_once(": [")
+            && rest.starts_with(&format!("{host}]"))
+            && ["ok", "changed", "skipping", "fatal", "failed"].contains(&status)
+        {
+            out.push(format!("{title} {status}"));
+        }
+    }
+    out
+}
+
 /// Every file under `dir` with its kind, mode and content (or link target),
 /// for comparing trees.
 pub fn snapshot(dir: &Path) -> Vec<String> {

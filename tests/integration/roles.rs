@@ -1,7 +1,7 @@
 //! Roles: layout, search paths, dependencies, precedence, handlers,
 //! import_role and include_role.
 
-use crate::common::{Project, recap};
+use crate::common::{Project, host_results, recap};
 
 fn role_project() -> Project {
     let p = Project::new();
@@ -409,4 +409,211 @@ fn validate_argument_spec_module_checks_given_arguments_and_variables() {
     );
     assert_eq!(p.read("ok"), "The arg spec validation passed");
     assert_eq!(recap(&r, "localhost"), [4, 2, 0, 0, 0, 0, 1], "{r:?}");
+}
+
+/// Roles for the de-duplication tests: `r` and `x` and `y` depend on `d`;
+/// `s` runs on the host named by its `only` param; `f` fails on h1
+/// (ignored with `ign`).
+fn dedup_project() -> Project {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "[app]\nh1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\n",
+    );
+    p.write("roles/d/tasks/main.yml", "- {name: d, debug: {msg: d}}\n");
+    for r in ["r", "x", "y"] {
+        p.write(&format!("roles/{r}/meta/main.yml"), "dependencies: [d]\n");
+        p.write(
+            &format!("roles/{r}/tasks/main.yml"),
+            &format!("- {{name: {r}, debug: {{msg: {r}}}}}\n"),
+        );
+    }
+    p.write(
+        "roles/s/tasks/main.yml",
+        "- {name: s, debug: {msg: s}, when: inventory_hostname == only}\n",
+    );
+    p.write(
+        "roles/f/tasks/main.yml",
+        r#"- name: f fails
+  fail: {msg: boom}
+  when: inventory_hostname == 'h1'
+  ignore_errors: "{{ ign | default(false) }}"
+- {name: f, debug: {msg: f}}
+"#,
+    );
+    p
+}
+
+/// ansible-core 2.19 de-duplicates roles per host at run time: a use is
+/// skipped (silently) on a host where an equal use — same name, params,
+/// `when`, `tags`, `vars`, `*_from` files, and import/include or not —
+/// has completed, unless it allows duplicates (`import_role` and
+/// `include_role` do unless told `allow_duplicates: false`). A role
+/// completes on a host that gets to its end with one of its tasks run:
+/// not where `when` skipped all of them. Dependencies are uses of their
+/// own, shared by every role (or include) that depends on them.
+#[test]
+fn roles_are_deduplicated_per_host_as_ansible() {
+    let p = dedup_project();
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  roles:
+    - {role: r, when: "inventory_hostname == 'h1'"}
+    - {role: r, when: "inventory_hostname == 'h1'"}
+    - {role: r, p: 1}
+    - {role: r, p: 1}
+    - {role: r, tags: [t1]}
+    - x
+    - y
+    - {role: s, only: h2}
+    - {role: s, only: h2}
+  tasks:
+    - include_role: {name: r}
+    - include_role: {name: r, allow_duplicates: false}
+    - import_role: {name: r, allow_duplicates: false}
+    - import_role: {name: r}
+- hosts: app
+  gather_facts: false
+  roles:
+    - {role: r, when: "inventory_hostname == 'h1'"}
+  tasks:
+    - include_role: {name: r}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    // Play 1: the second `r` (same `when`) and the second `r` with p=1
+    // run nowhere new; `d` ran once per host (with the first `r` on h1,
+    // with `r` p=1 on h2 and h3); `r` with tags is another use; `s` ran
+    // on h2 only, so it runs again on h1 and h3; the first include_role
+    // completes the include's key, which the next include and the
+    // import (told no duplicates) then skip.
+    // Play 2: a new role cache; include_role runs `d` where the play's
+    // `r` (with its `when`) did not run it.
+    let h1 = [
+        "d : d ok",
+        "r : r ok",
+        "r : r ok",
+        "r : r ok",
+        "x : x ok",
+        "y : y ok",
+        "s : s skipping",
+        "s : s skipping",
+        "include_role : r included",
+        "r : r ok",
+        "include_role : r included",
+        "r : r ok",
+        "d : d ok",
+        "r : r ok",
+        "include_role : r included",
+        "r : r ok",
+    ];
+    assert_eq!(host_results(&r.stdout, "h1"), h1, "{r:?}");
+    for (host, s) in [
+        ("h2", &["s : s ok"][..]),
+        ("h3", &["s : s skipping"; 2][..]),
+    ] {
+        let mut want = vec![
+            "d : d skipping",
+            "r : r skipping",
+            "d : d skipping",
+            "r : r skipping",
+            "d : d ok",
+            "r : r ok",
+            "r : r ok",
+            "x : x ok",
+            "y : y ok",
+        ];
+        want.extend(s);
+        want.extend([
+            "include_role : r included",
+            "r : r ok",
+            "include_role : r included",
+            "r : r ok",
+            "d : d skipping",
+            "r : r skipping",
+            "include_role : r included",
+            "d : d ok",
+            "r : r ok",
+        ]);
+        assert_eq!(host_results(&r.stdout, host), want, "{r:?}");
+    }
+}
+
+/// A role completes on a host whose failure in it was ignored, not on one
+/// that failed (even if a rescue outside caught it): the next equal use
+/// runs there again.
+#[test]
+fn failed_roles_do_not_complete_ignored_failures_do() {
+    let p = dedup_project();
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  tasks:
+    - import_role: {name: f, allow_duplicates: false}
+      vars: {ign: true}
+    - import_role: {name: f, allow_duplicates: false}
+      vars: {ign: true}
+    - block:
+        - import_role: {name: f, allow_duplicates: false}
+      rescue:
+        - {name: rescued, debug: {msg: rescued}}
+    - include_role: {name: f, allow_duplicates: false}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        host_results(&r.stdout, "h1"),
+        [
+            "f : f fails fatal",
+            "f : f ok",
+            "f : f fails fatal",
+            "rescued ok",
+            "include_role : f included",
+            "f : f fails fatal",
+        ],
+        "{r:?}"
+    );
+    for host in ["h2", "h3"] {
+        assert_eq!(
+            host_results(&r.stdout, host),
+            [
+                "f : f fails skipping",
+                "f : f ok",
+                "f : f fails skipping",
+                "f : f ok",
+                "include_role : f included",
+            ],
+            "{r:?}"
+        );
+    }
+    assert_eq!(recap(&r, "h1"), [4, 0, 0, 1, 0, 1, 1], "{r:?}");
+}
+
+/// A role entry's `vars` are part of its key apart from its params: the
+/// same values given one way and then the other are two uses.
+#[test]
+fn role_entry_vars_and_params_are_different_uses() {
+    let p = dedup_project();
+    p.write(
+        "site.yml",
+        r#"- hosts: h1
+  gather_facts: false
+  roles:
+    - {role: r, a: 1}
+    - {role: r, vars: {a: 1}}
+    - {role: r, vars: {a: 1}}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        host_results(&r.stdout, "h1"),
+        ["d : d ok", "r : r ok", "r : r ok"],
+        "{r:?}"
+    );
 }
