@@ -3317,7 +3317,16 @@ async fn run_host_task(
 ) {
     let scope = scope_with(ctx, st, Some(task), Some(hosts));
     let no_log = is_no_log(ctx, task, &scope);
-    let verbose_always = task.module.spec().name == "debug";
+    // debug, and assert unless quiet, always show their result (the
+    // action plugins set `_ansible_verbose_always`).
+    let verbose_always = match task.module.spec().name {
+        "debug" => true,
+        "assert" => !task
+            .args
+            .get("quiet")
+            .is_some_and(|q| value_bool(q, &scope).unwrap_or(false)),
+        _ => false,
+    };
 
     let (status, result, changed_any) = match &task.loop_ {
         None => {
@@ -3751,7 +3760,6 @@ fn report_item(
     no_log: bool,
     verbose_always: bool,
 ) {
-    let _ = task;
     if let Some(warnings) = out.result.get("warnings")
         && let Ok(items) = warnings.try_iter()
     {
@@ -3774,7 +3782,7 @@ fn report_item(
             Value::from(out.status == Status::Changed),
         );
         m
-    } else if verbose_always && out.status != Status::Failed {
+    } else if verbose_always && task.module.spec().name == "debug" && out.status != Status::Failed {
         // The default callback shows debug's message alone, or its variable.
         let has_msg = out.result.contains_key("msg");
         out.result
@@ -4449,6 +4457,13 @@ async fn run_item_once(
         outcome.result.insert("attempts".into(), Value::from(n));
     }
     if outcome.status == Status::Skipped {
+        // A module that skipped itself (check mode) ran: `failed` is set.
+        if !outcome.result.contains_key("false_condition") {
+            outcome
+                .result
+                .entry("failed".into())
+                .or_insert(Value::from(false));
+        }
         return outcome;
     }
     apply_conditions(ctx, task, scope, outcome)
@@ -4735,6 +4750,13 @@ fn apply_conditions(
     scope: &Arc<VarScope>,
     mut out: ItemOutcome,
 ) -> ItemOutcome {
+    // Every result of a module that ran has `failed`, as ansible-core
+    // sets it before changed_when/failed_when see the result (a result
+    // skipped by a condition has none).
+    if !out.result.contains_key("failed") && !out.result.contains_key("false_condition") {
+        out.result
+            .insert("failed".into(), Value::from(out.status == Status::Failed));
+    }
     if task.changed_when.is_some() || task.failed_when.is_some() {
         let result_value = vmap(out.result.clone());
         let mut extra: Vec<(String, Value)> = out
@@ -4776,6 +4798,14 @@ fn apply_conditions(
             }
             out.result
                 .insert("failed_when_result".into(), Value::from(failed));
+            // A module failure failed_when overrides is kept as ansible-core
+            // keeps it: an exception it suppressed.
+            if !failed && out.status == Status::Failed {
+                out.result.insert(
+                    "failed_when_suppressed_exception".into(),
+                    Value::from(NO_TRACEBACK),
+                );
+            }
             out.result.insert("failed".into(), Value::from(failed));
             let changed = out.result.get("changed").is_some_and(|v| v.is_true());
             out.status = if failed {

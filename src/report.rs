@@ -473,9 +473,16 @@ impl Reporter {
                 ] {
                     m.shift_remove(k);
                 }
-                // A failure is evident from the line itself.
-                if status == Status::Failed && m.get("failed") == Some(&Json::Bool(true)) {
+                // A failure is evident from the line itself; a success
+                // does not print `failed: false` either.
+                if (status == Status::Failed && m.get("failed") == Some(&Json::Bool(true)))
+                    || m.get("failed") == Some(&Json::Bool(false))
+                {
                     m.shift_remove("failed");
+                }
+                // A skip is evident from the line too.
+                if status == Status::Skipped && m.get("skipped") == Some(&Json::Bool(true)) {
+                    m.shift_remove("skipped");
                 }
                 if item.is_some() || status == Status::Ok || status == Status::Changed {
                     m.shift_remove("_ansible_item_label");

@@ -13,7 +13,7 @@ pub struct Assert;
 static SPEC: ModuleSpec = ModuleSpec {
     name: "assert",
     params: &[
-        Param::new("that", ParamType::List).required(),
+        Param::new("that", ParamType::Raw).required(),
         Param::new("fail_msg", ParamType::Raw).aliases(&["msg"]),
         Param::new("success_msg", ParamType::Raw),
         Param::new("quiet", ParamType::Bool),
@@ -31,7 +31,15 @@ impl Module for Assert {
         &SPEC
     }
     async fn run(&self, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
-        let that = args.list("that").unwrap_or_default();
+        // A single condition stays whole (the action plugin wraps it in a
+        // list; it is not split on commas as list arguments are).
+        let that: Vec<Value> = match args.get("that") {
+            Some(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                v.try_iter().map(|it| it.collect()).unwrap_or_default()
+            }
+            Some(v) => vec![v.clone()],
+            None => Vec::new(),
+        };
         for cond in &that {
             let text = match cond.as_str() {
                 Some(s) => s.to_owned(),
@@ -47,7 +55,8 @@ impl Module for Assert {
                 if let Some(m) = args.get("fail_msg") {
                     out.msg = Some(crate::template::py_str(m));
                 }
-                out.set("assertion", Value::from(text));
+                // The condition as written (a YAML boolean stays one).
+                out.set("assertion", cond.clone());
                 out.set("evaluated_to", Value::from(false));
                 return Ok(out);
             }

@@ -16,6 +16,9 @@
 //! * Variables are templated lazily when looked up, as Ansible's are: a var
 //!   whose value is `"{{ other }}"` yields other's value ([`VarScope`]).
 //! * Strings marked safe (from YAML `!unsafe`) are never templated.
+//! * Backslashes in the string literals of a playbook string's `{{ }}` are
+//!   doubled first, as ansible-core does ([`escape`]); template files are
+//!   not escaped.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 mod chains;
+mod escape;
 pub mod filters;
 pub mod loader;
 pub mod native;
@@ -115,6 +119,8 @@ impl Templar {
         if !is_template(s) {
             return Ok(Value::from(s));
         }
+        let escaped = escape::escape_backslashes(s);
+        let s = escaped.as_ref();
         let normalized = native::normalize_newlines(s);
         let body = normalized.strip_suffix('\n').unwrap_or(&normalized);
         let single =

@@ -176,3 +176,69 @@ fn unknown_host_or_variable_is_an_error_with_a_suggestion() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("inv/nope"), "{r:?}");
 }
+
+/// Registered results carry the keys ansible-core 2.19 gives them (its
+/// lists for this playbook): `failed` on every result of a module that ran
+/// (a check-mode skip too), none on results skipped by a condition.
+#[test]
+fn registered_results_have_ansibles_keys() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - command: "true"
+      register: r1
+    - command: "echo {{ item }}"
+      loop: [1]
+      register: r2
+    - debug: msg=hi
+      register: r3
+    - set_fact: x=1
+      register: r4
+    - stat: path=/
+      register: r5
+    - assert: {that: [true]}
+      register: r6
+    - command: "true"
+      register: r7
+      when: false
+    - debug: msg=x
+      loop: [1]
+      register: r8
+      when: false
+    - command: "true"
+      register: r9
+      check_mode: true
+    - command: "false"
+      register: r10
+      failed_when: false
+    - copy:
+        dest: "{{ root }}/keys"
+        content: |
+          {% for n in range(1, 11) %}
+          {% set v = lookup('vars', 'r' ~ n) %}
+          r{{ n }} {{ v.keys() | sort | join(',') }}{% if v.results is defined %} ITEMS {{ v.results[0].keys() | reject('eq', 'invocation') | sort | join(',') }}{% endif %}{{ '' }}
+          {% endfor %}
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        p.read("keys"),
+        "r1 changed,cmd,delta,end,failed,msg,rc,start,stderr,stderr_lines,stdout,stdout_lines
+r2 changed,msg,results,skipped ITEMS ansible_loop_var,changed,cmd,delta,end,failed,item,msg,rc,start,stderr,stderr_lines,stdout,stdout_lines
+r3 changed,failed,msg
+r4 ansible_facts,changed,failed
+r5 changed,failed,stat
+r6 changed,failed,msg
+r7 changed,false_condition,skip_reason,skipped
+r8 changed,msg,results,skipped ITEMS ansible_loop_var,changed,false_condition,item,skip_reason,skipped
+r9 changed,cmd,delta,end,failed,msg,rc,skipped,start,stderr,stderr_lines,stdout,stdout_lines
+r10 changed,cmd,delta,end,failed,failed_when_result,failed_when_suppressed_exception,msg,rc,start,stderr,stderr_lines,stdout,stdout_lines
+"
+    );
+    // `failed: false` is not printed.
+    assert!(!r.stdout.contains("\"failed\": false"), "{r:?}");
+}
