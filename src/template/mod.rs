@@ -272,6 +272,15 @@ impl Templar {
 
     fn explain(&self, e: &Error, source: &str, scope: &Value) -> String {
         if e.kind() == ErrorKind::UndefinedError {
+            // The expression that failed, when minijinja knows it, names
+            // the culprit better than a scan of the whole template (which
+            // would find a lookup guarded by `is defined` elsewhere).
+            if let (Some(src), Some(r)) = (e.template_source(), e.range())
+                && let Some(failing) = src.get(r)
+                && let Some(m) = self.undefined_in(failing, source, scope)
+            {
+                return m;
+            }
             return self.undefined_message(source, scope);
         }
         if let Some(scope) = scope.downcast_object_ref::<VarScope>()
@@ -280,6 +289,64 @@ impl Templar {
             return inner;
         }
         describe(e)
+    }
+
+    /// The undefined lookup in one failing expression: a variable's missing
+    /// key named as Ansible does; a local (loop) variable's first key is
+    /// the one missing, on a dict (the usual case).
+    fn undefined_in(&self, expr: &str, source: &str, scope: &Value) -> Option<String> {
+        if let Some(s) = scope.downcast_object_ref::<VarScope>()
+            && let Some(inner) = s.take_error()
+        {
+            return Some(inner);
+        }
+        for (base, keys) in chains::literal_chains(expr) {
+            let mut cur = scope.get_attr(&base).unwrap_or_default();
+            if cur.is_undefined() {
+                // A name that is no variable at all (a test's or filter's
+                // name the scan took for one) is passed over.
+                match (self.is_local(&base, source), keys.first()) {
+                    (true, Some(k)) => {
+                        return Some(format!(
+                            "object of type 'dict' has no attribute '{}'",
+                            py_str(k)
+                        ));
+                    }
+                    (true, None) => continue,
+                    (false, _) => return Some(format!("'{base}' is undefined")),
+                }
+            }
+            for key in keys {
+                let next = chains::step(&cur, &key);
+                if next.is_undefined() {
+                    return Some(format!(
+                        "object of type '{}' has no attribute '{}'",
+                        filters::pyfmt::py_type_name(&cur),
+                        py_str(&key)
+                    ));
+                }
+                cur = next;
+            }
+        }
+        None
+    }
+
+    /// Whether `name` is set inside the template `source` (a loop
+    /// variable, a `{% set %}`) rather than looked up in the variables.
+    fn is_local(&self, name: &str, source: &str) -> bool {
+        let expr = single_expression(source)
+            .or_else(|| (!source.contains("{{") && !source.contains("{%")).then(|| source.trim()));
+        let globals = match expr {
+            Some(e) => self
+                .env
+                .compile_expression(e)
+                .map(|x| x.undeclared_variables(false)),
+            None => self
+                .env
+                .template_from_str(source)
+                .map(|t| t.undeclared_variables(false)),
+        };
+        globals.is_ok_and(|g| !g.contains(name))
     }
 
     /// Names the first undefined variable a template refers to, in
@@ -618,6 +685,28 @@ mod tests {
         assert_eq!(s.render("{{ l }}").unwrap().kind(), ValueKind::Seq);
         assert_eq!(s.render("n={{ n }}").unwrap(), Value::from("n=3"));
         assert_eq!(s.render("{{ l }}!").unwrap(), Value::from("[1, 2]!"));
+    }
+
+    /// The expression that failed names the culprit: not a lookup guarded
+    /// by `is defined` elsewhere in the template (mullholland/motd's
+    /// template, where ansible-core names `size_total`).
+    #[test]
+    fn undefined_errors_name_the_failing_lookup() {
+        let s = scope(&[
+            ("dns", vmap([("nameservers", Value::from(vec!["a"]))])),
+            ("mounts", Value::from(vec![vmap([("device", "/dev/x")])])),
+        ]);
+        let text = "{% if dns.search is defined %}{{ dns.search }}{% endif %}\n\
+                    {% for m in mounts %}{% if m.size_total != none %}x{% endif %}{% endfor %}\n";
+        assert_eq!(
+            s.render_text(text).unwrap_err(),
+            "object of type 'dict' has no attribute 'size_total'"
+        );
+        assert_eq!(
+            s.render_text("{% if dns.search is defined %}{% endif %}{{ dns.domain == 1 }}\n")
+                .unwrap_err(),
+            "object of type 'dict' has no attribute 'domain'"
+        );
     }
 
     /// A result as `type repr`, to compare type and value at once.
