@@ -411,6 +411,9 @@ pub struct Executor<'a> {
     abort_play: bool,
     /// How many blocks with a rescue the current task is inside.
     rescue_depth: usize,
+    /// How many roles loaded at run time (a role including itself) the
+    /// current task is inside, to stop a recursion without end.
+    deferred_depth: usize,
     /// Where the walk through the play's items is.
     walk: Walk,
     /// Set when the playbook stops (ansible-core's `break_play`): the play
@@ -462,6 +465,7 @@ impl<'a> Executor<'a> {
             abort_play: false,
             abort_run: false,
             rescue_depth: 0,
+            deferred_depth: 0,
             walk: Walk::default(),
             started: opts.start_at_task.is_none(),
             fatal: None,
@@ -1181,6 +1185,7 @@ impl<'a> Executor<'a> {
             abort_play: false,
             abort_run: false,
             rescue_depth: 0,
+            deferred_depth: 0,
             walk: Walk::default(),
             started: self.started,
             fatal: None,
@@ -1857,6 +1862,9 @@ impl<'a> Executor<'a> {
         items: &[Item],
         hosts: &[String],
     ) -> bool {
+        if task.deferred {
+            return Box::pin(self.run_deferred_role(ctx, task, hosts)).await;
+        }
         let resumed = self.resuming_below(hosts, None);
         let fresh: Vec<String> = hosts
             .iter()
@@ -1867,6 +1875,46 @@ impl<'a> Executor<'a> {
             return true;
         }
         self.resume_included(ctx, hosts).await
+    }
+
+    /// An `include_role` of a role that includes itself: the role is
+    /// loaded now, then runs as any include_role.
+    async fn run_deferred_role(
+        &mut self,
+        ctx: &PlayCtx<'_>,
+        task: &Task,
+        hosts: &[String],
+    ) -> bool {
+        let loaded = if self.deferred_depth >= 64 {
+            Err("include_role nests too deeply: the role includes itself without end".to_owned())
+        } else {
+            crate::playbook::load_included_role(task, &task.span, &ctx.playbook_dir, &ctx.templar)
+                .map_err(|diags| diags.iter().map(|d| d.to_string()).collect())
+        };
+        match loaded {
+            Ok(items) => {
+                let mut now = task.clone();
+                now.deferred = false;
+                self.deferred_depth += 1;
+                let ended = self.run_include_role(ctx, &now, &items, hosts).await;
+                self.deferred_depth -= 1;
+                ended
+            }
+            Err(msg) => {
+                if !selected_by_tags(task, ctx) {
+                    return false;
+                }
+                let active = self.active(hosts);
+                if active.is_empty() {
+                    return false;
+                }
+                self.banner(ctx, task, false, active.first());
+                for h in &active {
+                    self.include_failed(ctx, task, h, &msg);
+                }
+                false
+            }
+        }
     }
 
     async fn run_include_role_fresh(

@@ -476,6 +476,11 @@ pub struct Task {
     pub until: Option<Vec<Value>>,
     pub retries: Option<Value>,
     pub delay: Option<Value>,
+    /// An `include_role` of a role that is being loaded already (a role
+    /// including itself, guarded by a condition): its role is loaded when
+    /// it runs ([`load_included_role`]), as ansible-core loads every
+    /// include_role.
+    pub deferred: bool,
 }
 
 impl std::fmt::Debug for Task {
@@ -1105,6 +1110,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         dynamic_handlers: Vec::new(),
         exported: Vec::new(),
         including: 0,
+        include_stack: Vec::new(),
     };
     if let Some(h) = handlers_node {
         play.handlers = parse_task_list(h, true, &mut checker)
@@ -1343,6 +1349,9 @@ struct Checker<'a> {
     /// How many `include_role` loads are under way (their roles, and their
     /// dependencies, are not exported).
     including: usize,
+    /// The `include_role` loads under way (role and entry files), to defer
+    /// a role that includes itself.
+    include_stack: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -2107,6 +2116,7 @@ fn argspec_task(
         until: None,
         retries: None,
         delay: None,
+        deferred: false,
     })
 }
 
@@ -2173,8 +2183,21 @@ fn role_task(node: &Node, task: Task, checker: &mut Checker) -> Option<Item> {
         ),
     };
     let dynamic = task.module.spec().name == "include_role";
+    let key = format!("{}|{}", spec.name, spec.ident);
+    if dynamic && checker.include_stack.contains(&key) {
+        // The role includes itself: load it when the include runs.
+        let mut task = task;
+        task.deferred = true;
+        return Some(Item::IncludeRole(Box::new(task), Vec::new()));
+    }
     checker.including += usize::from(dynamic);
+    if dynamic {
+        checker.include_stack.push(key);
+    }
     let loaded = load_role(&spec, &node.span, checker);
+    if dynamic {
+        checker.include_stack.pop();
+    }
     checker.including -= usize::from(dynamic);
     let mut items = loaded?;
     if dynamic {
@@ -2293,8 +2316,45 @@ pub fn load_task_file(
         dynamic_handlers: Vec::new(),
         exported: Vec::new(),
         including: 1,
+        include_stack: Vec::new(),
     };
     let items = load_items(path, false, &mut checker).unwrap_or_default();
+    diags.into_result(items)
+}
+
+/// Loads the role of a deferred `include_role` ([`Task::deferred`]) when it
+/// runs, validated as the playbook was. Its handlers were loaded with the
+/// first load of the role.
+pub fn load_included_role(
+    task: &Task,
+    node_span: &Span,
+    play_dir: &Path,
+    templar: &Templar,
+) -> Result<Vec<Item>, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let mut checker = Checker {
+        templar,
+        diags: &mut diags,
+        dir: task.dir.clone(),
+        play_dir: play_dir.to_path_buf(),
+        depth: 1,
+        role_handlers: Vec::new(),
+        dynamic_handlers: Vec::new(),
+        exported: Vec::new(),
+        including: 0,
+        include_stack: Vec::new(),
+    };
+    let mut fresh = task.clone();
+    fresh.deferred = false;
+    let node = Node {
+        kind: NodeKind::Null,
+        span: node_span.clone(),
+        tag: None,
+    };
+    let items = match role_task(&node, fresh, &mut checker) {
+        Some(Item::IncludeRole(_, items)) => items,
+        _ => Vec::new(),
+    };
     diags.into_result(items)
 }
 
@@ -3027,6 +3087,7 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
         until,
         retries,
         delay,
+        deferred: false,
     })
 }
 

@@ -617,3 +617,59 @@ fn role_entry_vars_and_params_are_different_uses() {
         "{r:?}"
     );
 }
+
+/// A role may include itself behind a condition: ansible-core loads an
+/// include_role when it runs, so hoist defers such a role's load instead
+/// of refusing the playbook. Banners and recap are ansible-playbook 2.19's;
+/// a recursion without end fails the include with a reason.
+#[test]
+fn a_role_can_include_itself() {
+    let p = Project::new();
+    p.write(
+        "roles/rec/tasks/main.yml",
+        "- set_fact: depth=\"{{ (depth | default(0) | int) + 1 }}\"\n\
+         - debug: msg=\"depth {{ depth }}\"\n\
+         - include_role:\n    name: rec\n  when: depth | int < 3\n",
+    );
+    p.write(
+        "roles/endless/tasks/main.yml",
+        "- include_role: {name: endless}\n",
+    );
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  roles: [rec]\n\
+         - hosts: localhost\n  gather_facts: false\n  roles: [endless]\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    let banners: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("TASK ["))
+        .map(|l| l.trim_end_matches('*').trim_end())
+        .take(9)
+        .collect();
+    let mut want = Vec::new();
+    for _ in 0..3 {
+        want.extend([
+            "TASK [rec : set_fact]",
+            "TASK [rec : debug]",
+            "TASK [include_role : rec]",
+        ]);
+    }
+    assert_eq!(banners, want, "{r:?}");
+    assert!(r.stdout.contains("\"msg\": \"depth 3\""), "{r:?}");
+    assert_eq!(
+        r.stdout.matches("included: rec for localhost").count(),
+        2,
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("include_role nests too deeply: the role includes itself without end"),
+        "{r:?}"
+    );
+    // ok=8 skipped=1 from the first play (as ansible-playbook), then 65
+    // includes (64 roles loaded at run time) and the failure in the second.
+    assert_eq!(recap(&r, "localhost"), [8 + 65, 0, 0, 1, 1, 0, 0], "{r:?}");
+}
