@@ -1419,8 +1419,14 @@ impl<'a> Executor<'a> {
             self.record_failures(&active);
             return ended;
         }
+        // pause bypasses the host loop: the first host runs it, alone.
+        let bypass = task.module.spec().name == "pause";
+        if bypass {
+            self.announce_pause(ctx, task, &active[0]);
+        }
         // add_host bypasses the host loop (runs once) unless it loops.
-        let run_once = (task.module.spec().name == "add_host" && task.loop_.is_none())
+        let run_once = bypass
+            || (task.module.spec().name == "add_host" && task.loop_.is_none())
             || match (
                 task.run_once.as_ref().or(ctx.play.run_once.as_ref()),
                 self.states.get(&active[0]),
@@ -1441,7 +1447,7 @@ impl<'a> Executor<'a> {
             };
             let failed = st.failed;
             let changed = FactSet::of(st).changed_since(before.as_ref());
-            for h in active.iter().skip(1) {
+            for h in active.iter().skip(1).filter(|_| !bypass) {
                 if let Some(st) = self.states.get_mut(h) {
                     st.absorb(changed.clone());
                     if failed {
@@ -1875,6 +1881,30 @@ impl<'a> Executor<'a> {
             return true;
         }
         self.resume_included(ctx, hosts).await
+    }
+
+    /// ansible-core's announcement of a timed pause, before it waits.
+    fn announce_pause(&self, ctx: &PlayCtx<'_>, task: &Task, first: &str) {
+        let Some(st) = self.states.get(first) else {
+            return;
+        };
+        let scope = task_scope(ctx, st, Some(task));
+        let mut raw: IndexMap<String, Value> = IndexMap::new();
+        for (k, v) in &task.args {
+            if let Ok(r) = scope.render_value(v) {
+                raw.insert(k.clone(), r);
+            }
+        }
+        let Ok(args) = crate::modules::Args::bind(task.module.spec(), &raw) else {
+            return;
+        };
+        if let Ok(Some(secs)) = crate::modules::pause::pause_seconds(&args) {
+            let mut text = format!("Pausing for {secs} seconds\n");
+            if args.get("prompt").is_some() {
+                text.push_str("(ctrl+C then 'C' = continue early, ctrl+C then 'A' = abort)\r\n");
+            }
+            self.reporter.note(&text);
+        }
     }
 
     /// An `include_role` of a role that includes itself: the role is

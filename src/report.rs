@@ -323,6 +323,11 @@ impl Reporter {
         }
     }
 
+    /// A line an action shows before its result (`Pausing for 5 seconds`).
+    pub fn note(&self, text: &str) {
+        self.emit_raw(text);
+    }
+
     pub fn no_hosts(&self) {
         self.emit_raw("skipping: no hosts matched\n");
     }

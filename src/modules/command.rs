@@ -759,7 +759,7 @@ pub(crate) struct LocalTime {
     pub micros: u32,
 }
 
-fn epoch_micros(t: SystemTime) -> i64 {
+pub(crate) fn epoch_micros(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_micros() as i64,
         Err(e) => -(e.duration().as_micros() as i64),
@@ -808,7 +808,7 @@ pub(crate) fn local_time_micros(us: i64) -> LocalTime {
 }
 
 /// `str(datetime)`: `2024-01-02 03:04:05.123456` (no fraction when zero).
-fn py_datetime(us: i64) -> String {
+pub(crate) fn py_datetime(us: i64) -> String {
     let t = local_time_micros(us);
     let mut s = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",

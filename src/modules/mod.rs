@@ -29,6 +29,7 @@ pub mod include_vars;
 pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
+pub mod pause;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
@@ -285,6 +286,7 @@ static MODULES: &[&dyn Module] = &[
     &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
     &meta::Meta,
+    &pause::Pause,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,

@@ -301,3 +301,53 @@ fn template_includes_follow_the_search_path() {
     assert_eq!(recap(&a, "localhost")[6], 2, "{a:?}");
     assert_eq!(recap(&p.apply(), "localhost")[1], 0);
 }
+
+/// `pause` runs once, for the first host (it bypasses the host loop as in
+/// ansible-core: only that host has its result), announces a timed pause
+/// as ansible-playbook does, and refuses a prompt nobody can answer.
+#[test]
+fn pause_waits_once_and_refuses_a_prompt_without_a_terminal() {
+    let p = Project::new();
+    p.write(
+        "hosts.ini",
+        "a ansible_connection=local\nb ansible_connection=local\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - pause: seconds=1
+      register: p
+    - copy: content="{{ p.stdout }}|{{ p.delta }}|{{ p.user_input }}" dest={{ root }}/paused
+      when: inventory_hostname == 'a'
+    - copy: content="{{ p is defined }}" dest={{ root }}/b-has-it
+      when: inventory_hostname == 'b'
+    - pause: {minutes: 0.02, prompt: "Enter"}
+    - pause:
+        prompt: "Type it"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(p.read("paused").starts_with("Paused for 1."), "{r:?}");
+    assert!(p.read("paused").ends_with("|1|"), "{r:?}");
+    assert_eq!(p.read("b-has-it"), "False");
+    assert_eq!(
+        r.stdout.matches("Pausing for 1 seconds\n").count(),
+        2,
+        "{r:?}"
+    );
+    assert!(
+        r.stdout
+            .contains("(ctrl+C then 'C' = continue early, ctrl+C then 'A' = abort)\r\n"),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "pause cannot ask 'Type it': there is no terminal to answer it (stdin is not interactive)"
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.stdout.matches("ok: [b]").count(), 0, "{r:?}");
+}
