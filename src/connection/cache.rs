@@ -32,6 +32,10 @@ impl<'a> StatCache<'a> {
 
 #[async_trait]
 impl Connection for StatCache<'_> {
+    fn forget_cached(&self) {
+        self.forget();
+        self.inner.forget_cached();
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         if !req.read_only {
             self.forget();

@@ -150,6 +150,9 @@ pub type ConnResult<T> = Result<T, ConnError>;
 /// unquoted.
 #[async_trait]
 pub trait Connection: Send + Sync {
+    /// Forgets what a cache in front of the host remembers, for a module
+    /// that watches the host change by itself (`wait_for` polling).
+    fn forget_cached(&self) {}
     /// Runs a command and collects its output.
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput>;
     /// `lstat` (follow = false) or `stat`; `None` when the path does not exist.
@@ -201,6 +204,9 @@ pub struct WithEnv<'a> {
 
 #[async_trait]
 impl Connection for WithEnv<'_> {
+    fn forget_cached(&self) {
+        self.inner.forget_cached();
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         let mut req = req.clone();
         let mut env = self.env.clone();

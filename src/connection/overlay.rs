@@ -337,6 +337,9 @@ impl OverlayConn<'_> {
 
 #[async_trait]
 impl Connection for OverlayConn<'_> {
+    fn forget_cached(&self) {
+        self.inner.forget_cached();
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         if !req.read_only {
             return Err(ConnError::failed(format!(

@@ -36,6 +36,7 @@ pub mod shell;
 pub mod stat;
 pub mod template;
 pub mod validate_argument_spec;
+pub mod wait_for;
 
 pub use args::Args;
 
@@ -293,6 +294,7 @@ static MODULES: &[&dyn Module] = &[
     &stat::Stat,
     &template::Template,
     &validate_argument_spec::ValidateArgumentSpec,
+    &wait_for::WaitFor,
 ];
 
 /// Every module hoist knows.

@@ -351,3 +351,67 @@ fn pause_waits_once_and_refuses_a_prompt_without_a_terminal() {
     );
     assert_eq!(r.stdout.matches("ok: [b]").count(), 0, "{r:?}");
 }
+
+/// `wait_for` on a path (appearing later, with a regex and its groups,
+/// absent), a port (open, closed, drained) and a bare timeout, with the
+/// results and messages ansible-core 2.19 gives for the same playbook.
+#[test]
+fn wait_for_paths_and_ports_as_ansible() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        &format!(
+            r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: (sleep 1; echo "app v2.7 ready" > "{{{{ root }}}}/late file") > /dev/null 2>&1 &
+    - wait_for:
+        path: "{{{{ root }}}}/late file"
+        search_regex: 'v(?P<major>\d+)\.(\d+)'
+        timeout: 10
+      register: w1
+    - wait_for: path="{{{{ root }}}}/late file" state=absent timeout=1
+      ignore_errors: true
+    - wait_for: port={open} timeout=5
+      register: w2
+    - wait_for: port={closed} state=stopped timeout=2
+    - wait_for: port={closed} timeout=1 msg="custom {{{{ 1 + 1 }}}}"
+      ignore_errors: true
+    - wait_for: port={closed} state=drained timeout=1
+    - wait_for: timeout=1
+      register: w3
+    - copy:
+        dest: "{{{{ root }}}}/results"
+        content: |
+          {{{{ w1.state }}}} {{{{ w1.match_groups }}}} {{{{ w1.match_groupdict }}}} {{{{ w1.size }}}}
+          {{{{ w2.state }}}} {{{{ w2.port }}}} {{{{ w2.path }}}} {{{{ w2.match_groups }}}}
+          {{{{ w3 | dict2items | map(attribute='key') | sort | join(',') }}}}
+"#
+        ),
+    );
+    let r = p.apply();
+    drop(listener);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        p.read("results"),
+        format!(
+            "file ['2', '7'] {{'major': '2'}} 15\nstarted {open}  []\n\
+             changed,elapsed,failed,match_groupdict,match_groups,path,port,search_regex,state\n"
+        )
+    );
+    let root = p.root().display().to_string();
+    assert!(
+        r.stdout.contains(&format!(
+            "\"msg\": \"Timeout when waiting for {root}/late file to be absent.\"}}"
+        )),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("\"msg\": \"custom 2\"}"), "{r:?}");
+    assert_eq!(recap(&r, "localhost")[6], 2, "{r:?}");
+}

@@ -8,3 +8,4 @@ mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
 mod ssh;
+mod waits;
