@@ -24,6 +24,7 @@ pub mod copy;
 pub mod debug;
 pub mod fail;
 pub mod file;
+pub mod group;
 pub mod include;
 pub mod include_vars;
 pub mod inventory_mod;
@@ -35,6 +36,7 @@ pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod template;
+pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
 
@@ -278,6 +280,7 @@ static MODULES: &[&dyn Module] = &[
     &debug::Debug,
     &fail::Fail,
     &file::File,
+    &group::Group,
     &include::ImportRole,
     &include::ImportTasks,
     &include::IncludeRole,
@@ -293,6 +296,7 @@ static MODULES: &[&dyn Module] = &[
     &shell::Shell,
     &stat::Stat,
     &template::Template,
+    &user::User,
     &validate_argument_spec::ValidateArgumentSpec,
     &wait_for::WaitFor,
 ];

@@ -3,6 +3,7 @@
 //! after the suite. `HOIST_LAB_DIR` names it; without it (outside the test
 //! script) these tests are skipped, except on CI where that is a failure.
 
+mod accounts;
 mod common;
 mod conformance;
 #[path = "../integration/conformance_cases.rs"]
