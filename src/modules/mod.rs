@@ -16,6 +16,7 @@ use minijinja::value::ValueKind;
 
 use crate::connection::{ConnError, ConnErrorKind, Connection};
 
+pub mod apt;
 pub mod args;
 pub mod assert;
 pub mod blockinfile;
@@ -33,6 +34,7 @@ pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod stat;
+pub mod sysexec;
 pub mod template;
 pub mod validate_argument_spec;
 
@@ -269,6 +271,7 @@ pub trait Module: Send + Sync {
 }
 
 static MODULES: &[&dyn Module] = &[
+    &apt::Apt,
     &assert::Assert,
     &blockinfile::BlockInFile,
     &command::Command,

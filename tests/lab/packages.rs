@@ -1,0 +1,218 @@
+//! Package and service modules on real lab hosts (each host has its own
+//! dpkg database and /etc through its overlay). Every test uses its own
+//! host, so dpkg locks and init scripts never meet; names start with
+//! `hoist-t-`.
+
+use crate::common::{Lab, lab, recap};
+
+fn project(playbook: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("site.yml"), playbook).expect("write playbook");
+    dir
+}
+
+fn apply(lab: &Lab, dir: &std::path::Path, host: &str, extra: &[&str]) -> crate::common::Run {
+    let inv = lab.inventory();
+    let inv = inv.to_str().expect("inventory path");
+    let mut args = vec!["apply", "site.yml", "-i", inv, "-l", host];
+    args.extend_from_slice(extra);
+    lab.hoist(dir, &args)
+}
+
+/// Builds a tiny .deb on the host: `hoist-t-apt-pkg` 1.0-1 with a conffile.
+const BUILD_DEB: &str = r#"
+    - name: build a package
+      shell:
+        cmd: |
+          set -e
+          d=/tmp/hoist-t-apt-build
+          rm -rf "$d" && mkdir -p "$d/pkg/DEBIAN" "$d/pkg/usr/share/hoist-t-apt-pkg" "$d/pkg/etc" "$d/it's \$x dir"
+          printf 'Package: hoist-t-apt-pkg\nVersion: 1.0-1\nArchitecture: all\nMaintainer: t <t@example.com>\nDescription: hoist test\n' > "$d/pkg/DEBIAN/control"
+          echo data > "$d/pkg/usr/share/hoist-t-apt-pkg/data"
+          echo conf=1 > "$d/pkg/etc/hoist-t-apt-pkg.conf"
+          echo /etc/hoist-t-apt-pkg.conf > "$d/pkg/DEBIAN/conffiles"
+          dpkg-deb --build "$d/pkg" "$d/it's \$x dir/hoist t \"pkg\".deb" >/dev/null
+"#;
+
+#[test]
+fn apt_installs_a_local_deb_removes_and_purges_it_once() {
+    let Some(lab) = lab() else { return };
+    let deb = "/tmp/hoist-t-apt-build/it's $x dir/hoist t \"pkg\".deb";
+    let playbook = format!(
+        r#"- hosts: web1
+  gather_facts: false
+  become: true
+  vars:
+    deb: {deb:?}
+  tasks:
+{BUILD_DEB}
+    - name: predicted install
+      apt:
+        deb: "{{{{ deb }}}}"
+      check_mode: true
+      register: predicted
+    - command: dpkg-query -W -f '${{Status}}' hoist-t-apt-pkg
+      register: q0
+      failed_when: false
+      changed_when: false
+    - name: install
+      apt:
+        deb: "{{{{ deb }}}}"
+      register: installed
+    - name: install again
+      apt:
+        deb: "{{{{ deb }}}}"
+      register: again
+    - name: by name
+      apt: name=hoist-t-apt-pkg,openssh-server state=present
+      register: byname
+    - name: latest of a local-only package
+      apt: name=hoist-t-apt-pkg state=latest
+      register: latest
+    - name: predicted removal
+      apt: name=hoist-t-apt-pkg state=absent
+      check_mode: true
+      register: predicted_rm
+    - name: remove
+      apt:
+        name: [hoist-t-apt-pkg]
+        state: absent
+      register: removed
+    - command: dpkg-query -W -f '${{Status}}' hoist-t-apt-pkg
+      register: q1
+      changed_when: false
+    - stat: path=/etc/hoist-t-apt-pkg.conf
+      register: conf1
+    - name: remove again
+      apt: name=hoist-t-apt-pkg state=absent
+      register: removed2
+    - name: purge
+      apt: name=hoist-t-apt-pkg state=absent purge=true
+      register: purged
+    - name: purge again
+      apt: name=hoist-t-apt-pkg state=absent purge=true
+      register: purged2
+    - stat: path=/etc/hoist-t-apt-pkg.conf
+      register: conf2
+    - name: a package apt has never heard of
+      apt: name=hoist-t-no-such-pkg
+      register: nosuch
+      ignore_errors: true
+    - name: a URL is refused
+      apt: deb=http://127.0.0.1:9/x.deb
+      register: url
+      ignore_errors: true
+    - name: deb with another state
+      apt:
+        deb: "{{{{ deb }}}}"
+        state: absent
+      register: debstate
+      ignore_errors: true
+    - name: a fresh cache is not updated
+      apt: update_cache=yes cache_valid_time=2000000000
+      register: cache
+    - name: two = is not a spec
+      apt: name=a=1=2
+      register: badspec
+      ignore_errors: true
+    - assert:
+        that:
+          - predicted is changed
+          - "'Selecting previously unselected package hoist-t-apt-pkg' in predicted.stdout"
+          - q0.rc == 1
+          - installed is changed
+          - "'Setting up hoist-t-apt-pkg (1.0-1)' in installed.stdout"
+          - installed.stdout_lines is defined
+          - again is not changed
+          - again.stdout == '' and again.diff == ''
+          - byname is not changed
+          - byname.cache_updated == false
+          - byname.cache_update_time > 0
+          - byname.stdout is not defined
+          - latest is not changed
+          - predicted_rm is changed
+          - "'Remv hoist-t-apt-pkg' in predicted_rm.stdout"
+          - removed is changed
+          - "'Removing hoist-t-apt-pkg (1.0-1)' in removed.stdout"
+          - removed.cache_updated is not defined
+          - q1.stdout == 'deinstall ok config-files'
+          - conf1.stat.exists
+          - removed2 is not changed
+          - purged is changed
+          - "'Purging configuration files for hoist-t-apt-pkg' in purged.stdout"
+          - purged2 is not changed
+          - not conf2.stat.exists
+          - nosuch is failed
+          - nosuch.msg == "No package matching 'hoist-t-no-such-pkg' is available"
+          - nosuch.cache_updated is not defined
+          - url is failed
+          - "'is a URL' in url.msg"
+          - debstate.msg == 'deb only supports state=present'
+          - cache is not changed
+          - cache.cache_updated == false
+          - badspec.msg == 'invalid package spec: a=1=2'
+"#
+    );
+    let p = project(&playbook);
+    let r = apply(&lab, p.path(), "web1", &["-e", "ansible_user=deploy"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "web1")[3], 0, "{r:?}");
+    let q = lab.ssh("web1", "root", "dpkg-query -W hoist-t-apt-pkg; echo rc=$?");
+    assert!(q.stdout.contains("rc=1"), "{q:?}");
+}
+
+#[test]
+fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
+    let Some(lab) = lab() else { return };
+    // No route out: a proxy on a closed loopback port makes every fetch
+    // fail at once, and no retries keep it quick.
+    let p = project(
+        r#"- hosts: web2
+  gather_facts: false
+  environment:
+    http_proxy: "http://127.0.0.1:9"
+    APT_CONFIG: /tmp/hoist-t-apt-noretry.conf
+  tasks:
+    - copy:
+        content: "Acquire::Retries \"0\";\n"
+        dest: /tmp/hoist-t-apt-noretry.conf
+    - name: known to apt but not fetchable
+      apt: name=cowsay state=present
+      register: fetch
+      ignore_errors: true
+    - name: predicted, it would be installed
+      apt: name=cowsay
+      check_mode: true
+      register: sim
+    - name: an update is attempted when asked
+      apt: update_cache=true update_cache_retries=1
+      register: upd
+      ignore_errors: true
+    - name: in check mode the update is only predicted
+      apt: update_cache=true
+      check_mode: true
+      register: updcheck
+    - assert:
+        that:
+          - fetch is failed
+          - fetch.rc == 100
+          - "fetch.msg.startswith(\"'/usr/bin/apt-get -y -o \")"
+          - '"-o DPkg::Lock::Timeout=60       install ''cowsay=" in fetch.msg'
+          - "'E: Failed to fetch' in fetch.msg"
+          - fetch.cache_updated == false
+          - sim is changed
+          - "'Inst cowsay' in sim.stdout"
+          - upd is failed
+          - "upd.msg.startswith('Failed to update apt cache after 1 retries: ')"
+          - "'Failed to fetch' in upd.msg"
+          - updcheck is changed
+          - updcheck.cache_updated
+"#,
+    );
+    let start = std::time::Instant::now();
+    let r = apply(&lab, p.path(), "web2", &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(start.elapsed().as_secs() < 60, "{r:?}");
+    let q = lab.ssh("web2", "root", "dpkg-query -W cowsay; echo rc=$?");
+    assert!(q.stdout.contains("rc=1"), "{q:?}");
+}
