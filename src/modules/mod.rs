@@ -30,6 +30,7 @@ pub mod include_vars;
 pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
+pub mod package;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
@@ -288,6 +289,7 @@ static MODULES: &[&dyn Module] = &[
     &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
     &meta::Meta,
+    &package::Package,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,

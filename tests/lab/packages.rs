@@ -216,3 +216,63 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
     let q = lab.ssh("web2", "root", "dpkg-query -W cowsay; echo rc=$?");
     assert!(q.stdout.contains("rc=1"), "{q:?}");
 }
+
+#[test]
+fn package_dispatches_to_apt_and_refuses_other_managers() {
+    let Some(lab) = lab() else { return };
+    let p = project(&format!(
+        r#"- hosts: db1
+  gather_facts: false
+  tasks:
+{BUILD_DEB}
+    - apt:
+        deb: "/tmp/hoist-t-apt-build/it's $x dir/hoist t \"pkg\".deb"
+    - name: present, without facts (pkg_mgr gathered on the fly)
+      package: name=hoist-t-apt-pkg state=present
+      register: present
+    - name: removal predicted
+      package: name=hoist-t-apt-pkg state=absent
+      check_mode: true
+      register: predicted
+    - name: removal
+      package:
+        name: [hoist-t-apt-pkg]
+        state: absent
+      register: removed
+    - name: names with spaces, quotes and $ that are not installed
+      package:
+        name: ["hoist-t it's $pkg", 'hoist-t "q"']
+        state: absent
+      register: odd
+    - name: another manager is refused
+      package: name=hoist-t-apt-pkg state=present use=dnf
+      register: dnf
+      ignore_errors: true
+    - name: apt's own states apply
+      package: name=hoist-t-apt-pkg state=installed
+      register: badstate
+      ignore_errors: true
+    - setup:
+        gather_subset: ['!all']
+    - name: with facts
+      package: name=openssh-server state=present
+      register: withfacts
+    - assert:
+        that:
+          - present is not changed
+          - present.cache_updated == false
+          - predicted is changed
+          - removed is changed
+          - "'Removing hoist-t-apt-pkg' in removed.stdout"
+          - odd is not changed
+          - dnf is failed
+          - "'\"dnf\"' in dnf.msg"
+          - "badstate.msg == 'value of state must be one of: absent, build-dep, fixed, latest, present, got: installed'"
+          - withfacts is not changed
+          - ansible_facts.pkg_mgr == 'apt'
+"#
+    ));
+    let r = apply(&lab, p.path(), "db1", &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "db1")[3], 0, "{r:?}");
+}
