@@ -31,6 +31,7 @@ pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
 pub mod package;
+pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
@@ -290,6 +291,9 @@ static MODULES: &[&dyn Module] = &[
     &lineinfile::LineInFile,
     &meta::Meta,
     &package::Package,
+    &service::Service,
+    &service::Systemd,
+    &service::SystemdService,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,

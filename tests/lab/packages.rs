@@ -276,3 +276,208 @@ fn package_dispatches_to_apt_and_refuses_other_managers() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "db1")[3], 0, "{r:?}");
 }
+
+/// A SysV init script for a tiny daemon (a shell loop with a pidfile) that
+/// logs every action with its arguments.
+const INIT_SCRIPT: &str = r#"#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          hoist-t-svc
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: hoist test daemon
+### END INIT INFO
+NAME=hoist-t-svc-app1
+PIDFILE=/var/tmp/$NAME.pid
+LOG=/var/tmp/$NAME.log
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+action=$1; shift
+echo "$action $*" >> "$LOG"
+case "$action" in
+  start)
+    running && exit 0
+    sh -c 'while :; do sleep 1; done' hoist-t-svc-app1-loop &
+    echo $! > "$PIDFILE" ;;
+  stop)
+    running && kill "$(cat "$PIDFILE")"
+    rm -f "$PIDFILE" ;;
+  restart) "$0" stop; "$0" start ;;
+  reload) running || exit 7 ;;
+  status)
+    if running; then echo "$NAME is running"; exit 0; fi
+    echo "$NAME is not running"; exit 3 ;;
+  *) exit 2 ;;
+esac
+exit 0
+"#;
+
+#[test]
+fn service_drives_a_sysv_init_script_and_its_rc_links() {
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("init"), INIT_SCRIPT).expect("init script");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        r#"- hosts: app1
+  gather_facts: false
+  become: true
+  vars:
+    svc: hoist-t-svc-app1
+  tasks:
+    - copy: src=init dest=/etc/init.d/{{ svc }} mode=0755
+    - file: path=/var/tmp/{{ svc }}.log state=absent
+    - name: start predicted
+      service: name={{ svc }} state=started
+      check_mode: true
+      register: p_start
+    - name: start
+      service: name={{ svc }} state=started
+      register: start
+    - name: start again
+      service: name={{ svc }} state=started
+      register: start2
+    - name: restart
+      service:
+        name: "{{ svc }}"
+        state: restarted
+        arguments: "\"a b\" 'c $d' $HOME"
+      register: restart
+    - name: reload
+      service: name={{ svc }} state=reloaded
+      register: reload
+    - name: by pattern
+      service:
+        name: "{{ svc }}"
+        state: started
+        pattern: "while :; do sleep 1; done hoist-t-svc-app1-loop"
+      register: bypattern
+    - name: stop
+      service: name={{ svc }} state=stopped
+      register: stop
+    - name: stop again
+      service: name={{ svc }} state=stopped
+      register: stop2
+    - name: enable predicted
+      service: name={{ svc }} enabled=true
+      check_mode: true
+      register: p_enable
+    - command: ls /etc/rc2.d
+      register: links0
+      changed_when: false
+    - name: enable
+      service: name={{ svc }} enabled=true
+      register: enable
+    - command: ls /etc/rc2.d
+      register: links1
+      changed_when: false
+    - name: enable again
+      service: name={{ svc }} enabled=yes
+      register: enable2
+    - name: disable
+      service: name={{ svc }} enabled=false
+      register: disable
+    - name: disable again
+      service: name={{ svc }} enabled=false
+      register: disable2
+    - name: a service that does not exist
+      service:
+        name: "hoist-t no such 'svc' $x"
+        state: started
+      register: missing
+      ignore_errors: true
+    - command: cat /var/tmp/{{ svc }}.log
+      register: log
+      changed_when: false
+    - assert:
+        that:
+          - p_start is changed
+          - p_start.msg == 'service state changed'
+          - start is changed
+          - start.state == 'started' and start.name == svc
+          - start2 is not changed
+          - restart is changed
+          - reload is changed
+          - bypattern is not changed
+          - stop is changed and stop.state == 'stopped'
+          - stop2 is not changed
+          - p_enable is changed
+          - links0.stdout is not search('S..' ~ svc)
+          - enable is changed and enable.enabled
+          - links1.stdout is search('S..' ~ svc)
+          - enable2 is not changed
+          - disable is changed and not disable.enabled
+          - disable2 is not changed
+          - missing is failed
+          - "missing.msg == \"Could not find the requested service hoist-t no such 'svc' $x: host\""
+"#,
+    )
+    .expect("playbook");
+    let r = apply(&lab, dir.path(), "app1", &["-e", "ansible_user=deploy"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "app1")[3], 0, "{r:?}");
+    let log = lab.ssh("app1", "root", "cat /var/tmp/hoist-t-svc-app1.log");
+    // Predictions run only status; arguments reach the script as words.
+    assert_eq!(
+        log.stdout,
+        "status \nstatus \nstart \nstatus \nstatus a b c $d $HOME\nstop a b c $d $HOME\nstart a b c $d $HOME\nstatus \nreload \nstatus \nstop \nstatus \n",
+        "{log:?}"
+    );
+    let links = lab.ssh("app1", "root", "ls /etc/rc2.d | grep -c '^S..hoist-t-svc-app1'; ls /etc/rc2.d | grep -c '^K..hoist-t-svc-app1'");
+    assert_eq!(links.stdout, "0\n1\n", "{links:?}");
+    let clean = lab.ssh(
+        "app1",
+        "root",
+        "/etc/init.d/hoist-t-svc-app1 stop; update-rc.d -f hoist-t-svc-app1 remove; rm -f /etc/init.d/hoist-t-svc-app1 /var/tmp/hoist-t-svc-app1.log",
+    );
+    assert_eq!(clean.code, 0, "{clean:?}");
+}
+
+#[test]
+fn systemd_module_on_a_host_without_systemd_fails_as_ansible() {
+    let Some(lab) = lab() else { return };
+    // Lab hosts do not run systemd (PID 1 is not systemd): the systemd
+    // module can only report that, exactly as ansible-core 2.19 does.
+    let p = project(
+        r#"- hosts: app3
+  gather_facts: false
+  tasks:
+    - systemd: name=ssh state=started
+      register: r1
+      ignore_errors: true
+    - systemd_service: daemon_reload=true
+      register: r2
+      ignore_errors: true
+    - systemd: state=started
+      register: r3
+      ignore_errors: true
+    - service: name=ssh state=started use=systemd pattern=x
+      register: r4
+      ignore_errors: true
+    - name: a systemd host's enabled check would be predicted, here it is refused
+      systemd:
+        name: "hoist-t it's a \"$unit\""
+        enabled: true
+      check_mode: true
+      register: r5
+      ignore_errors: true
+    - assert:
+        that:
+          - r1.msg == 'Service is in unknown state'
+          - r1.status == {}
+          - "r2.msg.startswith('failure 1 during daemon-reload: System has not been booted with systemd')"
+          - "r3.msg == \"missing parameter(s) required by 'state': name\""
+          - r4.msg == 'Service is in unknown state'
+          - r4.warnings == ['Ignoring "pattern" as it is not used in "systemd"']
+          - r5 is failed
+"#,
+    );
+    let systemd_here = lab.ssh("app3", "root", "cat /proc/1/comm");
+    if systemd_here.stdout.trim() == "systemd" {
+        eprintln!("app3 runs systemd; this test pins the non-systemd behaviour");
+        return;
+    }
+    let r = apply(&lab, p.path(), "app3", &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "app3")[3], 0, "{r:?}");
+}
