@@ -16,6 +16,7 @@ use minijinja::value::ValueKind;
 
 use crate::connection::{ConnError, ConnErrorKind, Connection};
 
+pub mod apt;
 pub mod args;
 pub mod assert;
 pub mod blockinfile;
@@ -31,10 +32,13 @@ pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
 pub mod pause;
+pub mod package;
+pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod stat;
+pub mod sysexec;
 pub mod template;
 pub mod user;
 pub mod validate_argument_spec;
@@ -273,6 +277,7 @@ pub trait Module: Send + Sync {
 }
 
 static MODULES: &[&dyn Module] = &[
+    &apt::Apt,
     &assert::Assert,
     &blockinfile::BlockInFile,
     &command::Command,
@@ -291,6 +296,10 @@ static MODULES: &[&dyn Module] = &[
     &lineinfile::LineInFile,
     &meta::Meta,
     &pause::Pause,
+    &package::Package,
+    &service::Service,
+    &service::Systemd,
+    &service::SystemdService,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,

@@ -10,6 +10,7 @@ mod engine;
 mod keywords;
 mod loops;
 mod modules;
+mod packages;
 mod roles;
 mod strategy;
 mod validation;

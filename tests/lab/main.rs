@@ -8,5 +8,6 @@ mod common;
 mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
+mod packages;
 mod ssh;
 mod waits;

@@ -1,0 +1,129 @@
+//! `package`: the generic package module. As Ansible's action plugin does,
+//! it picks the backend from `use`, then `ansible_package_use`, then the
+//! `pkg_mgr` fact (gathering just that fact when facts were not gathered),
+//! and runs that module with the task's `name` and `state`. hoist has the
+//! `apt` backend; any other package manager is refused by name.
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use super::{
+    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+};
+
+pub struct Package;
+
+static SPEC: ModuleSpec = ModuleSpec {
+    name: "package",
+    params: &[
+        Param::new("name", ParamType::List).required(),
+        Param::new("state", ParamType::Str).required(),
+        Param::new("use", ParamType::Str),
+    ],
+    free_form: FreeForm::None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    check_mode: true,
+    controller_only: false,
+};
+
+/// The package managers hoist has a module for.
+const BACKENDS: &[&str] = &["apt"];
+
+/// A non-empty string value.
+fn text(v: Option<Value>) -> Option<String> {
+    v.filter(|v| !v.is_undefined() && !v.is_none())
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// Which backend to use: `use`, `ansible_package_use`, the `pkg_mgr` fact,
+/// or the fact gathered now.
+async fn backend(args: &Args, ctx: &ModuleCtx<'_>) -> Result<String, Outcome> {
+    let chosen = args.str("use").filter(|u| !u.is_empty() && u != "auto");
+    if let Some(u) = chosen {
+        return Ok(u);
+    }
+    if let Some(u) = text(ctx.env.var("ansible_package_use").ok().flatten()) {
+        return Ok(u);
+    }
+    let facts = ctx.env.var("ansible_facts").ok().flatten();
+    if let Some(m) = text(facts.and_then(|f| f.get_attr("pkg_mgr").ok())) {
+        return Ok(m);
+    }
+    // No facts: gather only pkg_mgr, as Ansible runs setup for it.
+    let mut raw = IndexMap::new();
+    raw.insert("gather_subset".to_owned(), Value::from(vec!["!all"]));
+    raw.insert("filter".to_owned(), Value::from(vec!["ansible_pkg_mgr"]));
+    let setup = &super::setup::Setup;
+    let sargs = Args::bind(setup.spec(), &raw).map_err(Outcome::failure)?;
+    let got = match setup.run(&sargs, ctx).await {
+        Ok(o) => o,
+        Err(e) => {
+            let msg = match e {
+                super::ModuleError::Failed(m) | super::ModuleError::Unreachable(m) => m,
+            };
+            return Err(Outcome::failure(format!(
+                "Failed to fetch ansible_pkg_mgr to determine the package action backend: {msg}"
+            )));
+        }
+    };
+    if got.failed {
+        return Err(Outcome::failure(format!(
+            "Failed to fetch ansible_pkg_mgr to determine the package action backend: {}",
+            got.msg.unwrap_or_default()
+        )));
+    }
+    match text(got.facts.get("ansible_pkg_mgr").cloned()) {
+        Some(m) => Ok(m),
+        None => Err(Outcome::failure(
+            "Could not detect a package manager. Try using the \"use\" option.",
+        )),
+    }
+}
+
+#[async_trait]
+impl Module for Package {
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+    async fn run(&self, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
+        let name = match backend(args, ctx).await {
+            Ok(n) => n,
+            Err(o) => return Ok(o),
+        };
+        let short = name
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| name.strip_prefix("ansible.legacy."))
+            .unwrap_or(&name)
+            .to_owned();
+        if !BACKENDS.contains(&short.as_str()) {
+            return Ok(Outcome::failure(format!(
+                "The package module cannot manage packages with \"{name}\": hoist has a module \
+                 only for {} (set \"use\" to one of them, or use a command task)",
+                BACKENDS.join(", ")
+            )));
+        }
+        let Some(module) = super::lookup(&short) else {
+            return Ok(Outcome::failure(format!(
+                "Could not find a matching action for the \"{name}\" package manager."
+            )));
+        };
+        let mut raw = IndexMap::new();
+        for key in ["name", "state"] {
+            if let Some(v) = args.get(key) {
+                raw.insert(key.to_owned(), v.clone());
+            }
+        }
+        let bargs = match Args::bind(module.spec(), &raw) {
+            Ok(a) => a,
+            Err(e) => return Ok(Outcome::failure(e)),
+        };
+        module.run(&bargs, ctx).await
+    }
+}
