@@ -23,15 +23,18 @@ pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod include;
 pub mod include_vars;
 pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
+pub mod replace;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
+pub mod slurp;
 pub mod stat;
 pub mod template;
 pub mod validate_argument_spec;
@@ -275,6 +278,7 @@ static MODULES: &[&dyn Module] = &[
     &copy::Copy,
     &debug::Debug,
     &fail::Fail,
+    &fetch::Fetch,
     &file::File,
     &include::ImportRole,
     &include::ImportTasks,
@@ -285,9 +289,11 @@ static MODULES: &[&dyn Module] = &[
     &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
     &meta::Meta,
+    &replace::Replace,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,
+    &slurp::Slurp,
     &stat::Stat,
     &template::Template,
     &validate_argument_spec::ValidateArgumentSpec,
