@@ -25,6 +25,7 @@ pub mod debug;
 pub mod fail;
 pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod include;
 pub mod include_vars;
 pub mod inventory_mod;
@@ -280,6 +281,7 @@ static MODULES: &[&dyn Module] = &[
     &fail::Fail,
     &fetch::Fetch,
     &file::File,
+    &find::Find,
     &include::ImportRole,
     &include::ImportTasks,
     &include::IncludeRole,

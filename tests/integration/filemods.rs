@@ -140,3 +140,53 @@ fn slurp_and_fetch_modules() {
         "fetched\n"
     );
 }
+
+#[test]
+fn find_module() {
+    let p = Project::new();
+    let odd = p.root().join("t $x 'q\"");
+    std::fs::create_dir_all(odd.join("sub/deep")).unwrap();
+    std::fs::create_dir_all(odd.join(".hid")).unwrap();
+    std::fs::write(odd.join("a.conf"), "key=1\nother\n").unwrap();
+    std::fs::write(odd.join("b.txt"), "x").unwrap();
+    std::fs::write(odd.join("sub/c.conf"), "nokey\n").unwrap();
+    std::fs::write(odd.join("sub/deep/d.conf"), "key=2\n").unwrap();
+    std::fs::write(odd.join(".hid/e.conf"), "").unwrap();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    r: "{{ root }}/t $x 'q\""
+  tasks:
+    - find: {paths: "{{ r }}", patterns: '*.conf'}
+      register: f1
+    - find: {paths: "{{ r }}", patterns: '*.conf', recurse: true, contains: 'key='}
+      register: f2
+    - find: {paths: ["{{ r }}", "{{ r }}/nope"], recurse: true, depth: 1, file_type: directory}
+      register: f3
+    - find: {paths: "{{ r }}", patterns: '^[ab]\.', use_regex: true, get_checksum: true, size: 5}
+      register: f4
+    - assert:
+        that:
+          - f1.files | map(attribute='path') | list == [r ~ '/a.conf']
+          - f1.examined == 4
+          - f1.matched == 1
+          - f1.msg == 'All paths examined'
+          - f1.files[0].mode == '0644' or f1.files[0].mode == '0664'
+          - f1.files[0].isreg and not f1.files[0].islnk
+          - f1.files[0].size == 12
+          - f2.files | map(attribute='path') | map('basename') | sort == ['a.conf', 'd.conf']
+          - f2.examined == 8
+          - f3.files | map(attribute='path') | list == [r ~ '/sub']
+          - f3.msg == 'Not all paths examined, check warnings for details'
+          - f3.skipped_paths[r ~ '/nope'] == "'" ~ r ~ "/nope' is not a directory"
+          - f4.files | map(attribute='path') | list == [r ~ '/a.conf']
+          - f4.files[0].checksum == '75bdb7d4293e9121100be7faead10161d3b78f6d'
+          - not f1.changed
+"#,
+    );
+    let a = p.apply();
+    assert_eq!(a.code, 0, "{a:?}");
+    assert!(a.stderr.contains("Skipped '"), "{a:?}");
+}
