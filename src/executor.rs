@@ -211,6 +211,7 @@ const PREDICTABLE_MODULES: &[&str] = &[
     "lineinfile",
     "blockinfile",
     "replace",
+    "ini_file",
 ];
 
 /// What a single run of a task (or one loop item) produced.

@@ -28,6 +28,7 @@ pub mod file;
 pub mod find;
 pub mod include;
 pub mod include_vars;
+pub mod ini_file;
 pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
@@ -287,6 +288,7 @@ static MODULES: &[&dyn Module] = &[
     &include::IncludeRole,
     &include::IncludeTasks,
     &include_vars::IncludeVars,
+    &ini_file::IniFile,
     &inventory_mod::AddHost,
     &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
@@ -301,6 +303,9 @@ static MODULES: &[&dyn Module] = &[
     &validate_argument_spec::ValidateArgumentSpec,
 ];
 
+/// Modules from collections other than ansible.builtin, by full name.
+static COLLECTION_MODULES: &[(&str, &str)] = &[("community.general.ini_file", "ini_file")];
+
 /// Every module hoist knows.
 pub fn registry() -> &'static [&'static dyn Module] {
     MODULES
@@ -311,6 +316,13 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| {
+            // Collection modules hoist implements, by their full names.
+            COLLECTION_MODULES
+                .iter()
+                .find(|(full, _)| *full == name)
+                .map(|(_, short)| *short)
+        })
         .unwrap_or(name);
     MODULES.iter().copied().find(|m| m.spec().name == short)
 }
@@ -323,6 +335,11 @@ pub fn all_names() -> Vec<String> {
             let n = m.spec().name;
             [n.to_owned(), format!("ansible.builtin.{n}")]
         })
+        .chain(
+            COLLECTION_MODULES
+                .iter()
+                .map(|(full, _)| (*full).to_owned()),
+        )
         .collect()
 }
 

@@ -190,3 +190,47 @@ fn find_module() {
     assert_eq!(a.code, 0, "{a:?}");
     assert!(a.stderr.contains("Skipped '"), "{a:?}");
 }
+
+#[test]
+fn ini_file_module() {
+    let p = cycle(
+        &[(
+            "root/app.ini",
+            "; global\nname = x\n\n[main]\n# port = 1\nother=2\n\n[old]\nk=v\n",
+        )],
+        r#"    - ini_file:
+        path: "{{ root }}/app.ini"
+        section: main
+        option: port
+        value: "8080"
+      register: r
+    - assert:
+        that:
+          - r.msg == ('option changed' if r.changed else 'OK')
+          - r.path == root ~ '/app.ini'
+          - r.diff.before_header == root ~ '/app.ini (content)'
+    - community.general.ini_file:
+        path: "{{ root }}/app.ini"
+        section: null
+        option: "{{ odd }}"
+        value: "{{ odd }}"
+        no_extra_spaces: true
+    - ini_file:
+        path: "{{ root }}/app.ini"
+        section: old
+        state: absent
+    - ini_file:
+        path: "{{ root }}/sub/new.ini"
+        section: s
+        option: flag
+        allow_no_value: true
+        mode: '0600'
+"#,
+        "+port = 8080",
+    );
+    assert_eq!(
+        p.read("app.ini"),
+        "; global\nname = x\na $b 'c\" d=a $b 'c\" d\n\n[main]\nport = 8080\nother=2\n\n"
+    );
+    assert_eq!(p.read("sub/new.ini"), "\n[s]\nflag\n");
+}
