@@ -21,6 +21,7 @@ pub mod assert;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod fail;
 pub mod fetch;
@@ -278,6 +279,7 @@ static MODULES: &[&dyn Module] = &[
     &blockinfile::BlockInFile,
     &command::Command,
     &copy::Copy,
+    &cron::Cron,
     &debug::Debug,
     &fail::Fail,
     &fetch::Fetch,

@@ -234,3 +234,33 @@ fn ini_file_module() {
     );
     assert_eq!(p.read("sub/new.ini"), "\n[s]\nflag\n");
 }
+
+#[test]
+fn cron_module_with_a_cron_file() {
+    // An absolute cron_file keeps the test off the machine's crontabs.
+    let p = cycle(
+        &[],
+        r#"    - cron:
+        name: "{{ odd }}"
+        cron_file: "{{ root }}/jobs"
+        user: root
+        minute: "*/10"
+        job: "/bin/echo '{{ odd }}'"
+      register: c
+    - assert:
+        that:
+          - c.jobs == [odd]
+          - c.cron_file == root ~ '/jobs'
+          - c.warnings is undefined
+    - cron:
+        name: gone
+        cron_file: "{{ root }}/other"
+        state: absent
+"#,
+        "+*/10 * * * * root /bin/echo 'a $b 'c\" d'",
+    );
+    assert_eq!(
+        p.read("jobs"),
+        "#Ansible: a $b 'c\" d\n*/10 * * * * root /bin/echo 'a $b 'c\" d'\n"
+    );
+}

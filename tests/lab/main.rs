@@ -7,4 +7,5 @@ mod common;
 mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
+mod filemods;
 mod ssh;
