@@ -204,7 +204,15 @@ const CANNOT_PREDICT: &str = "Command would have run if not in check mode";
 
 /// Modules whose check mode is their real logic run against the overlay
 /// of predicted changes (see `connection::overlay`).
-const PREDICTABLE_MODULES: &[&str] = &["file", "copy", "template", "lineinfile", "blockinfile"];
+const PREDICTABLE_MODULES: &[&str] = &[
+    "file",
+    "copy",
+    "template",
+    "lineinfile",
+    "blockinfile",
+    "replace",
+    "ini_file",
+];
 
 /// What a single run of a task (or one loop item) produced.
 struct ItemOutcome {

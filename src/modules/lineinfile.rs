@@ -557,13 +557,22 @@ pub(crate) async fn write_changes(
             ..FileAttrs::default()
         };
         conn.write_file(&tmp, data, &attrs).await?;
-        let cmdline = validate.replace("%s", &tmp).replace("%%", "%");
         let result = async {
-            let argv = py_shlex_split(&cmdline).map_err(ModuleError::Failed)?;
-            let argv = expand_user_and_vars(conn, argv).await?;
+            // Split and expand first, then put the temporary file's name in:
+            // it is the destination's name, which may hold quotes or `$`.
+            let argv = py_shlex_split(validate).map_err(ModuleError::Failed)?;
+            let argv: Vec<String> = expand_user_and_vars(conn, argv)
+                .await?
+                .iter()
+                .map(|w| {
+                    w.replace("%s", "\u{0}")
+                        .replace("%%", "%")
+                        .replace('\u{0}', &tmp)
+                })
+                .collect();
             if argv.is_empty() {
                 return Err(ModuleError::Failed(format!(
-                    "failed to validate: no command in '{cmdline}'"
+                    "failed to validate: no command in '{validate}'"
                 )));
             }
             match conn.exec(&ExecRequest::argv(argv.clone())).await {

@@ -22,21 +22,27 @@ pub mod assert;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod group;
 pub mod include;
 pub mod include_vars;
+pub mod ini_file;
 pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
-pub mod pause;
 pub mod package;
+pub mod pause;
+pub mod replace;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
+pub mod slurp;
 pub mod stat;
 pub mod sysexec;
 pub mod template;
@@ -282,15 +288,19 @@ static MODULES: &[&dyn Module] = &[
     &blockinfile::BlockInFile,
     &command::Command,
     &copy::Copy,
+    &cron::Cron,
     &debug::Debug,
     &fail::Fail,
+    &fetch::Fetch,
     &file::File,
     &group::Group,
+    &find::Find,
     &include::ImportRole,
     &include::ImportTasks,
     &include::IncludeRole,
     &include::IncludeTasks,
     &include_vars::IncludeVars,
+    &ini_file::IniFile,
     &inventory_mod::AddHost,
     &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
@@ -300,15 +310,20 @@ static MODULES: &[&dyn Module] = &[
     &service::Service,
     &service::Systemd,
     &service::SystemdService,
+    &replace::Replace,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,
+    &slurp::Slurp,
     &stat::Stat,
     &template::Template,
     &user::User,
     &validate_argument_spec::ValidateArgumentSpec,
     &wait_for::WaitFor,
 ];
+
+/// Modules from collections other than ansible.builtin, by full name.
+static COLLECTION_MODULES: &[(&str, &str)] = &[("community.general.ini_file", "ini_file")];
 
 /// Every module hoist knows.
 pub fn registry() -> &'static [&'static dyn Module] {
@@ -320,6 +335,13 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| {
+            // Collection modules hoist implements, by their full names.
+            COLLECTION_MODULES
+                .iter()
+                .find(|(full, _)| *full == name)
+                .map(|(_, short)| *short)
+        })
         .unwrap_or(name);
     MODULES.iter().copied().find(|m| m.spec().name == short)
 }
@@ -332,6 +354,11 @@ pub fn all_names() -> Vec<String> {
             let n = m.spec().name;
             [n.to_owned(), format!("ansible.builtin.{n}")]
         })
+        .chain(
+            COLLECTION_MODULES
+                .iter()
+                .map(|(full, _)| (*full).to_owned()),
+        )
         .collect()
 }
 

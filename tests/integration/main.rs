@@ -7,6 +7,7 @@ mod conformance;
 mod conformance_cases;
 mod control;
 mod engine;
+mod filemods;
 mod keywords;
 mod loops;
 mod modules;

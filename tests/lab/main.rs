@@ -8,6 +8,7 @@ mod common;
 mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
+mod filemods;
 mod packages;
 mod ssh;
 mod waits;
