@@ -18,13 +18,16 @@ use crate::connection::{ConnError, ConnErrorKind, Connection};
 
 pub mod args;
 pub mod assert;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod fail;
 pub mod file;
+pub mod getent;
 pub mod group;
+pub mod hostname;
 pub mod include;
 pub mod include_vars;
 pub mod inventory_mod;
@@ -272,13 +275,16 @@ pub trait Module: Send + Sync {
 
 static MODULES: &[&dyn Module] = &[
     &assert::Assert,
+    &authorized_key::AuthorizedKey,
     &blockinfile::BlockInFile,
     &command::Command,
     &copy::Copy,
     &debug::Debug,
     &fail::Fail,
     &file::File,
+    &getent::Getent,
     &group::Group,
+    &hostname::Hostname,
     &include::ImportRole,
     &include::ImportTasks,
     &include::IncludeRole,
@@ -302,8 +308,18 @@ pub fn registry() -> &'static [&'static dyn Module] {
     MODULES
 }
 
+/// Modules of the ansible.posix collection hoist has (also callable by
+/// their `ansible.posix.` name).
+const POSIX_MODULES: &[&str] = &["authorized_key"];
+
 /// Finds a module by short name or by `ansible.builtin.`/`ansible.legacy.` name.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
+    if let Some(short) = name.strip_prefix("ansible.posix.") {
+        return POSIX_MODULES
+            .contains(&short)
+            .then(|| lookup(short))
+            .flatten();
+    }
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -317,7 +333,11 @@ pub fn all_names() -> Vec<String> {
         .iter()
         .flat_map(|m| {
             let n = m.spec().name;
-            [n.to_owned(), format!("ansible.builtin.{n}")]
+            let mut names = vec![n.to_owned(), format!("ansible.builtin.{n}")];
+            if POSIX_MODULES.contains(&n) {
+                names.push(format!("ansible.posix.{n}"));
+            }
+            names
         })
         .collect()
 }
