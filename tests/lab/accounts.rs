@@ -173,7 +173,7 @@ fn user_creates_modifies_and_removes_like_ansible() {
     - user: {name: hoist-t-user-a, state: absent}
       register: r15
     - group: {name: "{{ item }}", state: absent}
-      loop: [hoist-t-user-g1, hoist-t-user-g2]
+      loop: [hoist-t-user-g1, hoist-t-user-g2, hoist-t-user-a]
     - file: {path: /srv/hoist-t-user-deep, state: absent}
     - assert:
         that:
