@@ -19,6 +19,7 @@ use crate::connection::{ConnError, ConnErrorKind, Connection};
 pub mod apt;
 pub mod args;
 pub mod assert;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
@@ -28,7 +29,9 @@ pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod find;
+pub mod getent;
 pub mod group;
+pub mod hostname;
 pub mod include;
 pub mod include_vars;
 pub mod ini_file;
@@ -285,6 +288,7 @@ pub trait Module: Send + Sync {
 static MODULES: &[&dyn Module] = &[
     &apt::Apt,
     &assert::Assert,
+    &authorized_key::AuthorizedKey,
     &blockinfile::BlockInFile,
     &command::Command,
     &copy::Copy,
@@ -293,8 +297,10 @@ static MODULES: &[&dyn Module] = &[
     &fail::Fail,
     &fetch::Fetch,
     &file::File,
+    &getent::Getent,
     &group::Group,
     &find::Find,
+    &hostname::Hostname,
     &include::ImportRole,
     &include::ImportTasks,
     &include::IncludeRole,
@@ -330,8 +336,18 @@ pub fn registry() -> &'static [&'static dyn Module] {
     MODULES
 }
 
+/// Modules of the ansible.posix collection hoist has (also callable by
+/// their `ansible.posix.` name).
+const POSIX_MODULES: &[&str] = &["authorized_key"];
+
 /// Finds a module by short name or by `ansible.builtin.`/`ansible.legacy.` name.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
+    if let Some(short) = name.strip_prefix("ansible.posix.") {
+        return POSIX_MODULES
+            .contains(&short)
+            .then(|| lookup(short))
+            .flatten();
+    }
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -352,7 +368,11 @@ pub fn all_names() -> Vec<String> {
         .iter()
         .flat_map(|m| {
             let n = m.spec().name;
-            [n.to_owned(), format!("ansible.builtin.{n}")]
+            let mut names = vec![n.to_owned(), format!("ansible.builtin.{n}")];
+            if POSIX_MODULES.contains(&n) {
+                names.push(format!("ansible.posix.{n}"));
+            }
+            names
         })
         .chain(
             COLLECTION_MODULES

@@ -415,3 +415,40 @@ fn wait_for_paths_and_ports_as_ansible() {
     assert!(r.stdout.contains("\"msg\": \"custom 2\"}"), "{r:?}");
     assert_eq!(recap(&r, "localhost")[6], 2, "{r:?}");
 }
+
+/// The account modules that are harmless on the controller: getent reads
+/// (in check mode too), authorized_key predicts its change in check mode
+/// for a user that need not exist when `path` is given, and writes nothing.
+#[test]
+fn getent_and_authorized_key_in_check_mode_locally() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - getent: {database: passwd, key: root}
+      register: g
+    - authorized_key:
+        user: "hoist-t-nobody $x 'q'"
+        key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK36yAEpkO2B4vZbcD1XMmxOkoVUClOWt+7B9vnUYgA8 c $x"
+        path: "{{ root }}/dir $x 'q'/keys"
+      check_mode: true
+      register: ak
+    - assert:
+        that:
+          - g is not changed and getent_passwd.root[1] == '0' and ansible_facts.getent_passwd.root[4] == '/root'
+          - ak is changed
+"#,
+    );
+    let before = snapshot(&p.root());
+    let r = p.hoist("apply", &["--diff"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(
+            "+ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK36yAEpkO2B4vZbcD1XMmxOkoVUClOWt+7B9vnUYgA8 c $x"
+        ),
+        "{r:?}"
+    );
+    assert_eq!(snapshot(&p.root()), before, "check mode writes nothing");
+}

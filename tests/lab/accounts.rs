@@ -175,7 +175,7 @@ fn user_creates_modifies_and_removes_like_ansible() {
     - user: {name: hoist-t-user-a, state: absent}
       register: r15
     - group: {name: "{{ item }}", state: absent}
-      loop: [hoist-t-user-g1, hoist-t-user-g2]
+      loop: [hoist-t-user-g1, hoist-t-user-g2, hoist-t-user-a]
     - file: {path: /srv/hoist-t-user-deep, state: absent}
     - assert:
         that:
@@ -258,4 +258,220 @@ fn user_free_text_is_literal_and_idempotent() {
         ],
     );
     assert_eq!(h.code, 0, "{h:?}");
+}
+
+/// authorized_key (ansible.posix is not part of ansible-core, so the
+/// results are pinned from its documented behaviour): ~/.ssh 0700 and the
+/// file 0600 owned by the user, keys after existing lines, options compared
+/// in any order, exclusive, absent, URLs refused, paths with spaces, `$`
+/// and quotes, through become.
+#[test]
+fn authorized_key_manages_the_file_like_ansible_posix() {
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        r#"- hosts: all
+  gather_facts: false
+  become: true
+  vars:
+    k1: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK36yAEpkO2B4vZbcD1XMmxOkoVUClOWt+7B9vnUYgA8 one"
+    k2: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 two $x 'q'"
+    odd: "/srv/hoist-t-ak dir $x 'q'/keys"
+  tasks:
+    - user: {name: hoist-t-ak}
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}"}
+      check_mode: true
+      register: c0
+    - stat: {path: /home/hoist-t-ak/.ssh}
+      register: s0
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}"}
+      register: r1
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}"}
+      register: r2
+    - ansible.posix.authorized_key: {user: hoist-t-ak, key: "{{ k2 }}", key_options: 'no-pty,from="10.0.0.1,10.0.0.2"'}
+      register: r3
+    - authorized_key: {user: hoist-t-ak, key: "{{ k2 }}", key_options: 'from="10.0.0.1,10.0.0.2",no-pty'}
+      register: r4
+    - command: cat /home/hoist-t-ak/.ssh/authorized_keys
+      register: c4
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}\n{{ k2 }}", exclusive: true, comment: "new c"}
+      register: r5
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}", state: absent}
+      register: r6
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}", state: absent}
+      register: r6b
+    - authorized_key: {user: hoist-t-ak, key: "https://example.invalid/x.keys"}
+      register: r7
+      ignore_errors: true
+    - authorized_key: {user: hoist-t-ak, key: "not a key"}
+      register: r8
+      ignore_errors: true
+    - authorized_key: {user: hoist-t-nobody, key: "{{ k1 }}"}
+      register: r9
+      ignore_errors: true
+    - authorized_key: {user: hoist-t-ak, key: "{{ k1 }}", path: "{{ odd }}", manage_dir: false}
+      register: r10
+    - command: stat -c '%U %G %a' /home/hoist-t-ak/.ssh /home/hoist-t-ak/.ssh/authorized_keys "{{ odd }}"
+      register: st
+    - command: cat /home/hoist-t-ak/.ssh/authorized_keys
+      register: content
+    - user: {name: hoist-t-ak, state: absent, remove: true}
+    - file: {path: "/srv/hoist-t-ak dir $x 'q'", state: absent}
+    - assert:
+        that:
+          - c0 is changed and c0.keys() | sort == ['changed', 'diff', 'failed']
+          - not s0.stat.exists
+          - r1 is changed and r1.keyfile == '/home/hoist-t-ak/.ssh/authorized_keys' and r1.user == 'hoist-t-ak'
+          - r1.path is none and r1.manage_dir and r1.state == 'present' and r1.exclusive == false and r1.validate_certs
+          - r2 is not changed
+          - r3 is changed and r4 is not changed
+          - c4.stdout_lines == [k1, 'no-pty,from="10.0.0.1,10.0.0.2" ' ~ k2]
+          - r5 is changed and r6 is changed and r6b is not changed
+          - r7 is failed and r7.msg is search('Error getting key from. https://example.invalid/x.keys')
+          - r8 is failed and r8.msg == 'invalid key specified. not a key' | replace('.', ':')
+          - r9 is failed and r9.msg is search('Failed to lookup user hoist-t-nobody')
+          - r10 is changed and r10.keyfile == odd
+          - st.stdout_lines == ['hoist-t-ak hoist-t-ak 700', 'hoist-t-ak hoist-t-ak 600', 'hoist-t-ak hoist-t-ak 600']
+          - content.stdout == 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 new c'
+"#,
+    )
+    .expect("write playbook");
+    let inv = lab.inventory();
+    let h = lab.hoist(
+        dir.path(),
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            inv.to_str().expect("utf-8"),
+            "-l",
+            "db3",
+            "-e",
+            "ansible_user=deploy",
+            "--diff",
+        ],
+    );
+    assert_eq!(h.code, 0, "{h:?}");
+    assert!(
+        h.stdout.contains(
+            "+ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK36yAEpkO2B4vZbcD1XMmxOkoVUClOWt+7B9vnUYgA8 one"
+        ),
+        "{h:?}"
+    );
+}
+
+#[test]
+fn getent_sets_facts_like_ansible() {
+    let Some(lab) = lab() else { return };
+    both(
+        &lab,
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - getent: {database: passwd, key: root}
+      register: g1
+    - assert:
+        that:
+          - getent_passwd.root[4] == '/root' and ansible_facts.getent_passwd.root[5] == '/bin/bash'
+    - getent: {database: group}
+    - getent: {database: hosts, key: localhost}
+    - getent: {database: passwd, key: "hoist-t-none $x 'q'", fail_key: false}
+      register: g4
+    - getent: {database: passwd, key: hoist-t-none}
+      register: g5
+      ignore_errors: true
+    - getent: {database: hoist-t-nosuchdb}
+      register: g6
+      ignore_errors: true
+    - getent: {database: passwd, key: root, split: "x"}
+      check_mode: true
+      register: g7
+    - assert:
+        that:
+          - g1 is not changed and g1.ansible_facts.getent_passwd.root == ['x', '0', '0', 'root', '/root', '/bin/bash']
+          - getent_passwd['root:'][0] == ':0:0:root:/root:/bin/bash'
+          - getent_group.root == ['x', '0', '']
+          - ansible_facts.getent_hosts['::1'] is defined or ansible_facts.getent_hosts['127.0.0.1'] is defined
+          - g4 is not changed and g4.ansible_facts.getent_passwd["hoist-t-none $x 'q'"] is none
+          - g4.msg == 'One or more supplied key could not be found in the database.'
+          - g5 is failed and g5.msg == 'One or more supplied key could not be found in the database.'
+          - g6 is failed and g6.msg == 'Missing arguments, or database unknown.'
+          - g7.ansible_facts.getent_passwd['root:'] == [':0:0:root:/root:/bin/bash']
+"#,
+        "app3",
+        "web3",
+    );
+}
+
+/// The hostname is per lab host (UTS namespace): cache2 gets a new name
+/// and its own back. Ansible's Debian strategy only writes /etc/hostname;
+/// hoist also sets the live name, so only the file is compared with it.
+#[test]
+fn hostname_sets_the_file_and_the_live_name() {
+    let Some(lab) = lab() else { return };
+    let before = lab.ssh("cache2", "root", "hostname; cat /etc/hostname");
+    assert_eq!(before.stdout, "cache2\ncache2\n", "{before:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - hostname: {name: hoist-t-host.example.org}
+          check_mode: true
+          register: h0
+        - command: hostname
+          register: live0
+          changed_when: false
+        - hostname: {name: hoist-t-host.example.org}
+          register: h1
+        - hostname: {name: hoist-t-host.example.org}
+          register: h2
+        - command: hostname
+          register: live
+          changed_when: false
+        - command: cat /etc/hostname
+          register: file
+          changed_when: false
+        - hostname: {name: x, use: redhat}
+          register: h4
+          ignore_errors: true
+      always:
+        - hostname: {name: "{{ inventory_hostname }}"}
+          register: h3
+    - assert:
+        that:
+          - h0 is changed and live0.stdout == inventory_hostname
+          - h1 is changed and h1.name == 'hoist-t-host.example.org'
+          - h1.ansible_facts.ansible_hostname == 'hoist-t-host' and h1.ansible_facts.ansible_nodename == 'hoist-t-host.example.org'
+          - h2 is not changed
+          - live.stdout == 'hoist-t-host.example.org' and file.stdout == 'hoist-t-host.example.org'
+          - h3 is changed and ansible_hostname == inventory_hostname
+          - h4 is failed
+"#,
+    )
+    .expect("write playbook");
+    let inv = lab.inventory();
+    let h = lab.hoist(
+        dir.path(),
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            inv.to_str().expect("utf-8"),
+            "-l",
+            "cache2",
+            "--diff",
+        ],
+    );
+    let after = lab.ssh("cache2", "root", "hostname; cat /etc/hostname");
+    assert_eq!(after.stdout, "cache2\ncache2\n", "{after:?}");
+    assert_eq!(h.code, 0, "{h:?}");
+    assert!(
+        h.stdout
+            .contains("-hostname = cache2\n+hostname = hoist-t-host.example.org"),
+        "{h:?}"
+    );
 }
