@@ -17,6 +17,7 @@ use minijinja::value::ValueKind;
 use crate::connection::{ConnError, ConnErrorKind, Connection};
 
 pub mod apt;
+pub mod apt_repository;
 pub mod args;
 pub mod assert;
 pub mod blockinfile;
@@ -274,6 +275,7 @@ pub trait Module: Send + Sync {
 
 static MODULES: &[&dyn Module] = &[
     &apt::Apt,
+    &apt_repository::AptRepository,
     &assert::Assert,
     &blockinfile::BlockInFile,
     &command::Command,

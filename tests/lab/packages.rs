@@ -481,3 +481,24 @@ fn systemd_module_on_a_host_without_systemd_fails_as_ansible() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "app3")[3], 0, "{r:?}");
 }
+
+#[test]
+fn apt_repository_writes_sources_files_as_ansible() {
+    let Some(lab) = lab() else { return };
+    // Every result and file here matched ansible-playbook 2.19 on a twin host.
+    let p = project(include_str!("apt_repository.yml"));
+    let r = apply(
+        &lab,
+        p.path(),
+        "cache1",
+        &["-e", "ansible_user=deploy", "-b"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "cache1")[3], 0, "{r:?}");
+    let left = lab.ssh(
+        "cache1",
+        "root",
+        "ls /etc/apt/sources.list.d | grep -c hoist-t",
+    );
+    assert_eq!(left.stdout, "0\n", "{left:?}");
+}
