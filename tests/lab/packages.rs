@@ -192,6 +192,23 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
       apt: update_cache=true
       check_mode: true
       register: updcheck
+    - name: two packages, one depending on the other
+      shell:
+        cmd: |
+          set -e
+          d=/tmp/hoist-t-dep
+          rm -rf $d && mkdir -p $d/a/DEBIAN $d/b/DEBIAN
+          printf 'Package: hoist-t-dep-a\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@e>\nDescription: a\n' > $d/a/DEBIAN/control
+          printf 'Package: hoist-t-dep-b\nVersion: 2.0\nArchitecture: all\nDepends: hoist-t-dep-a (>= 1.0)\nMaintainer: t <t@e>\nDescription: b\n' > $d/b/DEBIAN/control
+          dpkg-deb --build $d/a $d/a.deb >/dev/null; dpkg-deb --build $d/b $d/b.deb >/dev/null
+    - apt: deb=/tmp/hoist-t-dep/b.deb
+      register: dep1
+      ignore_errors: true
+    - apt: deb=/tmp/hoist-t-dep/a.deb
+    - apt: deb=/tmp/hoist-t-dep/b.deb
+      register: dep2
+    - apt: name=hoist-t-dep-* state=absent purge=true
+      register: dep3
     - assert:
         that:
           - fetch is failed
@@ -207,6 +224,11 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
           - "'Failed to fetch' in upd.msg"
           - updcheck is changed
           - updcheck.cache_updated
+          - dep1.msg == 'Dependency is not satisfiable: hoist-t-dep-a (>= 1.0)\n'
+          - dep2 is changed
+          - "'Setting up hoist-t-dep-b (2.0)' in dep2.stdout"
+          - dep3 is changed
+          - "'Removing hoist-t-dep-a' in dep3.stdout and 'Removing hoist-t-dep-b' in dep3.stdout"
 "#,
     );
     let start = std::time::Instant::now();
