@@ -192,6 +192,17 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
       apt: update_cache=true
       check_mode: true
       register: updcheck
+    - name: upgrades, autoremove and install options predicted (same as ansible-core)
+      check_mode: true
+      block:
+        - apt: upgrade=dist
+          register: u1
+        - apt: upgrade=safe force_apt_get=true
+          register: u2
+        - apt: autoremove=true
+          register: u3
+        - apt: name=cowsay install_recommends=no default_release=bookworm
+          register: u4
     - name: two packages, one depending on the other
       shell:
         cmd: |
@@ -226,6 +237,13 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
           - updcheck.cache_updated
           - dep1.msg == 'Dependency is not satisfiable: hoist-t-dep-a (>= 1.0)\n'
           - dep2 is changed
+          - u1.msg == u1.stdout
+          - "'Calculating upgrade...' in u1.stdout"
+          - "(u1 is changed) == ('0 upgraded, 0 newly installed, 0 to remove' not in u1.stdout)"
+          - "(u2 is changed) == ('0 upgraded, 0 newly installed, 0 to remove' not in u2.stdout)"
+          - "(u3 is changed) == ('The following packages will be REMOVED' in u3.stdout)"
+          - u4 is changed
+          - "'Inst cowsay' in u4.stdout"
           - "'Setting up hoist-t-dep-b (2.0)' in dep2.stdout"
           - dep3 is changed
           - "'Removing hoist-t-dep-a' in dep3.stdout and 'Removing hoist-t-dep-b' in dep3.stdout"
