@@ -270,6 +270,9 @@ fn package_dispatches_to_apt_and_refuses_other_managers() {
     - name: present, without facts (pkg_mgr gathered on the fly)
       package: name=hoist-t-apt-pkg state=present
       register: present
+    - name: apt's own options pass through
+      package: name=hoist-t-apt-pkg state=present update_cache=yes cache_valid_time=2000000000
+      register: passthrough
     - name: removal predicted
       package: name=hoist-t-apt-pkg state=absent
       check_mode: true
@@ -301,6 +304,7 @@ fn package_dispatches_to_apt_and_refuses_other_managers() {
         that:
           - present is not changed
           - present.cache_updated == false
+          - passthrough is not changed and passthrough.cache_updated == false
           - predicted is changed
           - removed is changed
           - "'Removing hoist-t-apt-pkg' in removed.stdout"
