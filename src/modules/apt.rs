@@ -420,6 +420,23 @@ fn parse_auto_installed(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// python-apt's failure text for dependencies apt cannot satisfy, from
+/// `apt-get -s install FILE` lines like `pkg : Depends: dep (>= 1) but it
+/// is not installable`.
+fn unsatisfiable_deps(out: &str) -> String {
+    let mut msg = String::new();
+    for line in out.lines() {
+        for kind in ["Depends: ", "PreDepends: "] {
+            if let Some(i) = line.find(kind) {
+                let rest = &line[i + kind.len()..];
+                let dep = rest.split(" but ").next().unwrap_or(rest).trim();
+                msg.push_str(&format!("Dependency is not satisfiable: {dep}\n"));
+            }
+        }
+    }
+    msg
+}
+
 /// A deb822 control paragraph (`dpkg --field FILE`) as a field map.
 fn parse_control(text: &str) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = HashMap::new();
@@ -1388,6 +1405,10 @@ impl<'a> AptRun<'a> {
                 .await?
             };
             if sim.rc != 0 {
+                let unsat = unsatisfiable_deps(&sim.stdout);
+                if !self.force && !unsat.is_empty() {
+                    return Err(fail(unsat));
+                }
                 if !self.force {
                     let why: Vec<&str> = sim
                         .stdout
@@ -1610,6 +1631,15 @@ mod tests {
 #[cfg(test)]
 mod parse_tests {
     use super::*;
+
+    #[test]
+    fn unsatisfiable_dependencies_read_as_python_apt() {
+        let out = "Reading package lists...\nSome packages could not be installed.\nThe following packages have unmet dependencies:\n hoist-t-dep-b : Depends: hoist-t-dep-a (>= 1.0) but it is not installable\n";
+        assert_eq!(
+            unsatisfiable_deps(out),
+            "Dependency is not satisfiable: hoist-t-dep-a (>= 1.0)\n"
+        );
+    }
 
     #[test]
     fn auto_installed_and_control_parse() {

@@ -17,6 +17,7 @@ use minijinja::value::ValueKind;
 use crate::connection::{ConnError, ConnErrorKind, Connection};
 
 pub mod apt;
+pub mod apt_repository;
 pub mod args;
 pub mod assert;
 pub mod authorized_key;
@@ -287,6 +288,7 @@ pub trait Module: Send + Sync {
 
 static MODULES: &[&dyn Module] = &[
     &apt::Apt,
+    &apt_repository::AptRepository,
     &assert::Assert,
     &authorized_key::AuthorizedKey,
     &blockinfile::BlockInFile,

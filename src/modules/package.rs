@@ -1,7 +1,7 @@
 //! `package`: the generic package module. As Ansible's action plugin does,
 //! it picks the backend from `use`, then `ansible_package_use`, then the
 //! `pkg_mgr` fact (gathering just that fact when facts were not gathered),
-//! and runs that module with the task's `name` and `state`. hoist has the
+//! and runs that module with the task's other arguments. hoist has the
 //! `apt` backend; any other package manager is refused by name.
 
 use async_trait::async_trait;
@@ -20,6 +20,35 @@ static SPEC: ModuleSpec = ModuleSpec {
         Param::new("name", ParamType::List).required(),
         Param::new("state", ParamType::Str).required(),
         Param::new("use", ParamType::Str),
+        // Ansible hands every other argument to the backend, so apt's own
+        // options work through package too (apt validates them).
+        Param::new("update_cache", ParamType::Raw).aliases(&["update-cache"]),
+        Param::new("update_cache_retries", ParamType::Raw),
+        Param::new("update_cache_retry_max_delay", ParamType::Raw),
+        Param::new("cache_valid_time", ParamType::Raw),
+        Param::new("purge", ParamType::Raw),
+        Param::new("deb", ParamType::Raw),
+        Param::new("default_release", ParamType::Raw).aliases(&["default-release"]),
+        Param::new("install_recommends", ParamType::Raw).aliases(&["install-recommends"]),
+        Param::new("force", ParamType::Raw),
+        Param::new("upgrade", ParamType::Raw),
+        Param::new("dpkg_options", ParamType::Raw),
+        Param::new("autoremove", ParamType::Raw),
+        Param::new("autoclean", ParamType::Raw),
+        Param::new("fail_on_autoremove", ParamType::Raw),
+        Param::new("policy_rc_d", ParamType::Raw),
+        Param::new("only_upgrade", ParamType::Raw),
+        Param::new("force_apt_get", ParamType::Raw),
+        Param::new("clean", ParamType::Raw),
+        Param::new("allow_unauthenticated", ParamType::Raw).aliases(&["allow-unauthenticated"]),
+        Param::new("allow_downgrade", ParamType::Raw).aliases(&[
+            "allow-downgrade",
+            "allow_downgrades",
+            "allow-downgrades",
+        ]),
+        Param::new("allow_change_held_packages", ParamType::Raw),
+        Param::new("lock_timeout", ParamType::Raw),
+        Param::new("auto_install_module_deps", ParamType::Raw),
     ],
     free_form: FreeForm::None,
     mutually_exclusive: &[],
@@ -115,9 +144,9 @@ impl Module for Package {
             )));
         };
         let mut raw = IndexMap::new();
-        for key in ["name", "state"] {
-            if let Some(v) = args.get(key) {
-                raw.insert(key.to_owned(), v.clone());
+        for p in SPEC.params.iter().filter(|p| p.name != "use") {
+            if let Some(v) = args.get(p.name) {
+                raw.insert(p.name.to_owned(), v.clone());
             }
         }
         let bargs = match Args::bind(module.spec(), &raw) {

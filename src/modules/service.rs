@@ -290,7 +290,10 @@ impl Sysv<'_> {
         let mut cmd = self.svc_cmd.clone();
         cmd.push(action.to_owned());
         cmd.extend(self.arguments.iter().cloned());
-        Ok(run(self.ctx, &detached_argv(&cmd), LANG_ENV, read_only).await?)
+        // A status query starts nothing, so it runs as it is (no temporary
+        // files, which check mode must not leave either).
+        let argv = if read_only { cmd } else { detached_argv(&cmd) };
+        Ok(run(self.ctx, &argv, LANG_ENV, read_only).await?)
     }
 }
 

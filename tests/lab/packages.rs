@@ -192,6 +192,34 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
       apt: update_cache=true
       check_mode: true
       register: updcheck
+    - name: upgrades, autoremove and install options predicted (same as ansible-core)
+      check_mode: true
+      block:
+        - apt: upgrade=dist
+          register: u1
+        - apt: upgrade=safe force_apt_get=true
+          register: u2
+        - apt: autoremove=true
+          register: u3
+        - apt: name=cowsay install_recommends=no default_release=bookworm
+          register: u4
+    - name: two packages, one depending on the other
+      shell:
+        cmd: |
+          set -e
+          d=/tmp/hoist-t-dep
+          rm -rf $d && mkdir -p $d/a/DEBIAN $d/b/DEBIAN
+          printf 'Package: hoist-t-dep-a\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@e>\nDescription: a\n' > $d/a/DEBIAN/control
+          printf 'Package: hoist-t-dep-b\nVersion: 2.0\nArchitecture: all\nDepends: hoist-t-dep-a (>= 1.0)\nMaintainer: t <t@e>\nDescription: b\n' > $d/b/DEBIAN/control
+          dpkg-deb --build $d/a $d/a.deb >/dev/null; dpkg-deb --build $d/b $d/b.deb >/dev/null
+    - apt: deb=/tmp/hoist-t-dep/b.deb
+      register: dep1
+      ignore_errors: true
+    - apt: deb=/tmp/hoist-t-dep/a.deb
+    - apt: deb=/tmp/hoist-t-dep/b.deb
+      register: dep2
+    - apt: name=hoist-t-dep-* state=absent purge=true
+      register: dep3
     - assert:
         that:
           - fetch is failed
@@ -207,6 +235,18 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
           - "'Failed to fetch' in upd.msg"
           - updcheck is changed
           - updcheck.cache_updated
+          - dep1.msg == 'Dependency is not satisfiable: hoist-t-dep-a (>= 1.0)\n'
+          - dep2 is changed
+          - u1.msg == u1.stdout
+          - "'Calculating upgrade...' in u1.stdout"
+          - "(u1 is changed) == ('0 upgraded, 0 newly installed, 0 to remove' not in u1.stdout)"
+          - "(u2 is changed) == ('0 upgraded, 0 newly installed, 0 to remove' not in u2.stdout)"
+          - "(u3 is changed) == ('The following packages will be REMOVED' in u3.stdout)"
+          - u4 is changed
+          - "'Inst cowsay' in u4.stdout"
+          - "'Setting up hoist-t-dep-b (2.0)' in dep2.stdout"
+          - dep3 is changed
+          - "'Removing hoist-t-dep-a' in dep3.stdout and 'Removing hoist-t-dep-b' in dep3.stdout"
 "#,
     );
     let start = std::time::Instant::now();
@@ -230,6 +270,9 @@ fn package_dispatches_to_apt_and_refuses_other_managers() {
     - name: present, without facts (pkg_mgr gathered on the fly)
       package: name=hoist-t-apt-pkg state=present
       register: present
+    - name: apt's own options pass through
+      package: name=hoist-t-apt-pkg state=present update_cache=yes cache_valid_time=2000000000
+      register: passthrough
     - name: removal predicted
       package: name=hoist-t-apt-pkg state=absent
       check_mode: true
@@ -261,6 +304,7 @@ fn package_dispatches_to_apt_and_refuses_other_managers() {
         that:
           - present is not changed
           - present.cache_updated == false
+          - passthrough is not changed and passthrough.cache_updated == false
           - predicted is changed
           - removed is changed
           - "'Removing hoist-t-apt-pkg' in removed.stdout"
@@ -480,4 +524,25 @@ fn systemd_module_on_a_host_without_systemd_fails_as_ansible() {
     let r = apply(&lab, p.path(), "app3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "app3")[3], 0, "{r:?}");
+}
+
+#[test]
+fn apt_repository_writes_sources_files_as_ansible() {
+    let Some(lab) = lab() else { return };
+    // Every result and file here matched ansible-playbook 2.19 on a twin host.
+    let p = project(include_str!("apt_repository.yml"));
+    let r = apply(
+        &lab,
+        p.path(),
+        "cache1",
+        &["-e", "ansible_user=deploy", "-b"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "cache1")[3], 0, "{r:?}");
+    let left = lab.ssh(
+        "cache1",
+        "root",
+        "ls /etc/apt/sources.list.d | grep -c hoist-t",
+    );
+    assert_eq!(left.stdout, "0\n", "{left:?}");
 }
