@@ -524,7 +524,7 @@ pub fn extra_var_sources(items: &[String]) -> Result<Vec<(String, VarSource)>, V
             crate::yaml::load_str(item, &format!("<extra-vars #{}>", n + 1))
         } else {
             for tok in playbook::split_args(item) {
-                match tok.split_once('=') {
+                match tok.trim_end_matches('\n').split_once('=') {
                     Some((k, v)) if playbook::is_identifier(k) => {
                         let v = v.trim_matches(|c| c == '"' || c == '\'');
                         let src = VarSource {

@@ -2366,6 +2366,19 @@ pub fn resolve_task_file(name: &str, dir: &Path, play_dir: &Path) -> Option<Path
 
 /// Splits `k=v` text as Ansible's split_args does: on whitespace outside
 /// quotes and Jinja blocks, keeping quotes in the pieces.
+/// Joins [`split_args`] tokens back as Ansible's join_args does: a space
+/// between tokens, none after a line break.
+pub fn join_args(tokens: &[String]) -> String {
+    let mut out = String::new();
+    for t in tokens {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    out.trim_end_matches('\n').to_owned()
+}
+
 pub fn split_args(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -2408,6 +2421,17 @@ pub fn split_args(s: &str) -> Vec<String> {
             None if (c == '"' || c == '\'') && depth == 0 => {
                 quote = Some(c);
                 cur.push(c);
+            }
+            // A line break ends a token and stays with it, so free-form
+            // text keeps its lines (`shell: |` scripts), as Ansible's
+            // split_args/join_args do.
+            None if c == '\n' && depth == 0 => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                if let Some(last) = out.last_mut() {
+                    last.push('\n');
+                }
             }
             None if c.is_whitespace() && depth == 0 => {
                 if !cur.is_empty() {
@@ -2532,7 +2556,7 @@ fn parse_free_form(
         FreeForm::Raw => {
             let mut raw = Vec::new();
             for tok in split_args(text) {
-                if let Some((k, v)) = tok.split_once('=')
+                if let Some((k, v)) = tok.trim_end_matches('\n').split_once('=')
                     && RAW_INLINE.contains(&k)
                     && spec.param(k).is_some()
                 {
@@ -2542,11 +2566,12 @@ fn parse_free_form(
                 raw.push(tok);
             }
             if !raw.is_empty() {
-                args.insert("_raw_params".to_owned(), Value::from(raw.join(" ")));
+                args.insert("_raw_params".to_owned(), Value::from(join_args(&raw)));
             }
         }
         FreeForm::None => {
             for tok in split_args(text) {
+                let tok = tok.trim_end_matches('\n');
                 match tok.split_once('=') {
                     // set_fact's names may be templates (`"{{ n }}=v"`).
                     Some((k, v))
@@ -3177,6 +3202,13 @@ fn parse_loop_control(node: &Node, spec: &mut LoopSpec, checker: &mut Checker) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_form_text_keeps_its_lines() {
+        let toks = split_args("echo a\necho 'b\nc' chdir=/tmp\n\necho d");
+        assert_eq!(join_args(&toks), "echo a\necho 'b\nc' chdir=/tmp\n\necho d");
+        assert_eq!(join_args(&split_args("echo   a  b\n")), "echo a b");
+    }
 
     #[test]
     fn split_args_keeps_quotes_and_jinja() {

@@ -452,3 +452,35 @@ fn getent_and_authorized_key_in_check_mode_locally() {
     );
     assert_eq!(snapshot(&p.root()), before, "check mode writes nothing");
 }
+
+/// Free-form `shell: |` text keeps its lines (it ran as one line, the
+/// newlines turned into spaces); a folded `command` stays one command line.
+/// Results as ansible-playbook's.
+#[test]
+fn free_form_scripts_keep_their_lines() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: |
+        echo a
+        echo "b  c"
+        x=1; echo $x
+      register: r
+    - command: echo one
+        two
+      register: c
+    - copy:
+        content: "{{ r.stdout_lines | to_json }} {{ c.cmd | to_json }}"
+        dest: "{{ root }}/out"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        p.read("out"),
+        r#"["a", "b  c", "1"] ["echo", "one", "two"]"#
+    );
+}
