@@ -33,12 +33,15 @@ pub mod ini_file;
 pub mod inventory_mod;
 pub mod lineinfile;
 pub mod meta;
+pub mod raw;
 pub mod replace;
+pub mod script;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod slurp;
 pub mod stat;
+pub mod tempfile;
 pub mod template;
 pub mod validate_argument_spec;
 
@@ -295,13 +298,16 @@ static MODULES: &[&dyn Module] = &[
     &inventory_mod::GroupBy,
     &lineinfile::LineInFile,
     &meta::Meta,
+    &raw::Raw,
     &replace::Replace,
+    &script::Script,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,
     &slurp::Slurp,
     &stat::Stat,
     &template::Template,
+    &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,
 ];
 

@@ -264,3 +264,50 @@ fn cron_module_with_a_cron_file() {
         "#Ansible: a $b 'c\" d\n*/10 * * * * root /bin/echo 'a $b 'c\" d'\n"
     );
 }
+
+#[test]
+fn tempfile_raw_and_script_modules() {
+    let p = Project::new();
+    p.write(
+        "files/run me.sh",
+        "#!/bin/sh\necho \"args: $1|$2\"; pwd\nexit ${3:-0}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    odd: "a $b 'c\" d"
+  tasks:
+    - tempfile: {path: "{{ root }}", prefix: "{{ odd }}.", suffix: .tmp}
+      register: t
+    - tempfile: {path: "{{ root }}", state: directory}
+      register: td
+    - raw: echo {{ odd | quote }} > {{ t.path | quote }}; echo done
+      register: r
+    - script: "'run me.sh' {{ odd | quote }} two"
+      args: {chdir: "{{ td.path }}"}
+      register: s
+    - script: "'run me.sh' x y 5"
+      register: s2
+      ignore_errors: true
+    - assert:
+        that:
+          - t.path.startswith(root ~ '/' ~ odd ~ '.') and t.path.endswith('.tmp')
+          - t.mode == '0600' and t.state == 'file' and t.changed
+          - td.mode == '0700' and td.state == 'directory'
+          - r.stdout == 'done\n' and r.rc == 0 and r.changed
+          - lookup('file', t.path) == odd
+          - s.stdout_lines == ['args:' ~ ' ' ~ odd ~ '|two', td.path]
+          - s2.rc == 5 and s2.msg == 'non-zero return code'
+"#,
+    );
+    let a = p.apply();
+    assert_eq!(a.code, 0, "{a:?}");
+    // In check mode tempfile is skipped (and so has no path), as in Ansible.
+    let d = p.diff();
+    assert!(
+        d.stdout.contains("TASK [tempfile] ****************************************************************\nskipping: [localhost]"),
+        "{d:?}"
+    );
+}

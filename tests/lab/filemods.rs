@@ -220,3 +220,40 @@ fn ini_file_over_ssh_with_become() {
         "{r:?}"
     );
 }
+
+#[test]
+fn raw_script_and_tempfile_with_become() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  vars: {ansible_user: deploy}
+  become: true
+  tasks:
+    - tempfile: {prefix: "hoist-t-tmp $x.", state: directory}
+      register: t
+    - raw: id -un; echo "$0"
+      args: {executable: /bin/bash}
+      register: r
+    - script: "who.sh 'a $b' {{ t.path | quote }}"
+      args: {chdir: "{{ t.path }}"}
+      register: s
+    - file: {path: "{{ t.path }}", state: absent}
+    - assert:
+        that:
+          - t.path.startswith('/tmp/hoist-t-tmp $x.')
+          - t.owner == 'root' and t.mode == '0700'
+          - r.stdout_lines == ['root', '/bin/bash']
+          - s.stdout_lines == ['root', 'a $b', t.path, t.path]
+"#,
+    );
+    std::fs::create_dir_all(p.path().join("files")).unwrap();
+    std::fs::write(
+        p.path().join("files/who.sh"),
+        "#!/bin/sh\nid -un\necho \"$1\"\necho \"$2\"\npwd\n",
+    )
+    .unwrap();
+    let r = hoist_on(&lab, p.path(), "web3", &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "web3")[..4], [5, 4, 0, 0], "{r:?}");
+}
