@@ -17,6 +17,7 @@ use minijinja::value::ValueKind;
 use crate::connection::{ConnError, ConnErrorKind, Connection};
 
 pub mod args;
+pub mod assemble;
 pub mod assert;
 pub mod blockinfile;
 pub mod command;
@@ -278,6 +279,7 @@ pub trait Module: Send + Sync {
 }
 
 static MODULES: &[&dyn Module] = &[
+    &assemble::Assemble,
     &assert::Assert,
     &blockinfile::BlockInFile,
     &command::Command,

@@ -311,3 +311,38 @@ fn tempfile_raw_and_script_modules() {
         "{d:?}"
     );
 }
+
+#[test]
+fn assemble_module() {
+    let p = cycle(
+        &[
+            ("files/frags/01-a", "a\n"),
+            ("files/frags/02-b", "b"),
+            ("files/frags/.hidden", "h\n"),
+            ("root/remote frags $x/10-x.conf", "x\n"),
+            ("root/remote frags $x/20-y.conf", "y\n"),
+            ("root/remote frags $x/30-z.bak", "z\n"),
+        ],
+        r#"    - assemble:
+        src: frags
+        dest: "{{ root }}/{{ odd }}.local"
+        remote_src: false
+        ignore_hidden: true
+        delimiter: '# \x2d\x2d'
+    - assemble:
+        src: "{{ root }}/remote frags $x"
+        dest: "{{ root }}/remote.conf"
+        regexp: '\.conf$'
+        mode: '0640'
+      register: r
+    - assert:
+        that:
+          - r.msg == 'OK'
+          - r.mode == '0640'
+      when: not ansible_check_mode
+"#,
+        "+# --",
+    );
+    assert_eq!(p.read("a $b 'c\" d.local"), "a\n# --\nb");
+    assert_eq!(p.read("remote.conf"), "x\ny\n");
+}
