@@ -42,6 +42,7 @@ pub mod setup;
 pub mod shell;
 pub mod slurp;
 pub mod stat;
+pub mod sysctl;
 pub mod tempfile;
 pub mod template;
 pub mod validate_argument_spec;
@@ -308,13 +309,17 @@ static MODULES: &[&dyn Module] = &[
     &shell::Shell,
     &slurp::Slurp,
     &stat::Stat,
+    &sysctl::Sysctl,
     &template::Template,
     &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,
 ];
 
 /// Modules from collections other than ansible.builtin, by full name.
-static COLLECTION_MODULES: &[(&str, &str)] = &[("community.general.ini_file", "ini_file")];
+static COLLECTION_MODULES: &[(&str, &str)] = &[
+    ("community.general.ini_file", "ini_file"),
+    ("ansible.posix.sysctl", "sysctl"),
+];
 
 /// Every module hoist knows.
 pub fn registry() -> &'static [&'static dyn Module] {

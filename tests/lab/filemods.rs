@@ -257,3 +257,40 @@ fn raw_script_and_tempfile_with_become() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[..4], [5, 4, 0, 0], "{r:?}");
 }
+
+#[test]
+fn sysctl_sets_the_file_and_the_live_value_in_the_hosts_namespace() {
+    let Some(lab) = lab() else { return };
+    // net.* keys live in the host's network namespace; restored below.
+    let p = project(
+        r##"- hosts: all
+  gather_facts: false
+  vars:
+    f: "/tmp/hoist-t-sysctl/s $x 'q\".conf"
+  tasks:
+    - file: {path: /tmp/hoist-t-sysctl, state: directory}
+    - copy: {dest: "{{ f }}", content: "# keep\nnet.ipv4.tcp_keepalive_intvl = 75\n", force: false}
+    - ansible.posix.sysctl:
+        name: net.ipv4.tcp_keepalive_probes
+        value: "7"
+        sysctl_file: "{{ f }}"
+        sysctl_set: true
+"##,
+    );
+    let host = "db3";
+    let first = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(recap(&first, host)[1], 3, "{first:?}");
+    let second = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(recap(&second, host)[1], 0, "{second:?}");
+    let r = lab.ssh(
+        host,
+        "root",
+        "sysctl -n net.ipv4.tcp_keepalive_probes; cat /tmp/hoist-t-sysctl/*.conf; \
+         sysctl -w net.ipv4.tcp_keepalive_probes=9 >/dev/null; rm -rf /tmp/hoist-t-sysctl",
+    );
+    assert_eq!(
+        r.stdout, "7\n# keep\nnet.ipv4.tcp_keepalive_intvl=75\nnet.ipv4.tcp_keepalive_probes=7\n",
+        "{r:?}"
+    );
+}
