@@ -32,6 +32,7 @@ pub mod include;
 pub mod include_vars;
 pub mod ini_file;
 pub mod inventory_mod;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod meta;
 pub mod raw;
@@ -299,6 +300,7 @@ static MODULES: &[&dyn Module] = &[
     &ini_file::IniFile,
     &inventory_mod::AddHost,
     &inventory_mod::GroupBy,
+    &known_hosts::KnownHostsModule,
     &lineinfile::LineInFile,
     &meta::Meta,
     &raw::Raw,

@@ -147,7 +147,19 @@ impl Module for Script {
             };
             let mut req = ExecRequest::argv(["/bin/sh", "-c", line.as_str()]);
             req.chdir = chdir.clone();
-            Ok::<_, ModuleError>(conn.exec(&req).await?)
+            // A just-written executable can be briefly "busy" when another
+            // process forked while its file was open: try again then.
+            let mut tries = 0;
+            loop {
+                let r = conn.exec(&req).await?;
+                tries += 1;
+                let busy =
+                    r.rc == 126 && String::from_utf8_lossy(&r.stderr).contains("Text file busy");
+                if !busy || tries >= 5 {
+                    return Ok::<_, ModuleError>(r);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+            }
         }
         .await;
         let _ = conn.remove(&tmpdir, true).await;

@@ -346,3 +346,46 @@ fn assemble_module() {
     assert_eq!(p.read("a $b 'c\" d.local"), "a\n# --\nb");
     assert_eq!(p.read("remote.conf"), "x\ny\n");
 }
+
+#[test]
+fn known_hosts_module() {
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    let p = cycle(
+        &[("root/kh", "old.example.com ssh-rsa AAAAB3Nza\n")],
+        &format!(
+            r#"    - known_hosts:
+        name: git.example.com
+        key: "git.example.com {key}"
+        path: "{{{{ root }}}}/kh"
+      register: k
+    - assert:
+        that:
+          # add_path_info replaces state with the file's, as in Ansible.
+          - ansible_check_mode or (k.name == 'git.example.com' and k.state == 'file')
+          - "'git.example.com {key}\n' in k.diff.after"
+    - known_hosts:
+        name: hashed.example.com
+        key: "hashed.example.com {key}"
+        path: "{{{{ root }}}}/kh"
+        hash_host: true
+    - known_hosts:
+        name: old.example.com
+        path: "{{{{ root }}}}/kh"
+        state: absent
+"#
+        ),
+        "+git.example.com ssh-ed25519",
+    );
+    let text = p.read("kh");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], format!("git.example.com {key}"));
+    assert!(
+        lines[1].starts_with("|1|") && lines[1].ends_with(key),
+        "{text}"
+    );
+    assert_eq!(
+        p.read("kh.old"),
+        format!("old.example.com ssh-rsa AAAAB3Nza\n{}\n", lines.join("\n"))
+    );
+}

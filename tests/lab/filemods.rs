@@ -294,3 +294,33 @@ fn sysctl_sets_the_file_and_the_live_value_in_the_hosts_namespace() {
         "{r:?}"
     );
 }
+
+#[test]
+fn known_hosts_in_the_login_users_home() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  vars: {ansible_user: deploy}
+  tasks:
+    - file: {path: ~/.ssh, state: directory, mode: '0700'}
+    - known_hosts:
+        name: hoist-t-kh.example.com
+        key: "hoist-t-kh.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+        path: ~/.ssh/hoist-t-known_hosts
+        hash_host: true
+"#,
+    );
+    let host = "web2";
+    let first = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let second = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(recap(&second, host)[1], 0, "{second:?}");
+    let r = lab.ssh(
+        host,
+        "deploy",
+        "ssh-keygen -F hoist-t-kh.example.com -f ~/.ssh/hoist-t-known_hosts | grep -c ssh-ed25519; \
+         stat -c %U ~/.ssh/hoist-t-known_hosts; rm -f ~/.ssh/hoist-t-known_hosts",
+    );
+    assert_eq!(r.stdout, "1\ndeploy\n", "{r:?}");
+}
