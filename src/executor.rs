@@ -212,6 +212,7 @@ const PREDICTABLE_MODULES: &[&str] = &[
     "blockinfile",
     "replace",
     "ini_file",
+    "assemble",
 ];
 
 /// What a single run of a task (or one loop item) produced.

@@ -435,6 +435,17 @@ fn parse_hosts(field: &str) -> Result<Hosts, String> {
     Ok(Hosts::Patterns(patterns))
 }
 
+/// Whether a known_hosts host field (patterns or `|1|` hash) names `name`,
+/// as `ssh-keygen -F name` decides; `false` for a malformed field.
+pub fn host_field_matches(field: &str, name: &str) -> bool {
+    parse_hosts(field).is_ok_and(|h| h.matches(name))
+}
+
+/// A fresh `|1|salt|hash` host field for `name`.
+pub fn hashed_host_field(name: &str) -> Result<String, String> {
+    hash_name(name)
+}
+
 /// HMAC-SHA1 (RFC 2104) with SHA-1's 64-byte block.
 fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
     let mut block = [0u8; 64];

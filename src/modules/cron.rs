@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use minijinja::Value;
 
-use super::command::expand_path;
+use super::command::{expand_path, py_splitlines};
 use super::{
     Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
     Param, ParamType,
@@ -47,30 +47,6 @@ static SPEC: ModuleSpec = ModuleSpec {
 };
 
 const MARK: &str = "#Ansible: ";
-
-/// Python's `str.splitlines()`.
-pub(crate) fn py_splitlines(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push(std::mem::take(&mut cur));
-            }
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
-            | '\u{2029}' => out.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
 
 /// A crontab's lines, edited as Ansible's `CronTab` class does.
 #[derive(Clone, Debug, Default)]

@@ -19,6 +19,7 @@ use crate::connection::{ConnError, ConnErrorKind, Connection};
 pub mod apt;
 pub mod apt_repository;
 pub mod args;
+pub mod assemble;
 pub mod assert;
 pub mod authorized_key;
 pub mod blockinfile;
@@ -37,18 +38,23 @@ pub mod include;
 pub mod include_vars;
 pub mod ini_file;
 pub mod inventory_mod;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod meta;
 pub mod package;
 pub mod pause;
+pub mod raw;
 pub mod replace;
+pub mod script;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod slurp;
 pub mod stat;
+pub mod sysctl;
 pub mod sysexec;
+pub mod tempfile;
 pub mod template;
 pub mod user;
 pub mod validate_argument_spec;
@@ -289,6 +295,7 @@ pub trait Module: Send + Sync {
 static MODULES: &[&dyn Module] = &[
     &apt::Apt,
     &apt_repository::AptRepository,
+    &assemble::Assemble,
     &assert::Assert,
     &authorized_key::AuthorizedKey,
     &blockinfile::BlockInFile,
@@ -311,6 +318,7 @@ static MODULES: &[&dyn Module] = &[
     &ini_file::IniFile,
     &inventory_mod::AddHost,
     &inventory_mod::GroupBy,
+    &known_hosts::KnownHostsModule,
     &lineinfile::LineInFile,
     &meta::Meta,
     &pause::Pause,
@@ -318,20 +326,27 @@ static MODULES: &[&dyn Module] = &[
     &service::Service,
     &service::Systemd,
     &service::SystemdService,
+    &raw::Raw,
     &replace::Replace,
+    &script::Script,
     &set_fact::SetFact,
     &setup::Setup,
     &shell::Shell,
     &slurp::Slurp,
     &stat::Stat,
+    &sysctl::Sysctl,
     &template::Template,
     &user::User,
+    &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,
     &wait_for::WaitFor,
 ];
 
 /// Modules from collections other than ansible.builtin, by full name.
-static COLLECTION_MODULES: &[(&str, &str)] = &[("community.general.ini_file", "ini_file")];
+static COLLECTION_MODULES: &[(&str, &str)] = &[
+    ("community.general.ini_file", "ini_file"),
+    ("ansible.posix.sysctl", "sysctl"),
+];
 
 /// Every module hoist knows.
 pub fn registry() -> &'static [&'static dyn Module] {

@@ -264,3 +264,128 @@ fn cron_module_with_a_cron_file() {
         "#Ansible: a $b 'c\" d\n*/10 * * * * root /bin/echo 'a $b 'c\" d'\n"
     );
 }
+
+#[test]
+fn tempfile_raw_and_script_modules() {
+    let p = Project::new();
+    p.write(
+        "files/run me.sh",
+        "#!/bin/sh\necho \"args: $1|$2\"; pwd\nexit ${3:-0}\n",
+    );
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    odd: "a $b 'c\" d"
+  tasks:
+    - tempfile: {path: "{{ root }}", prefix: "{{ odd }}.", suffix: .tmp}
+      register: t
+    - tempfile: {path: "{{ root }}", state: directory}
+      register: td
+    - raw: echo {{ odd | quote }} > {{ t.path | quote }}; echo done
+      register: r
+    - script: "'run me.sh' {{ odd | quote }} two"
+      args: {chdir: "{{ td.path }}"}
+      register: s
+    - script: "'run me.sh' x y 5"
+      register: s2
+      ignore_errors: true
+    - assert:
+        that:
+          - t.path.startswith(root ~ '/' ~ odd ~ '.') and t.path.endswith('.tmp')
+          - t.mode == '0600' and t.state == 'file' and t.changed
+          - td.mode == '0700' and td.state == 'directory'
+          - r.stdout == 'done\n' and r.rc == 0 and r.changed
+          - lookup('file', t.path) == odd
+          - s.stdout_lines == ['args:' ~ ' ' ~ odd ~ '|two', td.path]
+          - s2.rc == 5 and s2.msg == 'non-zero return code'
+"#,
+    );
+    let a = p.apply();
+    assert_eq!(a.code, 0, "{a:?}");
+    // In check mode tempfile is skipped (and so has no path), as in Ansible.
+    let d = p.diff();
+    assert!(
+        d.stdout.contains("TASK [tempfile] ****************************************************************\nskipping: [localhost]"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn assemble_module() {
+    let p = cycle(
+        &[
+            ("files/frags/01-a", "a\n"),
+            ("files/frags/02-b", "b"),
+            ("files/frags/.hidden", "h\n"),
+            ("root/remote frags $x/10-x.conf", "x\n"),
+            ("root/remote frags $x/20-y.conf", "y\n"),
+            ("root/remote frags $x/30-z.bak", "z\n"),
+        ],
+        r#"    - assemble:
+        src: frags
+        dest: "{{ root }}/{{ odd }}.local"
+        remote_src: false
+        ignore_hidden: true
+        delimiter: '# \x2d\x2d'
+    - assemble:
+        src: "{{ root }}/remote frags $x"
+        dest: "{{ root }}/remote.conf"
+        regexp: '\.conf$'
+        mode: '0640'
+      register: r
+    - assert:
+        that:
+          - r.msg == 'OK'
+          - r.mode == '0640'
+      when: not ansible_check_mode
+"#,
+        "+# --",
+    );
+    assert_eq!(p.read("a $b 'c\" d.local"), "a\n# --\nb");
+    assert_eq!(p.read("remote.conf"), "x\ny\n");
+}
+
+#[test]
+fn known_hosts_module() {
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    let p = cycle(
+        &[("root/kh", "old.example.com ssh-rsa AAAAB3Nza\n")],
+        &format!(
+            r#"    - known_hosts:
+        name: git.example.com
+        key: "git.example.com {key}"
+        path: "{{{{ root }}}}/kh"
+      register: k
+    - assert:
+        that:
+          # add_path_info replaces state with the file's, as in Ansible.
+          - ansible_check_mode or (k.name == 'git.example.com' and k.state == 'file')
+          - "'git.example.com {key}\n' in k.diff.after"
+    - known_hosts:
+        name: hashed.example.com
+        key: "hashed.example.com {key}"
+        path: "{{{{ root }}}}/kh"
+        hash_host: true
+    - known_hosts:
+        name: old.example.com
+        path: "{{{{ root }}}}/kh"
+        state: absent
+"#
+        ),
+        "+git.example.com ssh-ed25519",
+    );
+    let text = p.read("kh");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], format!("git.example.com {key}"));
+    assert!(
+        lines[1].starts_with("|1|") && lines[1].ends_with(key),
+        "{text}"
+    );
+    assert_eq!(
+        p.read("kh.old"),
+        format!("old.example.com ssh-rsa AAAAB3Nza\n{}\n", lines.join("\n"))
+    );
+}

@@ -220,3 +220,107 @@ fn ini_file_over_ssh_with_become() {
         "{r:?}"
     );
 }
+
+#[test]
+fn raw_script_and_tempfile_with_become() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  vars: {ansible_user: deploy}
+  become: true
+  tasks:
+    - tempfile: {prefix: "hoist-t-tmp $x.", state: directory}
+      register: t
+    - raw: id -un; echo "$0"
+      args: {executable: /bin/bash}
+      register: r
+    - script: "who.sh 'a $b' {{ t.path | quote }}"
+      args: {chdir: "{{ t.path }}"}
+      register: s
+    - file: {path: "{{ t.path }}", state: absent}
+    - assert:
+        that:
+          - t.path.startswith('/tmp/hoist-t-tmp $x.')
+          - t.owner == 'root' and t.mode == '0700'
+          - r.stdout_lines == ['root', '/bin/bash']
+          - s.stdout_lines == ['root', 'a $b', t.path, t.path]
+"#,
+    );
+    std::fs::create_dir_all(p.path().join("files")).unwrap();
+    std::fs::write(
+        p.path().join("files/who.sh"),
+        "#!/bin/sh\nid -un\necho \"$1\"\necho \"$2\"\npwd\n",
+    )
+    .unwrap();
+    let r = hoist_on(&lab, p.path(), "web3", &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "web3")[..4], [5, 4, 0, 0], "{r:?}");
+}
+
+#[test]
+fn sysctl_sets_the_file_and_the_live_value_in_the_hosts_namespace() {
+    let Some(lab) = lab() else { return };
+    // net.* keys live in the host's network namespace; restored below.
+    let p = project(
+        r##"- hosts: all
+  gather_facts: false
+  vars:
+    f: "/tmp/hoist-t-sysctl/s $x 'q\".conf"
+  tasks:
+    - file: {path: /tmp/hoist-t-sysctl, state: directory}
+    - copy: {dest: "{{ f }}", content: "# keep\nnet.ipv4.tcp_keepalive_intvl = 75\n", force: false}
+    - ansible.posix.sysctl:
+        name: net.ipv4.tcp_keepalive_probes
+        value: "7"
+        sysctl_file: "{{ f }}"
+        sysctl_set: true
+"##,
+    );
+    let host = "db3";
+    let first = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(recap(&first, host)[1], 3, "{first:?}");
+    let second = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(recap(&second, host)[1], 0, "{second:?}");
+    let r = lab.ssh(
+        host,
+        "root",
+        "sysctl -n net.ipv4.tcp_keepalive_probes; cat /tmp/hoist-t-sysctl/*.conf; \
+         sysctl -w net.ipv4.tcp_keepalive_probes=9 >/dev/null; rm -rf /tmp/hoist-t-sysctl",
+    );
+    assert_eq!(
+        r.stdout, "7\n# keep\nnet.ipv4.tcp_keepalive_intvl=75\nnet.ipv4.tcp_keepalive_probes=7\n",
+        "{r:?}"
+    );
+}
+
+#[test]
+fn known_hosts_in_the_login_users_home() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  vars: {ansible_user: deploy}
+  tasks:
+    - file: {path: ~/.ssh, state: directory, mode: '0700'}
+    - known_hosts:
+        name: hoist-t-kh.example.com
+        key: "hoist-t-kh.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+        path: ~/.ssh/hoist-t-known_hosts
+        hash_host: true
+"#,
+    );
+    let host = "web2";
+    let first = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let second = hoist_on(&lab, p.path(), host, &[]);
+    assert_eq!(recap(&second, host)[1], 0, "{second:?}");
+    let r = lab.ssh(
+        host,
+        "deploy",
+        "ssh-keygen -F hoist-t-kh.example.com -f ~/.ssh/hoist-t-known_hosts | grep -c ssh-ed25519; \
+         stat -c %U ~/.ssh/hoist-t-known_hosts; rm -f ~/.ssh/hoist-t-known_hosts",
+    );
+    assert_eq!(r.stdout, "1\ndeploy\n", "{r:?}");
+}
