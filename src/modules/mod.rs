@@ -346,6 +346,7 @@ static MODULES: &[&dyn Module] = &[
 static COLLECTION_MODULES: &[(&str, &str)] = &[
     ("community.general.ini_file", "ini_file"),
     ("ansible.posix.sysctl", "sysctl"),
+    ("ansible.posix.authorized_key", "authorized_key"),
 ];
 
 /// Every module hoist knows.
@@ -353,18 +354,8 @@ pub fn registry() -> &'static [&'static dyn Module] {
     MODULES
 }
 
-/// Modules of the ansible.posix collection hoist has (also callable by
-/// their `ansible.posix.` name).
-const POSIX_MODULES: &[&str] = &["authorized_key"];
-
 /// Finds a module by short name or by `ansible.builtin.`/`ansible.legacy.` name.
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
-    if let Some(short) = name.strip_prefix("ansible.posix.") {
-        return POSIX_MODULES
-            .contains(&short)
-            .then(|| lookup(short))
-            .flatten();
-    }
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
@@ -385,11 +376,7 @@ pub fn all_names() -> Vec<String> {
         .iter()
         .flat_map(|m| {
             let n = m.spec().name;
-            let mut names = vec![n.to_owned(), format!("ansible.builtin.{n}")];
-            if POSIX_MODULES.contains(&n) {
-                names.push(format!("ansible.posix.{n}"));
-            }
-            names
+            [n.to_owned(), format!("ansible.builtin.{n}")]
         })
         .chain(
             COLLECTION_MODULES
