@@ -249,27 +249,13 @@ async fn run_validate(ctx: &ModuleCtx<'_>, validate: &str, path: &str, data: &[u
         .await
         .map_err(|e| fail(e.msg))?;
     if out.rc != 0 {
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let lines = |t: &str| {
-            Value::from(
-                super::command::py_splitlines(t)
-                    .into_iter()
-                    .map(Value::from)
-                    .collect::<Vec<_>>(),
-            )
-        };
-        return Err(fail_with(
-            "failed to validate",
-            &[
-                ("checksum", Value::from(sha1_hex(data))),
-                ("exit_status", Value::from(out.rc)),
-                ("stdout", Value::from(stdout.as_str())),
-                ("stderr", Value::from(stderr.as_str())),
-                ("stdout_lines", lines(&stdout)),
-                ("stderr_lines", lines(&stderr)),
-            ],
-        ));
+        let mut failure = Outcome::failure("failed to validate");
+        failure.set("checksum", sha1_hex(data));
+        failure.set("exit_status", out.rc);
+        failure.set("stdout", String::from_utf8_lossy(&out.stdout).into_owned());
+        failure.set("stderr", String::from_utf8_lossy(&out.stderr).into_owned());
+        super::command::add_lines(&mut failure);
+        return Err(super::file::Stop::Fail(Box::new(failure)));
     }
     Ok(())
 }

@@ -334,19 +334,26 @@ impl Templar {
     /// Whether `name` is set inside the template `source` (a loop
     /// variable, a `{% set %}`) rather than looked up in the variables.
     fn is_local(&self, name: &str, source: &str) -> bool {
-        let expr = single_expression(source)
-            .or_else(|| (!source.contains("{{") && !source.contains("{%")).then(|| source.trim()));
-        let globals = match expr {
-            Some(e) => self
-                .env
-                .compile_expression(e)
-                .map(|x| x.undeclared_variables(false)),
-            None => self
-                .env
-                .template_from_str(source)
-                .map(|t| t.undeclared_variables(false)),
-        };
-        globals.is_ok_and(|g| !g.contains(name))
+        self.undeclared(source, false)
+            .is_some_and(|g| !g.contains(name))
+    }
+
+    /// The variables `source` (one expression, a bare expression or a
+    /// template) looks up, with dotted paths when `nested`; `None` when it
+    /// does not compile.
+    fn undeclared(&self, source: &str, nested: bool) -> Option<HashSet<String>> {
+        if let Some(Ok(expr)) = single_expression(source).map(|e| self.env.compile_expression(e)) {
+            return Some(expr.undeclared_variables(nested));
+        }
+        if !source.contains("{{")
+            && let Ok(expr) = self.env.compile_expression(source.trim())
+        {
+            return Some(expr.undeclared_variables(nested));
+        }
+        self.env
+            .template_from_str(source)
+            .ok()
+            .map(|t| t.undeclared_variables(nested))
     }
 
     /// Names the first undefined variable a template refers to, in
@@ -358,17 +365,7 @@ impl Templar {
         {
             return inner;
         }
-        let names: HashSet<String> =
-            match single_expression(source).map(|e| self.env.compile_expression(e)) {
-                Some(Ok(expr)) => expr.undeclared_variables(true),
-                _ => match self.env.compile_expression(source.trim()) {
-                    Ok(expr) if !source.contains("{{") => expr.undeclared_variables(true),
-                    _ => match self.env.template_from_str(source) {
-                        Ok(t) => t.undeclared_variables(true),
-                        Err(_) => HashSet::new(),
-                    },
-                },
-            };
+        let names: HashSet<String> = self.undeclared(source, true).unwrap_or_default();
         let globals: HashSet<&str> = names
             .iter()
             .map(|n| n.split('.').next().unwrap_or(n))

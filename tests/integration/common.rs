@@ -182,3 +182,31 @@ pub fn snapshot(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Writes `playbook` as the project's `site.yml` and runs the idempotency
+/// cycle on localhost: `diff` shows `expect_hunk` and writes nothing, the
+/// first apply changes, the second changes nothing, `diff` after exits 0.
+pub fn idempotency_cycle(p: Project, playbook: &str, expect_hunk: &str) -> Project {
+    p.write("site.yml", playbook);
+    let before = snapshot(&p.root());
+    let d = p.diff();
+    assert_eq!(d.code, 2, "diff before: {d:?}");
+    assert!(
+        d.stdout.contains(expect_hunk),
+        "diff shows {expect_hunk:?}: {d:?}"
+    );
+    assert_eq!(snapshot(&p.root()), before, "diff must not write");
+    let a = p.apply();
+    assert_eq!(a.code, 0, "first apply: {a:?}");
+    assert!(recap(&a, "localhost")[1] > 0, "first apply changes: {a:?}");
+    let b = p.apply();
+    assert_eq!(b.code, 0, "second apply: {b:?}");
+    assert_eq!(
+        recap(&b, "localhost")[1],
+        0,
+        "second apply changes nothing: {b:?}"
+    );
+    let d2 = p.diff();
+    assert_eq!(d2.code, 0, "diff after: {d2:?}");
+    p
+}

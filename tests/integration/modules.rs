@@ -2,7 +2,7 @@
 //! changes, the second changes nothing, `diff` before shows the change and
 //! writes nothing, `diff` after exits 0.
 
-use crate::common::{Project, recap, snapshot};
+use crate::common::{Project, idempotency_cycle, recap, snapshot};
 
 /// Runs the whole idempotency cycle for a task list and returns the project.
 fn cycle(tasks: &str, expect_hunk: &str) -> Project {
@@ -12,33 +12,13 @@ fn cycle(tasks: &str, expect_hunk: &str) -> Project {
         "name={{ name }}\n{% for i in range(3) %}\nline {{ i }}\n{% endfor %}\n",
     );
     p.write("files/src.txt", "from files\n");
-    p.write(
-        "site.yml",
+    idempotency_cycle(
+        p,
         &format!(
             "- hosts: localhost\n  gather_facts: false\n  vars:\n    name: hoist\n  tasks:\n{tasks}"
         ),
-    );
-    let before = snapshot(&p.root());
-    let d = p.diff();
-    assert_eq!(d.code, 2, "diff before: {d:?}");
-    assert!(
-        d.stdout.contains(expect_hunk),
-        "diff shows {expect_hunk:?}: {d:?}"
-    );
-    assert_eq!(snapshot(&p.root()), before, "diff must not write");
-    let a = p.apply();
-    assert_eq!(a.code, 0, "first apply: {a:?}");
-    assert!(recap(&a, "localhost")[1] > 0, "first apply changes: {a:?}");
-    let b = p.apply();
-    assert_eq!(b.code, 0, "second apply: {b:?}");
-    assert_eq!(
-        recap(&b, "localhost")[1],
-        0,
-        "second apply changes nothing: {b:?}"
-    );
-    let d2 = p.diff();
-    assert_eq!(d2.code, 0, "diff after: {d2:?}");
-    p
+        expect_hunk,
+    )
 }
 
 fn mode(p: &std::path::Path) -> u32 {
