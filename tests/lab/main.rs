@@ -10,5 +10,6 @@ mod conformance;
 mod conformance_cases;
 mod filemods;
 mod packages;
+mod site;
 mod ssh;
 mod waits;

@@ -1,0 +1,189 @@
+//! The reference site (`playbooks/site.yml` and `roles/`) end to end: hoist
+//! applies it through the gateway to a dozen lab hosts, a second run and
+//! `hoist diff` find nothing to change, and ansible-playbook applied to an
+//! identical lab leaves the same files, accounts, kernel settings and
+//! services on one host of each type, after the same per-host results.
+//!
+//! The site needs labs of its own (its groups are lb, web, db and cache),
+//! so this test brings up two and takes them down.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{Run, lab, recap, run};
+
+const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
+
+/// The hosts compared between the two labs: one of each type.
+const COMPARED: &[&str] = &["gateway", "lb1", "web1", "db1", "cache1"];
+
+/// Every host of the site lab.
+const ALL: &[&str] = &[
+    "gateway", "lb1", "lb2", "lb3", "web1", "web2", "web3", "db1", "db2", "db3", "cache1",
+    "cache2", "cache3",
+];
+
+/// A lab of its own, taken down when dropped (also when the test fails).
+struct SiteLab {
+    dir: PathBuf,
+}
+
+impl SiteLab {
+    fn up(dir: PathBuf) -> SiteLab {
+        let mut c = Command::new(HOIST);
+        c.args(["lab", "up", "12", "--groups", "lb,web,db,cache", "--dir"])
+            .arg(&dir);
+        let r = run(c);
+        assert_eq!(r.code, 0, "lab up: {r:?}");
+        SiteLab { dir }
+    }
+
+    fn inventory(&self) -> PathBuf {
+        self.dir.join("inventory.ini")
+    }
+
+    /// Runs a shell script inside a host's namespaces.
+    fn exec(&self, host: &str, script: &str) -> Run {
+        let mut c = Command::new(HOIST);
+        c.args(["lab", "exec", host, "--dir"])
+            .arg(&self.dir)
+            .args(["--", "sh", "-c", script]);
+        run(c)
+    }
+
+    /// The lab's network number (the third octet of its addresses).
+    fn net(&self) -> String {
+        let text = std::fs::read_to_string(self.inventory()).expect("lab inventory");
+        let addr = text
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("ansible_host=198.18."))
+            .expect("gateway address in the lab inventory");
+        addr.split('.').next().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for SiteLab {
+    fn drop(&mut self) {
+        let _ = Command::new(HOIST)
+            .args(["lab", "down", "--dir"])
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the site manages on a host, in a form two labs can be compared by:
+/// paths with type, mode, owner, group, size and link target; the text of
+/// text files and the digest of others;
+/// accounts; live kernel settings; services and their rc links.
+const SNAPSHOT: &str = r#"
+paths="/etc/motd /etc/sudoers.d/50-ops /etc/sysctl.d/60-site.conf /etc/sysctl.d/61-cache.conf
+/etc/cron.d /var/log/site /home/deploy /home/alice /etc/ssh/sshd_config.d/50-site.conf
+/srv/artifacts /etc/init.d/artifacts /etc/init.d/shop /etc/haproxy /srv/shop
+/etc/postgresql-site /var/backups/shop /etc/redis-site.conf"
+for p in $paths; do
+  [ -e "$p" ] || continue
+  find "$p" \( -type d -printf '%p %y %m %u %g %l\n' \) -o -printf '%p %y %m %u %g %s %l\n'
+done | sort
+for p in $paths; do
+  [ -e "$p" ] && find "$p" -type f
+done | sort | while read -r f; do
+  if grep -Iq . "$f" || [ ! -s "$f" ]; then
+    echo "--- $f"; cat "$f"
+  else
+    sha256sum "$f"
+  fi
+done
+find /srv/shop/releases/shop-1.2.0 -printf '%p mtime %TY-%Tm-%Td %TH:%TM\n' 2>/dev/null | sort
+getent passwd deploy alice shop
+getent group ops shop sudo
+for u in deploy alice shop; do getent shadow "$u" | cut -d: -f1,2,4-; done
+sysctl -n net.core.somaxconn net.ipv4.tcp_fin_timeout net.ipv4.tcp_tw_reuse \
+  net.ipv4.tcp_keepalive_time net.ipv4.tcp_max_syn_backlog
+ls /etc/rc2.d | grep -E 'shop|artifacts'
+for s in shop artifacts; do
+  [ -x /etc/init.d/$s ] && { /etc/init.d/$s status; echo "$s status $?"; }
+done
+true
+"#;
+
+fn snapshot(lab: &SiteLab, host: &str) -> String {
+    let r = lab.exec(host, SNAPSHOT);
+    assert_eq!(r.code, 0, "snapshot of {host}: {r:?}");
+    // The labs differ only in their network number.
+    let net = lab.net();
+    r.stdout
+        .replace(&format!("198.18.{net}."), "198.18.N.")
+        .replace(&format!("198.19.{net}."), "198.19.N.")
+}
+
+fn hoist_apply(lab: &SiteLab, extra: &[&str]) -> Run {
+    let mut c = Command::new(HOIST);
+    c.current_dir(repo())
+        .args(["apply", "playbooks/site.yml", "-i"])
+        .arg(lab.inventory())
+        .args(extra);
+    run(c)
+}
+
+#[test]
+fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
+    let Some(_shared) = lab() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ours = SiteLab::up(tmp.path().join("hoist-site"));
+
+    let first = hoist_apply(&ours, &[]);
+    assert_eq!(first.code, 0, "first apply: {first:?}");
+    for host in ALL {
+        let [ok, changed, unreachable, failed, ..] = recap(&first, host);
+        assert!(ok > 0 && changed > 0, "{host} did work: {first:?}");
+        assert_eq!((unreachable, failed), (0, 0), "{host}: {first:?}");
+    }
+
+    let second = hoist_apply(&ours, &[]);
+    assert_eq!(second.code, 0, "second apply: {second:?}");
+    for host in ALL {
+        assert_eq!(recap(&second, host)[1], 0, "{host} changed again: {second:?}");
+    }
+    let mut c = Command::new(HOIST);
+    c.current_dir(repo())
+        .args(["diff", "playbooks/site.yml", "-i"])
+        .arg(ours.inventory());
+    let diff = run(c);
+    assert_eq!(diff.code, 0, "diff after converging: {diff:?}");
+
+    // The same site with ansible-playbook on an identical lab, for one host
+    // of each type (the limit keeps every group whole, so templates that
+    // list a group's hosts render alike).
+    let theirs = SiteLab::up(tmp.path().join("ansible-site"));
+    let mut c = Command::new("ansible-playbook");
+    c.current_dir(repo())
+        .args(["playbooks/site.yml", "-i"])
+        .arg(theirs.inventory())
+        .args(["-l", &COMPARED.join(",")])
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_HOME", tmp.path().join(".ansible-home"))
+        .env("ANSIBLE_LOCAL_TEMP", tmp.path().join(".ansible-tmp"));
+    let reference = run(c);
+    assert_eq!(reference.code, 0, "ansible-playbook: {reference:?}");
+
+    for host in COMPARED {
+        assert_eq!(
+            recap(&first, host),
+            recap(&reference, host),
+            "{host}: per-host results differ\n--- hoist\n{first:?}\n--- ansible-playbook\n{reference:?}"
+        );
+        let (a, b) = (snapshot(&ours, host), snapshot(&theirs, host));
+        assert!(a.contains("/srv") || a.contains("/etc/motd"), "{host}: {a}");
+        if a != b {
+            let diff = similar::TextDiff::from_lines(&b, &a)
+                .unified_diff()
+                .header("ansible-playbook", "hoist")
+                .to_string();
+            panic!("{host}: the hosts differ\n{diff}");
+        }
+    }
+}
