@@ -44,6 +44,7 @@ pub mod meta;
 pub mod package;
 pub mod pause;
 pub mod raw;
+pub mod reboot;
 pub mod replace;
 pub mod script;
 pub mod service;
@@ -59,6 +60,7 @@ pub mod template;
 pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
+pub mod wait_for_connection;
 
 pub use args::Args;
 
@@ -327,6 +329,7 @@ static MODULES: &[&dyn Module] = &[
     &service::Systemd,
     &service::SystemdService,
     &raw::Raw,
+    &reboot::Reboot,
     &replace::Replace,
     &script::Script,
     &set_fact::SetFact,
@@ -340,6 +343,7 @@ static MODULES: &[&dyn Module] = &[
     &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,
     &wait_for::WaitFor,
+    &wait_for_connection::WaitForConnection,
 ];
 
 /// Modules from collections other than ansible.builtin, by full name.
