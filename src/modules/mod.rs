@@ -27,6 +27,7 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod debug;
+pub mod dnf;
 pub mod fail;
 pub mod fetch;
 pub mod file;
@@ -305,6 +306,7 @@ static MODULES: &[&dyn Module] = &[
     &copy::Copy,
     &cron::Cron,
     &debug::Debug,
+    &dnf::Dnf,
     &fail::Fail,
     &fetch::Fetch,
     &file::File,
@@ -353,6 +355,9 @@ static COLLECTION_MODULES: &[(&str, &str)] = &[
     ("ansible.posix.authorized_key", "authorized_key"),
 ];
 
+/// Modules ansible-core redirects to another one (`yum` is `dnf` since 2.17).
+static REDIRECTS: &[(&str, &str)] = &[("yum", "dnf")];
+
 /// Every module hoist knows.
 pub fn registry() -> &'static [&'static dyn Module] {
     MODULES
@@ -371,6 +376,10 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
                 .map(|(_, short)| *short)
         })
         .unwrap_or(name);
+    let short = REDIRECTS
+        .iter()
+        .find(|(from, _)| *from == short)
+        .map_or(short, |(_, to)| *to);
     MODULES.iter().copied().find(|m| m.spec().name == short)
 }
 
@@ -386,6 +395,11 @@ pub fn all_names() -> Vec<String> {
             COLLECTION_MODULES
                 .iter()
                 .map(|(full, _)| (*full).to_owned()),
+        )
+        .chain(
+            REDIRECTS
+                .iter()
+                .flat_map(|(from, _)| [(*from).to_owned(), format!("ansible.builtin.{from}")]),
         )
         .collect()
 }

@@ -1,0 +1,314 @@
+//! reboot, wait_for_connection and dnf/yum on lab hosts.
+//!
+//! SAFETY: the lab hosts share this machine's kernel, so the default reboot
+//! command would reboot the machine itself. Every reboot task here sets
+//! `reboot_command` to a command that only leaves a marker file; the test
+//! then plays the reboot: it stops the host's sshd (ending its sessions),
+//! starts it again and writes a new "boot id" to the file the task uses as
+//! `boot_time_command`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Lab, Run, lab, recap};
+
+fn project(playbook: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("site.yml"), playbook).expect("write playbook");
+    dir
+}
+
+fn spawn(lab: &Lab, dir: &Path, extra: &[&str]) -> Child {
+    let inv = lab.inventory();
+    Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .current_dir(dir)
+        .args(["apply", "site.yml", "-i", inv.to_str().unwrap_or("")])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hoist")
+}
+
+fn finish(child: Child, started: Instant) -> Run {
+    let out = child.wait_with_output().expect("wait for hoist");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The pid of a lab host's sshd (its pid file in the lab dir).
+fn sshd_pid(lab: &Lab, host: &str) -> String {
+    std::fs::read_to_string(lab.dir.join("hosts").join(host).join("sshd.pid"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Waits until `path` exists on `host` (the playbook got there).
+fn wait_for_file(lab: &Lab, host: &str, path: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let test = format!("test -e '{}'", path.replace('\'', r"'\''"));
+    loop {
+        if lab.ssh(host, "root", &test).code == 0 {
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("hoist ended ({st}) before {path} appeared on {host}");
+        }
+        assert!(Instant::now() < deadline, "{path} never appeared on {host}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Stops the host's sshd (its open sessions end too), waits, starts it.
+fn bounce_sshd(lab: &Lab, host: &str, down: Duration) -> Instant {
+    let r = lab.lab_cmd(&["stop", host]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::thread::sleep(down);
+    let r = lab.lab_cmd(&["start", host]);
+    assert_eq!(r.code, 0, "{r:?}");
+    Instant::now()
+}
+
+/// A directory name with a space, a quote and a `$`.
+const RB_DIR: &str = "/tmp/hoist boot 'rb' $x";
+
+const REBOOT_PLAY: &str = r#"- hosts: web2
+  gather_facts: false
+  vars:
+    dir: "/tmp/hoist boot 'rb' $x"
+  tasks:
+    - reboot:
+        # Never the default: that would reboot the machine the lab runs on.
+        reboot_command: /usr/bin/touch "/tmp/hoist boot 'rb' \$x/requested"
+        boot_time_command: cat "/tmp/hoist boot 'rb' \$x/bootid"
+        reboot_timeout: 90
+        connect_timeout: 5
+      register: r
+    - command: cat "{{ dir }}/bootid"
+      register: after
+    - file: path="{{ dir }}/requested" state=absent
+    - assert:
+        that:
+          - r is changed
+          - r.rebooted
+          - r.elapsed >= 2
+          - after.stdout == expected
+"#;
+
+const CHECK_PLAY: &str = r#"- hosts: web2
+  gather_facts: false
+  tasks:
+    - reboot:
+        reboot_command: /usr/bin/touch "/tmp/hoist boot 'rb' \$x/requested"
+        boot_time_command: cat "/tmp/hoist boot 'rb' \$x/bootid"
+      register: r
+    - assert:
+        that:
+          - r is changed and r.rebooted and r.elapsed == 0
+"#;
+
+#[test]
+fn reboot_waits_for_the_host_to_come_back_and_always_changes() {
+    let Some(lab) = lab() else { return };
+    let q = RB_DIR.replace('\'', r"'\''");
+    let setup = lab.ssh(
+        "web2",
+        "root",
+        &format!("mkdir -p '{q}' && echo boot-1 > '{q}/bootid' && rm -f '{q}/requested'"),
+    );
+    assert_eq!(setup.code, 0, "{setup:?}");
+    let p = project(REBOOT_PLAY);
+
+    // Check mode: changed, and nothing runs (no marker, same sshd).
+    let pid0 = sshd_pid(&lab, "web2");
+    let c = project(CHECK_PLAY);
+    let inv = lab.inventory();
+    let r = lab.hoist(
+        c.path(),
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            inv.to_str().unwrap_or(""),
+            "--check",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "web2")[..4], [2, 1, 0, 0], "{r:?}");
+    let marker = lab.ssh("web2", "root", &format!("test -e '{q}/requested'"));
+    assert_ne!(marker.code, 0, "check mode ran the reboot command");
+    assert_eq!(sshd_pid(&lab, "web2"), pid0);
+
+    // Two real runs: each one reboots (never idempotent).
+    for boot in ["boot-2", "boot-3"] {
+        let before = sshd_pid(&lab, "web2");
+        let started = Instant::now();
+        let expected = format!("expected={boot}");
+        let mut child = spawn(&lab, p.path(), &["-e", &expected]);
+        wait_for_file(&lab, "web2", &format!("{RB_DIR}/requested"), &mut child);
+        let up_again = bounce_sshd(&lab, "web2", Duration::from_secs(2));
+        let w = lab.ssh("web2", "root", &format!("echo {boot} > '{q}/bootid'"));
+        assert_eq!(w.code, 0, "{w:?}");
+        let r = finish(child, started);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(recap(&r, "web2")[..4], [4, 3, 0, 0], "{r:?}");
+        assert!(
+            started.elapsed() >= up_again.duration_since(started),
+            "the task waited for sshd to come back: {r:?}"
+        );
+        let after = sshd_pid(&lab, "web2");
+        assert!(!after.is_empty() && after != before, "sshd restarted");
+    }
+}
+
+#[test]
+fn reboot_refuses_the_controller_and_reports_a_failing_command() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: web2
+  gather_facts: false
+  tasks:
+    - reboot:
+        # Harmless even if it ran: it must not run at all.
+        reboot_command: /bin/true
+      delegate_to: localhost
+      register: local
+      ignore_errors: true
+    - reboot:
+        reboot_command: /bin/false
+        boot_time_command: echo same
+      register: bad
+      ignore_errors: true
+    - reboot:
+        reboot_command: "no-such-reboot-$x"
+        boot_time_command: echo same
+        search_paths: ["/nonexistent dir"]
+      register: missing
+      ignore_errors: true
+    - reboot:
+        reboot_command: /bin/true
+        boot_time_command: "exit 3"
+      register: noboot
+      ignore_errors: true
+    - reboot:
+        reboot_command: /bin/true
+        boot_time_command: echo same
+        reboot_timeout: 2
+      register: stuck
+      ignore_errors: true
+    - assert:
+        that:
+          - local is failed and not local.rebooted and local.elapsed == 0
+          - local.msg == 'Running reboot with local connection would reboot the control node.'
+          - bad is failed and not bad.rebooted
+          - "bad.msg == \"Reboot command failed. Error was: ', '\""
+          - missing is failed
+          - "missing.msg == 'Unable to find command \"no-such-reboot-$x\" in search paths: [\\'/nonexistent dir\\']'"
+          - noboot is failed and noboot.reboot == false
+          - "noboot.msg.startswith('reboot: failed to get host boot time info, rc: 3')"
+          - stuck is failed and stuck.rebooted
+          - stuck.msg == 'Timed out waiting for last boot time check (timeout=2)'
+"#,
+    );
+    let inv = lab.inventory();
+    let r = lab.hoist(
+        p.path(),
+        &["apply", "site.yml", "-i", inv.to_str().unwrap_or("")],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "web2")[3], 0, "{r:?}");
+    assert_eq!(recap(&r, "web2")[6], 5, "{r:?}");
+}
+
+#[test]
+fn wait_for_connection_waits_out_a_stopped_sshd_and_times_out_with_ansibles_message() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: app2
+  gather_facts: false
+  tasks:
+    - wait_for_connection:
+      check_mode: true
+      register: checked
+    - file: path=/tmp/hoist-boot-wfc state=directory
+    - file: path=/tmp/hoist-boot-wfc/go state=touch
+    - wait_for_connection: delay=3 sleep=1 timeout=60 connect_timeout=3
+      register: w
+    - file: path=/tmp/hoist-boot-wfc state=absent
+    - assert:
+        that:
+          - checked is skipped
+          - w is not changed and w is not failed
+          - w.elapsed >= 4
+- hosts: app2
+  gather_facts: false
+  vars:
+    ansible_port: 2
+  tasks:
+    - wait_for_connection: timeout=3 connect_timeout=2
+      register: down
+      ignore_errors: true
+    - assert:
+        that:
+          - down is failed and down is not changed
+          - "down.msg.startswith('timed out waiting for ping module test: ')"
+          - down.elapsed >= 3
+"#,
+    );
+    let before = sshd_pid(&lab, "app2");
+    let started = Instant::now();
+    let mut child = spawn(&lab, p.path(), &[]);
+    wait_for_file(&lab, "app2", "/tmp/hoist-boot-wfc/go", &mut child);
+    // Down for longer than the task's delay: its first attempts fail.
+    let up_again = bounce_sshd(&lab, "app2", Duration::from_secs(5));
+    let r = finish(child, started);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        started.elapsed() >= up_again.duration_since(started),
+        "{r:?}"
+    );
+    let after = sshd_pid(&lab, "app2");
+    assert!(!after.is_empty() && after != before, "sshd restarted");
+    assert_eq!(recap(&r, "app2"), [7, 3, 0, 0, 1, 0, 1], "{r:?}");
+}
+
+#[test]
+fn dnf_and_yum_fail_clearly_on_a_host_without_them() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: app2
+  gather_facts: false
+  tasks:
+    - yum: name="it's $x" state=present
+      register: yum
+      ignore_errors: true
+    - ansible.builtin.dnf: name=foo state=latest use_backend=dnf
+      register: dnf
+      ignore_errors: true
+    - package: name=foo state=present use=yum
+      register: pkg
+      ignore_errors: true
+    - assert:
+        that:
+          - yum is failed and yum is not changed
+          - yum.msg[0].startswith('Could not detect which major revision of dnf is in use')
+          - dnf is failed
+          - dnf.msg.startswith('Failed to find required executable "dnf"')
+          - pkg is failed
+          - pkg.msg[0].startswith('Could not detect which major revision of dnf is in use')
+"#,
+    );
+    let inv = lab.inventory();
+    let r = lab.hoist(
+        p.path(),
+        &["apply", "site.yml", "-i", inv.to_str().unwrap_or("")],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "app2")[..4], [4, 0, 0, 0], "{r:?}");
+}
