@@ -291,8 +291,8 @@ pub fn command_argv(bin: &str, opts: &DnfOpts, verb: &str, specs: &[String]) -> 
 }
 
 /// `rpm [--root R] …`.
-fn rpm_argv(root: &Option<String>, rest: &[&str]) -> Vec<String> {
-    let mut a = vec!["rpm".to_owned()];
+fn rpm_argv(rpm: &str, root: &Option<String>, rest: &[&str]) -> Vec<String> {
+    let mut a = vec![rpm.to_owned()];
     if let Some(r) = root.as_ref().filter(|r| *r != "/") {
         a.push("--root".into());
         a.push(r.clone());
@@ -403,12 +403,19 @@ fn no_backend() -> Outcome {
 struct DnfRun<'a> {
     ctx: &'a ModuleCtx<'a>,
     bin: String,
+    rpm: String,
     opts: DnfOpts,
 }
 
 impl DnfRun<'_> {
     async fn rpm(&self, rest: &[&str]) -> Result<Ran, ModuleError> {
-        run(self.ctx, &rpm_argv(&self.opts.installroot, rest), &[], true).await
+        run(
+            self.ctx,
+            &rpm_argv(&self.rpm, &self.opts.installroot, rest),
+            &[],
+            true,
+        )
+        .await
     }
 
     /// Everything installed, as dnf names packages.
@@ -535,9 +542,9 @@ impl Module for Dnf {
         let Some(bin) = bin else {
             return Ok(refused(&missing_bin(wanted[0])));
         };
-        if find_bin(ctx, "rpm").await?.is_none() {
+        let Some(rpm) = find_bin(ctx, "rpm").await? else {
             return Ok(refused(&missing_bin("rpm")));
-        }
+        };
         if let Some(l) = args.str("list") {
             return Ok(refused(&format!(
                 "hoist's dnf module does not list packages (list={l}); use a command task \
@@ -576,7 +583,12 @@ impl Module for Dnf {
             refresh: update_cache,
         };
         let check = ctx.check_mode || ctx.predict;
-        let d = DnfRun { ctx, bin, opts };
+        let d = DnfRun {
+            ctx,
+            bin,
+            rpm,
+            opts,
+        };
 
         if update_cache && names.is_empty() {
             if !check {
@@ -880,8 +892,8 @@ mod tests {
             ["dnf", "-y", "autoremove"]
         );
         assert_eq!(
-            rpm_argv(&Some("/mnt/root".into()), &["-qa"]),
-            ["rpm", "--root", "/mnt/root", "-qa"]
+            rpm_argv("/usr/bin/rpm", &Some("/mnt/root".into()), &["-qa"]),
+            ["/usr/bin/rpm", "--root", "/mnt/root", "-qa"]
         );
     }
 }

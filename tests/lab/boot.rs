@@ -312,3 +312,169 @@ fn dnf_and_yum_fail_clearly_on_a_host_without_them() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "app2")[..4], [4, 0, 0, 0], "{r:?}");
 }
+
+/// Stand-ins for `rpm` and `dnf` (the lab hosts are Debian, real dnf does
+/// not run there): shell scripts keeping a package list in a state dir, so
+/// the module's whole flow runs over SSH — queries, argv, results, check
+/// mode, idempotency. They go to app2's own /usr/local/sbin (each lab host
+/// has its own /usr overlay) and are removed at the end.
+const FAKE_RPM: &str = r#"#!/bin/sh
+S=/var/lib/hoist-t-fake-rpm
+mode=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -qa) mode=all ;;
+    -q) mode=one ;;
+    --qf|--root) shift ;;
+    --whatprovides) ;;
+    --) shift; break ;;
+    *) break ;;
+  esac
+  shift
+done
+touch "$S/db"
+case $mode in
+  all) cat "$S/db" ;;
+  one)
+    rc=0
+    for p in "$@"; do
+      awk -F'\t' -v p="$p" '$1==p || $1"-"$3==p || $1"-"$3"-"$4==p {print; f=1} END {exit !f}' "$S/db" \
+        || { echo "package $p is not installed"; rc=1; }
+    done
+    exit $rc ;;
+esac
+"#;
+
+const FAKE_DNF: &str = r#"#!/bin/sh
+S=/var/lib/hoist-t-fake-rpm
+for a in "$@"; do printf '[%s]' "$a" >> "$S/log"; done; echo >> "$S/log"
+while [ $# -gt 0 ]; do case "$1" in -*) shift ;; *) break ;; esac; done
+verb=$1; shift; [ "$1" = "--" ] && shift
+touch "$S/db"
+pick() { awk -F'\t' -v p="$1" '$1==p || $1"-"$3==p {print; exit}' "$S/repo"; }
+has() { awk -F'\t' -v n="$1" '$1==n {f=1} END {exit !f}' "$S/db"; }
+put() {
+  n=$(printf '%s' "$1" | cut -f1)
+  awk -F'\t' -v n="$n" '$1!=n' "$S/db" > "$S/db.new"; printf '%s\n' "$1" >> "$S/db.new"; mv "$S/db.new" "$S/db"
+}
+case $verb in
+  install|upgrade)
+    if [ $# -eq 0 ]; then set -- $(cut -f1 "$S/db"); fi
+    for p in "$@"; do
+      line=$(pick "$p")
+      [ -n "$line" ] || { echo "No match for argument: $p" >&2; exit 1; }
+      if [ "$verb" = upgrade ] && ! has "$(printf '%s' "$line" | cut -f1)"; then continue; fi
+      put "$line"
+    done ;;
+  remove)
+    for p in "$@"; do
+      awk -F'\t' -v p="$p" '$1!=p' "$S/db" > "$S/db.new"; mv "$S/db.new" "$S/db"
+    done ;;
+  check-update)
+    if [ $# -eq 0 ]; then set -- $(cut -f1 "$S/db"); fi
+    for p in "$@"; do
+      have=$(awk -F'\t' -v p="$p" '$1==p {print; exit}' "$S/db")
+      new=$(pick "$p")
+      [ -n "$have" ] && [ -n "$new" ] && [ "$have" != "$new" ] && exit 100
+    done
+    exit 0 ;;
+esac
+exit 0
+"#;
+
+#[test]
+fn dnf_flow_with_stand_in_rpm_and_dnf_is_idempotent() {
+    let Some(lab) = lab() else { return };
+    let setup = format!(
+        "set -e; S=/var/lib/hoist-t-fake-rpm; rm -rf $S; mkdir -p $S; \
+         printf 'hoist-t-a\\t0\\t1.0\\t1\\tnoarch\\nhoist-t-b\\t2\\t3.1\\t4.el9\\tx86_64\\n' > $S/repo; \
+         : > $S/db; \
+         cat > /usr/local/sbin/rpm <<'EOF1'\n{FAKE_RPM}EOF1\n\
+         cat > /usr/local/sbin/dnf <<'EOF2'\n{FAKE_DNF}EOF2\n\
+         chmod 755 /usr/local/sbin/rpm /usr/local/sbin/dnf"
+    );
+    let r = lab.ssh("app2", "root", &setup);
+    assert_eq!(r.code, 0, "{r:?}");
+    let p = project(
+        r#"- hosts: app2
+  gather_facts: false
+  tasks:
+    - dnf:
+        name: [hoist-t-a, hoist-t-b]
+        use_backend: dnf
+        enablerepo: "local $repo's"
+        install_weak_deps: false
+      check_mode: true
+      register: predicted
+    - dnf:
+        name: [hoist-t-a, hoist-t-b]
+        use_backend: dnf
+        enablerepo: "local $repo's"
+        install_weak_deps: false
+      register: installed
+    - dnf: name=hoist-t-a,hoist-t-b use_backend=dnf
+      register: again
+    - shell: printf 'hoist-t-a\t0\t1.1\t1\tnoarch\n' >> /var/lib/hoist-t-fake-rpm/repo.new;
+        grep -v '^hoist-t-a' /var/lib/hoist-t-fake-rpm/repo >> /var/lib/hoist-t-fake-rpm/repo.new;
+        mv /var/lib/hoist-t-fake-rpm/repo.new /var/lib/hoist-t-fake-rpm/repo
+    - dnf: name=hoist-t-a state=latest use_backend=dnf
+      check_mode: true
+      register: latest_predicted
+    - dnf: name=hoist-t-a state=latest use_backend=dnf
+      register: latest
+    - dnf: name=hoist-t-a state=latest use_backend=dnf
+      register: latest_again
+    - dnf:
+        name: ["hoist-t it's $pkg", hoist-t-b]
+        state: absent
+        use_backend: dnf
+      register: removed
+    - dnf: name="hoist-t-none $x" use_backend=dnf
+      register: unknown
+      ignore_errors: true
+    - yum: name="@Some Group" use_backend=dnf
+      register: group
+      ignore_errors: true
+    - assert:
+        that:
+          - predicted is changed
+          - "predicted.msg == 'Check mode: No changes made, but would have if not in check mode'"
+          - "predicted.results == ['Installed: hoist-t-a', 'Installed: hoist-t-b']"
+          - installed is changed and installed.rc == 0 and installed.msg == ''
+          - "installed.results == ['Installed: hoist-t-a-1.0-1.noarch', 'Installed: hoist-t-b-2:3.1-4.el9.x86_64']"
+          - again is not changed and again.msg == 'Nothing to do' and again.results == []
+          - latest_predicted is changed
+          - latest is changed
+          - "latest.results == ['Installed: hoist-t-a-1.1-1.noarch', 'Removed: hoist-t-a-1.0-1.noarch']"
+          - latest_again is not changed
+          - removed is changed
+          - "removed.results == [\"No match for argument: hoist-t it's $pkg\", 'Removed: hoist-t-b-2:3.1-4.el9.x86_64']"
+          - unknown is failed and unknown.rc == 1
+          - unknown.msg == 'Failed to install some of the specified packages'
+          - "'No match for argument: hoist-t-none $x' in unknown.failures[0]"
+          - group is failed and 'groups' in group.msg
+"#,
+    );
+    let inv = lab.inventory();
+    let r = lab.hoist(
+        p.path(),
+        &["apply", "site.yml", "-i", inv.to_str().unwrap_or("")],
+    );
+    let log = lab.ssh("app2", "root", "cat /var/lib/hoist-t-fake-rpm/log");
+    let clean = lab.ssh(
+        "app2",
+        "root",
+        "rm -rf /var/lib/hoist-t-fake-rpm /usr/local/sbin/rpm /usr/local/sbin/dnf",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(recap(&r, "app2")[3], 0, "{r:?}");
+    assert_eq!(clean.code, 0, "{clean:?}");
+    // Every option is one argv word, whatever it holds.
+    assert!(
+        log.stdout.lines().next().unwrap_or("").starts_with(
+            "[-y][--enablerepo=local $repo's][--setopt=install_weak_deps=False][install][--][hoist-t-a][hoist-t-b]"
+        ),
+        "{}",
+        log.stdout
+    );
+}
