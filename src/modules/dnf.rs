@@ -18,6 +18,7 @@ use super::{
     Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
     ParamType,
 };
+use crate::template::vmap;
 
 pub struct Dnf;
 
@@ -336,26 +337,27 @@ fn refused(msg: &str) -> Outcome {
 }
 
 /// The backend the task asks for (`use`, `use_backend`), else the
-/// `pkg_mgr` fact, gathered now when facts were not.
-async fn backend(args: &Args, ctx: &ModuleCtx<'_>) -> Result<String, Outcome> {
-    let chosen = args
+/// `pkg_mgr` fact; gathered now (and then also returned, as Ansible's
+/// action returns it as a fact) when that is not a dnf backend.
+async fn backend(args: &Args, ctx: &ModuleCtx<'_>) -> Result<(String, bool), Outcome> {
+    let mut chosen = args
         .str("use")
         .or_else(|| args.str("use_backend"))
         .unwrap_or_else(|| "auto".to_owned());
-    if chosen != "auto" && chosen != "yum" {
-        return Ok(chosen);
-    }
-    let facts = ctx.env.var("ansible_facts").ok().flatten();
-    let fact = facts
-        .and_then(|f| f.get_attr("pkg_mgr").ok())
-        .filter(|v| !v.is_undefined() && !v.is_none())
-        .map(|v| {
-            v.as_str()
+    if chosen == "auto" || chosen == "yum" {
+        let facts = ctx.env.var("ansible_facts").ok().flatten();
+        if let Some(m) = facts
+            .and_then(|f| f.get_attr("pkg_mgr").ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+        {
+            chosen = m
+                .as_str()
                 .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string())
-        });
-    if let Some(m) = fact {
-        return Ok(m);
+                .unwrap_or_else(|| m.to_string());
+        }
+    }
+    if VALID_BACKENDS.contains(&chosen.as_str()) {
+        return Ok((chosen, false));
     }
     let mut raw = IndexMap::new();
     raw.insert("gather_subset".to_owned(), Value::from(vec!["!all"]));
@@ -370,11 +372,16 @@ async fn backend(args: &Args, ctx: &ModuleCtx<'_>) -> Result<String, Outcome> {
             }
         ))
     })?;
-    Ok(got
-        .facts
-        .get("ansible_pkg_mgr")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "auto".to_owned()))
+    Ok(
+        match got
+            .facts
+            .get("ansible_pkg_mgr")
+            .and_then(|v| v.as_str().map(str::to_owned))
+        {
+            Some(m) if m != "auto" => (m, true),
+            _ => ("auto".to_owned(), false),
+        },
+    )
 }
 
 /// Ansible's answer when the host's package manager is not dnf or yum (a
@@ -518,258 +525,271 @@ impl Module for Dnf {
         &SPEC
     }
     async fn run(&self, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
-        let backend = match backend(args, ctx).await {
+        let (backend, gathered) = match backend(args, ctx).await {
             Ok(b) => b,
             Err(o) => return Ok(o),
         };
-        if !VALID_BACKENDS.contains(&backend.as_str()) {
-            return Ok(no_backend());
-        }
-        // dnf5 has its own command; dnf 4 (and yum, which is dnf now) is
-        // `dnf`, else the old `yum`.
-        let wanted: &[&str] = if backend == "dnf5" {
-            &["dnf5"]
+        let mut out = if VALID_BACKENDS.contains(&backend.as_str()) {
+            manage(&backend, args, ctx).await?
         } else {
-            &["dnf", "yum"]
+            no_backend()
         };
-        let mut bin = None;
-        for w in wanted {
-            if let Some(p) = find_bin(ctx, w).await? {
-                bin = Some(p);
-                break;
-            }
+        if gathered {
+            // The fact the action gathered is the host's now.
+            out.facts
+                .insert("ansible_pkg_mgr".into(), Value::from(backend.as_str()));
+            out.set("ansible_facts", vmap([("pkg_mgr", Value::from(backend))]));
         }
-        let Some(bin) = bin else {
-            return Ok(refused(&missing_bin(wanted[0])));
-        };
-        let Some(rpm) = find_bin(ctx, "rpm").await? else {
-            return Ok(refused(&missing_bin("rpm")));
-        };
-        if let Some(l) = args.str("list") {
-            return Ok(refused(&format!(
-                "hoist's dnf module does not list packages (list={l}); use a command task \
-                 running `dnf list`"
-            )));
-        }
-
-        let names = args.str_list("name").unwrap_or_default();
-        let download_only = args.bool_or("download_only", false);
-        let update_cache = args.bool_or("update_cache", false);
-        let opts = DnfOpts {
-            conf_file: args.str("conf_file"),
-            installroot: args.str("installroot"),
-            releasever: args.str("releasever"),
-            disable_gpg_check: args.bool_or("disable_gpg_check", false),
-            disablerepo: args.str_list("disablerepo").unwrap_or_default(),
-            enablerepo: args.str_list("enablerepo").unwrap_or_default(),
-            install_weak_deps: args.bool_or("install_weak_deps", true),
-            exclude: args.str_list("exclude").unwrap_or_default(),
-            skip_broken: args.bool_or("skip_broken", false),
-            best: match (args.bool("best"), args.bool("nobest")) {
-                (Some(b), _) => Some(b),
-                (None, Some(nb)) => Some(!nb),
-                (None, None) => None,
-            },
-            cacheonly: args.bool_or("cacheonly", false),
-            disable_excludes: args.str("disable_excludes"),
-            allowerasing: args.bool_or("allowerasing", false),
-            security: args.bool_or("security", false),
-            bugfix: args.bool_or("bugfix", false),
-            enable_plugin: args.str_list("enable_plugin").unwrap_or_default(),
-            disable_plugin: args.str_list("disable_plugin").unwrap_or_default(),
-            sslverify: args.bool_or("sslverify", true),
-            download_only,
-            download_dir: args.str("download_dir"),
-            refresh: update_cache,
-        };
-        let check = ctx.check_mode || ctx.predict;
-        let d = DnfRun {
-            ctx,
-            bin,
-            rpm,
-            opts,
-        };
-
-        if update_cache && names.is_empty() {
-            if !check {
-                let mut o = d.opts.clone();
-                o.refresh = false;
-                let argv = command_argv(&d.bin, &o, "makecache", &[]);
-                let r = run(ctx, &argv, &[], false).await?;
-                if r.rc != 0 {
-                    return Ok(failed(
-                        &format!("Failed to synchronize repodata: {}", r.stderr.trim()),
-                        &[],
-                        1,
-                    ));
-                }
-            }
-            return Ok(done(false, "Cache updated", &[]));
-        }
-
-        if !download_only {
-            let id = run(ctx, &["id".to_owned(), "-u".to_owned()], &[], true).await?;
-            if id.stdout.trim() != "0" {
-                return Ok(refused("This command has to be run under the root user."));
-            }
-        }
-
-        let autoremove = args.bool_or("autoremove", false);
-        let mut state = args.str("state").unwrap_or_else(|| "installed".to_owned());
-        if names.is_empty() && autoremove {
-            state = "absent".into();
-        }
-        let allow_downgrade = args.bool_or("allow_downgrade", false);
-        let update_only = args.bool_or("update_only", false);
-
-        let mut plan = Plan::default();
-        if names == ["*"] && state == "latest" {
-            plan.upgrade_all = !check || d.has_update(&[]).await?;
-        } else {
-            for n in &names {
-                let spec = match parse_spec(n) {
-                    Ok(s) => s,
-                    Err(m) => return Ok(refused(&m)),
-                };
-                let installed = d.is_installed(&spec).await?;
-                match state.as_str() {
-                    "absent" | "removed" => {
-                        if let PkgSpec::File(_) = spec {
-                            return Ok(refused(
-                                "Cannot remove paths -- please specify package name.",
-                            ));
-                        }
-                        if installed {
-                            plan.remove.push(n.clone());
-                        } else {
-                            plan.notes.push(format!("No match for argument: {n}"));
-                        }
-                    }
-                    "latest" => {
-                        if installed {
-                            if !check || d.has_update(std::slice::from_ref(n)).await? {
-                                plan.upgrade.push(n.clone());
-                            }
-                        } else if !update_only {
-                            plan.install.push(n.clone());
-                        }
-                    }
-                    _ => {
-                        if installed {
-                            continue;
-                        }
-                        match &spec {
-                            PkgSpec::Plain(s)
-                                if !allow_downgrade && d.other_version_installed(s).await? =>
-                            {
-                                // Ansible installs an older version only with
-                                // allow_downgrade; a newer one is an upgrade.
-                                plan.upgrade.push(n.clone())
-                            }
-                            _ => plan.install.push(n.clone()),
-                        }
-                    }
-                }
-            }
-            if autoremove && matches!(state.as_str(), "absent" | "removed") {
-                plan.autoremove = true;
-            }
-        }
-
-        if plan.is_empty() {
-            return Ok(done(false, "Nothing to do", &plan.notes));
-        }
-        let install_word = if download_only {
-            "Downloaded"
-        } else {
-            "Installed"
-        };
-        if check {
-            // What dnf would resolve is not known without running it: the
-            // results name the specs.
-            let mut results = plan.notes.clone();
-            results.extend(
-                plan.install
-                    .iter()
-                    .chain(&plan.upgrade)
-                    .map(|p| format!("{install_word}: {p}")),
-            );
-            results.extend(plan.remove.iter().map(|p| format!("Removed: {p}")));
-            let mut o = done(
-                true,
-                "Check mode: No changes made, but would have if not in check mode",
-                &results,
-            );
-            if plan.autoremove && plan.remove.is_empty() {
-                // Autoremove alone: nothing predicts it from rpm alone.
-                o.changed = false;
-                o.msg = Some("Nothing to do".into());
-            }
-            return Ok(o);
-        }
-
-        let before = d.installed_set().await?;
-        let mut failures = Vec::new();
-        let mut rc = 0;
-        let mut steps: Vec<(&str, Vec<String>)> = Vec::new();
-        if plan.upgrade_all {
-            steps.push(("upgrade", Vec::new()));
-        }
-        if !plan.upgrade.is_empty() {
-            steps.push(("upgrade", plan.upgrade.clone()));
-        }
-        if !plan.install.is_empty() {
-            steps.push(("install", plan.install.clone()));
-        }
-        if !plan.remove.is_empty() {
-            steps.push(("remove", plan.remove.clone()));
-        }
-        if plan.autoremove {
-            steps.push(("autoremove", Vec::new()));
-        }
-        for (verb, specs) in &steps {
-            let r = d.dnf(verb, specs).await?;
-            if r.rc != 0 {
-                rc = r.rc;
-                let text = if r.stderr.trim().is_empty() {
-                    r.stdout.trim()
-                } else {
-                    r.stderr.trim()
-                };
-                failures.push(format!("{} {}", specs.join(" "), text).trim().to_owned());
-            }
-        }
-        let after = if download_only {
-            before.clone()
-        } else {
-            d.installed_set().await?
-        };
-        if !failures.is_empty() {
-            let msg = if matches!(state.as_str(), "absent" | "removed") {
-                "Failed to remove some of the specified packages"
-            } else {
-                "Failed to install some of the specified packages"
-            };
-            return Ok(failed(msg, &failures, i64::from(rc.max(1) as i32)));
-        }
-        let mut results = plan.notes.clone();
-        if download_only {
-            results.extend(
-                plan.install
-                    .iter()
-                    .chain(&plan.upgrade)
-                    .map(|p| format!("Downloaded: {p}")),
-            );
-        } else {
-            results.extend(transaction_results(&before, &after, install_word));
-        }
-        let changed = download_only || before != after;
-        Ok(done(
-            changed,
-            if changed { "" } else { "Nothing to do" },
-            &results,
-        ))
+        Ok(out)
     }
+}
+
+/// The module proper, with its backend known.
+async fn manage(backend: &str, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
+    // dnf5 has its own command; dnf 4 (and yum, which is dnf now) is
+    // `dnf`, else the old `yum`.
+    let wanted: &[&str] = if backend == "dnf5" {
+        &["dnf5"]
+    } else {
+        &["dnf", "yum"]
+    };
+    let mut bin = None;
+    for w in wanted {
+        if let Some(p) = find_bin(ctx, w).await? {
+            bin = Some(p);
+            break;
+        }
+    }
+    let Some(bin) = bin else {
+        return Ok(refused(&missing_bin(wanted[0])));
+    };
+    let Some(rpm) = find_bin(ctx, "rpm").await? else {
+        return Ok(refused(&missing_bin("rpm")));
+    };
+    if let Some(l) = args.str("list") {
+        return Ok(refused(&format!(
+            "hoist's dnf module does not list packages (list={l}); use a command task \
+             running `dnf list`"
+        )));
+    }
+
+    let names = args.str_list("name").unwrap_or_default();
+    let download_only = args.bool_or("download_only", false);
+    let update_cache = args.bool_or("update_cache", false);
+    let opts = DnfOpts {
+        conf_file: args.str("conf_file"),
+        installroot: args.str("installroot"),
+        releasever: args.str("releasever"),
+        disable_gpg_check: args.bool_or("disable_gpg_check", false),
+        disablerepo: args.str_list("disablerepo").unwrap_or_default(),
+        enablerepo: args.str_list("enablerepo").unwrap_or_default(),
+        install_weak_deps: args.bool_or("install_weak_deps", true),
+        exclude: args.str_list("exclude").unwrap_or_default(),
+        skip_broken: args.bool_or("skip_broken", false),
+        best: match (args.bool("best"), args.bool("nobest")) {
+            (Some(b), _) => Some(b),
+            (None, Some(nb)) => Some(!nb),
+            (None, None) => None,
+        },
+        cacheonly: args.bool_or("cacheonly", false),
+        disable_excludes: args.str("disable_excludes"),
+        allowerasing: args.bool_or("allowerasing", false),
+        security: args.bool_or("security", false),
+        bugfix: args.bool_or("bugfix", false),
+        enable_plugin: args.str_list("enable_plugin").unwrap_or_default(),
+        disable_plugin: args.str_list("disable_plugin").unwrap_or_default(),
+        sslverify: args.bool_or("sslverify", true),
+        download_only,
+        download_dir: args.str("download_dir"),
+        refresh: update_cache,
+    };
+    let check = ctx.check_mode || ctx.predict;
+    let d = DnfRun {
+        ctx,
+        bin,
+        rpm,
+        opts,
+    };
+
+    if update_cache && names.is_empty() {
+        if !check {
+            let mut o = d.opts.clone();
+            o.refresh = false;
+            let argv = command_argv(&d.bin, &o, "makecache", &[]);
+            let r = run(ctx, &argv, &[], false).await?;
+            if r.rc != 0 {
+                return Ok(failed(
+                    &format!("Failed to synchronize repodata: {}", r.stderr.trim()),
+                    &[],
+                    1,
+                ));
+            }
+        }
+        return Ok(done(false, "Cache updated", &[]));
+    }
+
+    if !download_only {
+        let id = run(ctx, &["id".to_owned(), "-u".to_owned()], &[], true).await?;
+        if id.stdout.trim() != "0" {
+            return Ok(refused("This command has to be run under the root user."));
+        }
+    }
+
+    let autoremove = args.bool_or("autoremove", false);
+    let mut state = args.str("state").unwrap_or_else(|| "installed".to_owned());
+    if names.is_empty() && autoremove {
+        state = "absent".into();
+    }
+    let allow_downgrade = args.bool_or("allow_downgrade", false);
+    let update_only = args.bool_or("update_only", false);
+
+    let mut plan = Plan::default();
+    if names == ["*"] && state == "latest" {
+        plan.upgrade_all = !check || d.has_update(&[]).await?;
+    } else {
+        for n in &names {
+            let spec = match parse_spec(n) {
+                Ok(s) => s,
+                Err(m) => return Ok(refused(&m)),
+            };
+            let installed = d.is_installed(&spec).await?;
+            match state.as_str() {
+                "absent" | "removed" => {
+                    if let PkgSpec::File(_) = spec {
+                        return Ok(refused(
+                            "Cannot remove paths -- please specify package name.",
+                        ));
+                    }
+                    if installed {
+                        plan.remove.push(n.clone());
+                    } else {
+                        plan.notes.push(format!("No match for argument: {n}"));
+                    }
+                }
+                "latest" => {
+                    if installed {
+                        if !check || d.has_update(std::slice::from_ref(n)).await? {
+                            plan.upgrade.push(n.clone());
+                        }
+                    } else if !update_only {
+                        plan.install.push(n.clone());
+                    }
+                }
+                _ => {
+                    if installed {
+                        continue;
+                    }
+                    match &spec {
+                        PkgSpec::Plain(s)
+                            if !allow_downgrade && d.other_version_installed(s).await? =>
+                        {
+                            // Ansible installs an older version only with
+                            // allow_downgrade; a newer one is an upgrade.
+                            plan.upgrade.push(n.clone())
+                        }
+                        _ => plan.install.push(n.clone()),
+                    }
+                }
+            }
+        }
+        if autoremove && matches!(state.as_str(), "absent" | "removed") {
+            plan.autoremove = true;
+        }
+    }
+
+    if plan.is_empty() {
+        return Ok(done(false, "Nothing to do", &plan.notes));
+    }
+    let install_word = if download_only {
+        "Downloaded"
+    } else {
+        "Installed"
+    };
+    if check {
+        // What dnf would resolve is not known without running it: the
+        // results name the specs.
+        let mut results = plan.notes.clone();
+        results.extend(
+            plan.install
+                .iter()
+                .chain(&plan.upgrade)
+                .map(|p| format!("{install_word}: {p}")),
+        );
+        results.extend(plan.remove.iter().map(|p| format!("Removed: {p}")));
+        let mut o = done(
+            true,
+            "Check mode: No changes made, but would have if not in check mode",
+            &results,
+        );
+        if plan.autoremove && plan.remove.is_empty() {
+            // Autoremove alone: nothing predicts it from rpm alone.
+            o.changed = false;
+            o.msg = Some("Nothing to do".into());
+        }
+        return Ok(o);
+    }
+
+    let before = d.installed_set().await?;
+    let mut failures = Vec::new();
+    let mut rc = 0;
+    let mut steps: Vec<(&str, Vec<String>)> = Vec::new();
+    if plan.upgrade_all {
+        steps.push(("upgrade", Vec::new()));
+    }
+    if !plan.upgrade.is_empty() {
+        steps.push(("upgrade", plan.upgrade.clone()));
+    }
+    if !plan.install.is_empty() {
+        steps.push(("install", plan.install.clone()));
+    }
+    if !plan.remove.is_empty() {
+        steps.push(("remove", plan.remove.clone()));
+    }
+    if plan.autoremove {
+        steps.push(("autoremove", Vec::new()));
+    }
+    for (verb, specs) in &steps {
+        let r = d.dnf(verb, specs).await?;
+        if r.rc != 0 {
+            rc = r.rc;
+            let text = if r.stderr.trim().is_empty() {
+                r.stdout.trim()
+            } else {
+                r.stderr.trim()
+            };
+            failures.push(format!("{} {}", specs.join(" "), text).trim().to_owned());
+        }
+    }
+    let after = if download_only {
+        before.clone()
+    } else {
+        d.installed_set().await?
+    };
+    if !failures.is_empty() {
+        let msg = if matches!(state.as_str(), "absent" | "removed") {
+            "Failed to remove some of the specified packages"
+        } else {
+            "Failed to install some of the specified packages"
+        };
+        return Ok(failed(msg, &failures, i64::from(rc.max(1) as i32)));
+    }
+    let mut results = plan.notes.clone();
+    if download_only {
+        results.extend(
+            plan.install
+                .iter()
+                .chain(&plan.upgrade)
+                .map(|p| format!("Downloaded: {p}")),
+        );
+    } else {
+        results.extend(transaction_results(&before, &after, install_word));
+    }
+    let changed = download_only || before != after;
+    Ok(done(
+        changed,
+        if changed { "" } else { "Nothing to do" },
+        &results,
+    ))
 }
 
 #[cfg(test)]
