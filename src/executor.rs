@@ -215,6 +215,10 @@ const PREDICTABLE_MODULES: &[&str] = &[
     "assemble",
 ];
 
+/// Modules that must start while the host may be unreachable: their task
+/// gets a connection that is opened by its first command.
+const LAZY_CONNECTION_MODULES: &[&str] = &["wait_for_connection"];
+
 /// What a single run of a task (or one loop item) produced.
 struct ItemOutcome {
     status: Status,
@@ -3213,10 +3217,12 @@ async fn connect(
         }
         None => conn_spec(ctx, task, st, scope),
     };
+    // A module that waits for the host to come up connects by itself.
+    let lazy = LAZY_CONNECTION_MODULES.contains(&task.module.spec().name);
     let index = match st.links.iter().position(|(s, _)| *s == spec) {
         Some(i) => i,
         None => {
-            let opened = link::open(&spec, &ctx.pool).await;
+            let opened = link::open(&spec, &ctx.pool, lazy).await;
             for w in ctx.pool.take_warnings() {
                 ctx.reporter.warning(&w);
             }

@@ -36,6 +36,13 @@ impl Connection for StatCache<'_> {
         self.forget();
         self.inner.forget_cached();
     }
+    fn transport(&self) -> &'static str {
+        self.inner.transport()
+    }
+    async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        self.forget();
+        self.inner.reconnect(connect_timeout).await
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         if !req.read_only {
             self.forget();

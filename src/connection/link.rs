@@ -56,21 +56,23 @@ impl HostLink {
     }
 }
 
-/// Opens a connection as `spec` describes.
-pub async fn open(spec: &ConnSpec, pool: &SshPool) -> ConnResult<HostLink> {
+/// Opens a connection as `spec` describes; with `lazy`, an SSH connection
+/// is only resolved now and opened by its first command (a module that waits
+/// for the host to come up must not need it up to start).
+pub async fn open(spec: &ConnSpec, pool: &Arc<SshPool>, lazy: bool) -> ConnResult<HostLink> {
     match spec.kind.as_str() {
         "local" => Ok(HostLink {
             conn: Arc::new(LocalConnection),
             runner: Arc::new(LocalRunner),
         }),
-        "ssh" | "smart" | "paramiko" | "paramiko_ssh" => open_ssh(spec, pool).await,
+        "ssh" | "smart" | "paramiko" | "paramiko_ssh" => open_ssh(spec, pool, lazy).await,
         other => Err(ConnError::unreachable(format!(
             "unknown connection type '{other}' (hoist supports: local, ssh)"
         ))),
     }
 }
 
-async fn open_ssh(spec: &ConnSpec, pool: &SshPool) -> ConnResult<HostLink> {
+async fn open_ssh(spec: &ConnSpec, pool: &Arc<SshPool>, lazy: bool) -> ConnResult<HostLink> {
     // In the order Ansible builds its ssh command line (OpenSSH keeps the
     // first value it sees): ansible_ssh_args, the inventory's host key
     // checking, port, key, user and timeout, then the common and extra args.
@@ -112,8 +114,13 @@ async fn open_ssh(spec: &ConnSpec, pool: &SshPool) -> ConnResult<HostLink> {
         .map_err(ConnError::unreachable)?;
     let alias = spec.address.clone().unwrap_or_else(|| spec.host.clone());
     let target = config.resolve(&alias, &overrides);
-    let session = pool.connect(&target, &config).await?;
-    let runner: Arc<dyn ScriptRunner> = Arc::new(SshRunner { session });
+    let session = if lazy {
+        None
+    } else {
+        Some(pool.connect(&target, &config).await?)
+    };
+    let runner: Arc<dyn ScriptRunner> =
+        Arc::new(SshRunner::new(pool.clone(), target, config, session));
     Ok(HostLink {
         conn: Arc::new(ShellConnection::new(runner.clone())),
         runner,

@@ -138,6 +138,9 @@ fn chown_path(
 
 #[async_trait]
 impl Connection for LocalConnection {
+    fn transport(&self) -> &'static str {
+        "local"
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         let Some((prog, args)) = req.argv.split_first() else {
             return Err(ConnError::failed("no command given"));

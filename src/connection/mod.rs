@@ -153,6 +153,17 @@ pub trait Connection: Send + Sync {
     /// Forgets what a cache in front of the host remembers, for a module
     /// that watches the host change by itself (`wait_for` polling).
     fn forget_cached(&self) {}
+    /// How the host is reached: `local` (the controller itself), `ssh`.
+    fn transport(&self) -> &'static str {
+        "unknown"
+    }
+    /// Drops the connection to the host and opens a new one now (waiting at
+    /// most `connect_timeout`, else the run's timeout), for a module that
+    /// watches the host go away and come back (`wait_for_connection`,
+    /// `reboot`), as Ansible's `connection.reset()`. Local: nothing to do.
+    async fn reconnect(&self, _connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        Ok(())
+    }
     /// Runs a command and collects its output.
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput>;
     /// `lstat` (follow = false) or `stat`; `None` when the path does not exist.
@@ -206,6 +217,12 @@ pub struct WithEnv<'a> {
 impl Connection for WithEnv<'_> {
     fn forget_cached(&self) {
         self.inner.forget_cached();
+    }
+    fn transport(&self) -> &'static str {
+        self.inner.transport()
+    }
+    async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        self.inner.reconnect(connect_timeout).await
     }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         let mut req = req.clone();

@@ -340,6 +340,13 @@ impl Connection for OverlayConn<'_> {
     fn forget_cached(&self) {
         self.inner.forget_cached();
     }
+    fn transport(&self) -> &'static str {
+        self.inner.transport()
+    }
+    // A new connection changes nothing on the host.
+    async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        self.inner.reconnect(connect_timeout).await
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         if !req.read_only {
             return Err(ConnError::failed(format!(

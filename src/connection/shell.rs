@@ -26,6 +26,15 @@ pub trait ScriptRunner: Send + Sync {
     async fn upload(&self, _path: &str, _data: &[u8]) -> ConnResult<bool> {
         Ok(false)
     }
+    /// How commands reach the host (see [`Connection::transport`]).
+    fn transport(&self) -> &'static str {
+        "unknown"
+    }
+    /// Drops the transport's connection and opens a new one now (see
+    /// [`Connection::reconnect`]).
+    async fn reconnect(&self, _connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        Ok(())
+    }
 }
 
 /// Files at least this big go by file transfer when the transport has one.
@@ -143,6 +152,12 @@ impl ScriptRunner for BecomeRunner {
             self.spec.user
         )
     }
+    fn transport(&self) -> &'static str {
+        self.inner.transport()
+    }
+    async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        self.inner.reconnect(connect_timeout).await
+    }
 }
 
 /// Runs command lines on the controller with `/bin/sh -c`.
@@ -161,6 +176,9 @@ impl ScriptRunner for LocalRunner {
 
     fn describe(&self) -> String {
         "local".into()
+    }
+    fn transport(&self) -> &'static str {
+        "local"
     }
 }
 
@@ -291,6 +309,12 @@ fn basename(path: &str) -> &str {
 
 #[async_trait]
 impl Connection for ShellConnection {
+    fn transport(&self) -> &'static str {
+        self.runner.transport()
+    }
+    async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
+        self.runner.reconnect(connect_timeout).await
+    }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
         if req.argv.is_empty() {
             return Err(ConnError::failed("no command given"));

@@ -215,21 +215,81 @@ impl Drop for ChannelGuard {
     }
 }
 
-/// Runs command lines over a [`Session`].
+/// Runs command lines over a [`Session`] to one target, opening it on first
+/// use and again whenever it has closed (as ssh does for every command, so a
+/// host that rebooted is reached again by the next task), and on demand
+/// ([`ScriptRunner::reconnect`]).
 pub struct SshRunner {
-    pub session: Arc<Session>,
+    pool: Arc<SshPool>,
+    target: SshTarget,
+    config: Arc<SshConfig>,
+    name: String,
+    session: tokio::sync::Mutex<Option<Arc<Session>>>,
+}
+
+impl SshRunner {
+    /// A runner for `target`; `session` is the connection already open to
+    /// it, if any (`None`: connect on first use).
+    pub fn new(
+        pool: Arc<SshPool>,
+        target: SshTarget,
+        config: Arc<SshConfig>,
+        session: Option<Arc<Session>>,
+    ) -> SshRunner {
+        let user = target.user.clone().unwrap_or_else(local_user);
+        let name = format!("{user}@{}", shown_name(&target.hostname, target.port));
+        SshRunner {
+            pool,
+            target,
+            config,
+            name,
+            session: tokio::sync::Mutex::new(session),
+        }
+    }
+
+    /// The open session, (re)connecting when there is none or it closed.
+    async fn session(&self) -> ConnResult<Arc<Session>> {
+        let mut cur = self.session.lock().await;
+        if let Some(s) = cur.as_ref()
+            && !s.handle.is_closed()
+        {
+            return Ok(s.clone());
+        }
+        let s = self.pool.connect(&self.target, &self.config).await?;
+        *cur = Some(s.clone());
+        Ok(s)
+    }
 }
 
 #[async_trait]
 impl ScriptRunner for SshRunner {
     async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
-        self.session.run(command, stdin).await
+        self.session().await?.run(command, stdin).await
     }
     fn describe(&self) -> String {
-        format!("ssh {}", self.session.name)
+        format!("ssh {}", self.name)
     }
     async fn upload(&self, path: &str, data: &[u8]) -> ConnResult<bool> {
-        self.session.upload(path, data).await
+        self.session().await?.upload(path, data).await
+    }
+    fn transport(&self) -> &'static str {
+        "ssh"
+    }
+    async fn reconnect(&self, connect_timeout: Option<Duration>) -> ConnResult<()> {
+        let mut cur = self.session.lock().await;
+        if let Some(old) = cur.take() {
+            // Politely, but without waiting on a peer that may be gone.
+            tokio::spawn(async move {
+                let _ = timeout(Duration::from_secs(2), old.disconnect()).await;
+            });
+        }
+        let mut target = self.target.clone();
+        if let Some(t) = connect_timeout {
+            target.connect_timeout = Some(t);
+        }
+        let s = self.pool.connect(&target, &self.config).await?;
+        *cur = Some(s);
+        Ok(())
     }
 }
 
@@ -501,10 +561,26 @@ impl SshPool {
                     .clone()
             };
             let prev = via.clone();
-            let session = cell
-                .get_or_init(|| async { self.open(&t, prev).await })
+            let mut session = cell
+                .get_or_init(|| async { self.open(&t, prev.clone()).await })
                 .await
-                .clone()
+                .clone();
+            if let Ok(s) = &session
+                && s.handle.is_closed()
+            {
+                // The gateway went away since (it rebooted): a target that
+                // reconnects gets a new connection to it, shared again.
+                let fresh = Arc::new(OnceCell::new());
+                self.gateways
+                    .lock()
+                    .await
+                    .insert(key.clone(), fresh.clone());
+                session = fresh
+                    .get_or_init(|| async { self.open(&t, prev).await })
+                    .await
+                    .clone();
+            }
+            let session = session
                 .map_err(|e| ConnError::unreachable(format!("gateway {}: {}", jump.host, e.msg)))?;
             key_prefix = format!("{key} -> ");
             via = Some(session);

@@ -27,6 +27,7 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod debug;
+pub mod dnf;
 pub mod fail;
 pub mod fetch;
 pub mod file;
@@ -44,6 +45,7 @@ pub mod meta;
 pub mod package;
 pub mod pause;
 pub mod raw;
+pub mod reboot;
 pub mod replace;
 pub mod script;
 pub mod service;
@@ -59,6 +61,7 @@ pub mod template;
 pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
+pub mod wait_for_connection;
 
 pub use args::Args;
 
@@ -303,6 +306,7 @@ static MODULES: &[&dyn Module] = &[
     &copy::Copy,
     &cron::Cron,
     &debug::Debug,
+    &dnf::Dnf,
     &fail::Fail,
     &fetch::Fetch,
     &file::File,
@@ -327,6 +331,7 @@ static MODULES: &[&dyn Module] = &[
     &service::Systemd,
     &service::SystemdService,
     &raw::Raw,
+    &reboot::Reboot,
     &replace::Replace,
     &script::Script,
     &set_fact::SetFact,
@@ -340,6 +345,7 @@ static MODULES: &[&dyn Module] = &[
     &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,
     &wait_for::WaitFor,
+    &wait_for_connection::WaitForConnection,
 ];
 
 /// Modules from collections other than ansible.builtin, by full name.
@@ -348,6 +354,9 @@ static COLLECTION_MODULES: &[(&str, &str)] = &[
     ("ansible.posix.sysctl", "sysctl"),
     ("ansible.posix.authorized_key", "authorized_key"),
 ];
+
+/// Modules ansible-core redirects to another one (`yum` is `dnf` since 2.17).
+static REDIRECTS: &[(&str, &str)] = &[("yum", "dnf")];
 
 /// Every module hoist knows.
 pub fn registry() -> &'static [&'static dyn Module] {
@@ -367,6 +376,10 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
                 .map(|(_, short)| *short)
         })
         .unwrap_or(name);
+    let short = REDIRECTS
+        .iter()
+        .find(|(from, _)| *from == short)
+        .map_or(short, |(_, to)| *to);
     MODULES.iter().copied().find(|m| m.spec().name == short)
 }
 
@@ -382,6 +395,11 @@ pub fn all_names() -> Vec<String> {
             COLLECTION_MODULES
                 .iter()
                 .map(|(full, _)| (*full).to_owned()),
+        )
+        .chain(
+            REDIRECTS
+                .iter()
+                .flat_map(|(from, _)| [(*from).to_owned(), format!("ansible.builtin.{from}")]),
         )
         .collect()
 }

@@ -2,7 +2,8 @@
 //! it picks the backend from `use`, then `ansible_package_use`, then the
 //! `pkg_mgr` fact (gathering just that fact when facts were not gathered),
 //! and runs that module with the task's other arguments. hoist has the
-//! `apt` backend; any other package manager is refused by name.
+//! `apt` and `dnf` (also for `yum` and `dnf5`) backends; any other package
+//! manager is refused by name.
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
@@ -49,6 +50,30 @@ static SPEC: ModuleSpec = ModuleSpec {
         Param::new("allow_change_held_packages", ParamType::Raw),
         Param::new("lock_timeout", ParamType::Raw),
         Param::new("auto_install_module_deps", ParamType::Raw),
+        // dnf's own options.
+        Param::new("allowerasing", ParamType::Raw),
+        Param::new("best", ParamType::Raw),
+        Param::new("bugfix", ParamType::Raw),
+        Param::new("cacheonly", ParamType::Raw),
+        Param::new("conf_file", ParamType::Raw),
+        Param::new("disable_excludes", ParamType::Raw),
+        Param::new("disable_gpg_check", ParamType::Raw),
+        Param::new("disable_plugin", ParamType::Raw),
+        Param::new("disablerepo", ParamType::Raw),
+        Param::new("download_dir", ParamType::Raw),
+        Param::new("download_only", ParamType::Raw),
+        Param::new("enable_plugin", ParamType::Raw),
+        Param::new("enablerepo", ParamType::Raw),
+        Param::new("exclude", ParamType::Raw),
+        Param::new("install_weak_deps", ParamType::Raw),
+        Param::new("installroot", ParamType::Raw),
+        Param::new("nobest", ParamType::Raw),
+        Param::new("releasever", ParamType::Raw),
+        Param::new("security", ParamType::Raw),
+        Param::new("skip_broken", ParamType::Raw),
+        Param::new("sslverify", ParamType::Raw),
+        Param::new("update_only", ParamType::Raw),
+        Param::new("validate_certs", ParamType::Raw),
     ],
     free_form: FreeForm::None,
     mutually_exclusive: &[],
@@ -58,7 +83,7 @@ static SPEC: ModuleSpec = ModuleSpec {
 };
 
 /// The package managers hoist has a module for.
-const BACKENDS: &[&str] = &["apt"];
+const BACKENDS: &[&str] = &["apt", "dnf", "dnf5", "yum"];
 
 /// A non-empty string value.
 fn text(v: Option<Value>) -> Option<String> {
@@ -138,6 +163,11 @@ impl Module for Package {
                 BACKENDS.join(", ")
             )));
         }
+        // dnf5 and yum are the dnf module (which finds its backend itself).
+        let short = match short.as_str() {
+            "dnf5" | "yum" => "dnf".to_owned(),
+            _ => short,
+        };
         let Some(module) = super::lookup(&short) else {
             return Ok(Outcome::failure(format!(
                 "Could not find a matching action for the \"{name}\" package manager."

@@ -4,6 +4,7 @@
 //! script) these tests are skipped, except on CI where that is a failure.
 
 mod accounts;
+mod boot;
 mod common;
 mod conformance;
 #[path = "../integration/conformance_cases.rs"]
