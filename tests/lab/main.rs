@@ -11,4 +11,5 @@ mod conformance_cases;
 mod filemods;
 mod packages;
 mod ssh;
+mod vcs;
 mod waits;
