@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use minijinja::Value;
 
-use super::command::py_shlex_quote;
+use super::command::{add_lines, py_shlex_quote};
 use super::file::{SResult, expand_user, fail, fail_with, finish, join};
 use super::sysexec::{find_bin, missing_bin};
 use super::{
@@ -81,6 +81,37 @@ fn is_ssh_repo(repo: &str) -> bool {
         (Some(_), None) => true,
         _ => false,
     }
+}
+
+/// Ansible's `set_git_ssh_env`: the ssh command git runs, with the user's
+/// `ssh_opts`, host key acceptance, batch mode and the key file (quoted:
+/// git runs the command through the shell).
+fn ssh_command(
+    ssh_opts: Option<&str>,
+    accept_hostkey: bool,
+    accept_newhostkey: bool,
+    key_file: Option<&str>,
+) -> String {
+    let mut opts = ssh_opts.unwrap_or_default().trim().to_owned();
+    fn add(opts: &mut String, o: &str) {
+        if !opts.contains(o) {
+            opts.push_str(" -o ");
+            opts.push_str(o);
+        }
+    }
+    if accept_hostkey {
+        add(&mut opts, "StrictHostKeyChecking=no");
+    }
+    if accept_newhostkey && !opts.contains("StrictHostKeyChecking=no") {
+        add(&mut opts, "StrictHostKeyChecking=accept-new");
+    }
+    add(&mut opts, "BatchMode=yes");
+    if let Some(key) = key_file {
+        opts.push_str(" -i ");
+        opts.push_str(&py_shlex_quote(key));
+        add(&mut opts, "IdentitiesOnly=yes");
+    }
+    format!("ssh {}", opts.trim_start())
 }
 
 /// Ansible's `unfrackgitpath` without touching the filesystem: the path
@@ -332,9 +363,12 @@ impl GitRun<'_> {
         } else {
             join(&repo_path, "HEAD")
         };
+        // A missing file gives Python's None, which Ansible formats into
+        // the commands that follow (and which then fail as they do there).
         let data = self.ctx.conn.read_file(&headfile).await?;
-        data.and_then(|d| head_splitter(&String::from_utf8_lossy(&d), &self.remote))
-            .ok_or_else(|| fail(format!("Unable to read {headfile}")))
+        Ok(data
+            .and_then(|d| head_splitter(&String::from_utf8_lossy(&d), &self.remote))
+            .unwrap_or_else(|| "None".to_owned()))
     }
 
     async fn is_remote_branch(&self, dest: &str, remote: &str, version: &str) -> SResult<bool> {
@@ -851,28 +885,19 @@ async fn run_git(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
         .collect();
     env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
     if is_ssh_repo(&repo) {
-        // Ansible's set_git_ssh_env, for the ssh transport only.
-        let mut opts = args.str("ssh_opts").unwrap_or_default();
-        fn add(opts: &mut String, o: &str) {
-            if !opts.contains(o) {
-                opts.push_str(" -o ");
-                opts.push_str(o);
-            }
-        }
-        if args.bool_or("accept_hostkey", false) {
-            add(&mut opts, "StrictHostKeyChecking=no");
-        }
-        if args.bool_or("accept_newhostkey", false) && !opts.contains("StrictHostKeyChecking=no") {
-            add(&mut opts, "StrictHostKeyChecking=accept-new");
-        }
-        add(&mut opts, "BatchMode=yes");
-        if let Some(key) = args.str("key_file").filter(|k| !k.is_empty()) {
-            let key = expand_user(ctx, &key).await?;
-            opts.push_str(" -i ");
-            opts.push_str(&py_shlex_quote(&key));
-            add(&mut opts, "IdentitiesOnly=yes");
-        }
-        env.push(("GIT_SSH_COMMAND".into(), format!("ssh{opts}")));
+        let key = match args.str("key_file").filter(|k| !k.is_empty()) {
+            Some(k) => Some(expand_user(ctx, &k).await?),
+            None => None,
+        };
+        env.push((
+            "GIT_SSH_COMMAND".into(),
+            ssh_command(
+                args.str("ssh_opts").as_deref(),
+                args.bool_or("accept_hostkey", false),
+                args.bool_or("accept_newhostkey", false),
+                key.as_deref(),
+            ),
+        ));
     }
 
     let check = ctx.check_mode || ctx.predict;
@@ -1017,7 +1042,10 @@ impl Module for Git {
         &SPEC
     }
     async fn run(&self, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
-        finish(run_git(args, ctx).await)
+        let mut out = finish(run_git(args, ctx).await)?;
+        // A failed command's output also comes as lines, as Ansible adds them.
+        add_lines(&mut out);
+        Ok(out)
     }
 }
 
@@ -1033,6 +1061,22 @@ mod tests {
         assert!(!is_ssh_repo("https://host/a.git"));
         assert!(!is_ssh_repo("file:///srv/a.git"));
         assert!(!is_ssh_repo("/srv/a:b.git"));
+    }
+
+    #[test]
+    fn ssh_commands() {
+        assert_eq!(
+            ssh_command(None, false, false, None),
+            "ssh -o BatchMode=yes"
+        );
+        assert_eq!(
+            ssh_command(Some("-p 2222"), true, false, Some("/k/my key")),
+            "ssh -p 2222 -o StrictHostKeyChecking=no -o BatchMode=yes -i '/k/my key' -o IdentitiesOnly=yes"
+        );
+        assert_eq!(
+            ssh_command(None, false, true, None),
+            "ssh -o StrictHostKeyChecking=accept-new -o BatchMode=yes"
+        );
     }
 
     #[test]

@@ -16,3 +16,4 @@ mod roles;
 mod strategy;
 mod validation;
 mod vars;
+mod vcs;
