@@ -12,6 +12,8 @@
 //! comparison for zip without extracting anything; for the tar formats it
 //! skips the task, as Ansible's tar handlers do.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use minijinja::Value;
 
@@ -426,7 +428,7 @@ impl Handler<'_> {
     }
 
     /// The CRC-32 of each member, from `unzip -v`.
-    async fn zip_crcs(&self) -> SResult<std::collections::HashMap<String, u32>> {
+    async fn zip_crcs(&self) -> SResult<HashMap<String, u32>> {
         let r = run(
             self.ctx,
             &[self.cmd.clone(), "-v".into(), self.src.clone()],
@@ -435,7 +437,7 @@ impl Handler<'_> {
         )
         .await?;
         let lines: Vec<&str> = r.out.lines().collect();
-        let mut crcs = std::collections::HashMap::new();
+        let mut crcs = HashMap::new();
         if lines.len() > 5 {
             for line in &lines[3..lines.len() - 2] {
                 let f = split_ws(line, 7);
@@ -443,6 +445,44 @@ impl Handler<'_> {
                     && let Ok(crc) = u32::from_str_radix(f[6], 16)
                 {
                     crcs.insert(f[7].to_owned(), crc);
+                }
+            }
+        }
+        Ok(crcs)
+    }
+
+    /// The CRC-32 of files on the target: gzip's trailer holds it, so one
+    /// `gzip | tail -c 8` per file in one command (argv, never a string
+    /// holding the names); a file it cannot read is read and summed here.
+    async fn disk_crcs(&self, paths: &[String]) -> SResult<HashMap<String, u32>> {
+        let mut crcs = HashMap::new();
+        for chunk in paths.chunks(200) {
+            let mut argv: Vec<String> = [
+                "sh",
+                "-c",
+                "for f do gzip -1c < \"$f\" | tail -c 8 | od -An -tu1 -v | tr -s ' \\n' '  '; echo; done",
+                "sh",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            argv.extend(chunk.iter().cloned());
+            let r = run(self.ctx, &argv, None, true).await?;
+            let lines: Vec<&str> = r.out.lines().collect();
+            for (i, path) in chunk.iter().enumerate() {
+                let bytes: Vec<u32> = lines
+                    .get(i)
+                    .map(|l| {
+                        l.split_whitespace()
+                            .filter_map(|n| n.parse().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if bytes.len() == 8 {
+                    let crc = bytes[0] | bytes[1] << 8 | bytes[2] << 16 | bytes[3] << 24;
+                    crcs.insert(path.clone(), crc);
+                } else if let Some(data) = self.ctx.conn.read_file(path).await? {
+                    crcs.insert(path.clone(), crc32(&data));
                 }
             }
         }
@@ -458,7 +498,15 @@ impl Handler<'_> {
         let mut input = String::new();
         for s in stamps {
             let b = s.as_bytes();
-            if b.len() == 15 {
+            let well_formed = b.len() == 15
+                && b.iter().enumerate().all(|(i, c)| {
+                    if i == 8 {
+                        *c == b'.'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                });
+            if well_formed {
                 input.push_str(&format!(
                     "{}-{}-{} {}:{}:{}\n",
                     &s[0..4],
@@ -541,10 +589,37 @@ impl Handler<'_> {
         let times = self
             .zip_times(&entries.iter().map(|e| e.stamp.clone()).collect::<Vec<_>>())
             .await?;
-        let mut crcs = None;
+        // Everything on disk first, so the CRC-32 of every same-size file
+        // is computed in one command on the target.
+        let mut stats: Vec<Option<FileStat>> = Vec::with_capacity(entries.len());
+        for e in &entries {
+            stats.push(
+                self.ctx
+                    .conn
+                    .stat(&join(&self.dest, &e.path), false)
+                    .await?,
+            );
+        }
+        let same_size: Vec<String> = entries
+            .iter()
+            .zip(&stats)
+            .filter(|(e, st)| {
+                !e.path.ends_with('/')
+                    && e.ztype != 'l'
+                    && st
+                        .as_ref()
+                        .is_some_and(|s| s.kind == FileKind::File && s.size == e.size)
+            })
+            .map(|(e, _)| join(&self.dest, &e.path))
+            .collect();
+        let (want_crcs, disk_crcs) = if same_size.is_empty() {
+            Default::default()
+        } else {
+            (self.zip_crcs().await?, self.disk_crcs(&same_size).await?)
+        };
         let mut includes: Vec<String> = Vec::new();
         let mut diff = String::new();
-        for (e, timestamp) in entries.iter().zip(times) {
+        for ((e, timestamp), st) in entries.iter().zip(times).zip(stats) {
             let path = &e.path;
             if self.excludes.contains(path) {
                 continue;
@@ -571,7 +646,7 @@ impl Handler<'_> {
                 return Err(fail(format!("ZIP info perm format incorrect, {permstr}")));
             }
             let full = join(&self.dest, path);
-            let Some(st) = self.ctx.conn.stat(&full, false).await? else {
+            let Some(st) = st else {
                 includes.push(path.clone());
                 diff.push_str(&format!(">{ftype}++++++.?? {path}\n"));
                 continue;
@@ -613,12 +688,8 @@ impl Handler<'_> {
                     // Different sizes: different contents, without reading.
                     itemized[2] = 'c';
                 } else {
-                    if crcs.is_none() {
-                        crcs = Some(self.zip_crcs().await?);
-                    }
-                    let want = crcs.as_ref().and_then(|c| c.get(path)).copied();
-                    let data = self.ctx.conn.read_file(&full).await?.unwrap_or_default();
-                    if want != Some(crc32(&data)) {
+                    let want = want_crcs.get(path);
+                    if want.is_none() || want != disk_crcs.get(&full) {
                         change = true;
                         itemized[2] = 'c';
                     }
