@@ -1,16 +1,17 @@
 //! `git`: clones a repository onto the target and keeps a checkout at the
 //! version asked for, as Ansible's git module does: clone when there is no
 //! repository, otherwise fetch and switch; `before`/`after` are the HEAD
-//! shas. Every git command is an argv run on the target with the C locale
-//! and `GIT_TERMINAL_PROMPT=0`; check mode only looks (`ls-remote`,
-//! `rev-parse`, `status`) and compares the remote sha with the local HEAD.
+//! shas. Every git command is an argv run on the target in Ansible's best
+//! parsable locale and with `GIT_TERMINAL_PROMPT=0`; check mode only looks
+//! (`ls-remote`, `rev-parse`, `status`) and compares the remote sha with
+//! the local HEAD.
 
 use async_trait::async_trait;
 use minijinja::Value;
 
 use super::command::{add_lines, py_shlex_quote};
 use super::file::{SResult, expand_user, fail, fail_with, finish, join};
-use super::sysexec::{find_bin, missing_bin};
+use super::sysexec::{best_parsable_locale, find_bin, missing_bin};
 use super::{
     Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
     ParamType,
@@ -879,9 +880,10 @@ async fn run_git(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
         repo = format!("file://{expanded}");
     }
 
+    let locale = best_parsable_locale(ctx).await?;
     let mut env: Vec<(String, String)> = ["LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE"]
         .iter()
-        .map(|k| (k.to_string(), "C".to_string()))
+        .map(|k| (k.to_string(), locale.clone()))
         .collect();
     env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
     if is_ssh_repo(&repo) {

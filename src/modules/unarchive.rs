@@ -22,7 +22,7 @@ use super::file::{
     AttrDiff, COMMON, FileArgs, SResult, add_path_info, fail, fail_with, finish, join, lookup_gid,
     lookup_uid, refuse_unsupported, set_fs_attributes_if_different, target_umask,
 };
-use super::sysexec::find_bin;
+use super::sysexec::{best_parsable_locale, find_bin};
 use super::{
     Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
     ParamType,
@@ -66,14 +66,6 @@ static SPEC: ModuleSpec = ModuleSpec {
     check_mode: true,
     controller_only: false,
 };
-
-/// The locale every listing runs in, so the output can be parsed.
-const C_LOCALE: [(&str, &str); 4] = [
-    ("LANG", "C"),
-    ("LC_ALL", "C"),
-    ("LC_MESSAGES", "C"),
-    ("LANGUAGE", "C"),
-];
 
 /// Ansible's archive handlers, in the order `pick_handler` tries them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,17 +118,22 @@ struct Ran {
     err: String,
 }
 
-async fn run(
+/// Runs `argv` in `locale` (Ansible's best parsable one, so the output
+/// can be parsed; `None`: the session's own).
+async fn run_in(
     ctx: &ModuleCtx<'_>,
     argv: &[String],
     cwd: Option<&str>,
     read_only: bool,
+    locale: Option<&str>,
 ) -> SResult<Ran> {
     let mut req = ExecRequest::argv(argv.iter().cloned());
-    req.env = C_LOCALE
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    if let Some(l) = locale {
+        req.env = ["LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE"]
+            .iter()
+            .map(|k| (k.to_string(), l.to_owned()))
+            .collect();
+    }
     req.read_only = read_only;
     req.chdir = cwd.map(str::to_owned);
     let o = ctx.conn.exec(&req).await?;
@@ -145,6 +142,15 @@ async fn run(
         out: String::from_utf8_lossy(&o.stdout).into_owned(),
         err: String::from_utf8_lossy(&o.stderr).into_owned(),
     })
+}
+
+async fn run(
+    ctx: &ModuleCtx<'_>,
+    argv: &[String],
+    cwd: Option<&str>,
+    read_only: bool,
+) -> SResult<Ran> {
+    run_in(ctx, argv, cwd, read_only, None).await
 }
 
 /// Python's `codecs.escape_decode` (GNU tar escapes unusual bytes in names
@@ -295,6 +301,8 @@ struct Handler<'a> {
     fa: FileArgs,
     files: Vec<String>,
     check: bool,
+    /// Ansible's best parsable locale on the target, for tar.
+    locale: String,
 }
 
 impl Handler<'_> {
@@ -352,7 +360,7 @@ impl Handler<'_> {
             return Ok(Ok(()));
         }
         let argv = self.tar_args("--list", false);
-        let r = run(self.ctx, &argv, Some(&self.dest), true).await?;
+        let r = run_in(self.ctx, &argv, Some(&self.dest), true, Some(&self.locale)).await?;
         if r.rc != 0 {
             return Ok(Err(format!(
                 "Unable to list files in the archive: {}",
@@ -402,7 +410,7 @@ impl Handler<'_> {
     /// that extracting would fix and `owner`/`group`/`mode` do not.
     async fn tar_is_unarchived(&mut self) -> SResult<Check> {
         let argv = self.tar_args("--diff", true);
-        let r = run(self.ctx, &argv, None, true).await?;
+        let r = run_in(self.ctx, &argv, None, true, Some(&self.locale)).await?;
         let root = self.run_user().await?.uid == 0;
         let mut differs = false;
         for line in r.out.lines().chain(r.err.lines()) {
@@ -758,7 +766,8 @@ impl Handler<'_> {
         } else {
             self.tar_args("--extract", true)
         };
-        let r = run(self.ctx, &argv, Some(&self.dest), false).await?;
+        let locale = (self.kind != Kind::Zip).then_some(self.locale.as_str());
+        let r = run_in(self.ctx, &argv, Some(&self.dest), false, locale).await?;
         Ok((argv, r))
     }
 }
@@ -992,6 +1001,7 @@ async fn run_unarchive(
         fa: fa.clone(),
         files: Vec::new(),
         check: ctx.check_mode || ctx.predict,
+        locale: best_parsable_locale(ctx).await?,
     };
     let mut h = match pick_handler(ctx, base).await? {
         Ok(h) => h,
