@@ -238,3 +238,83 @@ fn git_clones_updates_and_keeps_versions() {
     assert_eq!(r.stdout, "three\n", "{r:?}");
     let _ = lab.ssh(host, "root", &format!("rm -rf {base}"));
 }
+
+const GIT_SSH_PLAY: &str = r#"- hosts: all
+  gather_facts: false
+  vars:
+    b: /var/tmp/hoist-t-vcs-ssh
+    r: /var/tmp/hoist-t-vcs-ssh/served repo.git
+  tasks:
+    - copy: {src: "{{ key }}", dest: "{{ b }}/id $k 'q'", mode: "0600"}
+    - git:
+        repo: "ssh://root@db3{{ r | replace(' ', '%20') }}"
+        dest: "{{ b }}/url"
+        key_file: "{{ b }}/id $k 'q'"
+        accept_hostkey: true
+        ssh_opts: "-o UserKnownHostsFile={{ b }}/kh1"
+    - git:
+        repo: "root@db3:{{ r }}"
+        dest: "{{ b }}/scp"
+        key_file: "{{ b }}/id $k 'q'"
+        accept_newhostkey: true
+        ssh_opts: "-o UserKnownHostsFile={{ b }}/kh2"
+    # An unknown host key without accept_*: BatchMode refuses, no prompt.
+    - git:
+        repo: "root@db3:{{ r }}"
+        dest: "{{ b }}/refused"
+        key_file: "{{ b }}/id $k 'q'"
+        ssh_opts: "-o UserKnownHostsFile={{ b }}/kh3"
+      ignore_errors: true
+"#;
+
+#[test]
+fn git_over_ssh_with_a_key_file_and_host_key_acceptance() {
+    let Some(lab) = lab() else { return };
+    let (host, server) = ("cache2", "db3");
+    let base = "/var/tmp/hoist-t-vcs-ssh";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::write(p.join("site.yml"), GIT_SSH_PLAY).expect("playbook");
+    let r = lab.ssh(
+        server,
+        "root",
+        &format!(
+            "set -e; b={base}; rm -rf $b; mkdir -p $b; git init -q --bare -b main \"$b/served repo.git\"; \
+             git clone -q \"$b/served repo.git\" $b/work 2>/dev/null; cd $b/work; git config user.email t@t; \
+             git config user.name t; echo served > f.txt; git add f.txt; git commit -qm one; \
+             git push -q origin main; git rev-parse HEAD"
+        ),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let sha = r.stdout.trim().to_owned();
+    let r = lab.ssh(host, "root", &format!("rm -rf {base}; mkdir -p {base}"));
+    assert_eq!(r.code, 0, "{r:?}");
+    let key = lab.key();
+    let key_var = format!("key={}", key.display());
+    for (round, changed) in [("first", 3), ("second", 0)] {
+        let run = hoist_on(&lab, p, host, &["-e", key_var.as_str(), "-v"]);
+        assert_eq!(run.code, 0, "{round}: {run:?}");
+        assert_eq!(
+            recap(&run, host),
+            [4, changed, 0, 0, 0, 0, 1],
+            "{round}: {run:?}"
+        );
+        assert!(
+            run.stdout.contains("Host key verification failed"),
+            "{round}: {run:?}"
+        );
+        assert!(
+            run.stdout.contains(&format!("\"after\": \"{sha}\"")),
+            "{run:?}"
+        );
+    }
+    let r = lab.ssh(
+        host,
+        "root",
+        &format!("cat {base}/url/f.txt {base}/scp/f.txt; grep -c . {base}/kh1 {base}/kh2"),
+    );
+    assert!(r.stdout.starts_with("served\nserved\n"), "{r:?}");
+    assert!(!r.stdout.contains(":0"), "host keys were recorded: {r:?}");
+    let _ = lab.ssh(host, "root", &format!("rm -rf {base}"));
+    let _ = lab.ssh(server, "root", &format!("rm -rf {base}"));
+}
