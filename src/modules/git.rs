@@ -818,17 +818,24 @@ fn attach_diff(ctx: &ModuleCtx<'_>, out: &mut Outcome, text: String) {
     }
 }
 
+/// `umask`: a quoted octal string, as Ansible requires.
 fn parse_umask(v: &Value) -> SResult<u32> {
+    if !super::is_string(v) {
+        return Err(fail("umask must be defined as a quoted octal integer"));
+    }
     let text = v.to_string();
-    let parsed = if let Some(n) = v.as_i64() {
-        // YAML 0022 is already the number 18.
-        u32::try_from(n).ok()
-    } else {
-        u32::from_str_radix(text.trim(), 8).ok()
-    };
-    parsed
-        .filter(|n| *n <= 0o777)
-        .ok_or_else(|| fail("umask must be an octal integer"))
+    u32::from_str_radix(text.trim(), 8)
+        .ok()
+        .filter(|n| *n <= 0o7777)
+        .ok_or_else(|| {
+            fail_with(
+                "umask must be an octal integer",
+                &[(
+                    "details",
+                    Value::from(format!("invalid literal for int() with base 8: '{text}'")),
+                )],
+            )
+        })
 }
 
 async fn run_git(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
