@@ -436,6 +436,14 @@ impl Reporter {
             return;
         }
         for d in diffs {
+            if let Some(text) = d.prepared_text() {
+                // The default callback prints prepared text as it is.
+                self.emit(text);
+                if !text.ends_with('\n') {
+                    self.emit("\n");
+                }
+                continue;
+            }
             let bh = header("before", &d.before_header);
             let ah = header("after", &d.after_header);
             if d.before == d.after {

@@ -33,6 +33,7 @@ pub mod fetch;
 pub mod file;
 pub mod find;
 pub mod getent;
+pub mod git;
 pub mod group;
 pub mod hostname;
 pub mod include;
@@ -58,6 +59,7 @@ pub mod sysctl;
 pub mod sysexec;
 pub mod tempfile;
 pub mod template;
+pub mod unarchive;
 pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
@@ -187,6 +189,29 @@ pub struct FileDiff {
     pub after: String,
 }
 
+/// The headers that mark a [`FileDiff`] as prepared text (Ansible's
+/// `diff: {prepared: ...}`), shown as it is instead of as a unified diff.
+const PREPARED: &str = "\u{0}prepared";
+
+impl FileDiff {
+    /// Text a module prepared itself (git's `git diff`, unarchive's
+    /// itemized changes), shown as it is.
+    pub fn prepared(text: impl Into<String>) -> FileDiff {
+        FileDiff {
+            before_header: PREPARED.into(),
+            after_header: PREPARED.into(),
+            before: String::new(),
+            after: text.into(),
+        }
+    }
+
+    /// The prepared text, when this diff is one.
+    pub fn prepared_text(&self) -> Option<&str> {
+        (self.before_header == PREPARED && self.after_header == PREPARED)
+            .then_some(self.after.as_str())
+    }
+}
+
 /// What a module run produced.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
@@ -311,6 +336,7 @@ static MODULES: &[&dyn Module] = &[
     &fetch::Fetch,
     &file::File,
     &getent::Getent,
+    &git::Git,
     &group::Group,
     &find::Find,
     &hostname::Hostname,
@@ -341,6 +367,7 @@ static MODULES: &[&dyn Module] = &[
     &stat::Stat,
     &sysctl::Sysctl,
     &template::Template,
+    &unarchive::Unarchive,
     &user::User,
     &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,

@@ -35,6 +35,33 @@ pub(crate) async fn find_bin(
     Ok(None)
 }
 
+/// Ansible's `get_best_parsable_locale`: the first of C.utf8, C.UTF-8,
+/// en_US.utf8, en_US.UTF-8, C and POSIX that `locale -a` lists on the
+/// target, else `C`. Modules that parse command output run with it.
+pub(crate) async fn best_parsable_locale(ctx: &ModuleCtx<'_>) -> Result<String, ModuleError> {
+    const PREFERENCES: [&str; 6] = [
+        "C.utf8",
+        "C.UTF-8",
+        "en_US.utf8",
+        "en_US.UTF-8",
+        "C",
+        "POSIX",
+    ];
+    let Some(locale) = find_bin(ctx, "locale").await? else {
+        return Ok("C".into());
+    };
+    let r = run(ctx, &[locale, "-a".into()], &[], true).await?;
+    if r.rc != 0 {
+        return Ok("C".into());
+    }
+    let available: Vec<&str> = r.stdout.trim().lines().collect();
+    Ok(PREFERENCES
+        .iter()
+        .find(|p| available.contains(p))
+        .unwrap_or(&"C")
+        .to_string())
+}
+
 /// Ansible's message when a required program is missing.
 pub(crate) fn missing_bin(name: &str) -> String {
     format!(

@@ -17,3 +17,4 @@ mod roles;
 mod strategy;
 mod validation;
 mod vars;
+mod vcs;

@@ -13,4 +13,5 @@ mod filemods;
 mod packages;
 mod site;
 mod ssh;
+mod vcs;
 mod waits;
