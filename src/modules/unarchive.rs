@@ -824,11 +824,11 @@ async fn pick_handler<'a>(
             }
             continue;
         }
-        if base.check {
-            // Ansible's tar handlers end the module as soon as they are
-            // made in check mode (its docs: check mode is limited to zip).
-            return Ok(Err(Vec::new()));
-        }
+        // Ansible's tar handlers end the module as skipped in check mode
+        // (its docs: check mode is limited to zip), so a dry run would miss
+        // an unpacked tree that drifted. Listing and `tar --diff` change
+        // nothing: check mode here says whether extracting would change
+        // anything, as it does for zip.
         let Some(tar) = &tar else {
             reason("Unable to find required 'gtar' or 'tar' binary in the path".into());
             continue;
@@ -1005,15 +1005,6 @@ async fn run_unarchive(
     };
     let mut h = match pick_handler(ctx, base).await? {
         Ok(h) => h,
-        Err(reasons) if reasons.is_empty() => {
-            let mut out = Outcome::changed(false);
-            out.skipped = true;
-            out.msg = Some(
-                "remote module (ansible.legacy.unarchive) does not support check mode when using gtar"
-                    .into(),
-            );
-            return Ok(out);
-        }
         Err(reasons) => {
             return Err(fail(format!(
                 "Failed to find handler for \"{src}\". Make sure the required command to extract the file is installed.\n{}",

@@ -146,7 +146,11 @@ fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
     let second = hoist_apply(&ours, &[]);
     assert_eq!(second.code, 0, "second apply: {second:?}");
     for host in ALL {
-        assert_eq!(recap(&second, host)[1], 0, "{host} changed again: {second:?}");
+        assert_eq!(
+            recap(&second, host)[1],
+            0,
+            "{host} changed again: {second:?}"
+        );
     }
     let mut c = Command::new(HOIST);
     c.current_dir(repo())
