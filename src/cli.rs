@@ -308,7 +308,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         become_password,
         start_at_task: args.start_at_task.clone(),
     };
-    let reporter = Reporter::stdout(args.verbose, opts.diff);
+    let reporter = Reporter::stdout(args.verbose);
     let executor = Executor::new(&inventory, templar, &opts, &reporter);
     let summary: RunSummary = tokio::select! {
         s = executor.run(&playbooks) => s,
@@ -368,7 +368,7 @@ fn vars(args: &VarsArgs) -> i32 {
         }
         return exit::ERROR;
     }
-    let reporter = Reporter::stdout(0, false);
+    let reporter = Reporter::stdout(0);
     let host = args.host.as_str();
     let Some(chains) = crate::provenance::chains(&inventory, &playbooks, &extra, host, &templar)
     else {
@@ -413,7 +413,7 @@ fn list(
     extra_vars: &IndexMap<String, Value>,
     templar: &Arc<Templar>,
 ) -> i32 {
-    let reporter = Reporter::stdout(args.verbose, false);
+    let reporter = Reporter::stdout(args.verbose);
     let only = split_csv(&args.tags);
     let skip = split_csv(&args.skip_tags);
     let filter = crate::tags::TagFilter::listing(&only, &skip, args.list_tags);

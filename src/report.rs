@@ -53,7 +53,6 @@ fn tag_list(tags: &[String]) -> String {
 pub struct Reporter {
     out: Arc<Mutex<Out>>,
     pub verbosity: u8,
-    pub show_diff: bool,
     /// Warnings already given by [`Reporter::warning_once`].
     warned: Arc<Mutex<HashSet<String>>>,
     /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
@@ -239,21 +238,20 @@ impl Reporter {
         self.emit(&text);
     }
 
-    pub fn new(out: Box<dyn Write + Send>, verbosity: u8, show_diff: bool) -> Reporter {
+    pub fn new(out: Box<dyn Write + Send>, verbosity: u8) -> Reporter {
         Reporter {
             out: Arc::new(Mutex::new(Out {
                 w: out,
                 last_banner: String::new(),
             })),
             verbosity,
-            show_diff,
             warned: Arc::new(Mutex::new(HashSet::new())),
             lane: None,
         }
     }
 
-    pub fn stdout(verbosity: u8, show_diff: bool) -> Reporter {
-        Reporter::new(Box::new(std::io::stdout()), verbosity, show_diff)
+    pub fn stdout(verbosity: u8) -> Reporter {
+        Reporter::new(Box::new(std::io::stdout()), verbosity)
     }
 
     /// A reporter for one host running a play on its own (the free
@@ -264,7 +262,6 @@ impl Reporter {
         Reporter {
             out: self.out.clone(),
             verbosity: self.verbosity,
-            show_diff: self.show_diff,
             warned: self.warned.clone(),
             lane: Some(Mutex::new(None)),
         }
@@ -430,31 +427,40 @@ impl Reporter {
         }
     }
 
-    /// Prints the `--diff` output of a task result.
+    /// Prints the diffs of a task result. The executor hands over diffs
+    /// only for tasks in diff mode (`--diff` or the `diff` keyword).
     pub fn diffs(&self, diffs: &[FileDiff]) {
-        if !self.show_diff {
-            return;
-        }
+        // As the default callback's `_get_diff`: each unified diff followed
+        // by an empty line, prepared text as it is, and a final newline
+        // when the whole does not end with one.
+        let mut text = String::new();
         for d in diffs {
-            if let Some(text) = d.prepared_text() {
-                // The default callback prints prepared text as it is.
-                self.emit(text);
-                if !text.ends_with('\n') {
-                    self.emit("\n");
-                }
+            if let Some(prepared) = d.prepared_text() {
+                text.push_str(prepared);
+                continue;
+            }
+            if d.before == d.after {
                 continue;
             }
             let bh = header("before", &d.before_header);
             let ah = header("after", &d.after_header);
-            if d.before == d.after {
+            let unified = crate::diff::unified(&d.before, &d.after, &bh, &ah);
+            if unified.is_empty() {
                 continue;
             }
-            let text = crate::diff::unified(&d.before, &d.after, &bh, &ah);
-            self.emit(&text);
-            if !text.ends_with('\n') {
-                self.emit("\n");
+            text.push_str(&unified);
+            if !unified.ends_with('\n') {
+                text.push('\n');
             }
+            text.push('\n');
         }
+        if text.is_empty() {
+            return;
+        }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.emit(&text);
     }
 
     /// Prints one result line, as the default callback does.

@@ -818,3 +818,52 @@ fn a_dependency_entry_passes_its_when_and_tags_to_the_dependency() {
     let r = p.hoist("apply", &["--list-tasks"]);
     assert!(r.stdout.contains("b : b task\tTAGS: [fromdep]"), "{r:?}");
 }
+
+/// The `diff` keyword turns diff output on or off per task, with or
+/// without `--diff`; each unified diff is followed by an empty line (as
+/// ansible-playbook 2.19 prints them).
+#[test]
+fn diff_keyword_shows_or_hides_a_tasks_diff() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy: {content: "a\n", dest: "{{ root }}/f1"}
+      diff: true
+    - copy: {content: "b\n", dest: "{{ root }}/f2"}
+    - copy: {content: "c\n", dest: "{{ root }}/f3"}
+      diff: false
+"#,
+    );
+    let root = p.root();
+    let banner =
+        "TASK [copy] ********************************************************************\n";
+    let diff = |n: u32, c: char| {
+        format!(
+            "--- before\n+++ after: {}/f{n}\n@@ -0,0 +1 @@\n+{c}\n\n",
+            root.display()
+        )
+    };
+    let body = |shown: &[bool; 3]| {
+        let mut s = String::new();
+        for (i, (on, c)) in shown.iter().zip(['a', 'b', 'c']).enumerate() {
+            s.push_str(banner);
+            if *on {
+                s.push_str(&diff(i as u32 + 1, c));
+            }
+            s.push_str("changed: [localhost]\n\n");
+        }
+        s
+    };
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains(&body(&[true, false, false])), "{r:?}");
+    for f in ["f1", "f2", "f3"] {
+        std::fs::remove_file(root.join(f)).expect("remove");
+    }
+    let r = p.hoist("apply", &["--diff"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains(&body(&[true, true, false])), "{r:?}");
+}
