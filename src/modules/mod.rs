@@ -31,9 +31,11 @@ pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod find;
+pub mod get_url;
 pub mod getent;
 pub mod group;
 pub mod hostname;
+pub mod http;
 pub mod include;
 pub mod include_vars;
 pub mod ini_file;
@@ -56,6 +58,7 @@ pub mod sysctl;
 pub mod sysexec;
 pub mod tempfile;
 pub mod template;
+pub mod uri;
 pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
@@ -306,6 +309,7 @@ static MODULES: &[&dyn Module] = &[
     &fail::Fail,
     &fetch::Fetch,
     &file::File,
+    &get_url::GetUrl,
     &getent::Getent,
     &group::Group,
     &find::Find,
@@ -336,6 +340,7 @@ static MODULES: &[&dyn Module] = &[
     &stat::Stat,
     &sysctl::Sysctl,
     &template::Template,
+    &uri::Uri,
     &user::User,
     &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,

@@ -9,6 +9,7 @@ mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
 mod filemods;
+mod http;
 mod packages;
 mod ssh;
 mod waits;
