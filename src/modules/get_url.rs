@@ -464,7 +464,16 @@ impl Module for GetUrl {
         if let Some(b) = backup_file {
             result.set("backup_file", b);
         }
-        result.set("status_code", resp.status);
+        // urllib has no status for file: URLs.
+        let is_file = url_scheme(&url).is_some_and(|s| s == "file");
+        result.set(
+            "status_code",
+            if is_file {
+                Value::from(())
+            } else {
+                Value::from(resp.status)
+            },
+        );
         exit_result(ctx, result, resp.msg()).await
     }
 }

@@ -647,7 +647,10 @@ fn parse_header_dump(text: &str, resp: &mut Response) {
     let mut blocks: Vec<Vec<&str>> = Vec::new();
     for line in text.split('\n') {
         let line = line.trim_end_matches('\r');
-        if line.starts_with("HTTP/") {
+        if blocks.is_empty() && !line.is_empty() && !line.starts_with("HTTP/") {
+            // file: and ftp: transfers: headers without a status line.
+            blocks.push(vec!["HTTP/1.0 -1 ", line]);
+        } else if line.starts_with("HTTP/") {
             blocks.push(vec![line]);
         } else if !line.is_empty()
             && let Some(b) = blocks.last_mut()
@@ -662,7 +665,9 @@ fn parse_header_dump(text: &str, resp: &mut Response) {
     let Some(block) = last else { return };
     let mut words = block[0].splitn(3, ' ');
     words.next();
-    if let Some(code) = words.next().and_then(|c| c.parse::<i64>().ok()) {
+    if let Some(code) = words.next().and_then(|c| c.parse::<i64>().ok())
+        && code >= 0
+    {
         resp.status = code;
     }
     resp.reason = words.next().unwrap_or("").trim().to_owned();
@@ -757,8 +762,12 @@ pub(crate) async fn send(
         _ => parse_header_dump(&String::from_utf8_lossy(head), &mut resp),
     }
     if resp.status < 0 {
+        let http = url_scheme(&req.url).is_some_and(|s| s.starts_with("http"));
         match code.trim().parse::<i64>() {
             Ok(c) if c > 0 => resp.status = c,
+            // file: and ftp: URLs have no HTTP status; a transfer that
+            // worked is urllib's 200.
+            _ if !http => resp.status = 200,
             _ => {
                 resp.error = Some("Request failed: <urlopen error no response>".into());
                 return Ok(resp);
