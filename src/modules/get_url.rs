@@ -30,7 +30,7 @@ use crate::connection::FileKind;
 
 pub struct GetUrl;
 
-static PARAMS: [Param; 32] = [
+static PARAMS: [Param; 30] = [
     Param::new("url", ParamType::Str).required(),
     Param::new("dest", ParamType::Path).required(),
     Param::new("tmp_dest", ParamType::Path),
@@ -52,8 +52,6 @@ static PARAMS: [Param; 32] = [
     Param::new("use_netrc", ParamType::Bool),
     Param::new("ciphers", ParamType::List),
     Param::new("decompress", ParamType::Bool),
-    Param::new("ca_path", ParamType::Path),
-    Param::new("follow", ParamType::Bool),
     COMMON[0],
     COMMON[1],
     COMMON[2],

@@ -32,7 +32,7 @@ use crate::template::py_str;
 
 pub struct Uri;
 
-static PARAMS: [Param; 38] = [
+static PARAMS: [Param; 39] = [
     Param::new("url", ParamType::Str).required(),
     Param::new("dest", ParamType::Path),
     Param::new("url_username", ParamType::Str).aliases(&["user"]),
@@ -68,6 +68,7 @@ static PARAMS: [Param; 38] = [
     Param::new("force_basic_auth", ParamType::Bool),
     Param::new("client_cert", ParamType::Path),
     Param::new("client_key", ParamType::Path),
+    Param::new("use_gssapi", ParamType::Bool),
     COMMON[0],
     COMMON[1],
     COMMON[2],
