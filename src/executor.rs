@@ -219,6 +219,9 @@ const PREDICTABLE_MODULES: &[&str] = &[
 /// gets a connection that is opened by its first command.
 const LAZY_CONNECTION_MODULES: &[&str] = &["wait_for_connection"];
 
+/// Modules whose action plugin (not the module) refuses check mode.
+const ACTION_NO_CHECK_MODE: &[&str] = &["uri"];
+
 /// What a single run of a task (or one loop item) produced.
 struct ItemOutcome {
     status: Status,
@@ -4408,13 +4411,14 @@ async fn run_item_once(
             let mut r = IndexMap::new();
             r.insert("changed".into(), Value::from(false));
             r.insert("skipped".into(), Value::from(true));
-            r.insert(
-                "msg".into(),
-                Value::from(format!(
-                    "remote module ({}) does not support check mode",
-                    spec.name
-                )),
-            );
+            // Modules behind an action plugin that refuses check mode say
+            // so in the action's words, naming the action as written.
+            let msg = if ACTION_NO_CHECK_MODE.contains(&spec.name) {
+                format!("This action ({}) does not support check mode.", task.action)
+            } else {
+                format!("remote module ({}) does not support check mode", spec.name)
+            };
+            r.insert("msg".into(), Value::from(msg));
             return ItemOutcome {
                 delegated: None,
                 status: Status::Skipped,

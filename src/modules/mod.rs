@@ -32,10 +32,12 @@ pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod find;
+pub mod get_url;
 pub mod getent;
 pub mod git;
 pub mod group;
 pub mod hostname;
+pub mod http;
 pub mod include;
 pub mod include_vars;
 pub mod ini_file;
@@ -60,6 +62,7 @@ pub mod sysexec;
 pub mod tempfile;
 pub mod template;
 pub mod unarchive;
+pub mod uri;
 pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
@@ -335,6 +338,7 @@ static MODULES: &[&dyn Module] = &[
     &fail::Fail,
     &fetch::Fetch,
     &file::File,
+    &get_url::GetUrl,
     &getent::Getent,
     &git::Git,
     &group::Group,
@@ -368,6 +372,7 @@ static MODULES: &[&dyn Module] = &[
     &sysctl::Sysctl,
     &template::Template,
     &unarchive::Unarchive,
+    &uri::Uri,
     &user::User,
     &tempfile::TempFile,
     &validate_argument_spec::ValidateArgumentSpec,

@@ -9,6 +9,7 @@ mod conformance_cases;
 mod control;
 mod engine;
 mod filemods;
+mod http;
 mod keywords;
 mod loops;
 mod modules;

@@ -10,6 +10,7 @@ mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
 mod filemods;
+mod http;
 mod packages;
 mod site;
 mod ssh;
