@@ -51,14 +51,27 @@ impl SiteLab {
         run(c)
     }
 
-    /// The lab's network number (the third octet of its addresses).
-    fn net(&self) -> String {
+    /// The lab's addresses by name: each host's from the inventory, and the
+    /// gateway's private address (the first of the targets' network).
+    fn addresses(&self) -> Vec<(String, String)> {
         let text = std::fs::read_to_string(self.inventory()).expect("lab inventory");
-        let addr = text
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("ansible_host=198.18."))
-            .expect("gateway address in the lab inventory");
-        addr.split('.').next().unwrap_or_default().to_owned()
+        let mut out: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                let name = w.next()?;
+                let addr = w.find_map(|kv| kv.strip_prefix("ansible_host="))?;
+                Some((name.to_owned(), addr.to_owned()))
+            })
+            .collect();
+        let private = out
+            .iter()
+            .find(|(n, _)| n != "gateway")
+            .and_then(|(_, a)| a.rsplit_once('.'))
+            .map(|(net, _)| format!("{net}.1"))
+            .expect("a target in the lab inventory");
+        out.push(("gateway-private".into(), private));
+        out
     }
 }
 
@@ -113,11 +126,20 @@ true
 fn snapshot(lab: &SiteLab, host: &str) -> String {
     let r = lab.exec(host, SNAPSHOT);
     assert_eq!(r.code, 0, "snapshot of {host}: {r:?}");
-    // The labs differ only in their network number.
-    let net = lab.net();
-    r.stdout
-        .replace(&format!("198.18.{net}."), "198.18.N.")
-        .replace(&format!("198.19.{net}."), "198.19.N.")
+    // The labs differ only in their addresses: each becomes its host's name.
+    let names: std::collections::HashMap<String, String> = lab
+        .addresses()
+        .into_iter()
+        .map(|(name, addr)| (addr, name))
+        .collect();
+    let addr = regex::Regex::new(r"\b198\.1[89]\.\d+\.\d+\b").expect("regex");
+    addr.replace_all(&r.stdout, |c: &regex::Captures<'_>| {
+        match names.get(&c[0]) {
+            Some(name) => format!("<{name}>"),
+            None => c[0].to_owned(),
+        }
+    })
+    .into_owned()
 }
 
 fn hoist_apply(lab: &SiteLab, extra: &[&str]) -> Run {
