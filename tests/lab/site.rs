@@ -94,7 +94,7 @@ fn repo() -> &'static Path {
 /// accounts; live kernel settings; services and their rc links.
 const SNAPSHOT: &str = r#"
 paths="/etc/motd /etc/sudoers.d/50-ops /etc/sysctl.d/60-site.conf /etc/sysctl.d/61-cache.conf
-/etc/cron.d /var/log/site /home/deploy /home/alice /etc/ssh/sshd_config.d/50-site.conf
+/etc/cron.d /var/log/site /home/deployer /home/alice /etc/ssh/sshd_config.d/50-site.conf
 /srv/artifacts /etc/init.d/artifacts /etc/init.d/shop /etc/haproxy /srv/shop
 /etc/postgresql-site /var/backups/shop /etc/redis-site.conf"
 for p in $paths; do
@@ -111,9 +111,9 @@ done | sort | while read -r f; do
   fi
 done
 find /srv/shop/releases/shop-1.2.0 -printf '%p mtime %TY-%Tm-%Td %TH:%TM\n' 2>/dev/null | sort
-getent passwd deploy alice shop
+getent passwd deployer alice shop
 getent group ops shop sudo
-for u in deploy alice shop; do getent shadow "$u" | cut -d: -f1,2,4-; done
+for u in deployer alice shop; do getent shadow "$u" | cut -d: -f1,2,4-; done
 sysctl -n net.core.somaxconn net.ipv4.tcp_fin_timeout net.ipv4.tcp_tw_reuse \
   net.ipv4.tcp_keepalive_time net.ipv4.tcp_max_syn_backlog
 ls /etc/rc2.d | grep -E 'shop|artifacts'
