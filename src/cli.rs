@@ -15,7 +15,7 @@ use crate::error::Diagnostic;
 use crate::executor::{Executor, RunOptions, RunSummary};
 use crate::inventory::{Inventory, VarSource};
 use crate::playbook::{self, Playbook};
-use crate::report::Reporter;
+use crate::report::{Format, Reporter};
 use crate::template::Templar;
 use crate::yaml::{Node, NodeKind};
 
@@ -162,6 +162,15 @@ pub struct RunArgs {
     /// Start the run at the first task with this name.
     #[arg(long = "start-at-task", value_name = "TASK_NAME")]
     pub start_at_task: Option<String>,
+    /// Output format on stdout: ansible-playbook's text, or JSON Lines
+    /// events for CI (see docs/events.md).
+    #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Also write a JUnit XML report to FILE at the end of the run (a
+    /// testcase per host and task; in `diff`, a task that would change
+    /// is a failure carrying its diff).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -308,15 +317,36 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         become_password,
         start_at_task: args.start_at_task.clone(),
     };
-    let reporter = Reporter::stdout(args.verbose);
+    let mut reporter = Reporter::stdout(args.verbose).with_format(args.output);
+    if args.junit.is_some() {
+        reporter = reporter.with_junit(diff_cmd);
+    }
     let executor = Executor::new(&inventory, templar, &opts, &reporter);
-    let summary: RunSummary = tokio::select! {
-        s = executor.run(&playbooks) => s,
+    let summary: Option<RunSummary> = tokio::select! {
+        s = executor.run(&playbooks) => Some(s),
         _ = tokio::signal::ctrl_c() => {
             reporter.error("User interrupted execution");
-            return exit::INTERRUPTED;
+            None
         }
     };
+    // The JUnit report is written whatever happened, with what ran; a
+    // report that cannot be written is an error of the run.
+    let junit_failed = match &args.junit {
+        Some(path) => match reporter.write_junit(path) {
+            Ok(()) => false,
+            Err(e) => {
+                reporter.error(&e);
+                true
+            }
+        },
+        None => false,
+    };
+    let Some(summary) = summary else {
+        return exit::INTERRUPTED;
+    };
+    if junit_failed {
+        return exit::ERROR;
+    }
     if let Some(code) = summary.fatal {
         return if diff_cmd { exit::ERROR } else { code };
     }

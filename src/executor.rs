@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use futures::future::join_all;
 use indexmap::IndexMap;
@@ -27,7 +28,7 @@ use crate::playbook::{
     Block, BlockKind, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx,
     Strategy, Task,
 };
-use crate::report::{Reporter, Stats, Status};
+use crate::report::{HostResult, LoopEnd, Reporter, Stats, Status};
 use crate::tags::{TagFilter, TagValues};
 use crate::template::{Templar, VarScope, py_str, vmap};
 
@@ -803,7 +804,7 @@ impl<'a> Executor<'a> {
             }
             _ => raw,
         };
-        self.reporter.task(&name, handler, &task.span.to_string());
+        self.reporter.task(&name, handler, &task.span);
     }
 
     /// The host's state, created on first use.
@@ -3379,12 +3380,13 @@ fn loop_failed(
     scope: &Arc<VarScope>,
     e: LoopError,
     no_log: bool,
+    started: Option<Instant>,
 ) {
     let msg = match e {
         LoopError::Undefined(m) => {
             if let Ok(false) = eval_when(task, scope) {
                 let out = skipped_by_when(task, scope);
-                report_item(ctx, st, task, None, &out, no_log, false);
+                report_item(ctx, st, task, None, &out, no_log, false, started);
                 finish(ctx, st, task, Status::Skipped, out.result, false, false);
                 return;
             }
@@ -3393,7 +3395,7 @@ fn loop_failed(
         LoopError::Other(m) => m,
     };
     let out = with_ignore(ctx, task, scope, ItemOutcome::failed(located(task, &msg)));
-    report_item(ctx, st, task, None, &out, no_log, false);
+    report_item(ctx, st, task, None, &out, no_log, false, started);
     finish(
         ctx,
         st,
@@ -3411,6 +3413,7 @@ async fn run_host_task(
     st: &mut HostState,
     hosts: Arc<IndexMap<String, HostSnapshot>>,
 ) {
+    let started = Instant::now();
     let scope = scope_with(ctx, st, Some(task), Some(hosts));
     let no_log = is_no_log(ctx, task, &scope);
     // debug, and assert unless quiet, always show their result (the
@@ -3430,7 +3433,16 @@ async fn run_host_task(
             if out.status == Status::Unreachable {
                 st.unreachable = true;
             }
-            report_item(ctx, st, task, None, &out, no_log, verbose_always);
+            report_item(
+                ctx,
+                st,
+                task,
+                None,
+                &out,
+                no_log,
+                verbose_always,
+                Some(started),
+            );
             let changed = result_changed(&out);
             let facts = FactSet::take(&mut out);
             route_facts(task, st, &scope, facts);
@@ -3443,7 +3455,7 @@ async fn run_host_task(
                     .map_err(LoopError::Other)
             }) {
                 Ok(built) => built,
-                Err(e) => return loop_failed(ctx, task, st, &scope, e, no_log),
+                Err(e) => return loop_failed(ctx, task, st, &scope, e, no_log, Some(started)),
             };
             if items.is_empty() {
                 let mut r = IndexMap::new();
@@ -3488,6 +3500,7 @@ async fn run_host_task(
                     extra.push((reg.clone(), prev.clone()));
                 }
                 let item_scope = scope.with_extra(extra);
+                let item_started = Instant::now();
                 // Facts set by earlier items are visible to later ones.
                 let mut out = run_item(ctx, task, st, &item_scope).await;
                 out.result.extend(item_vars);
@@ -3510,7 +3523,16 @@ async fn run_host_task(
                     failures_ignored &= is_ignored(ctx, task, &item_scope);
                 }
                 out.ignored = false;
-                report_item(ctx, st, task, Some(&label), &out, no_log, verbose_always);
+                report_item(
+                    ctx,
+                    st,
+                    task,
+                    Some(&label),
+                    &out,
+                    no_log,
+                    verbose_always,
+                    Some(item_started),
+                );
                 any_changed |= result_changed(&out);
                 // An ignored item failure still fails the loop's result;
                 // the task then counts as ignored, as in ansible-core.
@@ -3527,7 +3549,15 @@ async fn run_host_task(
                     match eval_condition(c, &item_scope) {
                         Ok(b) => stop &= b,
                         Err(e) => {
-                            return loop_failed(ctx, task, st, &scope, LoopError::Other(e), no_log);
+                            return loop_failed(
+                                ctx,
+                                task,
+                                st,
+                                &scope,
+                                LoopError::Other(e),
+                                no_log,
+                                Some(started),
+                            );
                         }
                     }
                 }
@@ -3554,23 +3584,34 @@ async fn run_host_task(
                     .is_ok_and(|e| e.as_str() == Some(NO_TRACEBACK))
             });
             r.insert("results".into(), Value::from(results));
-            let status = if any_unreachable {
+            let msg = r.get("msg").map(py_str).unwrap_or_default();
+            // The default callback closes a loop in which an item failed
+            // by an error with the task's own failure line, and an
+            // all-skipped loop with the host's own skip line.
+            let summary =
+                IndexMap::from([("msg".to_owned(), Value::from("One or more items failed"))]);
+            let (status, line) = if any_unreachable {
                 st.unreachable = true;
-                Status::Unreachable
+                (Status::Unreachable, None)
             } else if any_failed {
-                // The default callback closes a loop in which an item
-                // failed by an error with the task's own failure line.
-                if by_error {
-                    let summary = IndexMap::from([(
-                        "msg".to_owned(),
-                        Value::from("One or more items failed"),
-                    )]);
-                    ctx.reporter
-                        .result(&st.name, Status::Failed, None, &summary, false, false);
-                }
-                if failures_ignored {
-                    ctx.reporter.ignoring();
-                }
+                (Status::Failed, by_error.then_some(&summary))
+            } else if all_skipped {
+                (Status::Skipped, Some(&r))
+            } else if any_changed {
+                (Status::Changed, None)
+            } else {
+                (Status::Ok, None)
+            };
+            ctx.reporter.loop_end(&LoopEnd {
+                host: &st.name,
+                status,
+                line,
+                msg: &msg,
+                changed: any_changed,
+                ignored: any_failed && failures_ignored,
+                duration: started.elapsed(),
+            });
+            if any_failed && !any_unreachable {
                 finish(
                     ctx,
                     st,
@@ -3581,17 +3622,7 @@ async fn run_host_task(
                     failures_ignored,
                 );
                 return;
-            } else if all_skipped {
-                // The default callback closes an all-skipped loop with the
-                // host's own skip line.
-                ctx.reporter
-                    .result(&st.name, Status::Skipped, None, &r, false, false);
-                Status::Skipped
-            } else if any_changed {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
+            }
             (status, r, any_changed)
         }
     };
@@ -3646,7 +3677,7 @@ fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str)
     let scope = task_scope(ctx, st, Some(task));
     let out = with_ignore(ctx, task, &scope, ItemOutcome::failed(msg));
     let no_log = is_no_log(ctx, task, &scope);
-    report_item(ctx, st, task, None, &out, no_log, false);
+    report_item(ctx, st, task, None, &out, no_log, false, None);
     finish(
         ctx,
         st,
@@ -3847,6 +3878,7 @@ impl HostState {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report_item(
     ctx: &PlayCtx<'_>,
     st: &HostState,
@@ -3855,6 +3887,7 @@ fn report_item(
     out: &ItemOutcome,
     no_log: bool,
     verbose_always: bool,
+    started: Option<Instant>,
 ) {
     if let Some(warnings) = out.result.get("warnings")
         && let Ok(items) = warnings.try_iter()
@@ -3864,9 +3897,11 @@ fn report_item(
         }
     }
     // As the default callback: diffs of changed results only.
-    if !no_log && out.status == Status::Changed {
-        ctx.reporter.diffs(&out.diffs);
-    }
+    let diffs: &[crate::modules::FileDiff] = if !no_log && out.status == Status::Changed {
+        &out.diffs
+    } else {
+        &[]
+    };
     let shown: IndexMap<String, Value> = if no_log {
         let mut m = IndexMap::new();
         m.insert(
@@ -3903,14 +3938,16 @@ fn report_item(
         (Some(label), s) if s != Status::Skipped => label.as_str(),
         _ => st.name.as_str(),
     };
-    ctx.reporter.result(
+    ctx.reporter.host_result(&HostResult {
         host,
-        out.status,
-        label,
-        &shown,
-        verbose_always && !no_log && out.status != Status::Skipped,
-        out.ignored,
-    );
+        status: out.status,
+        item: label,
+        result: &shown,
+        verbose_always: verbose_always && !no_log && out.status != Status::Skipped,
+        ignored: out.ignored,
+        diffs,
+        duration: started.map(|t| t.elapsed()),
+    });
 }
 
 /// Why a loop's items could not be built.

@@ -5,12 +5,30 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use minijinja::Value;
 use serde_json::Value as Json;
 
+use crate::error::Span;
 use crate::modules::FileDiff;
+use crate::report::junit::Junit;
+
+pub mod junit;
+
+/// The version of the JSON event schema (`docs/events.schema.json`);
+/// every event carries it.
+pub const EVENTS_VERSION: u64 = 1;
+
+/// How a run's output is written: ansible-playbook's text, or JSON Lines
+/// events (`--output json`, see docs/events.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
 
 /// Per-host counters shown in the recap.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,6 +76,57 @@ pub struct Reporter {
     /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
     /// the task it runs, as (task id, text).
     lane: Option<Mutex<Option<(String, String)>>>,
+    format: Format,
+    /// The task whose results come now (each lane has its own).
+    current: Mutex<Option<TaskRef>>,
+    /// `--junit`: the records of the run, shared by the lanes.
+    junit: Option<Arc<Mutex<Junit>>>,
+}
+
+/// The task results are reported for: its banner name, where it is, and
+/// when its banner was shown.
+#[derive(Clone, Debug)]
+pub struct TaskRef {
+    pub name: String,
+    pub file: String,
+    pub line: usize,
+    pub handler: bool,
+    pub id: String,
+    pub started: Instant,
+}
+
+/// One result of a task (or of one loop item) on one host, as the
+/// executor hands it to the reporter.
+pub struct HostResult<'a> {
+    /// The host, or `host -> delegate` for a delegated task.
+    pub host: &'a str,
+    pub status: Status,
+    /// The loop item's label, for a loop item's result.
+    pub item: Option<&'a str>,
+    /// The result dict, already censored for `no_log`.
+    pub result: &'a IndexMap<String, Value>,
+    /// debug and assert: the result is always shown.
+    pub verbose_always: bool,
+    /// A failure that `ignore_errors` ignores.
+    pub ignored: bool,
+    /// Diffs to show (only in diff mode, never for `no_log`).
+    pub diffs: &'a [FileDiff],
+    /// How long the task (or item) ran, when the executor knows.
+    pub duration: Option<Duration>,
+}
+
+/// How a loop ended on a host, after its items' results.
+pub struct LoopEnd<'a> {
+    pub host: &'a str,
+    pub status: Status,
+    /// The line the default callback closes the loop with, if any.
+    pub line: Option<&'a IndexMap<String, Value>>,
+    /// The loop's message (`All items completed` …).
+    pub msg: &'a str,
+    pub changed: bool,
+    /// Its failures are ignored: `...ignoring` follows.
+    pub ignored: bool,
+    pub duration: Duration,
 }
 
 /// The terminal, and the id of the task whose banner it shows last.
@@ -247,6 +316,83 @@ impl Reporter {
             verbosity,
             warned: Arc::new(Mutex::new(HashSet::new())),
             lane: None,
+            format: Format::Text,
+            current: Mutex::new(None),
+            junit: None,
+        }
+    }
+
+    /// Writes `format` instead of text.
+    pub fn with_format(mut self, format: Format) -> Reporter {
+        self.format = format;
+        self
+    }
+
+    /// Also keeps the records of a JUnit report (`--junit`); with `drift`
+    /// (`hoist diff`), a task that would change is a failure.
+    pub fn with_junit(mut self, drift: bool) -> Reporter {
+        self.junit = Some(Arc::new(Mutex::new(Junit::new(drift))));
+        self
+    }
+
+    /// Writes the JUnit report of the run so far to `path`, atomically.
+    pub fn write_junit(&self, path: &std::path::Path) -> Result<(), String> {
+        let Some(j) = &self.junit else {
+            return Ok(());
+        };
+        let xml = match j.lock() {
+            Ok(j) => j.to_xml(),
+            Err(p) => p.into_inner().to_xml(),
+        };
+        junit::write_atomic(path, &xml)
+            .map_err(|e| format!("cannot write the JUnit report {}: {e}", path.display()))
+    }
+
+    fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// One JSON event: `version` and `type` first, then `fields`.
+    fn event_line(kind: &str, fields: Vec<(&str, Json)>) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("version".into(), Json::from(EVENTS_VERSION));
+        m.insert("type".into(), Json::from(kind));
+        for (k, v) in fields {
+            m.insert(k.into(), v);
+        }
+        let mut line = Json::Object(m).to_string();
+        line.push('\n');
+        line
+    }
+
+    /// The task results come for now, with its place.
+    fn current_task(&self) -> Option<TaskRef> {
+        self.current.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// The task fields of a result event.
+    fn task_fields(task: &Option<TaskRef>) -> Vec<(&'static str, Json)> {
+        match task {
+            Some(t) => vec![
+                ("task", Json::from(t.name.clone())),
+                ("file", Json::from(t.file.clone())),
+                ("line", Json::from(t.line)),
+                ("handler", Json::from(t.handler)),
+            ],
+            None => vec![
+                ("task", Json::Null),
+                ("file", Json::Null),
+                ("line", Json::Null),
+                ("handler", Json::from(false)),
+            ],
+        }
+    }
+
+    fn with_junit_do(&self, f: impl FnOnce(&mut Junit)) {
+        if let Some(j) = &self.junit
+            && let Ok(mut j) = j.lock()
+        {
+            f(&mut j);
         }
     }
 
@@ -264,6 +410,9 @@ impl Reporter {
             verbosity: self.verbosity,
             warned: self.warned.clone(),
             lane: Some(Mutex::new(None)),
+            format: self.format,
+            current: Mutex::new(self.current_task()),
+            junit: self.junit.clone(),
         }
     }
 
@@ -297,13 +446,43 @@ impl Reporter {
         if let Ok(mut out) = self.out.lock() {
             out.last_banner.clear();
         }
+        if let Ok(mut c) = self.current.lock() {
+            *c = None;
+        }
+        self.with_junit_do(|j| j.play(name));
+        if self.json() {
+            self.emit_raw(&Self::event_line(
+                "play_start",
+                vec![("play", Json::from(name))],
+            ));
+            return;
+        }
         self.emit_raw(&format!("\n{}\n", stars(&format!("PLAY [{name}]"))));
     }
 
-    /// A task's banner; `id` tells tasks with the same name apart.
-    pub fn task(&self, name: &str, handler: bool, id: &str) {
-        let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-        let banner = format!("\n{}\n", stars(&format!("{kind} [{name}]")));
+    /// A task's banner; its span tells tasks with the same name apart.
+    pub fn task(&self, name: &str, handler: bool, span: &Span) {
+        let id = span.to_string();
+        let task = TaskRef {
+            name: name.to_owned(),
+            file: span.file.to_string(),
+            line: span.line,
+            handler,
+            id: id.clone(),
+            started: Instant::now(),
+        };
+        let banner = if self.json() {
+            let mut fields = Self::task_fields(&Some(task.clone()));
+            fields.push(("id", Json::from(id.as_str())));
+            Self::event_line("task_start", fields)
+        } else {
+            let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
+            format!("\n{}\n", stars(&format!("{kind} [{name}]")))
+        };
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some(task);
+        }
+        let id = id.as_str();
         match &self.lane {
             Some(lane) => {
                 if let Ok(mut pending) = lane.lock() {
@@ -322,10 +501,19 @@ impl Reporter {
 
     /// A line an action shows before its result (`Pausing for 5 seconds`).
     pub fn note(&self, text: &str) {
+        if self.json() {
+            let text = text.trim_end_matches('\n');
+            self.emit_raw(&Self::event_line("note", vec![("msg", Json::from(text))]));
+            return;
+        }
         self.emit_raw(text);
     }
 
     pub fn no_hosts(&self) {
+        if self.json() {
+            self.emit_raw(&Self::event_line("no_hosts", vec![]));
+            return;
+        }
         self.emit_raw("skipping: no hosts matched\n");
     }
 
@@ -385,18 +573,45 @@ impl Reporter {
 
     /// `FAILED - RETRYING: [host]: task (N retries left).`
     pub fn retrying(&self, host: &str, task: &str, left: u64) {
+        if self.json() {
+            let (host, delegated) = split_host(host);
+            let mut fields = Self::task_fields(&self.current_task());
+            fields.insert(0, ("host", Json::from(host)));
+            fields.push(("delegated_to", delegated.map_or(Json::Null, Json::from)));
+            fields.push(("retries_left", Json::from(left)));
+            self.emit(&Self::event_line("retry", fields));
+            return;
+        }
         self.emit(&format!(
             "FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"
         ));
     }
 
-    /// `...ignoring` after the items of a loop whose failure is ignored.
-    pub fn ignoring(&self) {
-        self.emit("...ignoring\n");
-    }
-
     /// `included: FILE for HOST, HOST => (item=...)`
     pub fn included(&self, path: &str, hosts: &[String], item: Option<&str>) {
+        let task = self.current_task();
+        self.with_junit_do(|j| {
+            for h in hosts {
+                j.record(
+                    &task,
+                    h,
+                    Status::Ok,
+                    false,
+                    true,
+                    None,
+                    Duration::ZERO,
+                    None,
+                );
+            }
+        });
+        if self.json() {
+            let mut fields = Self::task_fields(&task);
+            fields.push(("included", Json::from(path)));
+            fields.push(("hosts", Json::from(hosts.to_vec())));
+            fields.push(("item", item.map_or(Json::Null, Json::from)));
+            self.emit(&Self::event_line("include", fields));
+            return;
+        }
         let mut line = format!("included: {path} for {}", hosts.join(", "));
         if let Some(i) = item {
             line.push_str(&format!(" => (item={i})"));
@@ -404,13 +619,19 @@ impl Reporter {
         self.emit(&format!("{line}\n"));
     }
 
-    /// An error that stops the run, on standard error.
+    /// An error that stops the run, on standard error (and as an event).
     pub fn error(&self, msg: &str) {
+        if self.json() {
+            self.emit_raw(&Self::event_line("error", vec![("msg", Json::from(msg))]));
+        }
         eprintln!("ERROR! {msg}");
     }
 
-    /// Warnings go to stderr, as ansible-playbook's do.
+    /// Warnings go to stderr, as ansible-playbook's do (and as events).
     pub fn warning(&self, msg: &str) {
+        if self.json() {
+            self.emit_raw(&Self::event_line("warning", vec![("msg", Json::from(msg))]));
+        }
         eprintln!("[WARNING]: {msg}");
     }
 
@@ -427,40 +648,14 @@ impl Reporter {
         }
     }
 
-    /// Prints the diffs of a task result. The executor hands over diffs
-    /// only for tasks in diff mode (`--diff` or the `diff` keyword).
+    /// A task result's diffs as the default callback prints them. The
+    /// executor hands over diffs only for tasks in diff mode (`--diff` or
+    /// the `diff` keyword).
     pub fn diffs(&self, diffs: &[FileDiff]) {
-        // As the default callback's `_get_diff`: each unified diff followed
-        // by an empty line, prepared text as it is, and a final newline
-        // when the whole does not end with one.
-        let mut text = String::new();
-        for d in diffs {
-            if let Some(prepared) = d.prepared_text() {
-                text.push_str(prepared);
-                continue;
-            }
-            if d.before == d.after {
-                continue;
-            }
-            let bh = header("before", &d.before_header);
-            let ah = header("after", &d.after_header);
-            let unified = crate::diff::unified(&d.before, &d.after, &bh, &ah);
-            if unified.is_empty() {
-                continue;
-            }
-            text.push_str(&unified);
-            if !unified.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push('\n');
+        let text = diff_text(diffs);
+        if !text.is_empty() {
+            self.emit(&text);
         }
-        if text.is_empty() {
-            return;
-        }
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        self.emit(&text);
     }
 
     /// Prints one result line, as the default callback does.
@@ -476,52 +671,106 @@ impl Reporter {
         verbose_always: bool,
         ignored: bool,
     ) {
-        let json = to_json(&crate::template::vmap(
-            result.iter().map(|(k, v)| (k.as_str(), v.clone())),
-        ));
-        // The callback leaves these internal keys out.
-        let json = match json {
-            Json::Object(mut m) => {
-                for k in [
-                    "invocation",
-                    "_ansible_no_log",
-                    "_ansible_verbose_always",
-                    "diff",
-                    "warnings",
-                    "exception",
-                ] {
-                    m.shift_remove(k);
-                }
-                // A failure is evident from the line itself; a success
-                // does not print `failed: false` either.
-                if (status == Status::Failed && m.get("failed") == Some(&Json::Bool(true)))
-                    || m.get("failed") == Some(&Json::Bool(false))
-                {
-                    m.shift_remove("failed");
-                }
-                // A skip is evident from the line too.
-                if status == Status::Skipped && m.get("skipped") == Some(&Json::Bool(true)) {
-                    m.shift_remove("skipped");
-                }
-                if item.is_some() || status == Status::Ok || status == Status::Changed {
-                    m.shift_remove("_ansible_item_label");
-                }
-                Json::Object(m)
-            }
-            other => other,
+        self.host_result(&HostResult {
+            host,
+            status,
+            item,
+            result,
+            verbose_always,
+            ignored,
+            diffs: &[],
+            duration: None,
+        });
+    }
+
+    /// One result of a task or loop item on a host: its diffs and result
+    /// line, or a `host_result` event.
+    pub fn host_result(&self, r: &HostResult<'_>) {
+        let json = shown_json(r.status, r.item, r.result);
+        let task = self.current_task();
+        let duration = r
+            .duration
+            .or_else(|| task.as_ref().map(|t| t.started.elapsed()))
+            .unwrap_or_default();
+        let shows_result = r.verbose_always
+            || self.verbosity > 0
+            || matches!(r.status, Status::Failed | Status::Unreachable);
+        let (host, delegated) = split_host(r.host);
+        let changed =
+            r.status == Status::Changed || r.result.get("changed").is_some_and(|c| c.is_true());
+        let junit_failure = || {
+            matches!(r.status, Status::Failed | Status::Unreachable)
+                .then(|| failure_text(r.item, &json))
         };
+        self.with_junit_do(|j| {
+            j.record(
+                &task,
+                host,
+                r.status,
+                r.ignored,
+                r.item.is_none(),
+                junit_failure(),
+                duration,
+                (r.status == Status::Changed).then(|| diff_text(r.diffs)),
+            );
+        });
+        if self.json() {
+            let mut fields = vec![("host", Json::from(host))];
+            fields.extend(Self::task_fields(&task));
+            fields.push(("delegated_to", delegated.map_or(Json::Null, Json::from)));
+            fields.push(("status", Json::from(status_word(r.status, r.ignored))));
+            fields.push(("changed", Json::from(changed)));
+            fields.push(("ignored", Json::from(r.ignored)));
+            fields.push(("item", r.item.map_or(Json::Null, Json::from)));
+            fields.push(("msg", msg_of(&json)));
+            if let Some(rc) = json.get("rc").filter(|rc| rc.is_i64()) {
+                fields.push(("rc", rc.clone()));
+            }
+            if r.result.contains_key("censored") {
+                fields.push(("censored", Json::from(true)));
+            }
+            let diffs = diff_json(r.diffs);
+            if !diffs.is_empty() {
+                fields.push(("diff", Json::Array(diffs)));
+            }
+            if shows_result {
+                fields.push(("result", sorted(json)));
+            }
+            fields.push(("duration_ms", Json::from(millis(duration))));
+            self.emit(&Self::event_line("host_result", fields));
+            return;
+        }
+        let mut text = diff_text(r.diffs);
+        let line = self.text_line(r.host, r.status, r.item, &json, r.verbose_always);
+        text.push_str(&line);
+        text.push('\n');
+        if r.ignored {
+            text.push_str("...ignoring\n");
+        }
+        self.emit(&text);
+    }
+
+    /// A result line of the default callback.
+    fn text_line(
+        &self,
+        host: &str,
+        status: Status,
+        item: Option<&str>,
+        json: &Json,
+        verbose_always: bool,
+    ) -> String {
         let indent = verbose_always || self.verbosity > 2;
         let show = |j: &Json| dump(j, indent);
-        let line = match (status, item) {
-            (Status::Failed, None) => format!("fatal: [{host}]: FAILED! => {}", show(&json)),
-            (Status::Failed, Some(i)) => format!("failed: [{host}] (item={i}) => {}", show(&json)),
+        let verbose = verbose_always || self.verbosity > 0;
+        match (status, item) {
+            (Status::Failed, None) => format!("fatal: [{host}]: FAILED! => {}", show(json)),
+            (Status::Failed, Some(i)) => format!("failed: [{host}] (item={i}) => {}", show(json)),
             (Status::Unreachable, None) => {
-                format!("fatal: [{host}]: UNREACHABLE! => {}", show(&json))
+                format!("fatal: [{host}]: UNREACHABLE! => {}", show(json))
             }
-            (Status::Unreachable, Some(i)) => format!(
-                "fatal: [{host}]: UNREACHABLE! (item={i}) => {}",
-                show(&json)
-            ),
+            (Status::Unreachable, Some(i)) => {
+                format!("fatal: [{host}]: UNREACHABLE! (item={i}) => {}", show(json))
+            }
             (s, i) => {
                 let word = match s {
                     Status::Changed => "changed",
@@ -532,25 +781,66 @@ impl Reporter {
                 if let Some(i) = i {
                     line.push_str(&format!(" => (item={i})"));
                     // The default callback leaves a space after skipped items.
-                    if s == Status::Skipped && !(verbose_always || self.verbosity > 0) {
+                    if s == Status::Skipped && !verbose {
                         line.push(' ');
                     }
                 }
-                if verbose_always || self.verbosity > 0 {
-                    line.push_str(&format!(" => {}", show(&json)));
+                if verbose {
+                    line.push_str(&format!(" => {}", show(json)));
                 }
                 line
             }
-        };
-        self.emit(&format!("{line}\n"));
-        if ignored {
-            self.emit("...ignoring\n");
         }
     }
 
-    /// The closing recap, in ansible-playbook's exact layout.
+    /// The end of a loop on a host: the default callback's closing line
+    /// when it prints one and `...ignoring`, or the task's `host_result`
+    /// event (its items had theirs).
+    pub fn loop_end(&self, end: &LoopEnd<'_>) {
+        let task = self.current_task();
+        if let Some(line) = end.line
+            && !self.json()
+        {
+            let json = shown_json(end.status, None, line);
+            let text = self.text_line(end.host, end.status, None, &json, false);
+            self.emit(&format!("{text}\n"));
+        }
+        let ignored = end.ignored && end.status == Status::Failed;
+        let (host, delegated) = split_host(end.host);
+        self.with_junit_do(|j| {
+            j.record(
+                &task,
+                host,
+                end.status,
+                ignored,
+                true,
+                None,
+                end.duration,
+                None,
+            );
+        });
+        if !self.json() {
+            if ignored {
+                self.emit("...ignoring\n");
+            }
+            return;
+        }
+        let mut fields = vec![("host", Json::from(host))];
+        fields.extend(Self::task_fields(&task));
+        fields.push(("delegated_to", delegated.map_or(Json::Null, Json::from)));
+        fields.push(("status", Json::from(status_word(end.status, ignored))));
+        fields.push(("changed", Json::from(end.changed)));
+        fields.push(("ignored", Json::from(ignored)));
+        fields.push(("item", Json::Null));
+        fields.push(("msg", Json::from(end.msg)));
+        fields.push(("loop", Json::from(true)));
+        fields.push(("duration_ms", Json::from(millis(end.duration))));
+        self.emit(&Self::event_line("host_result", fields));
+    }
+
+    /// The closing recap, in ansible-playbook's exact layout (or a
+    /// `recap` event with the same numbers).
     pub fn recap(&self, stats: &IndexMap<String, Stats>) {
-        let mut text = format!("\n{}\n", stars("PLAY RECAP"));
         // Only hosts some result was counted for, as ansible-core's
         // `processed` hosts.
         let mut hosts: Vec<&String> = stats
@@ -559,6 +849,27 @@ impl Reporter {
             .map(|(h, _)| h)
             .collect();
         hosts.sort();
+        if self.json() {
+            let mut m = serde_json::Map::new();
+            for h in hosts {
+                let s = &stats[h];
+                m.insert(
+                    h.clone(),
+                    serde_json::json!({
+                        "ok": s.ok,
+                        "changed": s.changed,
+                        "unreachable": s.unreachable,
+                        "failed": s.failed,
+                        "skipped": s.skipped,
+                        "rescued": s.rescued,
+                        "ignored": s.ignored,
+                    }),
+                );
+            }
+            self.emit_raw(&Self::event_line("recap", vec![("hosts", Json::Object(m))]));
+            return;
+        }
+        let mut text = format!("\n{}\n", stars("PLAY RECAP"));
         for h in hosts {
             let s = &stats[h];
             text.push_str(&recap_line(h, s));
@@ -567,6 +878,159 @@ impl Reporter {
         text.push('\n');
         self.emit_raw(&text);
     }
+}
+
+/// `host -> delegate(address)` split into the host and the delegate.
+fn split_host(label: &str) -> (&str, Option<&str>) {
+    match label.split_once(" -> ") {
+        Some((h, d)) => (h, Some(d)),
+        None => (label, None),
+    }
+}
+
+fn status_word(status: Status, ignored: bool) -> &'static str {
+    match status {
+        Status::Failed if ignored => "ignored",
+        Status::Ok => "ok",
+        Status::Changed => "changed",
+        Status::Skipped => "skipped",
+        Status::Failed => "failed",
+        Status::Unreachable => "unreachable",
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A result's `msg` as text (a non-text message as compact JSON).
+fn msg_of(json: &Json) -> Json {
+    match json.get("msg") {
+        None | Some(Json::Null) => Json::Null,
+        Some(Json::String(s)) => Json::from(s.as_str()),
+        Some(other) => Json::from(dump(other, false)),
+    }
+}
+
+/// What a JUnit failure says: the message, rc and stderr.
+fn failure_text(item: Option<&str>, json: &Json) -> (String, String) {
+    let msg = match msg_of(json) {
+        Json::String(s) => s,
+        _ if json.get("censored").is_some() => "the output has been hidden due to the fact that 'no_log: true' was specified for this result".to_owned(),
+        _ => String::new(),
+    };
+    let mut text = String::new();
+    if let Some(i) = item {
+        text.push_str(&format!("item: {i}\n"));
+    }
+    if !msg.is_empty() {
+        text.push_str(&format!("msg: {msg}\n"));
+    }
+    if let Some(rc) = json.get("rc") {
+        text.push_str(&format!("rc: {rc}\n"));
+    }
+    for key in ["stdout", "stderr"] {
+        if let Some(Json::String(s)) = json.get(key)
+            && !s.is_empty()
+        {
+            text.push_str(&format!("{key}:\n{s}\n"));
+        }
+    }
+    let message = match item {
+        Some(i) => format!("(item={i}) {msg}"),
+        None => msg,
+    };
+    (message, text)
+}
+
+/// The result dict as the default callback shows it: without internal
+/// keys, nor what the line itself says.
+fn shown_json(status: Status, item: Option<&str>, result: &IndexMap<String, Value>) -> Json {
+    let json = to_json(&crate::template::vmap(
+        result.iter().map(|(k, v)| (k.as_str(), v.clone())),
+    ));
+    match json {
+        Json::Object(mut m) => {
+            for k in [
+                "invocation",
+                "_ansible_no_log",
+                "_ansible_verbose_always",
+                "diff",
+                "warnings",
+                "exception",
+            ] {
+                m.shift_remove(k);
+            }
+            // A failure is evident from the line itself; a success
+            // does not print `failed: false` either.
+            if (status == Status::Failed && m.get("failed") == Some(&Json::Bool(true)))
+                || m.get("failed") == Some(&Json::Bool(false))
+            {
+                m.shift_remove("failed");
+            }
+            // A skip is evident from the line too.
+            if status == Status::Skipped && m.get("skipped") == Some(&Json::Bool(true)) {
+                m.shift_remove("skipped");
+            }
+            if item.is_some() || status == Status::Ok || status == Status::Changed {
+                m.shift_remove("_ansible_item_label");
+            }
+            Json::Object(m)
+        }
+        other => other,
+    }
+}
+
+/// The diffs as the default callback's `_get_diff` prints them: each
+/// unified diff followed by an empty line, prepared text as it is, and a
+/// final newline when the whole does not end with one.
+pub fn diff_text(diffs: &[FileDiff]) -> String {
+    let mut text = String::new();
+    for d in diffs {
+        if let Some(prepared) = d.prepared_text() {
+            text.push_str(prepared);
+            continue;
+        }
+        if d.before == d.after {
+            continue;
+        }
+        let bh = header("before", &d.before_header);
+        let ah = header("after", &d.after_header);
+        let unified = crate::diff::unified(&d.before, &d.after, &bh, &ah);
+        if unified.is_empty() {
+            continue;
+        }
+        text.push_str(&unified);
+        if !unified.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// The diffs of a `host_result` event: before/after with their headers,
+/// or a module's prepared text.
+fn diff_json(diffs: &[FileDiff]) -> Vec<Json> {
+    diffs
+        .iter()
+        .filter_map(|d| {
+            if let Some(p) = d.prepared_text() {
+                return Some(serde_json::json!({ "prepared": p }));
+            }
+            (d.before != d.after).then(|| {
+                serde_json::json!({
+                    "before_header": header("before", &d.before_header),
+                    "after_header": header("after", &d.after_header),
+                    "before": d.before,
+                    "after": d.after,
+                })
+            })
+        })
+        .collect()
 }
 
 fn header(word: &str, h: &str) -> String {

@@ -13,6 +13,7 @@ mod http;
 mod keywords;
 mod loops;
 mod modules;
+mod output;
 mod packages;
 mod roles;
 mod strategy;

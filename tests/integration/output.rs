@@ -1,0 +1,425 @@
+//! `--output json` (JSON Lines events, validated against
+//! docs/events.schema.json) and `--junit FILE` (parsed back).
+
+use serde_json::Value as Json;
+
+use crate::common::{Project, Run, recap};
+
+/// ok, changed (with a diff), skipped, an ignored failure, a loop, a
+/// `no_log` task, a loop with an ignored failing item, and a failure.
+const PLAYBOOK: &str = r#"
+- name: Output play
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: ok task
+      command: "true"
+      changed_when: false
+    - name: changed file
+      copy:
+        dest: "{{ root }}/a.txt"
+        content: "hello\n"
+      diff: true
+    - name: skipped task
+      command: "true"
+      when: false
+    - name: ignored failure
+      command: /bin/false
+      ignore_errors: true
+    - name: loop task
+      debug:
+        msg: "item {{ item }}"
+      loop: [1, 2]
+    - name: secret task
+      command: echo s3cr3t-value
+      no_log: true
+    - name: loop failing ignored
+      command: "test {{ item }} = 1"
+      loop: [1, 2]
+      ignore_errors: true
+    - name: failing task
+      command: sh -c 'echo oops >&2; exit 3'
+"#;
+
+/// A playbook without failures, for `hoist diff`.
+const DRIFT: &str = r#"
+- name: Drift play
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: in sync
+      stat:
+        path: "{{ root }}"
+    - name: config file
+      copy:
+        dest: "{{ root }}/a.txt"
+        content: "hello\n"
+    - name: secret file
+      copy:
+        dest: "{{ root }}/secret.txt"
+        content: "s3cr3t-value\n"
+      no_log: true
+    - name: never
+      command: "true"
+      when: false
+"#;
+
+fn project(playbook: &str) -> Project {
+    let p = Project::new();
+    p.write("site.yml", playbook);
+    p
+}
+
+fn validator() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/events.schema.json");
+    let text = std::fs::read_to_string(path).expect("read the schema");
+    let schema: Json = serde_json::from_str(&text).expect("the schema is JSON");
+    assert!(
+        jsonschema::meta::is_valid(&schema),
+        "the schema is a valid JSON Schema"
+    );
+    jsonschema::validator_for(&schema).expect("compile the schema")
+}
+
+/// Every line of stdout is an event that the schema accepts.
+fn events(run: &Run) -> Vec<Json> {
+    let v = validator();
+    let mut out = Vec::new();
+    for line in run.stdout.lines() {
+        let event: Json =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+        let errors: Vec<String> = v.iter_errors(&event).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}\ndoes not validate: {errors:?}");
+        assert_eq!(event["version"], 1, "{line}");
+        out.push(event);
+    }
+    assert!(!out.is_empty(), "no events: {run:?}");
+    out
+}
+
+fn of_type<'a>(events: &'a [Json], kind: &str) -> Vec<&'a Json> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+/// The task-level result (not a loop item's) of `task`.
+fn task_result<'a>(events: &'a [Json], task: &str) -> &'a Json {
+    let found: Vec<&Json> = of_type(events, "host_result")
+        .into_iter()
+        .filter(|e| e["task"] == task && e["item"].is_null())
+        .collect();
+    assert_eq!(found.len(), 1, "one result of {task}: {found:?}");
+    found[0]
+}
+
+fn recap_numbers(events: &[Json], host: &str) -> [u32; 7] {
+    let recaps = of_type(events, "recap");
+    assert_eq!(recaps.len(), 1, "one recap");
+    let c = &recaps[0]["hosts"][host];
+    let keys = [
+        "ok",
+        "changed",
+        "unreachable",
+        "failed",
+        "skipped",
+        "rescued",
+        "ignored",
+    ];
+    let mut out = [0u32; 7];
+    for (i, k) in keys.iter().enumerate() {
+        out[i] = c[k]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or_else(|| panic!("{k} in {c}"));
+    }
+    out
+}
+
+#[test]
+fn apply_json_events_validate_and_match_the_text_recap() {
+    let text = project(PLAYBOOK).apply();
+    let p = project(PLAYBOOK);
+    let run = p.hoist("apply", &["--output", "json"]);
+    assert_eq!(run.code, text.code, "same exit code: {run:?}");
+    assert_eq!(run.code, 2, "{run:?}");
+    let ev = events(&run);
+
+    assert_eq!(of_type(&ev, "play_start").len(), 1);
+    assert_eq!(of_type(&ev, "play_start")[0]["play"], "Output play");
+    let starts = of_type(&ev, "task_start");
+    assert_eq!(starts.len(), 8, "{starts:?}");
+    assert_eq!(starts[0]["task"], "ok task");
+    assert_eq!(starts[0]["file"], "site.yml");
+    assert!(starts[0]["line"].as_u64().is_some_and(|l| l > 0));
+
+    let status = |t: &str| task_result(&ev, t)["status"].clone();
+    assert_eq!(status("ok task"), "ok");
+    assert_eq!(status("changed file"), "changed");
+    assert_eq!(status("skipped task"), "skipped");
+    assert_eq!(status("ignored failure"), "ignored");
+    assert_eq!(status("loop task"), "ok");
+    assert_eq!(status("secret task"), "changed");
+    assert_eq!(status("loop failing ignored"), "ignored");
+    assert_eq!(status("failing task"), "failed");
+
+    // The diff keyword: the changed file's diff, as before/after.
+    let changed = task_result(&ev, "changed file");
+    assert_eq!(changed["changed"], true);
+    let diff = &changed["diff"][0];
+    assert_eq!(diff["before"], "");
+    assert_eq!(diff["after"], "hello\n");
+    // No diff mode, no diff.
+    assert!(task_result(&ev, "ok task").get("diff").is_none());
+
+    let failed = task_result(&ev, "failing task");
+    assert_eq!(failed["rc"], 3);
+    assert_eq!(failed["msg"], "non-zero return code");
+    assert_eq!(failed["result"]["stderr"], "oops");
+    assert!(failed["duration_ms"].is_u64());
+
+    // Loop items have their own results, then the loop's.
+    let items: Vec<&Json> = of_type(&ev, "host_result")
+        .into_iter()
+        .filter(|e| e["task"] == "loop task" && !e["item"].is_null())
+        .collect();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["item"], "1");
+    assert_eq!(items[1]["msg"], "item 2");
+    assert_eq!(task_result(&ev, "loop task")["loop"], true);
+    let failed_item = of_type(&ev, "host_result")
+        .into_iter()
+        .find(|e| e["task"] == "loop failing ignored" && e["item"] == "2")
+        .expect("the failing item");
+    assert_eq!(failed_item["status"], "failed");
+
+    // no_log: censored as the text output censors it.
+    let secret = task_result(&ev, "secret task");
+    assert_eq!(secret["censored"], true);
+    assert!(secret["msg"].is_null());
+    assert!(!run.stdout.contains("s3cr3t-value"), "{run:?}");
+    assert!(!text.stdout.contains("s3cr3t-value"), "{text:?}");
+
+    assert_eq!(recap_numbers(&ev, "localhost"), recap(&text, "localhost"));
+    assert_eq!(recap_numbers(&ev, "localhost"), [6, 4, 0, 1, 1, 0, 2]);
+}
+
+#[test]
+fn diff_json_events_carry_the_pending_diff() {
+    let p = project(DRIFT);
+    std::fs::write(p.root().join("a.txt"), "old\n").expect("seed");
+    let text = p.diff();
+    let run = p.hoist("diff", &["--output", "json"]);
+    assert_eq!(run.code, 2, "changes pending: {run:?}");
+    assert_eq!(text.code, 2, "{text:?}");
+    let ev = events(&run);
+    let changed = task_result(&ev, "config file");
+    assert_eq!(changed["status"], "changed");
+    assert_eq!(changed["diff"][0]["before"], "old\n");
+    assert_eq!(changed["diff"][0]["after"], "hello\n");
+    // A no_log task shows no diff, as in the text output.
+    let secret = task_result(&ev, "secret file");
+    assert_eq!(secret["censored"], true);
+    assert!(secret.get("diff").is_none());
+    assert!(!run.stdout.contains("s3cr3t"), "{run:?}");
+    assert_eq!(recap_numbers(&ev, "localhost"), recap(&text, "localhost"));
+    assert_eq!(
+        std::fs::read_to_string(p.root().join("a.txt"))
+            .ok()
+            .as_deref(),
+        Some("old\n")
+    );
+}
+
+#[test]
+fn free_strategy_and_handlers_in_events() {
+    let p = project(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  strategy: free
+  tasks:
+    - name: make it
+      copy:
+        dest: "{{ root }}/b.txt"
+        content: "b\n"
+      notify: restart it
+    - name: looked at
+      command: "true"
+      changed_when: false
+  handlers:
+    - name: restart it
+      debug:
+        msg: restarted
+"#,
+    );
+    let run = p.hoist("apply", &["--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let ev = events(&run);
+    assert_eq!(task_result(&ev, "make it")["status"], "changed");
+    assert_eq!(task_result(&ev, "looked at")["status"], "ok");
+    let handler = task_result(&ev, "restart it");
+    assert_eq!(handler["handler"], true);
+    assert_eq!(handler["msg"], "restarted");
+    assert_eq!(recap_numbers(&ev, "localhost"), [3, 1, 0, 0, 0, 0, 0]);
+}
+
+struct Case {
+    suite: String,
+    classname: String,
+    name: String,
+    failure: Option<String>,
+    failure_type: Option<String>,
+    skipped: bool,
+    time: f64,
+}
+
+fn junit_cases(path: &std::path::Path) -> (roxmltree::Document<'static>, Vec<Case>) {
+    let text = std::fs::read_to_string(path).expect("the JUnit file");
+    let text: &'static str = Box::leak(text.into_boxed_str());
+    let doc = roxmltree::Document::parse(text).expect("well-formed XML");
+    let mut cases = Vec::new();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    for suite in root.children().filter(|n| n.has_tag_name("testsuite")) {
+        for tc in suite.children().filter(|n| n.has_tag_name("testcase")) {
+            let failure = tc.children().find(|n| n.has_tag_name("failure"));
+            cases.push(Case {
+                suite: suite.attribute("name").unwrap_or_default().to_owned(),
+                classname: tc.attribute("classname").unwrap_or_default().to_owned(),
+                name: tc.attribute("name").unwrap_or_default().to_owned(),
+                failure: failure.map(|f| f.text().unwrap_or_default().to_owned()),
+                failure_type: failure.and_then(|f| f.attribute("type").map(str::to_owned)),
+                skipped: tc.children().any(|n| n.has_tag_name("skipped")),
+                time: tc
+                    .attribute("time")
+                    .and_then(|t| t.parse().ok())
+                    .expect("a time attribute"),
+            });
+        }
+    }
+    (doc, cases)
+}
+
+fn count_attr(node: roxmltree::Node<'_, '_>, name: &str) -> usize {
+    node.attribute(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} on {}", node.tag_name().name()))
+}
+
+#[test]
+fn junit_report_of_an_apply() {
+    let p = project(PLAYBOOK);
+    let file = p.path().join("reports/junit.xml");
+    let run = p.hoist("apply", &["--junit", file.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, 2, "{run:?}");
+    // The text output is unchanged by --junit.
+    assert!(run.stdout.contains("PLAY RECAP"), "{run:?}");
+    let (doc, cases) = junit_cases(&file);
+    assert_eq!(cases.len(), 8);
+    assert!(cases.iter().all(|c| c.classname == "localhost"));
+    assert!(cases.iter().all(|c| c.suite == "Output play"));
+    assert!(cases.iter().all(|c| c.time >= 0.0));
+    let failed: Vec<&Case> = cases.iter().filter(|c| c.failure.is_some()).collect();
+    assert_eq!(failed.len(), 1, "only the real failure; ignored ones pass");
+    assert_eq!(failed[0].name, "failing task");
+    assert_eq!(failed[0].failure_type.as_deref(), Some("failed"));
+    let text = failed[0].failure.as_deref().unwrap_or_default();
+    assert!(text.contains("rc: 3"), "{text}");
+    assert!(text.contains("oops"), "{text}");
+    let skipped: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.skipped)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(skipped, ["skipped task"]);
+    let root = doc.root_element();
+    assert_eq!(count_attr(root, "tests"), 8);
+    assert_eq!(count_attr(root, "failures"), 1);
+    assert_eq!(count_attr(root, "skipped"), 1);
+    let raw = std::fs::read_to_string(&file).expect("junit");
+    assert!(!raw.contains("s3cr3t-value"), "{raw}");
+    // Written atomically: no temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(p.path().join("reports"))
+        .expect("reports dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
+#[test]
+fn junit_report_of_a_diff_shows_drift_as_failures() {
+    let p = project(DRIFT);
+    std::fs::write(p.root().join("a.txt"), "old\n").expect("seed");
+    let run = p.hoist("diff", &["--output", "json", "--junit", "drift.xml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    events(&run);
+    let (doc, cases) = junit_cases(&p.path().join("drift.xml"));
+    assert_eq!(cases.len(), 4);
+    let drift = cases
+        .iter()
+        .find(|c| c.name == "config file")
+        .expect("config file");
+    assert_eq!(drift.failure_type.as_deref(), Some("changed"));
+    let text = drift.failure.as_deref().unwrap_or_default();
+    let a = p.root().join("a.txt");
+    assert!(
+        text.contains(&format!(
+            "--- before: {}\n+++ after: {}\n",
+            a.display(),
+            a.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("@@ -1 +1 @@\n-old\n+hello\n"), "{text}");
+    // A no_log task's drift is a failure without its content.
+    let secret = cases
+        .iter()
+        .find(|c| c.name == "secret file")
+        .expect("secret file");
+    assert_eq!(secret.failure_type.as_deref(), Some("changed"));
+    assert!(
+        !secret
+            .failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("s3cr3t")
+    );
+    let in_sync = cases.iter().find(|c| c.name == "in sync").expect("in sync");
+    assert!(in_sync.failure.is_none() && !in_sync.skipped);
+    assert!(
+        cases
+            .iter()
+            .find(|c| c.name == "never")
+            .is_some_and(|c| c.skipped)
+    );
+    assert_eq!(count_attr(doc.root_element(), "failures"), 2);
+
+    // In sync after an apply: no failures, exit 0.
+    assert_eq!(p.apply().code, 0);
+    let run = p.hoist("diff", &["--junit", "drift.xml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (doc, _) = junit_cases(&p.path().join("drift.xml"));
+    assert_eq!(count_attr(doc.root_element(), "failures"), 0);
+}
+
+#[test]
+fn the_schema_rejects_what_it_does_not_describe() {
+    let v = validator();
+    let good = serde_json::json!({
+        "version": 1, "type": "host_result", "host": "h", "task": "t",
+        "file": "site.yml", "line": 3, "handler": false, "delegated_to": null,
+        "status": "ok", "changed": false, "ignored": false, "item": null,
+        "msg": null, "duration_ms": 0
+    });
+    assert!(v.is_valid(&good));
+    let mut extra = good.clone();
+    extra["secret"] = Json::from("x");
+    assert!(!v.is_valid(&extra), "unknown keys are refused");
+    let mut status = good.clone();
+    status["status"] = Json::from("weird");
+    assert!(!v.is_valid(&status));
+    let mut version = good;
+    version["version"] = Json::from(2);
+    assert!(!v.is_valid(&version));
+    assert!(!v.is_valid(&serde_json::json!({"version": 1, "type": "nope"})));
+}
