@@ -360,7 +360,7 @@ pub fn parse_bool(s: &str) -> bool {
     )
 }
 
-/// ansible-core's `unquote` of a value read from an INI file.
+/// ansible-core's `unquote` of a string read from an INI file.
 fn unquote(s: &str) -> &str {
     for q in ['"', '\''] {
         if s.len() >= 2 && s.starts_with(q) && s.ends_with(q) {
@@ -491,7 +491,7 @@ impl Resolver<'_> {
             .filter_map(|(s, k)| ini.get(s, k))
             .next_back()
             .map(|(v, line)| Raw {
-                text: unquote(v).to_owned(),
+                text: v.to_owned(),
                 origin: Origin::File(path.clone(), line),
             })
     }
@@ -546,13 +546,20 @@ impl Resolver<'_> {
         }
     }
 
-    /// A string setting; empty means unset.
+    /// A string setting; empty means unset. From the file, one pair of
+    /// quotes around it is removed (ansible-core unquotes only string
+    /// results: a quoted integer is an error, a quoted path keeps them).
     fn string(&self, def: &Def) -> Setting<Option<String>> {
         match self.raw(def) {
-            Some(raw) if !raw.text.is_empty() => Setting {
-                value: Some(raw.text),
-                origin: raw.origin,
-            },
+            Some(mut raw) if !raw.text.is_empty() => {
+                if matches!(raw.origin, Origin::File(..)) {
+                    raw.text = unquote(&raw.text).to_owned();
+                }
+                Setting {
+                    value: Some(raw.text).filter(|t| !t.is_empty()),
+                    origin: raw.origin,
+                }
+            }
             _ => Setting::default_of(None),
         }
     }
@@ -576,6 +583,9 @@ impl Resolver<'_> {
             .text
             .split(sep)
             .map(|p| if sep == ',' { p.trim() } else { p })
+            // ansible-core turns an empty item of a `,` list (`hosts,`)
+            // into the base directory itself, an inventory no one means.
+            .filter(|p| sep != ',' || !p.is_empty())
             .map(|p| resolve_path(p, &base, self.env))
             .collect();
         Some(Setting {
@@ -882,9 +892,9 @@ mod tests {
         let c = resolve(
             &[],
             Some(
-                "[defaults]\ninventory = hosts, ../other ,/abs\nforks = 7\nremote_user = bob\n\
+                "[defaults]\ninventory = hosts, ../other ,/abs,\nforks = 7\nremote_user = \"bob\"\n\
                  roles_path = r1:../r2:~/r3\nprivate_key_file = keys/id\ntimeout = 30.0\n\
-                 host_key_checking = maybe\nvault_password_file = 'vault.txt'\nunknown = 1\n\
+                 host_key_checking = maybe\nvault_password_file = vault.txt\nunknown = 1\n\
                  [privilege_escalation]\nbecome = yes\nbecome_user = admin\n\
                  [ssh_connection]\nssh_args = -o A=b\n  -o C=d\n",
             ),
@@ -998,6 +1008,15 @@ mod tests {
             "env: ANSIBLE_TIMEOUT: invalid value for timeout: '1.5' is not an integer"
         );
         assert!(resolve(&[("ANSIBLE_FORKS", "0")], None).is_err());
+        // Quotes are only removed from strings (ansible-core).
+        assert!(resolve(&[], Some("[defaults]\nforks = \"3\"\n")).is_err());
+        let c = resolve(
+            &[],
+            Some("[defaults]\nprivate_key_file = 'k'\nhost_key_checking = \"yes\"\n"),
+        )
+        .unwrap();
+        assert_eq!(c.private_key_file.value.as_deref(), Some("/proj/conf/'k'"));
+        assert!(!c.host_key_checking.value);
         let e = resolve(&[], Some("[defaults]\nforks\n")).unwrap_err();
         assert!(
             e.to_string().starts_with("/proj/conf/ansible.cfg:2: "),
