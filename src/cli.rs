@@ -27,6 +27,8 @@ pub mod exit {
     pub const CHANGES_PENDING: i32 = 2;
     pub const UNREACHABLE: i32 = 4;
     pub const PARSE_ERROR: i32 = 4;
+    /// A bad ansible.cfg or `ANSIBLE_*` setting (ansible-playbook's 5).
+    pub const CONFIG_ERROR: i32 = 5;
     pub const INTERRUPTED: i32 = 99;
 }
 
@@ -53,12 +55,41 @@ pub enum Command {
     Vars(VarsArgs),
     /// Disposable local test hosts behind a gateway (root, Linux).
     Lab(crate::lab::LabArgs),
+    /// Show the settings read from ansible.cfg and the environment.
+    Config(ConfigArgs),
+    /// Print a shell completion script (e.g. `hoist completions bash >
+    /// /etc/bash_completion.d/hoist`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout (e.g. `hoist man | man -l -`).
+    Man,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ConfigAction {
+    /// Every setting hoist reads, its value and where it came from (like
+    /// `ansible-config dump`).
+    Dump {
+        /// Only the settings that differ from the defaults.
+        #[arg(long = "only-changed", alias = "changed-only")]
+        only_changed: bool,
+    },
 }
 
 /// Where hosts and their variables come from: `-i` and `-e`.
 #[derive(ClapArgs, Debug, Clone)]
 pub struct InputArgs {
-    /// Inventory file, directory or comma-separated host list (repeatable).
+    /// Inventory file, directory or comma-separated host list (repeatable;
+    /// default: `inventory` of ansible.cfg, ANSIBLE_INVENTORY, HOIST_INVENTORY).
     #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
     pub inventory: Vec<String>,
     /// Extra variables: key=value pairs, YAML/JSON text, or @file (repeatable).
@@ -93,9 +124,10 @@ pub struct RunArgs {
     /// Limit the selected hosts to a pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     pub limit: Option<String>,
-    /// How many hosts to work on at once.
-    #[arg(short = 'f', long = "forks", default_value_t = 5)]
-    pub forks: usize,
+    /// How many hosts to work on at once (default: `forks` of ansible.cfg,
+    /// ANSIBLE_FORKS, HOIST_FORKS, else 5).
+    #[arg(short = 'f', long = "forks")]
+    pub forks: Option<usize>,
     /// Connection type to use (local, ssh).
     #[arg(short = 'c', long = "connection")]
     pub connection: Option<String>,
@@ -127,10 +159,12 @@ pub struct RunArgs {
     /// OpenSSH client configuration file to use instead of ~/.ssh/config.
     #[arg(long = "ssh-config", value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
-    /// Connection timeout in seconds (connect, authentication, channel open).
-    #[arg(short = 'T', long = "timeout", default_value_t = 10)]
-    pub timeout: u64,
+    /// Connection timeout in seconds (connect, authentication, channel
+    /// open; default: `timeout` of ansible.cfg, ANSIBLE_TIMEOUT, else 10).
+    #[arg(short = 'T', long = "timeout")]
+    pub timeout: Option<u64>,
     /// Host key checking: strict (default), accept-new, or off. Also
+    /// `host_key_checking = False` in ansible.cfg or
     /// ANSIBLE_HOST_KEY_CHECKING=False, as in Ansible.
     #[arg(long = "host-key-checking", value_name = "POLICY", value_parser = ["strict", "accept-new", "off"])]
     pub host_key_checking: Option<String>,
@@ -171,17 +205,42 @@ pub struct RunArgs {
     /// is a failure carrying its diff).
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// `ssh_args` from the config (no flag).
+    #[arg(skip)]
+    pub ssh_args: Option<String>,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let (args, diff_cmd) = match cli.command {
+    let (mut args, diff_cmd) = match cli.command {
         Command::Apply(a) => (a, false),
         Command::Diff(a) => (a, true),
         Command::Lab(a) => return crate::lab::run(a),
-        Command::Vars(a) => return vars(&a),
+        Command::Vars(mut a) => {
+            if load_config(&mut a.input).is_none() {
+                return exit::ERROR;
+            }
+            return vars(&a);
+        }
+        Command::Config(a) => return config_cmd(&a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "hoist", &mut out);
+            return print_bytes(&out);
+        }
+        Command::Man => return man(),
     };
+    let error_code = if diff_cmd {
+        exit::ERROR
+    } else {
+        exit::CONFIG_ERROR
+    };
+    let Some(config) = load_config(&mut args.input) else {
+        return error_code;
+    };
+    args.apply_config(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -193,6 +252,183 @@ pub fn main() -> i32 {
         }
     };
     runtime.block_on(run(args, diff_cmd))
+}
+
+/// Reads ansible.cfg and the environment (see [`crate::config`]): prints
+/// its warnings, sets the roles path and, when no `-i` was given, the
+/// inventory. `None` after printing the error.
+fn load_config(input: &mut InputArgs) -> Option<crate::config::Config> {
+    let config = match crate::config::Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return None;
+        }
+    };
+    for w in &config.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
+    playbook::set_roles_path(config.roles_path.value.clone());
+    if input.inventory.is_empty() {
+        input.inventory = config.inventory.value.clone();
+    }
+    Some(config)
+}
+
+impl RunArgs {
+    /// Fills what the command line left unset from the config; the
+    /// command line wins.
+    fn apply_config(&mut self, config: &crate::config::Config) {
+        self.forks.get_or_insert(config.forks.value);
+        self.timeout.get_or_insert(config.timeout.value);
+        if self.user.is_none() {
+            self.user.clone_from(&config.remote_user.value);
+        }
+        if self.private_key.is_none() {
+            self.private_key.clone_from(&config.private_key_file.value);
+        }
+        if self.host_key_checking.is_none() && !config.host_key_checking.value {
+            self.host_key_checking = Some("off".into());
+        }
+        self.become_ |= config.become_.value;
+        if self.become_user.is_none() && config.become_user.is_set() {
+            self.become_user = Some(config.become_user.value.clone());
+        }
+        if self.become_method.is_none() && config.become_method.is_set() {
+            self.become_method = Some(config.become_method.value.clone());
+        }
+        self.ssh_args.clone_from(&config.ssh_args.value);
+    }
+}
+
+/// `hoist config dump [--only-changed]`: `NAME(origin) = value` lines, as
+/// `ansible-config dump` prints them (origins carry the file's line).
+fn config_cmd(args: &ConfigArgs) -> i32 {
+    let config = match crate::config::Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return exit::CONFIG_ERROR;
+        }
+    };
+    for w in &config.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
+    let ConfigAction::Dump { only_changed } = args.action;
+    let file = config
+        .file
+        .as_ref()
+        .map_or("None".to_owned(), |f| f.display().to_string());
+    println!("CONFIG_FILE() = {file}");
+    for (name, origin, value) in config.dump() {
+        if only_changed && *origin == crate::config::Origin::Default {
+            continue;
+        }
+        println!("{name}({origin}) = {value}");
+    }
+    exit::OK
+}
+
+/// `hoist man`: one man page, from the clap definition: the top-level
+/// page, then a section for each subcommand (its synopsis, description and
+/// options). The `.TH` title line comes first.
+fn man() -> i32 {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let mut page = String::new();
+    if let Err(e) = man_page(&cmd, &mut page) {
+        eprintln!("ERROR! cannot render the man page: {e}");
+        return exit::ERROR;
+    }
+    print_bytes(page.as_bytes())
+}
+
+/// The FILES and ENVIRONMENT sections of the man page.
+const MAN_FILES: &str = r#".SH FILES
+The settings file is the first found of
+.BR $HOIST_CONFIG ", " $ANSIBLE_CONFIG ,
+.I ./ansible.cfg
+(not in a world-writable directory),
+.I ~/.ansible.cfg
+and
+.IR /etc/ansible/ansible.cfg ,
+read as Ansible reads it.
+.SH ENVIRONMENT
+ANSIBLE_INVENTORY, ANSIBLE_REMOTE_USER, ANSIBLE_FORKS, ANSIBLE_ROLES_PATH,
+ANSIBLE_HOST_KEY_CHECKING, ANSIBLE_PRIVATE_KEY_FILE, ANSIBLE_TIMEOUT,
+ANSIBLE_VAULT_PASSWORD_FILE, ANSIBLE_BECOME, ANSIBLE_BECOME_USER,
+ANSIBLE_BECOME_METHOD and ANSIBLE_SSH_ARGS override the settings file; the same
+names with HOIST_ in place of ANSIBLE_ override those; command-line flags
+override all.
+.B hoist config dump
+shows each setting and where it came from.
+"#;
+
+fn man_page(cmd: &clap::Command, page: &mut String) -> std::io::Result<()> {
+    let render = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| -> std::io::Result<String> {
+        let mut out = Vec::new();
+        f(&mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    };
+    let top = clap_mangen::Man::new(cmd.clone());
+    let text = render(&|w| top.render(w))?;
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.starts_with(".TH ")) {
+        let title = lines.remove(i);
+        lines.insert(0, title);
+    }
+    for l in lines {
+        // Subcommands are sections of this page, not pages of their own.
+        page.push_str(&l.replace("(1)", ""));
+        page.push('\n');
+    }
+    let mut stack: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+    stack.reverse();
+    while let Some(sub) = stack.pop() {
+        if sub.get_name() == "help" || sub.is_hide_set() {
+            continue;
+        }
+        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_owned();
+        page.push_str(&format!(".SH \"{}\"\n", name.to_uppercase()));
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut parts = render(&|w| man.render_synopsis_section(w))?;
+        parts += &render(&|w| man.render_description_section(w))?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            parts += &render(&|w| man.render_options_section(w))?;
+        }
+        for l in parts.lines() {
+            if l.starts_with(".ie \\n(.g") || l.starts_with(".el .ds Aq") {
+                continue;
+            }
+            match l.strip_prefix(".SH ") {
+                Some(h) => page.push_str(&format!(".SS {h}\n")),
+                None => {
+                    page.push_str(l);
+                    page.push('\n');
+                }
+            }
+        }
+        let mut children: Vec<clap::Command> = sub.get_subcommands().cloned().collect();
+        children.reverse();
+        stack.extend(children);
+    }
+    page.push_str(MAN_FILES);
+    Ok(())
+}
+
+/// Writes generated output to stdout; a closed pipe is not an error worth
+/// a message.
+fn print_bytes(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("ERROR! cannot write to stdout: {e}");
+            exit::ERROR
+        }
+    }
 }
 
 /// Loads, validates and runs; returns the exit code.
@@ -275,12 +511,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         Some("strict") => Some(StrictMode::Yes),
         Some("accept-new") => Some(StrictMode::AcceptNew),
         Some("off") => Some(StrictMode::No),
-        _ => match std::env::var("ANSIBLE_HOST_KEY_CHECKING") {
-            Ok(v) if crate::modules::args::to_bool(&Value::from(v.as_str())) == Some(false) => {
-                Some(StrictMode::No)
-            }
-            _ => None,
-        },
+        _ => None,
     };
     let become_password = if args.ask_become_pass {
         match crate::prompt::secret("BECOME password: ") {
@@ -297,7 +528,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         check: args.check || diff_cmd,
         diff: args.diff || diff_cmd,
         read_only: diff_cmd,
-        forks: args.forks.max(1),
+        forks: args.forks.unwrap_or(5).max(1),
         limit: args.limit.clone(),
         extra_vars,
         connection: args.connection.clone(),
@@ -307,8 +538,9 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         remote_user: args.user.clone(),
         private_key: args.private_key.clone(),
         ssh_config: args.ssh_config.clone(),
+        ssh_args: args.ssh_args.clone(),
         ssh: SshOptions {
-            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            timeout: std::time::Duration::from_secs(args.timeout.unwrap_or(10).max(1)),
             host_key_policy,
         },
         become_: args.become_,

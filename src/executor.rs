@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub private_key: Option<String>,
     /// `--ssh-config FILE` instead of ~/.ssh/config.
     pub ssh_config: Option<PathBuf>,
+    /// `ssh_args` from ansible.cfg / `ANSIBLE_SSH_ARGS`: the default of
+    /// `ansible_ssh_args`.
+    pub ssh_args: Option<String>,
     pub ssh: SshOptions,
     /// `-b/--become`, `--become-user`, `--become-method`, `-K`.
     pub become_: bool,
@@ -3136,7 +3139,9 @@ fn conn_spec(ctx: &PlayCtx<'_>, task: &Task, st: &HostState, scope: &Arc<VarScop
         user,
         private_key: first(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
             .or_else(|| ctx.opts.private_key.clone()),
-        ssh_args: var_str(scope, "ansible_ssh_args").filter(|a| !a.trim().is_empty()),
+        ssh_args: var_str(scope, "ansible_ssh_args")
+            .or_else(|| ctx.opts.ssh_args.clone())
+            .filter(|a| !a.trim().is_empty()),
         extra_ssh_args: ["ansible_ssh_common_args", "ansible_ssh_extra_args"]
             .iter()
             .filter_map(|n| var_str(scope, n))

@@ -6,6 +6,7 @@
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view.
 
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod diff;
 pub mod error;

@@ -1793,23 +1793,34 @@ fn entry_ident(inherit: &Inherit, entry: &Node) -> String {
     )
 }
 
+/// The configured roles path (`roles_path` in ansible.cfg,
+/// `ANSIBLE_ROLES_PATH`, `HOIST_ROLES_PATH`), set once by the command line.
+static ROLES_PATH: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// Sets the roles path for this process (see [`crate::config`]); the first
+/// call wins.
+pub fn set_roles_path(dirs: Vec<PathBuf>) {
+    let _ = ROLES_PATH.set(dirs);
+}
+
+/// The roles path: the configured one, else ansible-core's default.
+fn roles_path() -> Vec<PathBuf> {
+    match ROLES_PATH.get() {
+        Some(dirs) => dirs.clone(),
+        None => crate::config::default_roles_path(&crate::config::Env::process()),
+    }
+}
+
 /// Where a role named `name` lives: `roles/` beside the playbook, the
-/// roles path (`ANSIBLE_ROLES_PATH`), the usual system places, then the
-/// playbook's directory itself.
+/// roles path, then the playbook's directory itself (as ansible-core
+/// searches).
 fn find_role(name: &str, play_dir: &Path) -> Option<PathBuf> {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.is_dir().then(|| p.to_path_buf());
     }
     let mut dirs = vec![play_dir.join("roles")];
-    if let Ok(path) = std::env::var("ANSIBLE_ROLES_PATH") {
-        dirs.extend(path.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".ansible/roles"));
-    }
-    dirs.push(PathBuf::from("/usr/share/ansible/roles"));
-    dirs.push(PathBuf::from("/etc/ansible/roles"));
+    dirs.extend(roles_path());
     dirs.push(play_dir.to_path_buf());
     dirs.into_iter().map(|d| d.join(name)).find(|d| d.is_dir())
 }
@@ -1844,9 +1855,14 @@ fn load_role(spec: &RoleSpec, span: &Span, checker: &mut Checker) -> Option<Vec<
         checker.diags.push(Diagnostic::at(
             span,
             format!(
-                "the role '{}' was not found in {}/roles, ANSIBLE_ROLES_PATH, ~/.ansible/roles, /usr/share/ansible/roles, /etc/ansible/roles or {}",
+                "the role '{}' was not found in {}/roles, the roles path ({}) or {}",
                 spec.name,
                 checker.play_dir.display(),
+                roles_path()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
                 checker.play_dir.display()
             ),
         ));

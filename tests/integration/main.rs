@@ -4,6 +4,7 @@
 mod boot;
 mod common;
 mod conditions;
+mod config;
 mod conformance;
 mod conformance_cases;
 mod control;

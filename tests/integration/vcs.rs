@@ -124,6 +124,7 @@ fn unarchive_and_git_match_ansible() {
     // Check mode: zip and git predict, and so do the tar formats in hoist
     // (Ansible skips them: its tar handlers do not support check mode, so
     // a dry run would miss a drifted tree). Otherwise the same results.
+    // (mode, flags, our recap, Ansible's recap)
     #[allow(clippy::type_complexity)]
     let steps: [(&str, &[&str], [u32; 7], [u32; 7]); 4] = [
         (
