@@ -153,54 +153,10 @@ async fn run(
     run_in(ctx, argv, cwd, read_only, None).await
 }
 
-/// Python's `codecs.escape_decode` (GNU tar escapes unusual bytes in names
-/// it lists: `\\`, `\n`, octal `\303\251` …).
+/// Python's `codecs.escape_decode` as text (GNU tar escapes unusual bytes
+/// in names it lists: `\\`, `\n`, octal `\303\251` …).
 fn escape_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' || i + 1 >= b.len() {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        let c = b[i + 1];
-        i += 2;
-        match c {
-            b'\\' => out.push(b'\\'),
-            b'\'' => out.push(b'\''),
-            b'"' => out.push(b'"'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'\n' => {}
-            b'0'..=b'7' => {
-                let mut v = u32::from(c - b'0');
-                let mut n = 1;
-                while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
-                    v = v * 8 + u32::from(b[i] - b'0');
-                    i += 1;
-                    n += 1;
-                }
-                out.push((v & 0xff) as u8);
-            }
-            b'x' if i + 1 < b.len() && b[i].is_ascii_hexdigit() && b[i + 1].is_ascii_hexdigit() => {
-                let h = std::str::from_utf8(&b[i..i + 2]).unwrap_or("00");
-                out.push(u8::from_str_radix(h, 16).unwrap_or(0));
-                i += 2;
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&super::assemble::escape_decode(s)).into_owned()
 }
 
 /// CRC-32 (IEEE, as zip stores it).
