@@ -11,13 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Lab, Run, lab, recap};
-
-fn project(playbook: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("site.yml"), playbook).expect("write playbook");
-    dir
-}
+use crate::common::{Lab, Run, lab, project, recap};
 
 fn spawn(lab: &Lab, dir: &Path, extra: &[&str]) -> Child {
     let inv = lab.inventory();

@@ -103,11 +103,29 @@ impl Lab {
         run(c)
     }
 
+    /// `hoist apply site.yml` in `dir` with the lab's inventory, limited to
+    /// `host`, plus `extra` arguments.
+    pub fn apply_on(&self, dir: &Path, host: &str, extra: &[&str]) -> Run {
+        let inv = self.inventory();
+        let inv = inv.to_str().expect("utf-8 inventory path");
+        self.hoist(
+            dir,
+            &[&["apply", "site.yml", "-i", inv, "-l", host][..], extra].concat(),
+        )
+    }
+
     pub fn lab_cmd(&self, args: &[&str]) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
         c.arg("lab").args(args).arg("--dir").arg(&self.dir);
         run(c)
     }
+}
+
+/// A temporary project directory holding `playbook` as site.yml.
+pub fn project(playbook: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("site.yml"), playbook).expect("write playbook");
+    dir
 }
 
 /// The recap numbers for a host: (ok, changed, unreachable, failed, skipped, rescued, ignored).

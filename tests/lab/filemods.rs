@@ -6,22 +6,7 @@
 
 use std::path::Path;
 
-use crate::common::{Lab, Run, lab, recap};
-
-fn project(playbook: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("site.yml"), playbook).expect("write playbook");
-    dir
-}
-
-fn hoist_on(lab: &Lab, dir: &Path, host: &str, extra: &[&str]) -> Run {
-    let inv = lab.inventory();
-    let inv = inv.to_str().expect("utf-8 path");
-    lab.hoist(
-        dir,
-        &[&["apply", "site.yml", "-i", inv, "-l", host][..], extra].concat(),
-    )
-}
+use crate::common::{Lab, Run, lab, project, recap};
 
 /// ansible-playbook on `host`, or `None` where it is not installed.
 fn ansible_on(lab: &Lab, dir: &Path, host: &str) -> Option<Run> {
@@ -76,7 +61,7 @@ fn cron_jobs_in_user_crontabs_and_cron_files_match_ansible() {
         let r = lab.ssh(host, "root", cleanup);
         assert_eq!(r.code, 0, "{r:?}");
     }
-    let check = hoist_on(&lab, p.path(), "cache2", &["--check", "--diff"]);
+    let check = lab.apply_on(p.path(), "cache2", &["--check", "--diff"]);
     assert_eq!(check.code, 0, "{check:?}");
     assert!(
         check
@@ -84,10 +69,10 @@ fn cron_jobs_in_user_crontabs_and_cron_files_match_ansible() {
             .contains("+#Ansible: hoist-t-cron nightly $x 'q\""),
         "{check:?}"
     );
-    let first = hoist_on(&lab, p.path(), "cache2", &[]);
+    let first = lab.apply_on(p.path(), "cache2", &[]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(recap(&first, "cache2")[..5], [7, 6, 0, 0, 1], "{first:?}");
-    let second = hoist_on(&lab, p.path(), "cache2", &[]);
+    let second = lab.apply_on(p.path(), "cache2", &[]);
     assert_eq!(second.code, 0, "{second:?}");
     assert_eq!(recap(&second, "cache2")[1], 0, "{second:?}");
 
@@ -161,10 +146,10 @@ fn replace_find_slurp_fetch_over_ssh_match_ansible() {
     for host in ["app2", "app3"] {
         lab.ssh(host, "root", "rm -rf /tmp/hoist-t-filemods");
     }
-    let first = hoist_on(&lab, p.path(), "app2", &[]);
+    let first = lab.apply_on(p.path(), "app2", &[]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(recap(&first, "app2")[..4], [7, 4, 0, 0], "{first:?}");
-    let second = hoist_on(&lab, p.path(), "app2", &[]);
+    let second = lab.apply_on(p.path(), "app2", &[]);
     assert_eq!(recap(&second, "app2")[1], 0, "{second:?}");
     let fetched = p
         .path()
@@ -205,10 +190,10 @@ fn ini_file_over_ssh_with_become() {
 "#,
     );
     lab.ssh("db2", "root", "rm -rf /etc/hoist-t-ini");
-    let first = hoist_on(&lab, p.path(), "db2", &[]);
+    let first = lab.apply_on(p.path(), "db2", &[]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(recap(&first, "db2")[1], 2, "{first:?}");
-    let second = hoist_on(&lab, p.path(), "db2", &[]);
+    let second = lab.apply_on(p.path(), "db2", &[]);
     assert_eq!(recap(&second, "db2")[1], 0, "{second:?}");
     let r = lab.ssh(
         "db2",
@@ -253,7 +238,7 @@ fn raw_script_and_tempfile_with_become() {
         "#!/bin/sh\nid -un\necho \"$1\"\necho \"$2\"\npwd\n",
     )
     .unwrap();
-    let r = hoist_on(&lab, p.path(), "web3", &[]);
+    let r = lab.apply_on(p.path(), "web3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[..4], [5, 4, 0, 0], "{r:?}");
 }
@@ -278,10 +263,10 @@ fn sysctl_sets_the_file_and_the_live_value_in_the_hosts_namespace() {
 "##,
     );
     let host = "db3";
-    let first = hoist_on(&lab, p.path(), host, &[]);
+    let first = lab.apply_on(p.path(), host, &[]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(recap(&first, host)[1], 3, "{first:?}");
-    let second = hoist_on(&lab, p.path(), host, &[]);
+    let second = lab.apply_on(p.path(), host, &[]);
     assert_eq!(recap(&second, host)[1], 0, "{second:?}");
     let r = lab.ssh(
         host,
@@ -312,9 +297,9 @@ fn known_hosts_in_the_login_users_home() {
 "#,
     );
     let host = "web2";
-    let first = hoist_on(&lab, p.path(), host, &[]);
+    let first = lab.apply_on(p.path(), host, &[]);
     assert_eq!(first.code, 0, "{first:?}");
-    let second = hoist_on(&lab, p.path(), host, &[]);
+    let second = lab.apply_on(p.path(), host, &[]);
     assert_eq!(recap(&second, host)[1], 0, "{second:?}");
     let r = lab.ssh(
         host,

@@ -6,9 +6,7 @@
 //! one path. The expected values are what ansible-playbook 2.19 returns for
 //! the same requests (checked against a local server).
 
-use std::path::Path;
-
-use crate::common::{Lab, Run, lab, recap};
+use crate::common::{Lab, lab, recap};
 
 const SERVER: &str = r#"
 import base64, email.utils, http.server, json, os, sys, urllib.parse
@@ -158,15 +156,6 @@ fn assert_task(exprs: &[String]) -> String {
     t
 }
 
-fn apply(lab: &Lab, dir: &Path, host: &str, extra: &[&str]) -> Run {
-    let inv = lab.inventory();
-    let inv = inv.to_str().expect("utf-8 path");
-    lab.hoist(
-        dir,
-        &[&["apply", "site.yml", "-i", inv, "-l", host][..], extra].concat(),
-    )
-}
-
 #[test]
 fn get_url_downloads_on_the_target() {
     let Some(lab) = lab() else { return };
@@ -210,10 +199,10 @@ fn get_url_downloads_on_the_target() {
 "#
     );
     std::fs::write(dir.path().join("site.yml"), site(&converge)).expect("write");
-    let r = apply(&lab, dir.path(), "web3", &[]);
+    let r = lab.apply_on(dir.path(), "web3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[..4], [5, 5, 0, 0], "{r:?}");
-    let r = apply(&lab, dir.path(), "web3", &[]);
+    let r = lab.apply_on(dir.path(), "web3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[..4], [5, 0, 0, 0], "second run: {r:?}");
     let ls = lab.ssh(
@@ -296,7 +285,7 @@ fn get_url_downloads_on_the_target() {
         r#"leftovers.stdout == '0'"#.to_owned(),
     ]);
     std::fs::write(dir.path().join("site.yml"), site(&checks)).expect("write");
-    let r = apply(&lab, dir.path(), "web3", &[]);
+    let r = lab.apply_on(dir.path(), "web3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[3], 0, "{r:?}");
     assert!(!r.stdout.contains("p'a$s w"), "the password leaked: {r:?}");
@@ -309,7 +298,7 @@ fn get_url_downloads_on_the_target() {
         ),
     )
     .expect("write");
-    let r = apply(&lab, dir.path(), "web3", &["--check"]);
+    let r = lab.apply_on(dir.path(), "web3", &["--check"]);
     assert_eq!(r.code, 0, "{r:?}");
     let gone = lab.ssh(
         "web3",
@@ -402,7 +391,7 @@ fn uri_requests_from_the_target() {
         r#"refused.msg == 'Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>'"#.to_owned(),
     ]);
     std::fs::write(dir.path().join("site.yml"), &site).expect("write");
-    let r = apply(&lab, dir.path(), "web3", &[]);
+    let r = lab.apply_on(dir.path(), "web3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[..4], [12, 1, 0, 0], "{r:?}");
     assert!(!r.stdout.contains("p'a$s w"), "the password leaked: {r:?}");
@@ -413,7 +402,7 @@ fn uri_requests_from_the_target() {
     );
     assert_eq!(saved.stdout, "hello world\n", "{saved:?}");
     // Second run: `creates` skips the download, nothing else changes.
-    let r = apply(&lab, dir.path(), "web3", &[]);
+    let r = lab.apply_on(dir.path(), "web3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web3")[..4], [12, 0, 0, 0], "second run: {r:?}");
     lab.ssh("web3", "root", &format!("rm -rf {}", sq(d)));

@@ -3,21 +3,7 @@
 //! host, so dpkg locks and init scripts never meet; names start with
 //! `hoist-t-`.
 
-use crate::common::{Lab, lab, recap};
-
-fn project(playbook: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("site.yml"), playbook).expect("write playbook");
-    dir
-}
-
-fn apply(lab: &Lab, dir: &std::path::Path, host: &str, extra: &[&str]) -> crate::common::Run {
-    let inv = lab.inventory();
-    let inv = inv.to_str().expect("inventory path");
-    let mut args = vec!["apply", "site.yml", "-i", inv, "-l", host];
-    args.extend_from_slice(extra);
-    lab.hoist(dir, &args)
-}
+use crate::common::{lab, project, recap};
 
 /// Builds a tiny .deb on the host: `hoist-t-apt-pkg` 1.0-1 with a conffile.
 const BUILD_DEB: &str = r#"
@@ -154,7 +140,7 @@ fn apt_installs_a_local_deb_removes_and_purges_it_once() {
 "#
     );
     let p = project(&playbook);
-    let r = apply(&lab, p.path(), "web1", &["-e", "ansible_user=deploy"]);
+    let r = lab.apply_on(p.path(), "web1", &["-e", "ansible_user=deploy"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "web1")[3], 0, "{r:?}");
     let q = lab.ssh("web1", "root", "dpkg-query -W hoist-t-apt-pkg; echo rc=$?");
@@ -250,7 +236,7 @@ fn apt_fails_fast_with_apts_message_when_nothing_can_be_fetched() {
 "#,
     );
     let start = std::time::Instant::now();
-    let r = apply(&lab, p.path(), "web2", &[]);
+    let r = lab.apply_on(p.path(), "web2", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(start.elapsed().as_secs() < 60, "{r:?}");
     let q = lab.ssh("web2", "root", "dpkg-query -W cowsay; echo rc=$?");
@@ -316,7 +302,7 @@ fn package_dispatches_to_apt_and_refuses_other_managers() {
           - ansible_facts.pkg_mgr == 'apt'
 "#
     ));
-    let r = apply(&lab, p.path(), "db1", &[]);
+    let r = lab.apply_on(p.path(), "db1", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "db1")[3], 0, "{r:?}");
 }
@@ -457,7 +443,7 @@ fn service_drives_a_sysv_init_script_and_its_rc_links() {
 "#,
     )
     .expect("playbook");
-    let r = apply(&lab, dir.path(), "app1", &["-e", "ansible_user=deploy"]);
+    let r = lab.apply_on(dir.path(), "app1", &["-e", "ansible_user=deploy"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "app1")[3], 0, "{r:?}");
     let log = lab.ssh("app1", "root", "cat /var/tmp/hoist-t-svc-app1.log");
@@ -521,7 +507,7 @@ fn systemd_module_on_a_host_without_systemd_fails_as_ansible() {
         eprintln!("app3 runs systemd; this test pins the non-systemd behaviour");
         return;
     }
-    let r = apply(&lab, p.path(), "app3", &[]);
+    let r = lab.apply_on(p.path(), "app3", &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "app3")[3], 0, "{r:?}");
 }
@@ -531,12 +517,7 @@ fn apt_repository_writes_sources_files_as_ansible() {
     let Some(lab) = lab() else { return };
     // Every result and file here matched ansible-playbook 2.19 on a twin host.
     let p = project(include_str!("apt_repository.yml"));
-    let r = apply(
-        &lab,
-        p.path(),
-        "cache1",
-        &["-e", "ansible_user=deploy", "-b"],
-    );
+    let r = lab.apply_on(p.path(), "cache1", &["-e", "ansible_user=deploy", "-b"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(recap(&r, "cache1")[3], 0, "{r:?}");
     let left = lab.ssh(

@@ -7,16 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Lab, Run, lab, recap};
-
-fn hoist_on(lab: &Lab, dir: &Path, host: &str, extra: &[&str]) -> Run {
-    let inv = lab.inventory();
-    let inv = inv.to_str().expect("utf-8 path");
-    lab.hoist(
-        dir,
-        &[&["apply", "site.yml", "-i", inv, "-l", host][..], extra].concat(),
-    )
-}
+use crate::common::{lab, recap};
 
 fn sh(dir: &Path, script: &str) {
     let out = Command::new("sh")
@@ -77,7 +68,7 @@ fn unarchive_from_the_controller_and_remote_src_is_idempotent() {
     let r = lab.ssh(host, "root", &format!("rm -rf {base}"));
     assert_eq!(r.code, 0, "{r:?}");
 
-    let first = hoist_on(&lab, p, host, &[]);
+    let first = lab.apply_on(p, host, &[]);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(recap(&first, host), [9, 8, 0, 0, 1, 0, 0], "{first:?}");
     let r = lab.ssh(
@@ -94,7 +85,7 @@ fn unarchive_from_the_controller_and_remote_src_is_idempotent() {
         "{r:?}"
     );
 
-    let second = hoist_on(&lab, p, host, &[]);
+    let second = lab.apply_on(p, host, &[]);
     assert_eq!(second.code, 0, "{second:?}");
     assert_eq!(recap(&second, host), [9, 0, 0, 0, 1, 0, 0], "{second:?}");
 
@@ -107,7 +98,7 @@ fn unarchive_from_the_controller_and_remote_src_is_idempotent() {
         &format!("cd {base} && rm zip/top.txt && echo changed > tgz/top.txt"),
     );
     assert_eq!(r.code, 0, "{r:?}");
-    let check = hoist_on(&lab, p, host, &["--check", "--diff"]);
+    let check = lab.apply_on(p, host, &["--check", "--diff"]);
     assert_eq!(check.code, 0, "{check:?}");
     assert_eq!(recap(&check, host), [8, 2, 0, 0, 2, 0, 0], "{check:?}");
     assert!(check.stdout.contains(">f++++++.?? top.txt"), "{check:?}");
@@ -118,7 +109,7 @@ fn unarchive_from_the_controller_and_remote_src_is_idempotent() {
     );
     assert_eq!(r.stdout, "d i$r\nchanged\n", "{r:?}");
 
-    let fix = hoist_on(&lab, p, host, &[]);
+    let fix = lab.apply_on(p, host, &[]);
     assert_eq!(fix.code, 0, "{fix:?}");
     assert_eq!(recap(&fix, host), [9, 2, 0, 0, 1, 0, 0], "{fix:?}");
     let r = lab.ssh(
@@ -160,8 +151,7 @@ fn git_clones_updates_and_keeps_versions() {
     assert_eq!(r.code, 0, "{r:?}");
     let sha1 = r.stdout.trim().to_owned();
     let sha_var = format!("sha1={sha1}");
-    let run =
-        |extra: &[&str]| hoist_on(&lab, p, host, &[&["-e", sha_var.as_str()], extra].concat());
+    let run = |extra: &[&str]| lab.apply_on(p, host, &[&["-e", sha_var.as_str()], extra].concat());
     // The checkouts' directory, quoted for the remote shell.
     let d = format!("\"{base}/co \\$x 'q'\"");
 
@@ -292,7 +282,7 @@ fn git_over_ssh_with_a_key_file_and_host_key_acceptance() {
     let key = lab.key();
     let key_var = format!("key={}", key.display());
     for (round, changed) in [("first", 3), ("second", 0)] {
-        let run = hoist_on(&lab, p, host, &["-e", key_var.as_str(), "-v"]);
+        let run = lab.apply_on(p, host, &["-e", key_var.as_str(), "-v"]);
         assert_eq!(run.code, 0, "{round}: {run:?}");
         assert_eq!(
             recap(&run, host),
