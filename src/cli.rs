@@ -27,6 +27,7 @@ pub mod exit {
     pub const CHANGES_PENDING: i32 = 2;
     pub const UNREACHABLE: i32 = 4;
     pub const PARSE_ERROR: i32 = 4;
+    pub const OPTIONS: i32 = 5;
     pub const INTERRUPTED: i32 = 99;
 }
 
@@ -51,6 +52,9 @@ pub enum Command {
     /// Show a host's variables; for one variable, every source that sets
     /// it (file:line:col), lowest precedence first, and which one wins.
     Vars(VarsArgs),
+    /// Show the inventory as ansible-inventory does: `--list`, `--graph
+    /// [GROUP]`, `--host HOST`.
+    Inventory(InventoryArgs),
     /// Disposable local test hosts behind a gateway (root, Linux).
     Lab(crate::lab::LabArgs),
 }
@@ -81,6 +85,38 @@ pub struct VarsArgs {
     /// beside it (repeatable).
     #[arg(short = 'p', long = "playbook", value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"])))]
+pub struct InventoryArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+    /// Every group and host, with the hosts' variables (JSON).
+    #[arg(long = "list")]
+    pub list: bool,
+    /// The tree of groups and hosts, from `all` or the group given.
+    #[arg(long = "graph")]
+    pub graph: bool,
+    /// One host's variables (JSON).
+    #[arg(long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+    /// The group to start `--graph` at.
+    #[arg(value_name = "GROUP")]
+    pub group: Option<String>,
+    /// With `--graph`: each host's and group's variables too.
+    #[arg(long = "vars")]
+    pub vars: bool,
+    /// YAML instead of JSON (`--list`, `--host`).
+    #[arg(short = 'y', long = "yaml")]
+    pub yaml: bool,
+    /// With `--list`: only the hosts this pattern selects.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
+    /// Write the inventory to this file instead of the screen.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -150,6 +186,10 @@ pub struct RunArgs {
     /// Ask for the become (sudo) password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
+    /// Load and validate the playbooks and the inventory, and stop: exit 0
+    /// when everything is valid, else the problems.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
     /// List the hosts each play would run on, and stop.
     #[arg(long = "list-hosts")]
     pub list_hosts: bool,
@@ -172,6 +212,7 @@ pub fn main() -> i32 {
         Command::Diff(a) => (a, true),
         Command::Lab(a) => return crate::lab::run(a),
         Command::Vars(a) => return vars(&a),
+        Command::Inventory(a) => return inventory(&a),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -257,6 +298,13 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     }
     for w in inventory.warnings() {
         eprintln!("[WARNING]: {}", w.message);
+    }
+    if args.syntax_check {
+        let reporter = Reporter::stdout(args.verbose);
+        for pb in &playbooks {
+            reporter.syntax_ok(&pb.path.display().to_string());
+        }
+        return exit::OK;
     }
     if args.list_hosts || args.list_tasks || args.list_tags {
         return list(&args, &playbooks, &inventory, &extra_vars, &templar);
@@ -400,6 +448,113 @@ fn vars(args: &VarsArgs) -> i32 {
         .collect();
     reporter.var_sources(host, name, &explained);
     exit::OK
+}
+
+/// `hoist inventory`: exit 0; 1 when the inventory does not load or the
+/// output file cannot be written; 5 (as ansible-inventory's option errors)
+/// for a `--host` that is not one host or a `--graph` group that does not
+/// exist.
+fn inventory(args: &InventoryArgs) -> i32 {
+    let inv = match Inventory::load(&args.inventory) {
+        Ok(i) => i,
+        Err(problems) => {
+            for p in &problems {
+                eprint!("{p}");
+            }
+            return exit::ERROR;
+        }
+    };
+    let reporter = Reporter::stdout(0);
+    for w in inv.warnings() {
+        reporter.warning(&w.message);
+    }
+    if args.inventory.is_empty() {
+        reporter.warning("No inventory was parsed, only implicit localhost is available");
+    }
+    let text = if let Some(pattern) = &args.host {
+        let hosts = inv.select(pattern).unwrap_or_default();
+        if hosts.is_empty() {
+            reporter.warning(&format!(
+                "Could not match supplied host pattern, ignoring: {pattern}"
+            ));
+        }
+        let [host] = hosts.as_slice() else {
+            reporter.error("You must pass a single valid host to --host parameter");
+            return exit::OPTIONS;
+        };
+        let vars = crate::template::vmap(crate::inspect::host_vars(&inv, host));
+        if args.yaml {
+            crate::inspect::yaml(&vars)
+        } else {
+            crate::inspect::json(&vars)
+        }
+    } else if args.graph {
+        let group = args.group.as_deref().unwrap_or("all");
+        match crate::inspect::graph(&inv, group, args.vars) {
+            Some(t) => t,
+            None => {
+                reporter.error("Pattern must be valid group name when using --graph");
+                return exit::OPTIONS;
+            }
+        }
+    } else {
+        let mut hosts = inv.hosts();
+        if let Some(l) = &args.limit {
+            match inv.limit(hosts, l) {
+                Ok(h) => hosts = h,
+                Err(e) => {
+                    reporter.error(&e);
+                    return exit::ERROR;
+                }
+            }
+        }
+        if args.yaml {
+            crate::inspect::yaml(&crate::inspect::list_yaml(&inv, &hosts))
+        } else {
+            crate::inspect::json(&crate::inspect::list_json(&inv, &hosts))
+        }
+    };
+    match &args.output {
+        Some(path) => match write_atomic(path, text.as_bytes()) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                reporter.error(&format!(
+                    "Unable to write to destination file {}: {e}",
+                    path.display()
+                ));
+                exit::ERROR
+            }
+        },
+        None => {
+            reporter.text(&format!("{text}\n"));
+            exit::OK
+        }
+    }
+}
+
+/// Writes a file whole or not at all: a temporary file beside it, renamed
+/// over it.
+fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.hoist-{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's

@@ -285,6 +285,11 @@ impl Reporter {
         }
     }
 
+    /// Text that a command shows as it is (`hoist inventory`).
+    pub fn text(&self, text: &str) {
+        self.emit_raw(text);
+    }
+
     /// Output about the run, not a task.
     fn emit_raw(&self, text: &str) {
         if let Ok(mut out) = self.out.lock() {
@@ -381,6 +386,11 @@ impl Reporter {
             }
         }
         self.emit_raw(&out);
+    }
+
+    /// `--syntax-check` found nothing wrong with a playbook.
+    pub fn syntax_ok(&self, playbook: &str) {
+        self.emit_raw(&format!("\nplaybook: {playbook}\n"));
     }
 
     /// `FAILED - RETRYING: [host]: task (N retries left).`
