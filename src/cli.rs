@@ -49,6 +49,9 @@ pub enum Command {
     /// Show what `apply` would change, changing nothing. Exit code 0: nothing
     /// would change; 2: changes pending; 1: error.
     Diff(RunArgs),
+    /// Run one module on the hosts a pattern selects (like `ansible`):
+    /// `hoist run web -m shell -a uptime`.
+    Run(AdHocArgs),
     /// Show a host's variables; for one variable, every source that sets
     /// it (file:line:col), lowest precedence first, and which one wins.
     Vars(VarsArgs),
@@ -120,12 +123,70 @@ pub struct InventoryArgs {
 }
 
 #[derive(ClapArgs, Debug, Clone)]
+pub struct AdHocArgs {
+    /// The hosts: an Ansible host pattern (`all`, `web:&prod`, `db*`).
+    #[arg(value_name = "PATTERN")]
+    pub pattern: String,
+    /// The module to run.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    pub module: String,
+    /// The module's arguments: `k=v k2=v2`, free-form text for
+    /// command/shell/raw, or a JSON object.
+    #[arg(short = 'a', long = "args", value_name = "MODULE_ARGS")]
+    pub args: Option<String>,
+    /// One line per host (ansible's `oneline` output).
+    #[arg(short = 'o', long = "one-line")]
+    pub one_line: bool,
+    /// List the hosts the pattern selects, and stop.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
 pub struct RunArgs {
     /// Playbook files to run, in order.
     #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
     #[command(flatten)]
     pub input: InputArgs,
+    /// Only run tasks and plays tagged with these values (repeatable, comma-separated).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks and plays tagged with these values.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Run handlers even if a task fails (the default of the plays'
+    /// `force_handlers`).
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Load and validate the playbooks and the inventory, and stop: exit 0
+    /// when everything is valid, else the problems.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// List the hosts each play would run on, and stop.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List the tasks each play would run, and stop.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the tags of each play, and stop.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Start the run at the first task with this name.
+    #[arg(long = "start-at-task", value_name = "TASK_NAME")]
+    pub start_at_task: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// How to run tasks: hosts, connection, become, check and diff mode,
+/// output (shared by `apply`, `diff` and `run`).
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ExecArgs {
     /// Limit the selected hosts to a pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     pub limit: Option<String>,
@@ -141,12 +202,6 @@ pub struct RunArgs {
     /// Show the differences in changed files and templates.
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
-    /// Only run tasks and plays tagged with these values (repeatable, comma-separated).
-    #[arg(short = 't', long = "tags")]
-    pub tags: Vec<String>,
-    /// Skip tasks and plays tagged with these values.
-    #[arg(long = "skip-tags")]
-    pub skip_tags: Vec<String>,
     /// More output (-vvv for indented results).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -179,29 +234,9 @@ pub struct RunArgs {
     /// How to become: sudo or su.
     #[arg(long = "become-method")]
     pub become_method: Option<String>,
-    /// Run handlers even if a task fails (the default of the plays'
-    /// `force_handlers`).
-    #[arg(long = "force-handlers")]
-    pub force_handlers: bool,
     /// Ask for the become (sudo) password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
-    /// Load and validate the playbooks and the inventory, and stop: exit 0
-    /// when everything is valid, else the problems.
-    #[arg(long = "syntax-check")]
-    pub syntax_check: bool,
-    /// List the hosts each play would run on, and stop.
-    #[arg(long = "list-hosts")]
-    pub list_hosts: bool,
-    /// List the tasks each play would run, and stop.
-    #[arg(long = "list-tasks")]
-    pub list_tasks: bool,
-    /// List the tags of each play, and stop.
-    #[arg(long = "list-tags")]
-    pub list_tags: bool,
-    /// Start the run at the first task with this name.
-    #[arg(long = "start-at-task", value_name = "TASK_NAME")]
-    pub start_at_task: Option<String>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -210,21 +245,185 @@ pub fn main() -> i32 {
     let (args, diff_cmd) = match cli.command {
         Command::Apply(a) => (a, false),
         Command::Diff(a) => (a, true),
+        Command::Run(a) => {
+            return match runtime() {
+                Ok(rt) => rt.block_on(adhoc(a)),
+                Err(code) => code,
+            };
+        }
         Command::Lab(a) => return crate::lab::run(a),
         Command::Vars(a) => return vars(&a),
         Command::Inventory(a) => return inventory(&a),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    match runtime() {
+        Ok(rt) => rt.block_on(run(args, diff_cmd)),
+        Err(code) => code,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("ERROR! cannot start the async runtime: {e}");
-            return exit::ERROR;
+            exit::ERROR
+        })
+}
+
+/// Modules whose results `ansible` shows as text (`MODULE_NO_JSON`).
+fn text_output_module(name: &str) -> bool {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| name.strip_prefix("ansible.windows."))
+        .unwrap_or(name);
+    matches!(
+        short,
+        "command" | "shell" | "raw" | "win_command" | "win_shell"
+    )
+}
+
+/// `hoist run PATTERN -m MODULE -a ARGS`: a one-task play built in memory
+/// (as `ansible` builds it: `hosts: PATTERN`, `gather_facts: false`),
+/// validated and run as a playbook's, with `ansible`'s output and exit
+/// codes (0; 2 a host failed; 4 a host unreachable or invalid input; 5
+/// a bad option).
+pub async fn adhoc(args: AdHocArgs) -> i32 {
+    let templar = Arc::new(Templar::new());
+    let module = args.module.trim().to_owned();
+    let raw_args = args.args.clone().unwrap_or_default();
+    let reporter = Reporter::adhoc(
+        args.exec.verbose,
+        crate::report::AdHoc {
+            text_output: text_output_module(&module),
+            one_line: args.one_line,
+        },
+    );
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let extra_vars = parse_extra_vars(&args.input.extra_vars).unwrap_or_else(|mut d| {
+        problems.append(&mut d);
+        IndexMap::new()
+    });
+    let inventory = Inventory::load(&args.input.inventory).unwrap_or_else(|mut d| {
+        problems.append(&mut d);
+        Inventory::default()
+    });
+    // The arguments: a JSON object, or text (k=v pairs, or the free-form
+    // command) that the loader splits as a playbook's.
+    let task_args = {
+        let t = raw_args.trim();
+        let json = (t.starts_with('{') && t.ends_with('}'))
+            .then(|| serde_json::from_str::<serde_json::Value>(t).ok())
+            .flatten()
+            .filter(|j| j.is_object());
+        match json {
+            Some(j) => j,
+            None if raw_args.is_empty() => serde_json::json!({}),
+            None => serde_json::Value::String(raw_args.clone()),
         }
     };
-    runtime.block_on(run(args, diff_cmd))
+    let mut task = serde_json::Map::new();
+    task.insert(module.clone(), task_args);
+    let play = serde_json::json!([{
+        "name": "Ansible Ad-Hoc",
+        "hosts": args.pattern,
+        "gather_facts": false,
+        "tasks": [task],
+    }]);
+    let origin = format!("<adhoc '{module}' task>");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let playbook = match crate::yaml::load_str(&play.to_string(), &origin) {
+        Ok(node) => match playbook::load_node(&node, &origin, &cwd, &templar) {
+            Ok(pb) => Some(pb),
+            Err(mut d) => {
+                problems.append(&mut d);
+                None
+            }
+        },
+        Err(d) => {
+            problems.push(d);
+            None
+        }
+    };
+    if !problems.is_empty() {
+        for p in &problems {
+            eprint!("{p}");
+        }
+        let n = problems.len();
+        eprintln!(
+            "ERROR! {n} problem{} found; nothing was run.",
+            if n == 1 { "" } else { "s" }
+        );
+        return exit::PARSE_ERROR;
+    }
+    let Some(playbook) = playbook else {
+        return exit::PARSE_ERROR;
+    };
+    for w in inventory.warnings() {
+        reporter.warning(&w.message);
+    }
+    let mut hosts = inventory.select(&args.pattern).unwrap_or_else(|e| {
+        reporter.warning(&e);
+        Vec::new()
+    });
+    if hosts.is_empty() {
+        reporter.warning(&format!(
+            "Could not match supplied host pattern, ignoring: {}",
+            args.pattern
+        ));
+    }
+    if let Some(l) = &args.exec.limit {
+        match inventory.limit(hosts, l) {
+            Ok(h) => hosts = h,
+            Err(e) => {
+                reporter.error(&e);
+                return exit::ERROR;
+            }
+        }
+    }
+    if args.list_hosts {
+        reporter.host_list(&hosts);
+        return exit::OK;
+    }
+    let short = module.rsplit('.').next().unwrap_or_default();
+    let needs_args = [
+        "command",
+        "raw",
+        "script",
+        "shell",
+        "win_command",
+        "win_shell",
+    ];
+    if needs_args.contains(&short) && raw_args.trim().is_empty() {
+        let mut msg = format!("No argument passed to {module} module");
+        if args.pattern.ends_with(".yml") {
+            msg.push_str(" (did you mean to run ansible-playbook?)");
+        }
+        reporter.error(&msg);
+        return exit::OPTIONS;
+    }
+    if matches!(short, "import_playbook") {
+        reporter.error(&format!(
+            "'{module}' is not a valid action for ad-hoc commands"
+        ));
+        return exit::OPTIONS;
+    }
+    if hosts.is_empty() {
+        reporter.warning("No hosts matched, nothing to do");
+        return exit::OK;
+    }
+    let what = Selection {
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        start_at_task: None,
+        diff_cmd: false,
+    };
+    let playbooks = [playbook];
+    execute(
+        &args.exec, &what, &playbooks, &inventory, templar, extra_vars, &reporter,
+    )
+    .await
 }
 
 /// Loads, validates and runs; returns the exit code.
@@ -300,7 +499,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         eprintln!("[WARNING]: {}", w.message);
     }
     if args.syntax_check {
-        let reporter = Reporter::stdout(args.verbose);
+        let reporter = Reporter::stdout(args.exec.verbose);
         for pb in &playbooks {
             reporter.syntax_ok(&pb.path.display().to_string());
         }
@@ -310,7 +509,47 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         return list(&args, &playbooks, &inventory, &extra_vars, &templar);
     }
 
-    let host_key_policy = match args.host_key_checking.as_deref() {
+    let reporter = Reporter::stdout(args.exec.verbose);
+    let what = Selection {
+        tags: split_csv(&args.tags),
+        skip_tags: split_csv(&args.skip_tags),
+        start_at_task: args.start_at_task.clone(),
+        diff_cmd,
+    };
+    execute(
+        &args.exec, &what, &playbooks, &inventory, templar, extra_vars, &reporter,
+    )
+    .await
+}
+
+/// What of the playbooks runs, and how: `--tags`, `--skip-tags`,
+/// `--start-at-task`; `diff_cmd` for `hoist diff`.
+struct Selection {
+    tags: Vec<String>,
+    skip_tags: Vec<String>,
+    start_at_task: Option<String>,
+    diff_cmd: bool,
+}
+
+/// The run stage shared by `apply`, `diff` and `run`: connection options,
+/// the executor, and the exit code (ansible-playbook's; `diff`: 0 in
+/// sync, 2 changes pending, 1 error).
+async fn execute(
+    exec: &ExecArgs,
+    what: &Selection,
+    playbooks: &[Playbook],
+    inventory: &Inventory,
+    templar: Arc<Templar>,
+    extra_vars: IndexMap<String, Value>,
+    reporter: &Reporter,
+) -> i32 {
+    let diff_cmd = what.diff_cmd;
+    let error_code = if diff_cmd {
+        exit::ERROR
+    } else {
+        exit::PARSE_ERROR
+    };
+    let host_key_policy = match exec.host_key_checking.as_deref() {
         Some("strict") => Some(StrictMode::Yes),
         Some("accept-new") => Some(StrictMode::AcceptNew),
         Some("off") => Some(StrictMode::No),
@@ -321,7 +560,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
             _ => None,
         },
     };
-    let become_password = if args.ask_become_pass {
+    let become_password = if exec.ask_become_pass {
         match crate::prompt::secret("BECOME password: ") {
             Ok(p) => Some(p),
             Err(e) => {
@@ -333,33 +572,32 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         None
     };
     let opts = RunOptions {
-        check: args.check || diff_cmd,
-        diff: args.diff || diff_cmd,
+        check: exec.check || diff_cmd,
+        diff: exec.diff || diff_cmd,
         read_only: diff_cmd,
-        forks: args.forks.max(1),
-        limit: args.limit.clone(),
+        forks: exec.forks.max(1),
+        limit: exec.limit.clone(),
         extra_vars,
-        connection: args.connection.clone(),
-        tags: split_csv(&args.tags),
-        skip_tags: split_csv(&args.skip_tags),
-        verbosity: args.verbose,
-        remote_user: args.user.clone(),
-        private_key: args.private_key.clone(),
-        ssh_config: args.ssh_config.clone(),
+        connection: exec.connection.clone(),
+        tags: what.tags.clone(),
+        skip_tags: what.skip_tags.clone(),
+        verbosity: exec.verbose,
+        remote_user: exec.user.clone(),
+        private_key: exec.private_key.clone(),
+        ssh_config: exec.ssh_config.clone(),
         ssh: SshOptions {
-            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            timeout: std::time::Duration::from_secs(exec.timeout.max(1)),
             host_key_policy,
         },
-        become_: args.become_,
-        become_user: args.become_user.clone(),
-        become_method: args.become_method.clone(),
+        become_: exec.become_,
+        become_user: exec.become_user.clone(),
+        become_method: exec.become_method.clone(),
         become_password,
-        start_at_task: args.start_at_task.clone(),
+        start_at_task: what.start_at_task.clone(),
     };
-    let reporter = Reporter::stdout(args.verbose);
-    let executor = Executor::new(&inventory, templar, &opts, &reporter);
+    let executor = Executor::new(inventory, templar, &opts, reporter);
     let summary: RunSummary = tokio::select! {
-        s = executor.run(&playbooks) => s,
+        s = executor.run(playbooks) => s,
         _ = tokio::signal::ctrl_c() => {
             reporter.error("User interrupted execution");
             return exit::INTERRUPTED;
@@ -568,7 +806,7 @@ fn list(
     extra_vars: &IndexMap<String, Value>,
     templar: &Arc<Templar>,
 ) -> i32 {
-    let reporter = Reporter::stdout(args.verbose);
+    let reporter = Reporter::stdout(args.exec.verbose);
     let only = split_csv(&args.tags);
     let skip = split_csv(&args.skip_tags);
     let filter = crate::tags::TagFilter::listing(&only, &skip, args.list_tags);
@@ -583,7 +821,7 @@ fn list(
         let mut error = None;
         for (i, play) in pb.plays.iter().enumerate() {
             let mut hosts = inventory.select(&play.hosts).unwrap_or_default();
-            if let Some(l) = &args.limit {
+            if let Some(l) = &args.exec.limit {
                 hosts = inventory.limit(hosts, l).unwrap_or_default();
             }
             let magic = crate::tags::play_magic(
@@ -592,8 +830,8 @@ fn list(
                 groups.clone(),
                 &only,
                 &skip,
-                args.check,
-                args.diff,
+                args.exec.check,
+                args.exec.diff,
             );
             // A listing asks nothing: vars_prompt gives its defaults.
             let prompted: IndexMap<String, Value> = play

@@ -50,9 +50,22 @@ fn tag_list(tags: &[String]) -> String {
     format!("[{}]", tags.join(", "))
 }
 
+/// `hoist run`'s output: ansible's `minimal` callback, or with `-o` its
+/// `oneline` callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdHoc {
+    /// The module is command, shell or raw: results show rc and the
+    /// output as text, not JSON (ansible's `MODULE_NO_JSON`).
+    pub text_output: bool,
+    pub one_line: bool,
+}
+
 pub struct Reporter {
     out: Arc<Mutex<Out>>,
     pub verbosity: u8,
+    /// Set for `hoist run`: results as `ansible` prints them, no banners
+    /// and no recap.
+    adhoc: Option<AdHoc>,
     /// Warnings already given by [`Reporter::warning_once`].
     warned: Arc<Mutex<HashSet<String>>>,
     /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
@@ -245,9 +258,24 @@ impl Reporter {
                 last_banner: String::new(),
             })),
             verbosity,
+            adhoc: None,
             warned: Arc::new(Mutex::new(HashSet::new())),
             lane: None,
         }
+    }
+
+    /// A reporter for `hoist run` on standard output.
+    pub fn adhoc(verbosity: u8, style: AdHoc) -> Reporter {
+        Reporter {
+            adhoc: Some(style),
+            ..Reporter::stdout(verbosity)
+        }
+    }
+
+    /// Whether debug results are shown cleaned (its message or variable
+    /// alone), as every callback but ansible's `oneline` does.
+    pub fn cleans_debug(&self) -> bool {
+        !matches!(self.adhoc, Some(a) if a.one_line)
     }
 
     pub fn stdout(verbosity: u8) -> Reporter {
@@ -262,6 +290,7 @@ impl Reporter {
         Reporter {
             out: self.out.clone(),
             verbosity: self.verbosity,
+            adhoc: self.adhoc,
             warned: self.warned.clone(),
             lane: Some(Mutex::new(None)),
         }
@@ -299,6 +328,9 @@ impl Reporter {
     }
 
     pub fn play(&self, name: &str) {
+        if self.adhoc.is_some() {
+            return;
+        }
         if let Ok(mut out) = self.out.lock() {
             out.last_banner.clear();
         }
@@ -307,6 +339,9 @@ impl Reporter {
 
     /// A task's banner; `id` tells tasks with the same name apart.
     pub fn task(&self, name: &str, handler: bool, id: &str) {
+        if self.adhoc.is_some() {
+            return;
+        }
         let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
         let banner = format!("\n{}\n", stars(&format!("{kind} [{name}]")));
         match &self.lane {
@@ -331,6 +366,9 @@ impl Reporter {
     }
 
     pub fn no_hosts(&self) {
+        if self.adhoc.is_some() {
+            return;
+        }
         self.emit_raw("skipping: no hosts matched\n");
     }
 
@@ -388,6 +426,15 @@ impl Reporter {
         self.emit_raw(&out);
     }
 
+    /// `hoist run --list-hosts`, as `ansible --list-hosts`.
+    pub fn host_list(&self, hosts: &[String]) {
+        let mut text = format!("  hosts ({}):\n", hosts.len());
+        for h in hosts {
+            text.push_str(&format!("    {h}\n"));
+        }
+        self.emit_raw(&text);
+    }
+
     /// `--syntax-check` found nothing wrong with a playbook.
     pub fn syntax_ok(&self, playbook: &str) {
         self.emit_raw(&format!("\nplaybook: {playbook}\n"));
@@ -407,6 +454,9 @@ impl Reporter {
 
     /// `included: FILE for HOST, HOST => (item=...)`
     pub fn included(&self, path: &str, hosts: &[String], item: Option<&str>) {
+        if self.adhoc.is_some() {
+            return;
+        }
         let mut line = format!("included: {path} for {}", hosts.join(", "));
         if let Some(i) = item {
             line.push_str(&format!(" => (item={i})"));
@@ -521,6 +571,10 @@ impl Reporter {
             other => other,
         };
         let indent = verbose_always || self.verbosity > 2;
+        if let Some(style) = self.adhoc {
+            self.emit(&adhoc_line(host, status, result, &json, style, indent));
+            return;
+        }
         let show = |j: &Json| dump(j, indent);
         let line = match (status, item) {
             (Status::Failed, None) => format!("fatal: [{host}]: FAILED! => {}", show(&json)),
@@ -560,6 +614,9 @@ impl Reporter {
 
     /// The closing recap, in ansible-playbook's exact layout.
     pub fn recap(&self, stats: &IndexMap<String, Stats>) {
+        if self.adhoc.is_some() {
+            return;
+        }
         let mut text = format!("\n{}\n", stars("PLAY RECAP"));
         // Only hosts some result was counted for, as ansible-core's
         // `processed` hosts.
@@ -577,6 +634,96 @@ impl Reporter {
         text.push('\n');
         self.emit_raw(&text);
     }
+}
+
+/// One result of `hoist run`, as ansible's `minimal` callback (or with
+/// `-o`, `oneline`) prints it; `raw` is the result, `json` what is shown of
+/// it.
+fn adhoc_line(
+    host: &str,
+    status: Status,
+    raw: &IndexMap<String, Value>,
+    json: &Json,
+    style: AdHoc,
+    indent: bool,
+) -> String {
+    let text = |k: &str| {
+        raw.get(k)
+            .filter(|v| !v.is_none() && !v.is_undefined())
+            .map(crate::template::filters::py_str)
+            .unwrap_or_default()
+    };
+    let rc = raw
+        .get("rc")
+        .map(crate::template::filters::py_str)
+        .unwrap_or_else(|| "-1".into());
+    // `minimal`: rc and the output as text under a header line.
+    let generic = |caption: &str| {
+        format!(
+            "{host} | {caption} | rc={rc} >>\n{}{}{}\n",
+            text("stdout"),
+            text("stderr"),
+            text("msg")
+        )
+    };
+    // `oneline`: the same on one line, newlines escaped.
+    let generic_line = |caption: &str| {
+        let esc = |s: String| s.replace('\n', "\\n").replace('\r', "\\r");
+        let stderr = text("stderr");
+        let mut line = format!(
+            "{host} | {caption} | rc={rc} | (stdout) {}",
+            esc(text("stdout"))
+        );
+        if !stderr.is_empty() {
+            line.push_str(&format!(" (stderr) {}", esc(stderr)));
+        }
+        line + "\n"
+    };
+    let state = if status == Status::Changed {
+        "CHANGED"
+    } else {
+        "SUCCESS"
+    };
+    let module_failed = raw.contains_key("module_stderr");
+    if style.one_line {
+        let flat = dump_flat(json, indent);
+        return match status {
+            Status::Skipped => format!("{host} | SKIPPED\n"),
+            Status::Unreachable => format!("{host} | UNREACHABLE!: {}\n", text("msg")),
+            Status::Failed => {
+                // ansible-core 2.19 gives every failure an exception.
+                let first = if style.text_output && !module_failed {
+                    generic_line("FAILED")
+                } else {
+                    "An exception occurred during task execution. To see the full traceback, use -vvv. The error was: (traceback unavailable)\n".to_owned()
+                };
+                format!("{first}{host} | FAILED! => {flat}\n")
+            }
+            _ if style.text_output => generic_line(state),
+            _ => format!("{host} | {state} => {flat}\n"),
+        };
+    }
+    match status {
+        Status::Skipped => format!("{host} | SKIPPED\n"),
+        Status::Unreachable => format!("{host} | UNREACHABLE! => {}\n", dump(json, true)),
+        Status::Failed if style.text_output && !module_failed => generic("FAILED"),
+        Status::Failed => format!("{host} | FAILED! => {}\n", dump(json, true)),
+        _ if style.text_output => generic(state),
+        _ => format!("{host} | {state} => {}\n", dump(json, true)),
+    }
+}
+
+/// `json.dumps(indent=0 or 4, sort_keys=True)` with the newlines taken
+/// out, as the `oneline` callback prints results.
+fn dump_flat(j: &Json, indent: bool) -> String {
+    let j = sorted(j.clone());
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(if indent { b"    " } else { b"" });
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    if serde::Serialize::serialize(&j, &mut ser).is_err() {
+        return j.to_string();
+    }
+    String::from_utf8_lossy(&buf).replace('\n', "")
 }
 
 fn header(word: &str, h: &str) -> String {
