@@ -450,15 +450,23 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
             None
         }
     };
+    // As ansible-playbook: a playbook that does not exist stops everything
+    // with exit 1, before anything else is read.
+    let missing: Vec<&PathBuf> = args.playbooks.iter().filter(|p| !p.exists()).collect();
+    if !missing.is_empty() {
+        for path in missing {
+            eprint!(
+                "{}",
+                Diagnostic::new(
+                    None,
+                    format!("the playbook {} could not be found", path.display()),
+                )
+            );
+        }
+        return exit::ERROR;
+    }
     let mut playbooks: Vec<Playbook> = Vec::new();
     for path in &args.playbooks {
-        if !path.exists() {
-            problems.push(Diagnostic::new(
-                None,
-                format!("the playbook {} could not be found", path.display()),
-            ));
-            continue;
-        }
         match playbook::load(path, &templar) {
             Ok(pb) => playbooks.push(pb),
             Err(mut d) => problems.append(&mut d),

@@ -10,6 +10,7 @@ mod control;
 mod engine;
 mod filemods;
 mod http;
+mod inspect;
 mod keywords;
 mod loops;
 mod modules;
