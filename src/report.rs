@@ -776,6 +776,44 @@ mod tests {
     }
 
     #[test]
+    fn adhoc_lines_as_ansible_prints_them() {
+        let mut raw = IndexMap::new();
+        raw.insert("rc".to_owned(), Value::from(3));
+        raw.insert("stdout".to_owned(), Value::from("a\nb"));
+        raw.insert("stderr".to_owned(), Value::from("err"));
+        raw.insert("msg".to_owned(), Value::from("non-zero return code"));
+        let json = serde_json::json!({"rc": 3, "changed": true});
+        let text = AdHoc {
+            text_output: true,
+            one_line: false,
+        };
+        assert_eq!(
+            adhoc_line("h", Status::Failed, &raw, &json, text, false),
+            "h | FAILED | rc=3 >>\na\nberrnon-zero return code\n"
+        );
+        let one = AdHoc {
+            text_output: true,
+            one_line: true,
+        };
+        assert_eq!(
+            adhoc_line("h", Status::Changed, &raw, &json, one, false),
+            "h | CHANGED | rc=3 | (stdout) a\\nb (stderr) err\n"
+        );
+        let json_style = AdHoc {
+            text_output: false,
+            one_line: true,
+        };
+        assert_eq!(
+            adhoc_line("h", Status::Ok, &raw, &json, json_style, false),
+            "h | SUCCESS => {\"changed\": true,\"rc\": 3}\n"
+        );
+        assert_eq!(
+            adhoc_line("h", Status::Skipped, &raw, &json, text, false),
+            "h | SKIPPED\n"
+        );
+    }
+
+    #[test]
     fn banners_are_as_wide_as_ansibles() {
         assert_eq!(stars("PLAY [x]").len(), 80);
     }
