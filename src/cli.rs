@@ -27,8 +27,9 @@ pub mod exit {
     pub const CHANGES_PENDING: i32 = 2;
     pub const UNREACHABLE: i32 = 4;
     pub const PARSE_ERROR: i32 = 4;
-    /// A bad ansible.cfg or `ANSIBLE_*` setting (ansible-playbook's 5).
-    pub const CONFIG_ERROR: i32 = 5;
+    /// Bad or incomplete options: a bad ansible.cfg or `ANSIBLE_*`
+    /// setting, or an ad-hoc module without its arguments (ansible's 5).
+    pub const OPTIONS: i32 = 5;
     pub const INTERRUPTED: i32 = 99;
 }
 
@@ -50,9 +51,15 @@ pub enum Command {
     /// Show what `apply` would change, changing nothing. Exit code 0: nothing
     /// would change; 2: changes pending; 1: error.
     Diff(RunArgs),
+    /// Run one module on the hosts a pattern selects (like `ansible`):
+    /// `hoist run web -m shell -a uptime`.
+    Run(AdHocArgs),
     /// Show a host's variables; for one variable, every source that sets
     /// it (file:line:col), lowest precedence first, and which one wins.
     Vars(VarsArgs),
+    /// Show the inventory as ansible-inventory does: `--list`, `--graph
+    /// [GROUP]`, `--host HOST`.
+    Inventory(InventoryArgs),
     /// Disposable local test hosts behind a gateway (root, Linux).
     Lab(crate::lab::LabArgs),
     /// Show the settings read from ansible.cfg and the environment.
@@ -115,12 +122,111 @@ pub struct VarsArgs {
 }
 
 #[derive(ClapArgs, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"])))]
+pub struct InventoryArgs {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+    /// Every group and host, with the hosts' variables (JSON).
+    #[arg(long = "list")]
+    pub list: bool,
+    /// The tree of groups and hosts, from `all` or the group given.
+    #[arg(long = "graph")]
+    pub graph: bool,
+    /// One host's variables (JSON).
+    #[arg(long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+    /// The group to start `--graph` at.
+    #[arg(value_name = "GROUP")]
+    pub group: Option<String>,
+    /// With `--graph`: each host's and group's variables too.
+    #[arg(long = "vars")]
+    pub vars: bool,
+    /// YAML instead of JSON (`--list`, `--host`).
+    #[arg(short = 'y', long = "yaml")]
+    pub yaml: bool,
+    /// With `--list`: only the hosts this pattern selects.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
+    /// Write the inventory to this file instead of the screen.
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct AdHocArgs {
+    /// The hosts: an Ansible host pattern (`all`, `web:&prod`, `db*`).
+    #[arg(value_name = "PATTERN")]
+    pub pattern: String,
+    /// The module to run.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    pub module: String,
+    /// The module's arguments: `k=v k2=v2`, free-form text for
+    /// command/shell/raw, or a JSON object.
+    #[arg(short = 'a', long = "args", value_name = "MODULE_ARGS")]
+    pub args: Option<String>,
+    /// One line per host (ansible's `oneline` output).
+    #[arg(short = 'o', long = "one-line")]
+    pub one_line: bool,
+    /// List the hosts the pattern selects, and stop.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
 pub struct RunArgs {
     /// Playbook files to run, in order.
     #[arg(required = true, value_name = "PLAYBOOK")]
     pub playbooks: Vec<PathBuf>,
     #[command(flatten)]
     pub input: InputArgs,
+    /// Only run tasks and plays tagged with these values (repeatable, comma-separated).
+    #[arg(short = 't', long = "tags")]
+    pub tags: Vec<String>,
+    /// Skip tasks and plays tagged with these values.
+    #[arg(long = "skip-tags")]
+    pub skip_tags: Vec<String>,
+    /// Run handlers even if a task fails (the default of the plays'
+    /// `force_handlers`).
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Load and validate the playbooks and the inventory, and stop: exit 0
+    /// when everything is valid, else the problems.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// List the hosts each play would run on, and stop.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List the tasks each play would run, and stop.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the tags of each play, and stop.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Start the run at the first task with this name.
+    #[arg(long = "start-at-task", value_name = "TASK_NAME")]
+    pub start_at_task: Option<String>,
+    /// Output format on stdout: ansible-playbook's text, or JSON Lines
+    /// events for CI (see docs/events.md).
+    #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Also write a JUnit XML report to FILE at the end of the run (a
+    /// testcase per host and task; in `diff`, a task that would change
+    /// is a failure carrying its diff).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// How to run tasks: hosts, connection, become, check and diff mode,
+/// output (shared by `apply`, `diff` and `run`).
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ExecArgs {
     /// Limit the selected hosts to a pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     pub limit: Option<String>,
@@ -137,12 +243,6 @@ pub struct RunArgs {
     /// Show the differences in changed files and templates.
     #[arg(short = 'D', long = "diff")]
     pub diff: bool,
-    /// Only run tasks and plays tagged with these values (repeatable, comma-separated).
-    #[arg(short = 't', long = "tags")]
-    pub tags: Vec<String>,
-    /// Skip tasks and plays tagged with these values.
-    #[arg(long = "skip-tags")]
-    pub skip_tags: Vec<String>,
     /// More output (-vvv for indented results).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -177,34 +277,9 @@ pub struct RunArgs {
     /// How to become: sudo or su.
     #[arg(long = "become-method")]
     pub become_method: Option<String>,
-    /// Run handlers even if a task fails (the default of the plays'
-    /// `force_handlers`).
-    #[arg(long = "force-handlers")]
-    pub force_handlers: bool,
     /// Ask for the become (sudo) password.
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
-    /// List the hosts each play would run on, and stop.
-    #[arg(long = "list-hosts")]
-    pub list_hosts: bool,
-    /// List the tasks each play would run, and stop.
-    #[arg(long = "list-tasks")]
-    pub list_tasks: bool,
-    /// List the tags of each play, and stop.
-    #[arg(long = "list-tags")]
-    pub list_tags: bool,
-    /// Start the run at the first task with this name.
-    #[arg(long = "start-at-task", value_name = "TASK_NAME")]
-    pub start_at_task: Option<String>,
-    /// Output format on stdout: ansible-playbook's text, or JSON Lines
-    /// events for CI (see docs/events.md).
-    #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
-    pub output: Format,
-    /// Also write a JUnit XML report to FILE at the end of the run (a
-    /// testcase per host and task; in `diff`, a task that would change
-    /// is a failure carrying its diff).
-    #[arg(long = "junit", value_name = "FILE")]
-    pub junit: Option<PathBuf>,
     /// `ssh_args` from the config (no flag).
     #[arg(skip)]
     pub ssh_args: Option<String>,
@@ -216,12 +291,24 @@ pub fn main() -> i32 {
     let (mut args, diff_cmd) = match cli.command {
         Command::Apply(a) => (a, false),
         Command::Diff(a) => (a, true),
+        Command::Run(a) => {
+            return match runtime() {
+                Ok(rt) => rt.block_on(adhoc(a)),
+                Err(code) => code,
+            };
+        }
         Command::Lab(a) => return crate::lab::run(a),
         Command::Vars(mut a) => {
-            if load_config(&mut a.input).is_none() {
+            if load_config(&mut a.input.inventory).is_none() {
                 return exit::ERROR;
             }
             return vars(&a);
+        }
+        Command::Inventory(mut a) => {
+            if load_config(&mut a.inventory).is_none() {
+                return exit::ERROR;
+            }
+            return inventory(&a);
         }
         Command::Config(a) => return config_cmd(&a),
         Command::Completions { shell } => {
@@ -232,32 +319,191 @@ pub fn main() -> i32 {
         }
         Command::Man => return man(),
     };
-    let error_code = if diff_cmd {
-        exit::ERROR
-    } else {
-        exit::CONFIG_ERROR
-    };
-    let Some(config) = load_config(&mut args.input) else {
+    let error_code = if diff_cmd { exit::ERROR } else { exit::OPTIONS };
+    let Some(config) = load_config(&mut args.input.inventory) else {
         return error_code;
     };
-    args.apply_config(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    args.exec.apply_config(&config);
+    match runtime() {
+        Ok(rt) => rt.block_on(run(args, diff_cmd)),
+        Err(code) => code,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("ERROR! cannot start the async runtime: {e}");
-            return exit::ERROR;
+            exit::ERROR
+        })
+}
+
+/// Modules whose results `ansible` shows as text (`MODULE_NO_JSON`).
+fn text_output_module(name: &str) -> bool {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| name.strip_prefix("ansible.windows."))
+        .unwrap_or(name);
+    matches!(
+        short,
+        "command" | "shell" | "raw" | "win_command" | "win_shell"
+    )
+}
+
+/// `hoist run PATTERN -m MODULE -a ARGS`: a one-task play built in memory
+/// (as `ansible` builds it: `hosts: PATTERN`, `gather_facts: false`),
+/// validated and run as a playbook's, with `ansible`'s output and exit
+/// codes (0; 2 a host failed; 4 a host unreachable or invalid input; 5
+/// a bad option).
+pub async fn adhoc(mut args: AdHocArgs) -> i32 {
+    let Some(config) = load_config(&mut args.input.inventory) else {
+        return exit::OPTIONS;
+    };
+    args.exec.apply_config(&config);
+    let templar = Arc::new(Templar::new());
+    let module = args.module.trim().to_owned();
+    let raw_args = args.args.clone().unwrap_or_default();
+    let reporter = Reporter::adhoc(
+        args.exec.verbose,
+        crate::report::AdHoc {
+            text_output: text_output_module(&module),
+            one_line: args.one_line,
+        },
+    );
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let extra_vars = parse_extra_vars(&args.input.extra_vars).unwrap_or_else(|mut d| {
+        problems.append(&mut d);
+        IndexMap::new()
+    });
+    let inventory = Inventory::load(&args.input.inventory).unwrap_or_else(|mut d| {
+        problems.append(&mut d);
+        Inventory::default()
+    });
+    // The arguments: a JSON object, or text (k=v pairs, or the free-form
+    // command) that the loader splits as a playbook's.
+    let task_args = {
+        let t = raw_args.trim();
+        let json = (t.starts_with('{') && t.ends_with('}'))
+            .then(|| serde_json::from_str::<serde_json::Value>(t).ok())
+            .flatten()
+            .filter(|j| j.is_object());
+        match json {
+            Some(j) => j,
+            None if raw_args.is_empty() => serde_json::json!({}),
+            None => serde_json::Value::String(raw_args.clone()),
         }
     };
-    runtime.block_on(run(args, diff_cmd))
+    let mut task = serde_json::Map::new();
+    task.insert(module.clone(), task_args);
+    let play = serde_json::json!([{
+        "name": "Ansible Ad-Hoc",
+        "hosts": args.pattern,
+        "gather_facts": false,
+        "tasks": [task],
+    }]);
+    let origin = format!("<adhoc '{module}' task>");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let playbook = match crate::yaml::load_str(&play.to_string(), &origin) {
+        Ok(node) => match playbook::load_node(&node, &origin, &cwd, &templar) {
+            Ok(pb) => Some(pb),
+            Err(mut d) => {
+                problems.append(&mut d);
+                None
+            }
+        },
+        Err(d) => {
+            problems.push(d);
+            None
+        }
+    };
+    if !problems.is_empty() {
+        for p in &problems {
+            eprint!("{p}");
+        }
+        let n = problems.len();
+        eprintln!(
+            "ERROR! {n} problem{} found; nothing was run.",
+            if n == 1 { "" } else { "s" }
+        );
+        return exit::PARSE_ERROR;
+    }
+    let Some(playbook) = playbook else {
+        return exit::PARSE_ERROR;
+    };
+    for w in inventory.warnings() {
+        reporter.warning(&w.message);
+    }
+    let mut hosts = inventory.select(&args.pattern).unwrap_or_else(|e| {
+        reporter.warning(&e);
+        Vec::new()
+    });
+    if hosts.is_empty() {
+        reporter.warning(&format!(
+            "Could not match supplied host pattern, ignoring: {}",
+            args.pattern
+        ));
+    }
+    if let Some(l) = &args.exec.limit {
+        match inventory.limit(hosts, l) {
+            Ok(h) => hosts = h,
+            Err(e) => {
+                reporter.error(&e);
+                return exit::ERROR;
+            }
+        }
+    }
+    if args.list_hosts {
+        reporter.host_list(&hosts);
+        return exit::OK;
+    }
+    let short = module.rsplit('.').next().unwrap_or_default();
+    let needs_args = [
+        "command",
+        "raw",
+        "script",
+        "shell",
+        "win_command",
+        "win_shell",
+    ];
+    if needs_args.contains(&short) && raw_args.trim().is_empty() {
+        let mut msg = format!("No argument passed to {module} module");
+        if args.pattern.ends_with(".yml") {
+            msg.push_str(" (did you mean to run ansible-playbook?)");
+        }
+        reporter.error(&msg);
+        return exit::OPTIONS;
+    }
+    if matches!(short, "import_playbook") {
+        reporter.error(&format!(
+            "'{module}' is not a valid action for ad-hoc commands"
+        ));
+        return exit::OPTIONS;
+    }
+    if hosts.is_empty() {
+        reporter.warning("No hosts matched, nothing to do");
+        return exit::OK;
+    }
+    let what = Selection {
+        junit: None,
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        start_at_task: None,
+        diff_cmd: false,
+    };
+    let playbooks = [playbook];
+    execute(
+        &args.exec, &what, &playbooks, &inventory, templar, extra_vars, &reporter,
+    )
+    .await
 }
 
 /// Reads ansible.cfg and the environment (see [`crate::config`]): prints
 /// its warnings, sets the roles path and, when no `-i` was given, the
 /// inventory. `None` after printing the error.
-fn load_config(input: &mut InputArgs) -> Option<crate::config::Config> {
+fn load_config(inventory: &mut Vec<String>) -> Option<crate::config::Config> {
     let config = match crate::config::Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -269,13 +515,13 @@ fn load_config(input: &mut InputArgs) -> Option<crate::config::Config> {
         eprintln!("[WARNING]: {w}");
     }
     playbook::set_roles_path(config.roles_path.value.clone());
-    if input.inventory.is_empty() {
-        input.inventory = config.inventory.value.clone();
+    if inventory.is_empty() {
+        inventory.clone_from(&config.inventory.value);
     }
     Some(config)
 }
 
-impl RunArgs {
+impl ExecArgs {
     /// Fills what the command line left unset from the config; the
     /// command line wins.
     fn apply_config(&mut self, config: &crate::config::Config) {
@@ -308,7 +554,7 @@ fn config_cmd(args: &ConfigArgs) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ERROR! {e}");
-            return exit::CONFIG_ERROR;
+            return exit::OPTIONS;
         }
     };
     for w in &config.warnings {
@@ -455,15 +701,23 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
             None
         }
     };
+    // As ansible-playbook: a playbook that does not exist stops everything
+    // with exit 1, before anything else is read.
+    let missing: Vec<&PathBuf> = args.playbooks.iter().filter(|p| !p.exists()).collect();
+    if !missing.is_empty() {
+        for path in missing {
+            eprint!(
+                "{}",
+                Diagnostic::new(
+                    None,
+                    format!("the playbook {} could not be found", path.display()),
+                )
+            );
+        }
+        return exit::ERROR;
+    }
     let mut playbooks: Vec<Playbook> = Vec::new();
     for path in &args.playbooks {
-        if !path.exists() {
-            problems.push(Diagnostic::new(
-                None,
-                format!("the playbook {} could not be found", path.display()),
-            ));
-            continue;
-        }
         match playbook::load(path, &templar) {
             Ok(pb) => playbooks.push(pb),
             Err(mut d) => problems.append(&mut d),
@@ -503,17 +757,70 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     for w in inventory.warnings() {
         eprintln!("[WARNING]: {}", w.message);
     }
+    if args.syntax_check {
+        let reporter = Reporter::stdout(args.exec.verbose);
+        for pb in &playbooks {
+            reporter.syntax_ok(&pb.path.display().to_string());
+        }
+        return exit::OK;
+    }
     if args.list_hosts || args.list_tasks || args.list_tags {
         return list(&args, &playbooks, &inventory, &extra_vars, &templar);
     }
 
-    let host_key_policy = match args.host_key_checking.as_deref() {
+    let mut reporter = Reporter::stdout(args.exec.verbose).with_format(args.output);
+    if args.junit.is_some() {
+        reporter = reporter.with_junit(diff_cmd);
+    }
+    let what = Selection {
+        junit: args.junit.clone(),
+        tags: split_csv(&args.tags),
+        skip_tags: split_csv(&args.skip_tags),
+        start_at_task: args.start_at_task.clone(),
+        diff_cmd,
+    };
+    execute(
+        &args.exec, &what, &playbooks, &inventory, templar, extra_vars, &reporter,
+    )
+    .await
+}
+
+/// What of the playbooks runs, and how: `--tags`, `--skip-tags`,
+/// `--start-at-task`; `diff_cmd` for `hoist diff`.
+struct Selection {
+    /// `--junit FILE` (`apply`, `diff`).
+    junit: Option<PathBuf>,
+    tags: Vec<String>,
+    skip_tags: Vec<String>,
+    start_at_task: Option<String>,
+    diff_cmd: bool,
+}
+
+/// The run stage shared by `apply`, `diff` and `run`: connection options,
+/// the executor, and the exit code (ansible-playbook's; `diff`: 0 in
+/// sync, 2 changes pending, 1 error).
+async fn execute(
+    exec: &ExecArgs,
+    what: &Selection,
+    playbooks: &[Playbook],
+    inventory: &Inventory,
+    templar: Arc<Templar>,
+    extra_vars: IndexMap<String, Value>,
+    reporter: &Reporter,
+) -> i32 {
+    let diff_cmd = what.diff_cmd;
+    let error_code = if diff_cmd {
+        exit::ERROR
+    } else {
+        exit::PARSE_ERROR
+    };
+    let host_key_policy = match exec.host_key_checking.as_deref() {
         Some("strict") => Some(StrictMode::Yes),
         Some("accept-new") => Some(StrictMode::AcceptNew),
         Some("off") => Some(StrictMode::No),
         _ => None,
     };
-    let become_password = if args.ask_become_pass {
+    let become_password = if exec.ask_become_pass {
         match crate::prompt::secret("BECOME password: ") {
             Ok(p) => Some(p),
             Err(e) => {
@@ -525,37 +832,33 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         None
     };
     let opts = RunOptions {
-        check: args.check || diff_cmd,
-        diff: args.diff || diff_cmd,
+        check: exec.check || diff_cmd,
+        diff: exec.diff || diff_cmd,
         read_only: diff_cmd,
-        forks: args.forks.unwrap_or(5).max(1),
-        limit: args.limit.clone(),
+        forks: exec.forks.unwrap_or(5).max(1),
+        limit: exec.limit.clone(),
         extra_vars,
-        connection: args.connection.clone(),
-        tags: split_csv(&args.tags),
-        skip_tags: split_csv(&args.skip_tags),
-        verbosity: args.verbose,
-        remote_user: args.user.clone(),
-        private_key: args.private_key.clone(),
-        ssh_config: args.ssh_config.clone(),
-        ssh_args: args.ssh_args.clone(),
+        connection: exec.connection.clone(),
+        tags: what.tags.clone(),
+        skip_tags: what.skip_tags.clone(),
+        verbosity: exec.verbose,
+        remote_user: exec.user.clone(),
+        private_key: exec.private_key.clone(),
+        ssh_config: exec.ssh_config.clone(),
+        ssh_args: exec.ssh_args.clone(),
         ssh: SshOptions {
-            timeout: std::time::Duration::from_secs(args.timeout.unwrap_or(10).max(1)),
+            timeout: std::time::Duration::from_secs(exec.timeout.unwrap_or(10).max(1)),
             host_key_policy,
         },
-        become_: args.become_,
-        become_user: args.become_user.clone(),
-        become_method: args.become_method.clone(),
+        become_: exec.become_,
+        become_user: exec.become_user.clone(),
+        become_method: exec.become_method.clone(),
         become_password,
-        start_at_task: args.start_at_task.clone(),
+        start_at_task: what.start_at_task.clone(),
     };
-    let mut reporter = Reporter::stdout(args.verbose).with_format(args.output);
-    if args.junit.is_some() {
-        reporter = reporter.with_junit(diff_cmd);
-    }
-    let executor = Executor::new(&inventory, templar, &opts, &reporter);
+    let executor = Executor::new(inventory, templar, &opts, reporter);
     let summary: Option<RunSummary> = tokio::select! {
-        s = executor.run(&playbooks) => Some(s),
+        s = executor.run(playbooks) => Some(s),
         _ = tokio::signal::ctrl_c() => {
             reporter.error("User interrupted execution");
             None
@@ -563,7 +866,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     };
     // The JUnit report is written whatever happened, with what ran; a
     // report that cannot be written is an error of the run.
-    let junit_failed = match &args.junit {
+    let junit_failed = match &what.junit {
         Some(path) => match reporter.write_junit(path) {
             Ok(()) => false,
             Err(e) => {
@@ -664,6 +967,113 @@ fn vars(args: &VarsArgs) -> i32 {
     exit::OK
 }
 
+/// `hoist inventory`: exit 0; 1 when the inventory does not load or the
+/// output file cannot be written; 5 (as ansible-inventory's option errors)
+/// for a `--host` that is not one host or a `--graph` group that does not
+/// exist.
+fn inventory(args: &InventoryArgs) -> i32 {
+    let inv = match Inventory::load(&args.inventory) {
+        Ok(i) => i,
+        Err(problems) => {
+            for p in &problems {
+                eprint!("{p}");
+            }
+            return exit::ERROR;
+        }
+    };
+    let reporter = Reporter::stdout(0);
+    for w in inv.warnings() {
+        reporter.warning(&w.message);
+    }
+    if args.inventory.is_empty() {
+        reporter.warning("No inventory was parsed, only implicit localhost is available");
+    }
+    let text = if let Some(pattern) = &args.host {
+        let hosts = inv.select(pattern).unwrap_or_default();
+        if hosts.is_empty() {
+            reporter.warning(&format!(
+                "Could not match supplied host pattern, ignoring: {pattern}"
+            ));
+        }
+        let [host] = hosts.as_slice() else {
+            reporter.error("You must pass a single valid host to --host parameter");
+            return exit::OPTIONS;
+        };
+        let vars = crate::template::vmap(crate::inspect::host_vars(&inv, host));
+        if args.yaml {
+            crate::inspect::yaml(&vars)
+        } else {
+            crate::inspect::json(&vars)
+        }
+    } else if args.graph {
+        let group = args.group.as_deref().unwrap_or("all");
+        match crate::inspect::graph(&inv, group, args.vars) {
+            Some(t) => t,
+            None => {
+                reporter.error("Pattern must be valid group name when using --graph");
+                return exit::OPTIONS;
+            }
+        }
+    } else {
+        let mut hosts = inv.hosts();
+        if let Some(l) = &args.limit {
+            match inv.limit(hosts, l) {
+                Ok(h) => hosts = h,
+                Err(e) => {
+                    reporter.error(&e);
+                    return exit::ERROR;
+                }
+            }
+        }
+        if args.yaml {
+            crate::inspect::yaml(&crate::inspect::list_yaml(&inv, &hosts))
+        } else {
+            crate::inspect::json(&crate::inspect::list_json(&inv, &hosts))
+        }
+    };
+    match &args.output {
+        Some(path) => match write_atomic(path, text.as_bytes()) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                reporter.error(&format!(
+                    "Unable to write to destination file {}: {e}",
+                    path.display()
+                ));
+                exit::ERROR
+            }
+        },
+        None => {
+            reporter.text(&format!("{text}\n"));
+            exit::OK
+        }
+    }
+}
+
+/// Writes a file whole or not at all: a temporary file beside it, renamed
+/// over it.
+fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.hoist-{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's
 /// layout: the tasks `--tags`/`--skip-tags` select, with their tags
 /// rendered as when the play runs. A tag that cannot be rendered stops the
@@ -675,7 +1085,7 @@ fn list(
     extra_vars: &IndexMap<String, Value>,
     templar: &Arc<Templar>,
 ) -> i32 {
-    let reporter = Reporter::stdout(args.verbose);
+    let reporter = Reporter::stdout(args.exec.verbose);
     let only = split_csv(&args.tags);
     let skip = split_csv(&args.skip_tags);
     let filter = crate::tags::TagFilter::listing(&only, &skip, args.list_tags);
@@ -690,7 +1100,7 @@ fn list(
         let mut error = None;
         for (i, play) in pb.plays.iter().enumerate() {
             let mut hosts = inventory.select(&play.hosts).unwrap_or_default();
-            if let Some(l) = &args.limit {
+            if let Some(l) = &args.exec.limit {
                 hosts = inventory.limit(hosts, l).unwrap_or_default();
             }
             let magic = crate::tags::play_magic(
@@ -699,8 +1109,8 @@ fn list(
                 groups.clone(),
                 &only,
                 &skip,
-                args.check,
-                args.diff,
+                args.exec.check,
+                args.exec.diff,
             );
             // A listing asks nothing: vars_prompt gives its defaults.
             let prompted: IndexMap<String, Value> = play

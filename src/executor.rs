@@ -3918,7 +3918,11 @@ fn report_item(
             Value::from(out.status == Status::Changed),
         );
         m
-    } else if verbose_always && task.module.spec().name == "debug" && out.status != Status::Failed {
+    } else if verbose_always
+        && ctx.reporter.cleans_debug()
+        && task.module.spec().name == "debug"
+        && out.status != Status::Failed
+    {
         // The default callback shows debug's message alone, or its variable.
         let has_msg = out.result.contains_key("msg");
         out.result

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod diff;
 pub mod error;
 pub mod executor;
+pub mod inspect;
 pub mod inventory;
 pub mod lab;
 pub mod modules;

@@ -715,6 +715,37 @@ fn load_into(
         })
         .unwrap_or(Path::new("."));
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    load_plays(&root, &dir, templar, plays, diags, depth);
+}
+
+/// A playbook that is not a file: `hoist run`'s one-task play, as a YAML
+/// node, validated as a file's plays are. `name` stands for its path;
+/// `dir` is where relative paths start (the working directory).
+pub fn load_node(
+    root: &Node,
+    name: &str,
+    dir: &Path,
+    templar: &Templar,
+) -> Result<Playbook, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let mut plays = Vec::new();
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    load_plays(root, &dir, templar, &mut plays, &mut diags, 0);
+    diags.into_result(Playbook {
+        path: PathBuf::from(name),
+        dir,
+        plays,
+    })
+}
+
+fn load_plays(
+    root: &Node,
+    dir: &Path,
+    templar: &Templar,
+    plays: &mut Vec<Play>,
+    diags: &mut Diagnostics,
+    depth: usize,
+) {
     let items = match &root.kind {
         NodeKind::Seq(items) => items,
         NodeKind::Null => {
@@ -765,7 +796,7 @@ fn load_into(
             load_into(&p, templar, plays, diags, depth + 1);
             continue;
         }
-        if let Some(play) = parse_play(item, templar, diags, &dir) {
+        if let Some(play) = parse_play(item, templar, diags, dir) {
             plays.push(play);
         }
     }

@@ -68,9 +68,22 @@ fn tag_list(tags: &[String]) -> String {
     format!("[{}]", tags.join(", "))
 }
 
+/// `hoist run`'s output: ansible's `minimal` callback, or with `-o` its
+/// `oneline` callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdHoc {
+    /// The module is command, shell or raw: results show rc and the
+    /// output as text, not JSON (ansible's `MODULE_NO_JSON`).
+    pub text_output: bool,
+    pub one_line: bool,
+}
+
 pub struct Reporter {
     out: Arc<Mutex<Out>>,
     pub verbosity: u8,
+    /// Set for `hoist run`: results as `ansible` prints them, no banners
+    /// and no recap.
+    adhoc: Option<AdHoc>,
     /// Warnings already given by [`Reporter::warning_once`].
     warned: Arc<Mutex<HashSet<String>>>,
     /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
@@ -314,6 +327,7 @@ impl Reporter {
                 last_banner: String::new(),
             })),
             verbosity,
+            adhoc: None,
             warned: Arc::new(Mutex::new(HashSet::new())),
             lane: None,
             format: Format::Text,
@@ -396,6 +410,20 @@ impl Reporter {
         }
     }
 
+    /// A reporter for `hoist run` on standard output.
+    pub fn adhoc(verbosity: u8, style: AdHoc) -> Reporter {
+        Reporter {
+            adhoc: Some(style),
+            ..Reporter::stdout(verbosity)
+        }
+    }
+
+    /// Whether debug results are shown cleaned (its message or variable
+    /// alone), as every callback but ansible's `oneline` does.
+    pub fn cleans_debug(&self) -> bool {
+        !matches!(self.adhoc, Some(a) if a.one_line)
+    }
+
     pub fn stdout(verbosity: u8) -> Reporter {
         Reporter::new(Box::new(std::io::stdout()), verbosity)
     }
@@ -408,6 +436,7 @@ impl Reporter {
         Reporter {
             out: self.out.clone(),
             verbosity: self.verbosity,
+            adhoc: self.adhoc,
             warned: self.warned.clone(),
             lane: Some(Mutex::new(None)),
             format: self.format,
@@ -434,6 +463,11 @@ impl Reporter {
         }
     }
 
+    /// Text that a command shows as it is (`hoist inventory`).
+    pub fn text(&self, text: &str) {
+        self.emit_raw(text);
+    }
+
     /// Output about the run, not a task.
     fn emit_raw(&self, text: &str) {
         if let Ok(mut out) = self.out.lock() {
@@ -443,6 +477,9 @@ impl Reporter {
     }
 
     pub fn play(&self, name: &str) {
+        if self.adhoc.is_some() {
+            return;
+        }
         if let Ok(mut out) = self.out.lock() {
             out.last_banner.clear();
         }
@@ -482,6 +519,9 @@ impl Reporter {
         if let Ok(mut c) = self.current.lock() {
             *c = Some(task);
         }
+        if self.adhoc.is_some() {
+            return;
+        }
         let id = id.as_str();
         match &self.lane {
             Some(lane) => {
@@ -510,6 +550,9 @@ impl Reporter {
     }
 
     pub fn no_hosts(&self) {
+        if self.adhoc.is_some() {
+            return;
+        }
         if self.json() {
             self.emit_raw(&Self::event_line("no_hosts", vec![]));
             return;
@@ -571,6 +614,20 @@ impl Reporter {
         self.emit_raw(&out);
     }
 
+    /// `hoist run --list-hosts`, as `ansible --list-hosts`.
+    pub fn host_list(&self, hosts: &[String]) {
+        let mut text = format!("  hosts ({}):\n", hosts.len());
+        for h in hosts {
+            text.push_str(&format!("    {h}\n"));
+        }
+        self.emit_raw(&text);
+    }
+
+    /// `--syntax-check` found nothing wrong with a playbook.
+    pub fn syntax_ok(&self, playbook: &str) {
+        self.emit_raw(&format!("\nplaybook: {playbook}\n"));
+    }
+
     /// `FAILED - RETRYING: [host]: task (N retries left).`
     pub fn retrying(&self, host: &str, task: &str, left: u64) {
         if self.json() {
@@ -589,6 +646,9 @@ impl Reporter {
 
     /// `included: FILE for HOST, HOST => (item=...)`
     pub fn included(&self, path: &str, hosts: &[String], item: Option<&str>) {
+        if self.adhoc.is_some() {
+            return;
+        }
         let task = self.current_task();
         self.with_junit_do(|j| {
             for h in hosts {
@@ -740,6 +800,12 @@ impl Reporter {
             self.emit(&Self::event_line("host_result", fields));
             return;
         }
+        if let Some(style) = self.adhoc {
+            let indent = r.verbose_always || self.verbosity > 2;
+            let text = adhoc_line(r.host, r.status, r.result, &json, style, indent);
+            self.emit(&format!("{}{text}", diff_text(r.diffs)));
+            return;
+        }
         let mut text = diff_text(r.diffs);
         let line = self.text_line(r.host, r.status, r.item, &json, r.verbose_always);
         text.push_str(&line);
@@ -841,6 +907,9 @@ impl Reporter {
     /// The closing recap, in ansible-playbook's exact layout (or a
     /// `recap` event with the same numbers).
     pub fn recap(&self, stats: &IndexMap<String, Stats>) {
+        if self.adhoc.is_some() {
+            return;
+        }
         // Only hosts some result was counted for, as ansible-core's
         // `processed` hosts.
         let mut hosts: Vec<&String> = stats
@@ -1033,6 +1102,96 @@ fn diff_json(diffs: &[FileDiff]) -> Vec<Json> {
         .collect()
 }
 
+/// One result of `hoist run`, as ansible's `minimal` callback (or with
+/// `-o`, `oneline`) prints it; `raw` is the result, `json` what is shown of
+/// it.
+fn adhoc_line(
+    host: &str,
+    status: Status,
+    raw: &IndexMap<String, Value>,
+    json: &Json,
+    style: AdHoc,
+    indent: bool,
+) -> String {
+    let text = |k: &str| {
+        raw.get(k)
+            .filter(|v| !v.is_none() && !v.is_undefined())
+            .map(crate::template::filters::py_str)
+            .unwrap_or_default()
+    };
+    let rc = raw
+        .get("rc")
+        .map(crate::template::filters::py_str)
+        .unwrap_or_else(|| "-1".into());
+    // `minimal`: rc and the output as text under a header line.
+    let generic = |caption: &str| {
+        format!(
+            "{host} | {caption} | rc={rc} >>\n{}{}{}\n",
+            text("stdout"),
+            text("stderr"),
+            text("msg")
+        )
+    };
+    // `oneline`: the same on one line, newlines escaped.
+    let generic_line = |caption: &str| {
+        let esc = |s: String| s.replace('\n', "\\n").replace('\r', "\\r");
+        let stderr = text("stderr");
+        let mut line = format!(
+            "{host} | {caption} | rc={rc} | (stdout) {}",
+            esc(text("stdout"))
+        );
+        if !stderr.is_empty() {
+            line.push_str(&format!(" (stderr) {}", esc(stderr)));
+        }
+        line + "\n"
+    };
+    let state = if status == Status::Changed {
+        "CHANGED"
+    } else {
+        "SUCCESS"
+    };
+    let module_failed = raw.contains_key("module_stderr");
+    if style.one_line {
+        let flat = dump_flat(json, indent);
+        return match status {
+            Status::Skipped => format!("{host} | SKIPPED\n"),
+            Status::Unreachable => format!("{host} | UNREACHABLE!: {}\n", text("msg")),
+            Status::Failed => {
+                // ansible-core 2.19 gives every failure an exception.
+                let first = if style.text_output && !module_failed {
+                    generic_line("FAILED")
+                } else {
+                    "An exception occurred during task execution. To see the full traceback, use -vvv. The error was: (traceback unavailable)\n".to_owned()
+                };
+                format!("{first}{host} | FAILED! => {flat}\n")
+            }
+            _ if style.text_output => generic_line(state),
+            _ => format!("{host} | {state} => {flat}\n"),
+        };
+    }
+    match status {
+        Status::Skipped => format!("{host} | SKIPPED\n"),
+        Status::Unreachable => format!("{host} | UNREACHABLE! => {}\n", dump(json, true)),
+        Status::Failed if style.text_output && !module_failed => generic("FAILED"),
+        Status::Failed => format!("{host} | FAILED! => {}\n", dump(json, true)),
+        _ if style.text_output => generic(state),
+        _ => format!("{host} | {state} => {}\n", dump(json, true)),
+    }
+}
+
+/// `json.dumps(indent=0 or 4, sort_keys=True)` with the newlines taken
+/// out, as the `oneline` callback prints results.
+fn dump_flat(j: &Json, indent: bool) -> String {
+    let j = sorted(j.clone());
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(if indent { b"    " } else { b"" });
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    if serde::Serialize::serialize(&j, &mut ser).is_err() {
+        return j.to_string();
+    }
+    String::from_utf8_lossy(&buf).replace('\n', "")
+}
+
 fn header(word: &str, h: &str) -> String {
     if h.is_empty() {
         word.to_owned()
@@ -1079,6 +1238,44 @@ mod tests {
         assert_eq!(
             dump(&serde_json::json!({"msg": "hi"}), true),
             "{\n    \"msg\": \"hi\"\n}"
+        );
+    }
+
+    #[test]
+    fn adhoc_lines_as_ansible_prints_them() {
+        let mut raw = IndexMap::new();
+        raw.insert("rc".to_owned(), Value::from(3));
+        raw.insert("stdout".to_owned(), Value::from("a\nb"));
+        raw.insert("stderr".to_owned(), Value::from("err"));
+        raw.insert("msg".to_owned(), Value::from("non-zero return code"));
+        let json = serde_json::json!({"rc": 3, "changed": true});
+        let text = AdHoc {
+            text_output: true,
+            one_line: false,
+        };
+        assert_eq!(
+            adhoc_line("h", Status::Failed, &raw, &json, text, false),
+            "h | FAILED | rc=3 >>\na\nberrnon-zero return code\n"
+        );
+        let one = AdHoc {
+            text_output: true,
+            one_line: true,
+        };
+        assert_eq!(
+            adhoc_line("h", Status::Changed, &raw, &json, one, false),
+            "h | CHANGED | rc=3 | (stdout) a\\nb (stderr) err\n"
+        );
+        let json_style = AdHoc {
+            text_output: false,
+            one_line: true,
+        };
+        assert_eq!(
+            adhoc_line("h", Status::Ok, &raw, &json, json_style, false),
+            "h | SUCCESS => {\"changed\": true,\"rc\": 3}\n"
+        );
+        assert_eq!(
+            adhoc_line("h", Status::Skipped, &raw, &json, text, false),
+            "h | SKIPPED\n"
         );
     }
 

@@ -574,6 +574,34 @@ impl Inventory {
         self.groups.get(group).map(|g| &g.vars)
     }
 
+    /// A group's own hosts and its child groups, each in the order they
+    /// were added (ansible-core's `group.hosts` and `group.child_groups`).
+    pub fn group_members(&self, group: &str) -> Option<(Vec<String>, Vec<String>)> {
+        let g = self.groups.get(group)?;
+        Some((
+            g.hosts.iter().cloned().collect(),
+            g.children.iter().cloned().collect(),
+        ))
+    }
+
+    /// A group's variables as ansible-inventory shows them: the inventory
+    /// source's own, then `group_vars/<group>` beside each source, and
+    /// `ansible_group_priority` when it is not 1.
+    pub fn group_vars(&self, group: &str) -> IndexMap<String, Value> {
+        let mut out = IndexMap::new();
+        let Some(g) = self.groups.get(group) else {
+            return out;
+        };
+        merge(&mut out, Some(&g.vars));
+        for d in &self.inventory_vars {
+            merge(&mut out, d.groups.get(group));
+        }
+        if g.priority != 1 {
+            out.insert("ansible_group_priority".into(), Value::from(g.priority));
+        }
+        out
+    }
+
     /// True when `name` would be served by the implicit localhost (a
     /// `localhost`-like name the inventory does not define).
     pub fn is_implicit_localhost(&self, name: &str) -> bool {

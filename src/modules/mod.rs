@@ -47,6 +47,7 @@ pub mod lineinfile;
 pub mod meta;
 pub mod package;
 pub mod pause;
+pub mod ping;
 pub mod raw;
 pub mod reboot;
 pub mod replace;
@@ -356,6 +357,7 @@ static MODULES: &[&dyn Module] = &[
     &lineinfile::LineInFile,
     &meta::Meta,
     &pause::Pause,
+    &ping::Ping,
     &package::Package,
     &service::Service,
     &service::Systemd,

@@ -101,6 +101,29 @@ fn ansible_cfg_in_the_project_dir() {
 }
 
 #[test]
+fn inventory_and_adhoc_commands_read_the_config_too() {
+    let p = project();
+    let r = hoist_in(p.path(), &["inventory", "--graph"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("|--@web:\n  |  |--localhost\n"), "{r:?}");
+    let r = hoist_in(p.path(), &["run", "web", "-m", "ping"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("localhost | SUCCESS => {"), "{r:?}");
+    // ssh_args (port 1) reach ad-hoc connections as playbook ones.
+    let r = hoist_in(p.path(), &["run", "far", "-m", "ping"], &[]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stdout.contains("cfguser@[127.0.0.1]:1:"), "{r:?}");
+    // A bad setting is an option error (5), before anything runs.
+    let r = hoist_in(
+        p.path(),
+        &["run", "web", "-m", "ping"],
+        &[("ANSIBLE_FORKS", "x")],
+    );
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("ANSIBLE_FORKS"), "{r:?}");
+}
+
+#[test]
 fn environment_overrides_the_file_and_hoist_overrides_ansible() {
     let p = project();
     let args = ["apply", "site.yml", "--limit", "web"];

@@ -11,6 +11,7 @@ mod control;
 mod engine;
 mod filemods;
 mod http;
+mod inspect;
 mod keywords;
 mod loops;
 mod modules;
