@@ -50,6 +50,8 @@ struct State {
     /// A prompt has the terminal: no bars meanwhile.
     held: bool,
     finished: bool,
+    /// The terminal's modes before the bars showed (see [`quiet_echo`]).
+    saved: Option<nix::sys::termios::Termios>,
 }
 
 impl Progress {
@@ -76,6 +78,7 @@ impl Progress {
             live: false,
             held: false,
             finished: false,
+            saved: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -120,6 +123,7 @@ impl Progress {
             st.task = name.to_owned();
             if !st.live {
                 st.live = true;
+                st.saved = quiet_echo();
                 if !st.held {
                     multi.set_draw_target(ProgressDrawTarget::stdout());
                 }
@@ -187,6 +191,9 @@ impl Progress {
             }
             st.overall.finish_and_clear();
             self.multi.remove(&st.overall);
+            if let Some(saved) = st.saved.take() {
+                restore(&saved);
+            }
         }
         let _ = self.multi.clear();
         let handle = self.ticker.lock().ok().and_then(|mut t| t.take());
@@ -194,6 +201,27 @@ impl Progress {
             let _ = h.join();
         }
     }
+}
+
+/// Stops the terminal from echoing control characters (`^C`) while the
+/// bars show, and returns its modes as they were. indicatif fills each bar
+/// line to the last column and lets the terminal wrap; an echoed `^C`
+/// would wrap to one more line the bars do not know of, and clearing them
+/// on the interrupt would leave the top one behind.
+fn quiet_echo() -> Option<nix::sys::termios::Termios> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdout = std::io::stdout();
+    let saved = tcgetattr(&stdout).ok()?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHOCTL);
+    tcsetattr(&stdout, SetArg::TCSANOW, &quiet).ok()?;
+    Some(saved)
+}
+
+/// The terminal's modes back as [`quiet_echo`] found them.
+fn restore(saved: &nix::sys::termios::Termios) {
+    use nix::sys::termios::{SetArg, tcsetattr};
+    let _ = tcsetattr(std::io::stdout(), SetArg::TCSANOW, saved);
 }
 
 impl Drop for Progress {

@@ -315,10 +315,12 @@ fn terminal_project() -> Project {
 }
 
 /// The command tmux runs: hoist with a clean colour environment, then the
-/// exit code, then a pause that keeps the pane open.
+/// exit code and whether the terminal echoes control characters (hoist
+/// turns that off while its bars show, and must turn it back on), then a
+/// pause that keeps the pane open.
 fn shell_command(env: &str) -> String {
     format!(
-        "env -u NO_COLOR -u ANSIBLE_NOCOLOR -u HOIST_NOCOLOR -u ANSIBLE_FORCE_COLOR -u HOIST_FORCE_COLOR {env} {} apply site.yml -i hosts.ini -f {HOSTS} --profile; echo HOIST-EXIT=$?; sleep 120",
+        "env -u NO_COLOR -u ANSIBLE_NOCOLOR -u HOIST_NOCOLOR -u ANSIBLE_FORCE_COLOR -u HOIST_FORCE_COLOR {env} {} apply site.yml -i hosts.ini -f {HOSTS} --profile; echo HOIST-EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -e echoctl -e -echoctl | sed 's/^/MODE=/'; sleep 120",
         env!("CARGO_BIN_EXE_hoist"),
     )
 }
@@ -360,8 +362,9 @@ fn a_terminal_shows_bars_while_running_and_ends_clean_and_coloured() {
     assert_eq!(host_lines, 8, "{running}");
     assert!(bars.iter().any(|l| l.trim() == "… and 2 more"), "{running}");
     // The end: the recap and the profile, and nothing left of the bars.
-    let end = tmux.wait_for(Duration::from_secs(60), |t| t.contains("HOIST-EXIT="));
+    let end = tmux.wait_for(Duration::from_secs(60), |t| t.contains("MODE="));
     assert!(end.contains("HOIST-EXIT=0"), "{end}");
+    assert!(end.contains("\nMODE=echoctl\n"), "{end}");
     let recap_at = end.find("PLAY RECAP").unwrap_or_else(|| panic!("{end}"));
     for i in 1..=HOSTS {
         let host = format!("web{i} ");
@@ -418,5 +421,30 @@ fn no_color_on_a_terminal_keeps_bars_but_drops_colour() {
             !coloured.contains(&format!("\x1b[{code}m")),
             "colour {code}: {coloured:?}"
         );
+    }
+}
+
+#[test]
+fn ctrl_c_leaves_no_bars_behind() {
+    let p = terminal_project();
+    let Some(tmux) = Tmux::start("interrupt", p.path(), &shell_command("")) else {
+        return;
+    };
+    tmux.wait_for(Duration::from_secs(20), |t| t.contains("first nap ("));
+    // Ctrl-C as a person types it: the terminal echoes `^C` and signals
+    // the whole foreground group.
+    let status = tmux
+        .cmd()
+        .args(["send-keys", "C-c"])
+        .status()
+        .expect("tmux send-keys");
+    assert!(status.success());
+    let end = tmux.wait_for(Duration::from_secs(30), |t| t.contains("MODE="));
+    assert!(end.contains("ERROR! User interrupted execution"), "{end}");
+    assert!(end.contains("\nMODE=echoctl\n"), "{end}");
+    assert!(!end.contains("PLAY RECAP"), "{end}");
+    assert_eq!(bar_lines(&end), Vec::<String>::new(), "{end}");
+    for spinner in ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] {
+        assert!(!end.contains(spinner), "{end}");
     }
 }
