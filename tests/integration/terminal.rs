@@ -91,7 +91,8 @@ fn profile_lists_the_slowest_tasks_after_the_recap() {
     assert!((0.4..slow).contains(&middling), "{r:?}");
     assert_eq!(lines[5], "-".repeat(79));
     assert!(lines[6].starts_with("Total ---"), "{r:?}");
-    assert!(profile_secs(lines[6]) >= slow + middling, "{r:?}");
+    // (Each time is rounded to hundredths.)
+    assert!(profile_secs(lines[6]) + 0.02 >= slow + middling, "{r:?}");
     // Off a terminal: no colour, no bars.
     assert!(!out.contains('\x1b') && !r.stderr.contains('\x1b'), "{r:?}");
 }
@@ -237,11 +238,6 @@ impl Tmux {
             .status()
             .expect("tmux new-session");
         assert!(status.success(), "tmux new-session failed");
-        // Enough history for the whole run.
-        let _ = t
-            .cmd()
-            .args(["set-option", "-g", "history-limit", "10000"])
-            .status();
         Some(t)
     }
 
@@ -272,7 +268,8 @@ impl Tmux {
                 return text;
             }
             if start.elapsed() > limit {
-                panic!("timed out; the pane shows:\n{text}");
+                let sessions = self.cmd().arg("list-sessions").output();
+                panic!("timed out; the pane shows:\n{text}\n(tmux sessions: {sessions:?})");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -346,7 +343,7 @@ fn a_terminal_shows_bars_while_running_and_ends_clean_and_coloured() {
     };
     // While the first task runs: the overall bar and a line per working
     // host, eight at most, then how many more.
-    let running = tmux.wait_for(Duration::from_secs(20), |t| {
+    let running = tmux.wait_for(Duration::from_secs(60), |t| {
         t.contains("first nap (") && t.contains("… and 2 more")
     });
     let bars = bar_lines(&running);
@@ -406,7 +403,7 @@ fn no_color_on_a_terminal_keeps_bars_but_drops_colour() {
     let Some(tmux) = Tmux::start("nocolor", p.path(), &shell_command("NO_COLOR=1")) else {
         return;
     };
-    let running = tmux.wait_for(Duration::from_secs(20), |t| t.contains("first nap ("));
+    let running = tmux.wait_for(Duration::from_secs(60), |t| t.contains("first nap ("));
     assert!(!bar_lines(&running).is_empty(), "{running}");
     let end = tmux.wait_for(Duration::from_secs(60), |t| t.contains("HOIST-EXIT="));
     assert!(
@@ -427,10 +424,22 @@ fn no_color_on_a_terminal_keeps_bars_but_drops_colour() {
 #[test]
 fn ctrl_c_leaves_no_bars_behind() {
     let p = terminal_project();
+    // Commands that ignore the interrupt (the terminal sends it to the
+    // whole group): hoist alone reacts to it.
+    p.write(
+        "site.yml",
+        r#"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - name: first nap
+      command: sh -c 'trap "" INT; sleep 5'
+"#,
+    );
     let Some(tmux) = Tmux::start("interrupt", p.path(), &shell_command("")) else {
         return;
     };
-    tmux.wait_for(Duration::from_secs(20), |t| t.contains("first nap ("));
+    tmux.wait_for(Duration::from_secs(60), |t| t.contains("first nap ("));
     // Ctrl-C as a person types it: the terminal echoes `^C` and signals
     // the whole foreground group.
     let status = tmux
