@@ -132,6 +132,9 @@ pub struct HostResult<'a> {
     pub diffs: &'a [FileDiff],
     /// How long the task (or item) ran, when the executor knows.
     pub duration: Option<Duration>,
+    /// A failure's `[ERROR]:` headline (`Task failed: …`) and where the
+    /// task is, shown above its result line as ansible-core 2.19 does.
+    pub error: Option<(&'a str, &'a Span)>,
 }
 
 /// How a loop ended on a host, after its items' results.
@@ -757,6 +760,7 @@ impl Reporter {
             ignored,
             diffs: &[],
             duration: None,
+            error: None,
         });
     }
 
@@ -832,6 +836,12 @@ impl Reporter {
             return;
         }
         let mut text = diff_text(r.diffs);
+        if let Some((headline, origin)) = r.error {
+            text.push_str(&format!(
+                "[ERROR]: {headline}\n{}\n\n",
+                crate::error::origin_context(origin)
+            ));
+        }
         let line = self.text_line(r.host, r.status, r.item, &json, r.verbose_always);
         text.push_str(&line);
         text.push('\n');

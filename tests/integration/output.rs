@@ -591,3 +591,152 @@ fn verify_idempotent_refuses_check_mode_and_diff() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(!run.stdout.contains("IDEMPOTENCE CHECK"), "{run:?}");
 }
+
+/// Failures of each origin: a module's, an action's (fail, assert,
+/// `failed_when`), a loop item's, a rescued one, and a missing source file.
+const FAILURES: &str = r#"- name: Failures
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: module failure
+      command: sh -c 'echo oops >&2; exit 3'
+      ignore_errors: true
+    - name: fail action
+      fail:
+        msg: custom failure
+      ignore_errors: true
+    - name: assert action
+      assert:
+        that: 1 == 2
+      ignore_errors: true
+    - name: failed_when
+      command: echo hi
+      failed_when: true
+      ignore_errors: true
+    - name: loop item
+      command: "test {{ item }} = 1"
+      loop: [1, 2]
+      ignore_errors: true
+    - name: missing source
+      copy:
+        src: nonexistent-file.txt
+        dest: "{{ root }}/x"
+      ignore_errors: true
+    - name: in block
+      block:
+        - command: /bin/false
+      rescue:
+        - debug:
+            msg: rescued
+"#;
+
+/// The `[ERROR]:` blocks of an output: from the headline to the empty
+/// line after the source context.
+fn error_blocks(stdout: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<(String, u8)> = None;
+    for line in stdout.lines() {
+        if line.starts_with("[ERROR]: ") {
+            cur = Some((String::new(), 0));
+        }
+        if let Some((text, empties)) = cur.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+            if line.is_empty() {
+                *empties += 1;
+                if *empties == 2 {
+                    blocks.extend(cur.take().map(|(t, _)| t));
+                }
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn failures_show_their_origin_as_ansible_core_does() {
+    let p = project(FAILURES);
+    let run = p.apply();
+    assert_eq!(run.code, 0, "{run:?}");
+    let site = p.path().join("site.yml");
+    let blocks = error_blocks(&run.stdout);
+    assert_eq!(blocks.len(), 7, "{run:?}");
+    assert_eq!(
+        blocks[0],
+        format!(
+            "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: {}:5:7\n\n3   gather_facts: false\n4   tasks:\n5     - name: module failure\n        ^ column 7\n\n",
+            site.display()
+        ),
+        "{run:?}"
+    );
+    // Each block comes right before its result line.
+    assert!(
+        run.stdout.contains(
+            "        ^ column 7\n\nfatal: [localhost]: FAILED! => {\"changed\": true, \"cmd\""
+        ),
+        "{run:?}"
+    );
+    if !crate::inspect::have_ansible() {
+        return;
+    }
+    let a = crate::inspect::ansible(
+        p.path(),
+        "ansible-playbook",
+        &[
+            "-i",
+            "localhost, ",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=/usr/bin/python3",
+            "-e",
+            &format!("root={}", p.root().display()),
+            "site.yml",
+        ],
+    );
+    assert_eq!(a.code, 0, "{a:?}");
+    // hoist does not list where it looked for a missing source file.
+    let searched =
+        regex::Regex::new(r"\nSearched in:\n(?:\t[^\n]*\n)*\t[^\n]* on the ").expect("regex");
+    let theirs: Vec<String> = error_blocks(&a.stdout)
+        .iter()
+        .map(|b| searched.replace(b, " on the ").into_owned())
+        .collect();
+    assert_eq!(blocks, theirs, "{a:?}");
+}
+
+#[test]
+fn no_log_failures_quote_neither_message_nor_source() {
+    let p = project(
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: secret
+      command: sh -c 'echo s3cr3t-value; exit 1'
+      no_log: true
+      ignore_errors: true
+    - name: next
+      command: /bin/false
+"#,
+    );
+    let run = p.apply();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!run.stdout.contains("s3cr3t"), "{run:?}");
+    let blocks = error_blocks(&run.stdout);
+    let site = p.path().join("site.yml");
+    assert_eq!(
+        blocks,
+        [
+            format!(
+                "[ERROR]: Task failed: Module failed: the output has been hidden due to the fact that 'no_log: true' was specified for this result\nOrigin: {}:4:7\n\n(source not shown: no_log)\n\n",
+                site.display()
+            ),
+            // The lines above belong to the no_log task: not quoted.
+            format!(
+                "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: {}:8:7\n\n8     - name: next\n        ^ column 7\n\n",
+                site.display()
+            ),
+        ],
+        "{run:?}"
+    );
+}
