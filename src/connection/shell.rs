@@ -33,7 +33,7 @@ pub trait ScriptRunner: Send + Sync {
     }
     /// Tells the task's trace how the host is reached, once per task
     /// (`ESTABLISH … CONNECTION`, `-vvv`).
-    fn establish(&self) {}
+    async fn establish(&self) {}
     /// Drops the transport's connection and opens a new one now (see
     /// [`Connection::reconnect`]).
     async fn reconnect(&self, _connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
@@ -186,8 +186,8 @@ impl ScriptRunner for BecomeRunner {
     async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
         self.inner.reconnect(connect_timeout).await
     }
-    fn establish(&self) {
-        self.inner.establish();
+    async fn establish(&self) {
+        self.inner.establish().await;
     }
 }
 
@@ -208,7 +208,7 @@ impl ScriptRunner for LocalRunner {
     fn describe(&self) -> String {
         "local".into()
     }
-    fn establish(&self) {
+    async fn establish(&self) {
         super::local::establish();
     }
     fn transport(&self) -> &'static str {
@@ -265,7 +265,7 @@ impl ShellConnection {
         file_content: bool,
     ) -> ConnResult<ExecOutput> {
         if trace::enabled(trace::CONNECTION) {
-            self.runner.establish();
+            self.runner.establish().await;
         }
         let started = trace::command(shown, stdin.is_some_and(|s| !s.is_empty()));
         let out = self.runner.run(script, stdin).await;

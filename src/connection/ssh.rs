@@ -317,8 +317,16 @@ impl SshRunner {
             said(|| format!("SSH: the connection to {} closed; reconnecting", self.name));
         }
         let s = self.pool.connect(&self.target, &self.config).await?;
+        // Opened for this task: nothing is reused in it.
+        trace::mark("reuse");
         *cur = Some(s.clone());
         Ok(s)
+    }
+
+    /// Opens the connection now (unless it is open), not at the first
+    /// command.
+    pub async fn open_now(&self) -> ConnResult<()> {
+        self.session().await.map(|_| ())
     }
 }
 
@@ -330,8 +338,19 @@ impl ScriptRunner for SshRunner {
     fn describe(&self) -> String {
         format!("ssh {}", self.name)
     }
-    fn establish(&self) {
+    async fn establish(&self) {
         self.announce();
+        if !trace::enabled(trace::CONNECTION) {
+            return;
+        }
+        let cur = self.session.lock().await;
+        if let Some(s) = cur.as_ref()
+            && !s.handle.is_closed()
+        {
+            trace::once("reuse", trace::CONNECTION, || {
+                TraceEvent::Connection(format!("SSH: reusing the open connection to {}", s.name))
+            });
+        }
     }
     async fn upload(&self, path: &str, data: &[u8]) -> ConnResult<bool> {
         self.session().await?.upload(path, data).await
@@ -678,11 +697,11 @@ impl SshPool {
             match cell.get() {
                 Some(Ok(s)) if !s.handle.is_closed() => said(|| {
                     format!(
-                        "SSH: through the gateway {} (its shared connection)",
+                        "SSH: through the jump host {} (its shared connection)",
                         s.name
                     )
                 }),
-                _ => said(|| format!("SSH: opening the gateway {} (jump host)", jump.host)),
+                _ => said(|| format!("SSH: opening a connection to the jump host {}", jump.host)),
             }
             let mut session = cell
                 .get_or_init(|| async { self.open(&t, prev.clone()).await })

@@ -203,6 +203,18 @@ pub fn once(key: &'static str, level: u8, make: impl FnOnce() -> TraceEvent) -> 
         .unwrap_or(false)
 }
 
+/// Marks `key` as told in the current task without telling anything
+/// (see [`once`]).
+pub fn mark(key: &'static str) {
+    let _ = CURRENT.try_with(|t| {
+        if let Ok(mut told) = t.told.lock()
+            && !told.contains(&key)
+        {
+            told.push(key);
+        }
+    });
+}
+
 /// A command about to run: returns its id for [`finished`] when commands
 /// are traced (`None` otherwise, and `command` is not called).
 pub fn command(command: impl FnOnce() -> String, stdin: bool) -> Option<(u64, std::time::Instant)> {
