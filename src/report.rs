@@ -13,8 +13,10 @@ use serde_json::Value as Json;
 
 use crate::error::Span;
 use crate::modules::FileDiff;
+use crate::report::idempotence::Change;
 use crate::report::junit::Junit;
 
+pub mod idempotence;
 pub mod junit;
 pub mod trace;
 
@@ -95,6 +97,10 @@ pub struct Reporter {
     current: Mutex<Option<TaskRef>>,
     /// `--junit`: the records of the run, shared by the lanes.
     junit: Option<Arc<Mutex<Junit>>>,
+    /// The second run of `--verify-idempotent`: what changed.
+    changes: Option<Arc<Mutex<Vec<Change>>>>,
+    /// Diffs are kept (in `changes`) but not shown.
+    hide_diffs: bool,
 }
 
 /// The task results are reported for: its banner name, where it is, and
@@ -322,11 +328,18 @@ impl Reporter {
     }
 
     pub fn new(out: Box<dyn Write + Send>, verbosity: u8) -> Reporter {
-        Reporter {
-            out: Arc::new(Mutex::new(Out {
+        Reporter::new_shared(
+            Arc::new(Mutex::new(Out {
                 w: out,
                 last_banner: String::new(),
             })),
+            verbosity,
+        )
+    }
+
+    fn new_shared(out: Arc<Mutex<Out>>, verbosity: u8) -> Reporter {
+        Reporter {
+            out,
             verbosity,
             adhoc: None,
             warned: Arc::new(Mutex::new(HashSet::new())),
@@ -334,6 +347,8 @@ impl Reporter {
             format: Format::Text,
             current: Mutex::new(None),
             junit: None,
+            changes: None,
+            hide_diffs: false,
         }
     }
 
@@ -443,6 +458,8 @@ impl Reporter {
             format: self.format,
             current: Mutex::new(self.current_task()),
             junit: self.junit.clone(),
+            changes: self.changes.clone(),
+            hide_diffs: self.hide_diffs,
         }
     }
 
@@ -749,6 +766,14 @@ impl Reporter {
     pub fn host_result(&self, r: &HostResult<'_>) {
         let json = shown_json(r.status, r.item, r.result);
         let task = self.current_task();
+        if let Some(changes) = &self.changes
+            && r.status == Status::Changed
+            && let Ok(mut c) = changes.lock()
+        {
+            c.push(Change::new(&task, r.host, r.item, r.diffs));
+        }
+        let diffs = if self.hide_diffs { &[][..] } else { r.diffs };
+        let r = &HostResult { diffs, ..*r };
         let duration = r
             .duration
             .or_else(|| task.as_ref().map(|t| t.started.elapsed()))

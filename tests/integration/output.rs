@@ -262,6 +262,7 @@ fn free_strategy_and_handlers_in_events() {
     assert_eq!(recap_numbers(&ev, "localhost"), [3, 1, 0, 0, 0, 0, 0]);
 }
 
+#[derive(Debug)]
 struct Case {
     suite: String,
     classname: String,
@@ -422,4 +423,171 @@ fn the_schema_rejects_what_it_does_not_describe() {
     version["version"] = Json::from(2);
     assert!(!v.is_valid(&version));
     assert!(!v.is_valid(&serde_json::json!({"version": 1, "type": "nope"})));
+}
+
+/// A converging file, a task that rewrites a file with a new value on each
+/// run, a command that always reports changed, and a handler it notifies.
+const NOT_IDEMPOTENT: &str = r#"
+- name: Converge
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: stable file
+      copy:
+        dest: "{{ root }}/stable.txt"
+        content: "same\n"
+    - name: stamp file
+      copy:
+        dest: "{{ root }}/stamp.txt"
+        content: "{{ lookup('pipe', 'date +%s%N') }}\n"
+    - name: always changed
+      command: "true"
+      notify: restart thing
+    - name: changed item
+      command: "echo {{ item }}"
+      changed_when: item == 'b'
+      loop: [a, b]
+  handlers:
+    - name: restart thing
+      command: "true"
+      changed_when: false
+"#;
+
+#[test]
+fn verify_idempotent_names_each_task_that_changes_again() {
+    let p = project(NOT_IDEMPOTENT);
+    let file = p.path().join("junit.xml");
+    let run = p.hoist(
+        "apply",
+        &[
+            "--verify-idempotent",
+            "--junit",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    let (_, verdict) = run
+        .stdout
+        .split_once("IDEMPOTENCE CHECK FAILED: 3 results changed on the second run:\n")
+        .unwrap_or_else(|| panic!("{run:?}"));
+    // The first run converged the stable file; the second changed it no
+    // more. The list names the others, where they are, with the diff.
+    assert!(!verdict.contains("stable file"), "{verdict}");
+    assert!(
+        verdict.starts_with("  localhost: stamp file (site.yml:10)\n    --- before: "),
+        "{verdict}"
+    );
+    assert!(verdict.contains("\n    @@ -1 +1 @@\n    -"), "{verdict}");
+    assert!(
+        verdict.contains("\n  localhost: always changed (site.yml:14)\n"),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("\n  localhost: changed item (item=b) (site.yml:17)\n"),
+        "{verdict}"
+    );
+    // Without -D the second run does not repeat the diff inline.
+    assert_eq!(run.stdout.matches("@@ -1 +1 @@").count(), 1, "{run:?}");
+    // Both runs are shown, each with its recap.
+    assert_eq!(run.stdout.matches("PLAY RECAP").count(), 2, "{run:?}");
+    // (The first recap: the second one says changed=3.)
+    assert_eq!(recap(&run, "localhost"), [5, 4, 0, 0, 0, 0, 0], "{run:?}");
+    assert!(
+        run.stdout
+            .contains("localhost                  : ok=5    changed=3 "),
+        "{run:?}"
+    );
+
+    // The JUnit report carries the verdict as failures with the diff.
+    let (_, cases) = junit_cases(&file);
+    let again: Vec<&Case> = cases.iter().filter(|c| c.suite == "idempotence").collect();
+    let names: Vec<&str> = again.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["stamp file", "always changed", "changed item (item=b)"],
+        "{cases:?}"
+    );
+    assert!(
+        again
+            .iter()
+            .all(|c| c.failure_type.as_deref() == Some("not-idempotent")),
+        "{cases:?}"
+    );
+    assert!(
+        again[0]
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("+++ after: ")),
+        "{cases:?}"
+    );
+}
+
+#[test]
+fn verify_idempotent_passes_a_converged_play_and_emits_events() {
+    let p = project(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: config
+      copy:
+        dest: "{{ root }}/a.txt"
+        content: "x\n"
+"#,
+    );
+    let run = p.hoist("apply", &["--verify-idempotent"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .ends_with("IDEMPOTENCE CHECK PASSED: the second run changed nothing.\n\n"),
+        "{run:?}"
+    );
+    std::fs::remove_file(p.root().join("a.txt")).expect("remove");
+    let run = p.hoist("apply", &["--verify-idempotent", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let ev = events(&run);
+    assert_eq!(of_type(&ev, "recap").len(), 2, "{run:?}");
+    assert_eq!(of_type(&ev, "idempotence_start").len(), 1, "{run:?}");
+    let verdict = of_type(&ev, "idempotence");
+    assert_eq!(verdict.len(), 1, "{run:?}");
+    assert_eq!(verdict[0]["idempotent"], true, "{run:?}");
+    assert_eq!(verdict[0]["changed"], serde_json::json!([]), "{run:?}");
+
+    // A task that changes again, as an event with its diff.
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: stamp\n      copy:\n        dest: \"{{ root }}/s.txt\"\n        content: \"{{ lookup('pipe', 'date +%s%N') }}\"\n",
+    );
+    let run = p.hoist("apply", &["--verify-idempotent", "--output", "json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let ev = events(&run);
+    let verdict = of_type(&ev, "idempotence");
+    assert_eq!(verdict[0]["idempotent"], false, "{run:?}");
+    assert_eq!(verdict[0]["changed"][0]["task"], "stamp", "{run:?}");
+    assert_eq!(verdict[0]["changed"][0]["line"], 4, "{run:?}");
+    assert!(
+        verdict[0]["changed"][0]["diff"][0]["before"].is_string(),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn verify_idempotent_refuses_check_mode_and_diff() {
+    let p = project("- hosts: localhost\n  gather_facts: false\n  tasks: []\n");
+    let run = p.hoist("apply", &["--verify-idempotent", "--check"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(
+        run.stderr.contains("cannot be used with --check"),
+        "{run:?}"
+    );
+    let run = p.hoist("diff", &["--verify-idempotent"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    // A first run that fails is not run again.
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n",
+    );
+    let run = p.hoist("apply", &["--verify-idempotent"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!run.stdout.contains("IDEMPOTENCE CHECK"), "{run:?}");
 }
