@@ -4159,7 +4159,18 @@ async fn run_item(
     scope: &Arc<VarScope>,
 ) -> ItemOutcome {
     let delegated = delegate_label(ctx, task, &st.name, scope);
-    let mut out = run_item_retrying(ctx, task, st, scope, delegated.as_deref()).await;
+    // `-vv` and more: what the connections do for this item is traced to
+    // the reporter, under the result's host label and censored by no_log.
+    let tracer = ctx.reporter.trace_sink().map(|sink| {
+        let host = delegated.clone().unwrap_or_else(|| st.name.clone());
+        let no_log = is_no_log(ctx, task, scope);
+        crate::connection::trace::Tracer::new(&host, ctx.reporter.verbosity, no_log, sink)
+    });
+    let mut out = crate::connection::trace::scope(
+        tracer,
+        run_item_retrying(ctx, task, st, scope, delegated.as_deref()),
+    )
+    .await;
     out.delegated = delegated;
     out
 }

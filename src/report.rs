@@ -18,6 +18,7 @@ use crate::report::junit::Junit;
 
 pub mod idempotence;
 pub mod junit;
+pub mod trace;
 
 /// The version of the JSON event schema (`docs/events.schema.json`);
 /// every event carries it.
@@ -90,7 +91,7 @@ pub struct Reporter {
     warned: Arc<Mutex<HashSet<String>>>,
     /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
     /// the task it runs, as (task id, text).
-    lane: Option<Mutex<Option<(String, String)>>>,
+    lane: Option<trace::Pending>,
     format: Format,
     /// The task whose results come now (each lane has its own).
     current: Mutex<Option<TaskRef>>,
@@ -456,7 +457,7 @@ impl Reporter {
             verbosity: self.verbosity,
             adhoc: self.adhoc,
             warned: self.warned.clone(),
-            lane: Some(Mutex::new(None)),
+            lane: Some(Arc::new(Mutex::new(None))),
             format: self.format,
             current: Mutex::new(self.current_task()),
             junit: self.junit.clone(),
@@ -534,7 +535,7 @@ impl Reporter {
             Self::event_line("task_start", fields)
         } else {
             let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-            format!("\n{}\n", stars(&format!("{kind} [{name}]")))
+            format!("\n{}\n", stars(&format!("{kind} [{name}]"))) + &self.task_path(span)
         };
         if let Ok(mut c) = self.current.lock() {
             *c = Some(task);
@@ -981,6 +982,30 @@ impl Reporter {
         }
         text.push('\n');
         self.emit_raw(&text);
+    }
+
+    /// Where connection traces go (`-vv` and more, text output only; JSON
+    /// events leave them out): `None` when nothing is traced.
+    pub fn trace_sink(&self) -> Option<Arc<dyn crate::connection::trace::TraceSink>> {
+        if self.verbosity < crate::connection::trace::COMMANDS || self.json() {
+            return None;
+        }
+        Some(Arc::new(trace::TraceWriter {
+            out: self.out.clone(),
+            lane: self.lane.clone(),
+        }))
+    }
+
+    /// ansible-playbook's `task path: /abs/file.yml:LINE` line under a
+    /// task's banner at `-vv` and more (empty otherwise).
+    fn task_path(&self, span: &Span) -> String {
+        if self.verbosity < 2 {
+            return String::new();
+        }
+        let file = std::path::absolute(&*span.file)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| span.file.to_string());
+        format!("task path: {file}:{}\n", span.line)
     }
 }
 

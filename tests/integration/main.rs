@@ -22,3 +22,4 @@ mod strategy;
 mod validation;
 mod vars;
 mod vcs;
+mod verbosity;
