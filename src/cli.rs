@@ -210,6 +210,10 @@ pub struct RunArgs {
     /// Start the run at the first task with this name.
     #[arg(long = "start-at-task", value_name = "TASK_NAME")]
     pub start_at_task: Option<String>,
+    /// After applying, apply the same playbooks again and fail (exit 2)
+    /// if any task changes again, listing each with its diff (`apply`).
+    #[arg(long = "verify-idempotent")]
+    pub verify_idempotent: bool,
     /// Output format on stdout: ansible-playbook's text, or JSON Lines
     /// events for CI (see docs/events.md).
     #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
@@ -501,6 +505,7 @@ pub async fn adhoc(mut args: AdHocArgs) -> i32 {
     }
     let what = Selection {
         junit: None,
+        verify_idempotent: false,
         tags: Vec::new(),
         skip_tags: Vec::new(),
         start_at_task: None,
@@ -697,6 +702,13 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     } else {
         exit::PARSE_ERROR
     };
+    if args.verify_idempotent && (diff_cmd || args.exec.check) {
+        eprintln!(
+            "ERROR! --verify-idempotent applies the playbooks twice; it cannot be used with {}",
+            if diff_cmd { "hoist diff" } else { "--check" }
+        );
+        return if diff_cmd { exit::ERROR } else { exit::OPTIONS };
+    }
     let templar = Arc::new(Templar::new());
     let mut problems: Vec<Diagnostic> = Vec::new();
 
@@ -788,6 +800,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     reporter = with_terminal(reporter, &args, &playbooks, &inventory);
     let what = Selection {
         junit: args.junit.clone(),
+        verify_idempotent: args.verify_idempotent,
         tags: split_csv(&args.tags),
         skip_tags: split_csv(&args.skip_tags),
         start_at_task: args.start_at_task.clone(),
@@ -840,6 +853,8 @@ fn with_terminal(
 struct Selection {
     /// `--junit FILE` (`apply`, `diff`).
     junit: Option<PathBuf>,
+    /// `--verify-idempotent` (`apply`).
+    verify_idempotent: bool,
     tags: Vec<String>,
     skip_tags: Vec<String>,
     start_at_task: Option<String>,
@@ -906,8 +921,8 @@ async fn execute(
         become_password,
         start_at_task: what.start_at_task.clone(),
     };
-    let executor = Executor::new(inventory, templar, &opts, reporter);
-    let summary: Option<RunSummary> = tokio::select! {
+    let executor = Executor::new(inventory, templar.clone(), &opts, reporter);
+    let mut summary: Option<RunSummary> = tokio::select! {
         s = executor.run(playbooks) => Some(s),
         _ = tokio::signal::ctrl_c() => {
             reporter.end_progress();
@@ -915,6 +930,36 @@ async fn execute(
             None
         }
     };
+    // `--verify-idempotent`: a run that went well runs again from scratch
+    // (new facts and connections, as a second ansible-playbook), with
+    // diffs on so the list can show them.
+    let mut changed_again = false;
+    if what.verify_idempotent
+        && let Some(first) = &summary
+        && first.fatal.is_none()
+        && !first.any_failed
+        && !first.any_unreachable
+    {
+        reporter.idempotence_start();
+        let second = reporter.second_run(exec.diff);
+        let opts = RunOptions {
+            diff: true,
+            ..opts.clone()
+        };
+        let executor = Executor::new(inventory, templar, &opts, &second);
+        summary = tokio::select! {
+            s = executor.run(playbooks) => Some(s),
+            _ = tokio::signal::ctrl_c() => {
+                reporter.error("User interrupted execution");
+                None
+            }
+        };
+        if summary.as_ref().is_some_and(|s| s.fatal.is_none()) {
+            let changes = second.changes();
+            changed_again = !changes.is_empty();
+            reporter.idempotence_result(&changes);
+        }
+    }
     reporter.end_progress();
     // The JUnit report is written whatever happened, with what ran; a
     // report that cannot be written is an error of the run.
@@ -936,6 +981,9 @@ async fn execute(
     }
     if let Some(code) = summary.fatal {
         return if diff_cmd { exit::ERROR } else { code };
+    }
+    if changed_again && !summary.any_unreachable {
+        return exit::HOST_FAILED;
     }
     if diff_cmd {
         if summary.any_failed || summary.any_unreachable {

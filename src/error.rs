@@ -60,9 +60,109 @@ pub fn register_source(file: &Arc<str>, text: &str) {
     }
 }
 
+/// Line ranges of source files that belong to `no_log` tasks, blocks or
+/// plays: never quoted in an error's context, whatever Ansible does.
+type LineRanges = HashMap<Arc<str>, Vec<(usize, usize)>>;
+
+fn hidden() -> &'static Mutex<LineRanges> {
+    static HIDDEN: OnceLock<Mutex<LineRanges>> = OnceLock::new();
+    HIDDEN.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Lines `from..=to` of `file` are a `no_log` item's: not to be quoted.
+pub fn hide_lines(file: &Arc<str>, from: usize, to: usize) {
+    if let Ok(mut map) = hidden().lock() {
+        map.entry(file.clone()).or_default().push((from, to));
+    }
+}
+
+fn is_hidden(file: &Arc<str>, line: usize) -> bool {
+    // A poisoned registry hides everything rather than risk a secret.
+    hidden().lock().map_or(true, |m| {
+        m.get(file)
+            .is_some_and(|r| r.iter().any(|(a, b)| (*a..=*b).contains(&line)))
+    })
+}
+
 fn source_line(file: &Arc<str>, line: usize) -> Option<String> {
     let text = sources().lock().ok()?.get(file).cloned()?;
     text.lines().nth(line.checked_sub(1)?).map(str::to_owned)
+}
+
+/// Where a task is, as ansible-core 2.19 shows it under an `[ERROR]:`
+/// line (its `SourceContext`): `Origin: FILE:LINE:COL`, an empty line, the
+/// target line and up to two lines before it, numbered, and a caret with
+/// `column N` under the column. An encrypted (vault) file is not quoted,
+/// nor lines of a `no_log` task (see [`hide_lines`]): the context then
+/// stops above them, or is left out when the target line is one.
+pub fn origin_context(span: &Span) -> String {
+    const CONTEXT_LINES: usize = 2;
+    const MAX_WIDTH: usize = 120;
+    const MARK: &str = "...";
+    let path = std::path::absolute(&*span.file)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| span.file.to_string());
+    let mut out = format!("Origin: {path}:{}:{}", span.line, span.col);
+    if span.line == 0 {
+        return out;
+    }
+    let on_disk = std::fs::read_to_string(&*span.file).ok();
+    if on_disk
+        .as_deref()
+        .is_some_and(|t| t.starts_with("$ANSIBLE_VAULT;"))
+    {
+        out.push_str("\n\n(source not shown: content encrypted)");
+        return out;
+    }
+    let text = sources()
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&span.file).map(|t| t.to_string()))
+        .or(on_disk);
+    let Some(text) = text else {
+        return out;
+    };
+    if is_hidden(&span.file, span.line) {
+        out.push_str("\n\n(source not shown: no_log)");
+        return out;
+    }
+    let mut first = span.line.saturating_sub(1).saturating_sub(CONTEXT_LINES);
+    while is_hidden(&span.file, first + 1) {
+        first += 1;
+    }
+    let lines: Vec<&str> = text.lines().skip(first).take(span.line - first).collect();
+    if lines.len() != span.line - first {
+        out.push_str("\n\n(source not shown: file truncated)");
+        return out;
+    }
+    let label = span.line.to_string().len();
+    let max_len = MAX_WIDTH - label - 1;
+    let mut usable = max_len;
+    out.push('\n');
+    for (i, line) in lines.iter().enumerate() {
+        let mut line = line.replace('\t', " ");
+        if line.chars().count() > max_len {
+            line = line.chars().take(max_len - MARK.len()).collect::<String>() + MARK;
+            usable = max_len - MARK.len();
+        }
+        let num = first + i + 1;
+        let sep = if line.is_empty() { "" } else { " " };
+        out.push_str(&format!("\n{num:>label$}{sep}{line}"));
+    }
+    if span.col >= 1 && span.col <= usable {
+        let marker = format!("column {}", span.col);
+        let idx = span.col - 1;
+        let marker = if idx + 2 + marker.len() > max_len {
+            format!(
+                "{}{marker} ^",
+                " ".repeat(idx.saturating_sub(marker.len() + 1))
+            )
+        } else {
+            format!("{}^ {marker}", " ".repeat(idx))
+        };
+        out.push_str(&format!("\n{} {marker}", " ".repeat(label)));
+    }
+    out
 }
 
 /// One problem found in user input.
@@ -183,6 +283,54 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The blocks ansible-core 2.19.14 printed for these files and places.
+    #[test]
+    fn origin_context_as_ansible_core() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pb.yml");
+        let text = "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: fails\n      command: /bin/false\n\n    - name: in block\n      block:\n        - command: /bin/false\n    - name: x\n";
+        std::fs::write(&path, text).expect("write");
+        let file: Arc<str> = Arc::from(path.to_str().expect("utf-8"));
+        let p = path.display();
+        assert_eq!(
+            origin_context(&Span::new(file.clone(), 4, 7, 1)),
+            format!(
+                "Origin: {p}:4:7\n\n2   gather_facts: false\n3   tasks:\n4     - name: fails\n        ^ column 7"
+            )
+        );
+        // An empty line has no space after its number; numbers are right
+        // aligned to the target's width.
+        assert_eq!(
+            origin_context(&Span::new(file.clone(), 10, 7, 1)),
+            format!(
+                "Origin: {p}:10:7\n\n 8       block:\n 9         - command: /bin/false\n10     - name: x\n         ^ column 7"
+            )
+        );
+        assert_eq!(
+            origin_context(&Span::new(file.clone(), 7, 7, 1)),
+            format!(
+                "Origin: {p}:7:7\n\n5       command: /bin/false\n6\n7     - name: in block\n        ^ column 7"
+            )
+        );
+        // Lines of a no_log task are not quoted.
+        hide_lines(&file, 5, 5);
+        assert_eq!(
+            origin_context(&Span::new(file.clone(), 7, 7, 1)),
+            format!("Origin: {p}:7:7\n\n6\n7     - name: in block\n        ^ column 7")
+        );
+        hide_lines(&file, 7, 9);
+        assert_eq!(
+            origin_context(&Span::new(file.clone(), 7, 7, 1)),
+            format!("Origin: {p}:7:7\n\n(source not shown: no_log)")
+        );
+        std::fs::write(&path, "$ANSIBLE_VAULT;1.1;AES256\n6162\n").expect("write");
+        let f2: Arc<str> = Arc::from(format!("{}", p).as_str());
+        assert_eq!(
+            origin_context(&Span::new(f2, 1, 1, 1)),
+            format!("Origin: {p}:1:1\n\n(source not shown: content encrypted)")
+        );
+    }
 
     #[test]
     fn suggests_near_misses_only() {

@@ -3915,10 +3915,10 @@ fn report_item(
             "censored".to_owned(),
             Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
         );
-        m.insert(
-            "changed".to_owned(),
-            Value::from(out.status == Status::Changed),
-        );
+        // What the result said of `changed`, failed or not.
+        let changed =
+            out.status == Status::Changed || out.result.get("changed").is_some_and(|c| c.is_true());
+        m.insert("changed".to_owned(), Value::from(changed));
         m
     } else if verbose_always
         && ctx.reporter.cleans_debug()
@@ -3949,6 +3949,7 @@ fn report_item(
         (Some(label), s) if s != Status::Skipped => label.as_str(),
         _ => st.name.as_str(),
     };
+    let headline = error_headline(task, out, no_log);
     ctx.reporter.host_result(&HostResult {
         host,
         status: out.status,
@@ -3958,7 +3959,77 @@ fn report_item(
         ignored: out.ignored,
         diffs,
         duration: started.map(|t| t.elapsed()),
+        error: headline.as_deref().map(|h| (h, &task.span)),
     });
+}
+
+/// Modules that are ansible-core action plugins doing their own work:
+/// their failures are the action's, not a module's.
+const ACTION_MODULES: &[&str] = &["raw", "script", "wait_for_connection", "reboot"];
+
+/// The `[ERROR]:` headline ansible-core 2.19 prints above a failed or
+/// unreachable result: `Task failed: ` and the error, which names where it
+/// came from — `Module failed: MSG` (the module on the host), `Action
+/// failed: MSG` (an action on the controller, or `failed_when`), or the
+/// message alone for an error raised on the controller (templating, a
+/// missing source file). With `no_log` the message is not shown.
+fn error_headline(task: &Task, out: &ItemOutcome, no_log: bool) -> Option<String> {
+    const HIDDEN: &str = "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+    let msg = out
+        .result
+        .get("msg")
+        .filter(|m| !m.is_undefined() && !m.is_none())
+        .map(py_str);
+    let shown = |m: &str| {
+        if no_log {
+            HIDDEN.to_owned()
+        } else {
+            m.to_owned()
+        }
+    };
+    match out.status {
+        Status::Unreachable => {
+            let m = shown(msg.as_deref().unwrap_or("Unknown error."));
+            Some(match m.strip_prefix("Task failed: ") {
+                Some(_) => m,
+                None => format!("Task failed: {m}"),
+            })
+        }
+        Status::Failed => {
+            let raised = out.result.contains_key("exception")
+                || msg.as_deref().is_some_and(|m| {
+                    ["Task failed: ", "Could not find or access ", "Unexpected "]
+                        .iter()
+                        .any(|p| m.starts_with(p))
+                });
+            if raised {
+                // The location is in the Origin block below.
+                let m = msg.unwrap_or_default();
+                let m = m
+                    .split_once("\n\nThe error appears to be in ")
+                    .map_or(m.as_str(), |(m, _)| m);
+                let m = shown(m);
+                return Some(match m.strip_prefix("Task failed: ") {
+                    Some(_) => m,
+                    None => format!("Task failed: {m}"),
+                });
+            }
+            let spec = task.module.spec();
+            let action = spec.controller_only
+                || ACTION_MODULES.contains(&spec.name)
+                || out
+                    .result
+                    .get("failed_when_result")
+                    .is_some_and(|v| v.is_true());
+            let ctx = if action { "Action" } else { "Module" };
+            Some(match msg {
+                None => format!("Task failed: {ctx} failed: {}", shown("Unknown error.")),
+                Some(m) if m.is_empty() => format!("Task failed: {ctx} failed."),
+                Some(m) => format!("Task failed: {ctx} failed: {}", shown(&m)),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Why a loop's items could not be built.
@@ -4090,7 +4161,18 @@ async fn run_item(
     scope: &Arc<VarScope>,
 ) -> ItemOutcome {
     let delegated = delegate_label(ctx, task, &st.name, scope);
-    let mut out = run_item_retrying(ctx, task, st, scope, delegated.as_deref()).await;
+    // `-vv` and more: what the connections do for this item is traced to
+    // the reporter, under the result's host label and censored by no_log.
+    let tracer = ctx.reporter.trace_sink().map(|sink| {
+        let host = delegated.clone().unwrap_or_else(|| st.name.clone());
+        let no_log = is_no_log(ctx, task, scope);
+        crate::connection::trace::Tracer::new(&host, ctx.reporter.verbosity, no_log, sink)
+    });
+    let mut out = crate::connection::trace::scope(
+        tracer,
+        run_item_retrying(ctx, task, st, scope, delegated.as_deref()),
+    )
+    .await;
     out.delegated = delegated;
     out
 }
@@ -4847,6 +4929,12 @@ fn module_error(e: ModuleError) -> ItemOutcome {
         ModuleError::Unreachable(m) => {
             let mut r = IndexMap::new();
             r.insert("changed".into(), Value::from(false));
+            // As ansible-core 2.19 words an unreachable host's error.
+            let m = if m.starts_with("Task failed: ") {
+                m
+            } else {
+                format!("Task failed: {m}")
+            };
             r.insert("msg".into(), Value::from(m));
             r.insert("unreachable".into(), Value::from(true));
             ItemOutcome {

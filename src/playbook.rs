@@ -766,6 +766,7 @@ fn load_plays(
             return;
         }
     };
+    hide_no_log_lines(items);
     for item in items {
         if let Some(target) = item
             .get("import_playbook")
@@ -1463,10 +1464,13 @@ fn conditions(node: &Node, checker: &mut Checker) -> Vec<Value> {
 fn parse_task_list(node: &Node, handlers: bool, checker: &mut Checker) -> Vec<Item> {
     match &node.kind {
         NodeKind::Null => Vec::new(),
-        NodeKind::Seq(items) => items
-            .iter()
-            .filter_map(|t| parse_item(t, handlers, checker))
-            .collect(),
+        NodeKind::Seq(items) => {
+            hide_no_log_lines(items);
+            items
+                .iter()
+                .filter_map(|t| parse_item(t, handlers, checker))
+                .collect()
+        }
         _ => {
             checker.diags.push(Diagnostic::at(
                 &node.span,
@@ -1474,6 +1478,39 @@ fn parse_task_list(node: &Node, handlers: bool, checker: &mut Checker) -> Vec<It
             ));
             Vec::new()
         }
+    }
+}
+
+/// Marks the source lines of each `no_log` item of a list of tasks or
+/// plays (up to the next item) as never to be quoted in error output.
+fn hide_no_log_lines(items: &[Node]) {
+    for (i, item) in items.iter().enumerate() {
+        let hides = item
+            .get("no_log")
+            .is_some_and(|v| !matches!(v.kind, NodeKind::Bool(false) | NodeKind::Null));
+        if !hides {
+            continue;
+        }
+        let to = match items.get(i + 1) {
+            Some(next) if next.span.file == item.span.file => next.span.line.saturating_sub(1),
+            _ => last_line(item),
+        };
+        crate::error::hide_lines(&item.span.file, item.span.line, to.max(item.span.line));
+    }
+}
+
+/// The last source line a node's text reaches.
+fn last_line(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(last_line).max().unwrap_or(node.span.line),
+        NodeKind::Map(pairs) => pairs
+            .iter()
+            .map(|(k, v)| last_line(k).max(last_line(v)))
+            .max()
+            .unwrap_or(node.span.line),
+        // A block scalar runs a line further per line of its text.
+        NodeKind::Str(s) => node.span.line + s.matches('\n').count(),
+        _ => node.span.line,
     }
 }
 

@@ -13,14 +13,17 @@ use serde_json::Value as Json;
 
 use crate::error::Span;
 use crate::modules::FileDiff;
+use crate::report::idempotence::Change;
 use crate::report::junit::Junit;
 use crate::report::profile::Profile;
 use crate::report::progress::Progress;
 
 pub mod colour;
+pub mod idempotence;
 pub mod junit;
 pub mod profile;
 pub mod progress;
+pub mod trace;
 
 /// The version of the JSON event schema (`docs/events.schema.json`);
 /// every event carries it.
@@ -93,7 +96,7 @@ pub struct Reporter {
     warned: Arc<Mutex<HashSet<String>>>,
     /// A lane of the free strategy (see [`Reporter::lane`]): the banner of
     /// the task it runs, as (task id, text).
-    lane: Option<Mutex<Option<(String, String)>>>,
+    lane: Option<trace::Pending>,
     format: Format,
     /// The task whose results come now (each lane has its own).
     current: Mutex<Option<TaskRef>>,
@@ -105,6 +108,10 @@ pub struct Reporter {
     colour: (bool, bool),
     /// `--profile`: the tasks' times, shared by the lanes.
     profile: Option<Arc<Mutex<Profile>>>,
+    /// The second run of `--verify-idempotent`: what changed.
+    changes: Option<Arc<Mutex<Vec<Change>>>>,
+    /// Diffs are kept (in `changes`) but not shown.
+    hide_diffs: bool,
 }
 
 /// The task results are reported for: its banner name, where it is, and
@@ -137,6 +144,9 @@ pub struct HostResult<'a> {
     pub diffs: &'a [FileDiff],
     /// How long the task (or item) ran, when the executor knows.
     pub duration: Option<Duration>,
+    /// A failure's `[ERROR]:` headline (`Task failed: …`) and where the
+    /// task is, shown above its result line as ansible-core 2.19 does.
+    pub error: Option<(&'a str, &'a Span)>,
 }
 
 /// How a loop ended on a host, after its items' results.
@@ -332,11 +342,18 @@ impl Reporter {
     }
 
     pub fn new(out: Box<dyn Write + Send>, verbosity: u8) -> Reporter {
-        Reporter {
-            out: Arc::new(Mutex::new(Out {
+        Reporter::new_shared(
+            Arc::new(Mutex::new(Out {
                 w: out,
                 last_banner: String::new(),
             })),
+            verbosity,
+        )
+    }
+
+    fn new_shared(out: Arc<Mutex<Out>>, verbosity: u8) -> Reporter {
+        Reporter {
+            out,
             verbosity,
             adhoc: None,
             warned: Arc::new(Mutex::new(HashSet::new())),
@@ -347,6 +364,8 @@ impl Reporter {
             progress: None,
             colour: (false, false),
             profile: None,
+            changes: None,
+            hide_diffs: false,
         }
     }
 
@@ -452,13 +471,15 @@ impl Reporter {
             verbosity: self.verbosity,
             adhoc: self.adhoc,
             warned: self.warned.clone(),
-            lane: Some(Mutex::new(None)),
+            lane: Some(Arc::new(Mutex::new(None))),
             format: self.format,
             current: Mutex::new(self.current_task()),
             junit: self.junit.clone(),
             progress: self.progress.clone(),
             colour: self.colour,
             profile: self.profile.clone(),
+            changes: self.changes.clone(),
+            hide_diffs: self.hide_diffs,
         }
     }
 
@@ -539,7 +560,7 @@ impl Reporter {
             Self::event_line("task_start", fields)
         } else {
             let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-            format!("\n{}\n", stars(&format!("{kind} [{name}]")))
+            format!("\n{}\n", stars(&format!("{kind} [{name}]"))) + &self.task_path(span)
         };
         let task = Some(task);
         self.time_task(&task);
@@ -773,6 +794,7 @@ impl Reporter {
             ignored,
             diffs: &[],
             duration: None,
+            error: None,
         });
     }
 
@@ -782,6 +804,14 @@ impl Reporter {
         let json = shown_json(r.status, r.item, r.result);
         let task = self.current_task();
         self.time_task(&task);
+        if let Some(changes) = &self.changes
+            && r.status == Status::Changed
+            && let Ok(mut c) = changes.lock()
+        {
+            c.push(Change::new(&task, r.host, r.item, r.diffs));
+        }
+        let diffs = if self.hide_diffs { &[][..] } else { r.diffs };
+        let r = &HostResult { diffs, ..*r };
         let duration = r
             .duration
             .or_else(|| task.as_ref().map(|t| t.started.elapsed()))
@@ -842,6 +872,14 @@ impl Reporter {
             return;
         }
         let mut text = self.paint_diff(diff_text(r.diffs));
+        if let Some((headline, origin)) = r.error {
+            let block = format!(
+                "[ERROR]: {headline}\n{}",
+                crate::error::origin_context(origin)
+            );
+            text.push_str(&self.paint(&block, colour::ERROR));
+            text.push_str("\n\n");
+        }
         let line = self.text_line(r.host, r.status, r.item, &json, r.verbose_always);
         text.push_str(&self.paint(&line, status_colour(r.status)));
         text.push('\n');
@@ -997,6 +1035,31 @@ impl Reporter {
             text.push_str(&p.text(profile::LIMIT));
         }
         self.emit_raw(&text);
+    }
+
+    /// Where connection traces go (`-vv` and more, text output only; JSON
+    /// events leave them out): `None` when nothing is traced.
+    pub fn trace_sink(&self) -> Option<Arc<dyn crate::connection::trace::TraceSink>> {
+        if self.verbosity < crate::connection::trace::COMMANDS || self.json() {
+            return None;
+        }
+        Some(Arc::new(trace::TraceWriter {
+            out: self.out.clone(),
+            lane: self.lane.clone(),
+            progress: self.progress.clone(),
+        }))
+    }
+
+    /// ansible-playbook's `task path: /abs/file.yml:LINE` line under a
+    /// task's banner at `-vv` and more (empty otherwise).
+    fn task_path(&self, span: &Span) -> String {
+        if self.verbosity < 2 {
+            return String::new();
+        }
+        let file = std::path::absolute(&*span.file)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| span.file.to_string());
+        format!("task path: {file}:{}\n", span.line)
     }
 }
 

@@ -114,13 +114,11 @@ async fn open_ssh(spec: &ConnSpec, pool: &Arc<SshPool>, lazy: bool) -> ConnResul
         .map_err(ConnError::unreachable)?;
     let alias = spec.address.clone().unwrap_or_else(|| spec.host.clone());
     let target = config.resolve(&alias, &overrides);
-    let session = if lazy {
-        None
-    } else {
-        Some(pool.connect(&target, &config).await?)
-    };
-    let runner: Arc<dyn ScriptRunner> =
-        Arc::new(SshRunner::new(pool.clone(), target, config, session));
+    let ssh = Arc::new(SshRunner::new(pool.clone(), target, config, None));
+    if !lazy {
+        ssh.open_now().await?;
+    }
+    let runner: Arc<dyn ScriptRunner> = ssh;
     Ok(HostLink {
         conn: Arc::new(ShellConnection::new(runner.clone())),
         runner,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use nix::unistd::{Gid, Group, Uid, User};
 
+use super::trace;
 use super::{
     ConnError, ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileKind, FileStat,
 };
@@ -136,60 +137,101 @@ fn chown_path(
     res.map_err(|e| io_err("chown failed on", &shown, e))
 }
 
+/// Describes the local connection once per task (`-vvv`), as Ansible's
+/// `ESTABLISH LOCAL CONNECTION`.
+pub(crate) fn establish() {
+    trace::once("establish", trace::CONNECTION, || {
+        trace::TraceEvent::Connection(format!(
+            "ESTABLISH LOCAL CONNECTION FOR USER: {}",
+            user_name(nix::unistd::getuid().as_raw()).unwrap_or_else(|| "?".into())
+        ))
+    });
+}
+
+/// A change the local connection makes by a system call, for the trace
+/// (`-vvvv`). Reads are not told: copy reads its sources on the controller
+/// through a `LocalConnection` too, which is not the host.
+fn changing(make: impl FnOnce() -> String) {
+    establish();
+    trace::emit(trace::DETAILS, || {
+        trace::TraceEvent::Detail(format!("LOCAL: {}", make()))
+    });
+}
+
+/// Runs a command on the controller (untraced: the caller traces).
+pub(crate) async fn run_request(req: &ExecRequest) -> ConnResult<ExecOutput> {
+    let Some((prog, args)) = req.argv.split_first() else {
+        return Err(ConnError::failed("no command given"));
+    };
+    let mut cmd = tokio::process::Command::new(prog);
+    cmd.args(args);
+    if let Some(dir) = &req.chdir {
+        cmd.current_dir(expand(dir));
+    }
+    for (k, v) in &req.env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if req.stdin.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    });
+    cmd.stdout(std::process::Stdio::piped());
+    cmd.stderr(std::process::Stdio::piped());
+    cmd.kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| {
+        ConnError::failed(format!(
+            "[Errno {}] {e}: '{prog}'",
+            e.raw_os_error().unwrap_or(2)
+        ))
+    })?;
+    if let Some(data) = &req.stdin
+        && let Some(mut stdin) = child.stdin.take()
+    {
+        use tokio::io::AsyncWriteExt;
+        let data = data.clone();
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&data).await;
+        });
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| ConnError::failed(format!("waiting for {prog}: {e}")))?;
+    use std::os::unix::process::ExitStatusExt;
+    let rc = out
+        .status
+        .code()
+        .unwrap_or_else(|| -out.status.signal().unwrap_or(1));
+    Ok(ExecOutput {
+        rc,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    })
+}
+
 #[async_trait]
 impl Connection for LocalConnection {
     fn transport(&self) -> &'static str {
         "local"
     }
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput> {
-        let Some((prog, args)) = req.argv.split_first() else {
-            return Err(ConnError::failed("no command given"));
+        establish();
+        let shown = || {
+            let mut shown = String::new();
+            if let Some(dir) = &req.chdir {
+                shown.push_str(&format!("(in {}) ", dir));
+            }
+            for (k, _) in &req.env {
+                shown.push_str(&format!("{k}=<hidden> "));
+            }
+            shown.push_str(&trace::shown_argv(&req.argv, &req.hidden));
+            shown
         };
-        let mut cmd = tokio::process::Command::new(prog);
-        cmd.args(args);
-        if let Some(dir) = &req.chdir {
-            cmd.current_dir(expand(dir));
-        }
-        for (k, v) in &req.env {
-            cmd.env(k, v);
-        }
-        cmd.stdin(if req.stdin.is_some() {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        });
-        cmd.stdout(std::process::Stdio::piped());
-        cmd.stderr(std::process::Stdio::piped());
-        cmd.kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
-            ConnError::failed(format!(
-                "[Errno {}] {e}: '{prog}'",
-                e.raw_os_error().unwrap_or(2)
-            ))
-        })?;
-        if let Some(data) = &req.stdin
-            && let Some(mut stdin) = child.stdin.take()
-        {
-            use tokio::io::AsyncWriteExt;
-            let data = data.clone();
-            tokio::spawn(async move {
-                let _ = stdin.write_all(&data).await;
-            });
-        }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| ConnError::failed(format!("waiting for {prog}: {e}")))?;
-        use std::os::unix::process::ExitStatusExt;
-        let rc = out
-            .status
-            .code()
-            .unwrap_or_else(|| -out.status.signal().unwrap_or(1));
-        Ok(ExecOutput {
-            rc,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        let started = trace::command(shown, req.stdin.as_ref().is_some_and(|s| !s.is_empty()));
+        let out = run_request(req).await;
+        trace::finished(started, &out, false);
+        out
     }
 
     async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
@@ -240,6 +282,12 @@ impl Connection for LocalConnection {
     }
 
     async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()> {
+        changing(|| {
+            format!(
+                "PUT {} bytes TO {path} (a temporary file renamed over it)",
+                data.len()
+            )
+        });
         let dest = expand(path);
         let existing = fs::metadata(&dest).ok();
         let tmp = temp_beside(&dest);
@@ -285,6 +333,7 @@ impl Connection for LocalConnection {
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()> {
+        changing(|| format!("mkdir {path} (mode {mode:o})"));
         let p = expand(path);
         fs::create_dir(&p).map_err(|e| io_err("cannot create directory", path, e))?;
         fs::set_permissions(&p, fs::Permissions::from_mode(mode))
@@ -292,6 +341,7 @@ impl Connection for LocalConnection {
     }
 
     async fn chmod(&self, path: &str, mode: u32) -> ConnResult<()> {
+        changing(|| format!("chmod {mode:o} {path}"));
         let p = expand(path);
         match fs::symlink_metadata(&p) {
             Ok(md) if md.file_type().is_symlink() => Ok(()),
@@ -307,10 +357,18 @@ impl Connection for LocalConnection {
         group: Option<&str>,
         follow: bool,
     ) -> ConnResult<()> {
+        changing(|| {
+            format!(
+                "chown {}:{} {path}",
+                owner.unwrap_or_default(),
+                group.unwrap_or_default()
+            )
+        });
         chown_path(&expand(path), owner, group, follow)
     }
 
     async fn symlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        changing(|| format!("symlink {path} -> {target}"));
         let dest = expand(path);
         let tmp = temp_beside(&dest);
         std::os::unix::fs::symlink(target, &tmp)
@@ -322,6 +380,7 @@ impl Connection for LocalConnection {
     }
 
     async fn hardlink(&self, target: &str, path: &str) -> ConnResult<()> {
+        changing(|| format!("hard link {path} to {target}"));
         let dest = expand(path);
         let tmp = temp_beside(&dest);
         fs::hard_link(expand(target), &tmp)
@@ -333,6 +392,12 @@ impl Connection for LocalConnection {
     }
 
     async fn remove(&self, path: &str, recursive: bool) -> ConnResult<()> {
+        changing(|| {
+            format!(
+                "remove {path}{}",
+                if recursive { " (recursively)" } else { "" }
+            )
+        });
         let p = expand(path);
         let md = match fs::symlink_metadata(&p) {
             Ok(m) => m,
@@ -352,6 +417,7 @@ impl Connection for LocalConnection {
     }
 
     async fn rename(&self, from: &str, to: &str) -> ConnResult<()> {
+        changing(|| format!("rename {from} to {to}"));
         fs::rename(expand(from), expand(to)).map_err(|e| io_err("cannot rename", from, e))
     }
 
@@ -366,6 +432,7 @@ impl Connection for LocalConnection {
     }
 
     async fn set_times(&self, path: &str, atime: f64, mtime: f64) -> ConnResult<()> {
+        changing(|| format!("set times of {path}"));
         use nix::sys::time::TimeSpec;
         let to_ts = |t: f64| TimeSpec::new(t.trunc() as i64, ((t.fract()) * 1e9) as i64);
         nix::sys::stat::utimensat(

@@ -13,6 +13,7 @@ pub mod overlay;
 pub mod shell;
 pub mod ssh;
 pub mod ssh_config;
+pub mod trace;
 
 /// What a path is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +74,9 @@ pub struct ExecRequest {
     /// The command only looks (a probe such as `umask`, `date`, `env`); only
     /// such commands run while check mode predicts changes.
     pub read_only: bool,
+    /// Words of `argv` that are secret (a password hash): a `-vv` trace
+    /// shows `********` for any argument that contains one.
+    pub hidden: Vec<String>,
 }
 
 impl ExecRequest {
@@ -86,6 +90,12 @@ impl ExecRequest {
     /// Marks the command as one that changes nothing on the host.
     pub fn read_only(mut self) -> ExecRequest {
         self.read_only = true;
+        self
+    }
+
+    /// Marks `word` as secret: never shown in a trace.
+    pub fn hiding(mut self, word: impl Into<String>) -> ExecRequest {
+        self.hidden.push(word.into());
         self
     }
 }

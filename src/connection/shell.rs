@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
+use super::trace;
 use super::{
     ConnError, ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileKind, FileStat,
 };
@@ -30,6 +31,9 @@ pub trait ScriptRunner: Send + Sync {
     fn transport(&self) -> &'static str {
         "unknown"
     }
+    /// Tells the task's trace how the host is reached, once per task
+    /// (`ESTABLISH … CONNECTION`, `-vvv`).
+    async fn establish(&self) {}
     /// Drops the transport's connection and opens a new one now (see
     /// [`Connection::reconnect`]).
     async fn reconnect(&self, _connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
@@ -95,10 +99,22 @@ impl ScriptRunner for BecomeRunner {
                     .get_or_try_init(|| async {
                         let probe = format!("sudo -n {flags} -u {user} -- /bin/sh -c true");
                         let out = self.inner.run(&probe, None).await?;
+                        trace::emit(trace::DETAILS, || {
+                            trace::TraceEvent::Detail(format!(
+                                "BECOME: probed `{probe}`: rc={} (a password is {}needed)",
+                                out.rc,
+                                if out.rc == 0 { "not " } else { "" }
+                            ))
+                        });
                         Ok::<bool, ConnError>(out.rc != 0)
                     })
                     .await?;
                 if !needs {
+                    trace::once("become", trace::DETAILS, || {
+                        trace::TraceEvent::Detail(format!(
+                            "BECOME: runs commands as `sudo -n {flags} -u {user} -- /bin/sh -c <command>`"
+                        ))
+                    });
                     let wrapped =
                         format!("sudo -n {flags} -u {user} -- /bin/sh -c {}", quote(command));
                     return self.inner.run(&wrapped, stdin).await;
@@ -110,6 +126,13 @@ impl ScriptRunner for BecomeRunner {
                 };
                 // -k: never use cached credentials, so sudo always reads the
                 // password line and the command gets exactly the rest of stdin.
+                // The password goes on standard input, which no trace shows.
+                trace::once("become", trace::DETAILS, || {
+                    trace::TraceEvent::Detail(format!(
+                        "BECOME: runs commands as `sudo -k -S -p '' {flags} -u {user} -- /bin/sh -c <command>`, \
+                         the password first on its standard input (not shown)"
+                    ))
+                });
                 let wrapped = format!(
                     "sudo -k -S -p '' {flags} -u {user} -- /bin/sh -c {}",
                     quote(command)
@@ -135,6 +158,11 @@ impl ScriptRunner for BecomeRunner {
                         "become_method su with a password needs a terminal; use sudo, or connect as root",
                     ));
                 }
+                trace::once("become", trace::DETAILS, || {
+                    trace::TraceEvent::Detail(format!(
+                        "BECOME: runs commands as `su -s /bin/sh {user} -c <command>`"
+                    ))
+                });
                 let wrapped = format!("su -s /bin/sh {user} -c {}", quote(command));
                 self.inner.run(&wrapped, stdin).await
             }
@@ -158,6 +186,9 @@ impl ScriptRunner for BecomeRunner {
     async fn reconnect(&self, connect_timeout: Option<std::time::Duration>) -> ConnResult<()> {
         self.inner.reconnect(connect_timeout).await
     }
+    async fn establish(&self) {
+        self.inner.establish().await;
+    }
 }
 
 /// Runs command lines on the controller with `/bin/sh -c`.
@@ -171,11 +202,14 @@ impl ScriptRunner for LocalRunner {
             stdin: stdin.map(<[u8]>::to_vec),
             ..ExecRequest::default()
         };
-        super::local::LocalConnection.exec(&req).await
+        super::local::run_request(&req).await
     }
 
     fn describe(&self) -> String {
         "local".into()
+    }
+    async fn establish(&self) {
+        super::local::establish();
     }
     fn transport(&self) -> &'static str {
         "local"
@@ -203,7 +237,7 @@ impl ShellConnection {
         script: &str,
         stdin: Option<&[u8]>,
     ) -> ConnResult<ExecOutput> {
-        let out = self.runner.run(script, stdin).await?;
+        let out = self.run(script, stdin).await?;
         if out.rc != 0 {
             let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
             return Err(ConnError::failed(if err.is_empty() {
@@ -213,6 +247,30 @@ impl ShellConnection {
             }));
         }
         Ok(out)
+    }
+
+    /// Runs a script, told to the task's trace (`-vv`) as it is.
+    async fn run(&self, script: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
+        self.traced(script, stdin, || script.to_owned(), false)
+            .await
+    }
+
+    /// Runs a script, told to the task's trace as `shown` says (never its
+    /// standard input; with `file_content`, its output only as a size).
+    async fn traced(
+        &self,
+        script: &str,
+        stdin: Option<&[u8]>,
+        shown: impl FnOnce() -> String,
+        file_content: bool,
+    ) -> ConnResult<ExecOutput> {
+        if trace::enabled(trace::CONNECTION) {
+            self.runner.establish().await;
+        }
+        let started = trace::command(shown, stdin.is_some_and(|s| !s.is_empty()));
+        let out = self.runner.run(script, stdin).await;
+        trace::finished(started, &out, file_content);
+        out
     }
 
     /// Expands a leading `~` the way the remote shell would.
@@ -334,7 +392,21 @@ impl Connection for ShellConnection {
         // A missing program: report it as Python's subprocess would.
         cmd.push_str("exec ");
         cmd.push_str(&join_argv(&req.argv));
-        self.runner.run(&cmd, req.stdin.as_deref()).await
+        // The trace shows environment values hidden (they often carry
+        // tokens) and the words the module marked secret masked.
+        let shown = || {
+            let mut shown = String::new();
+            if let Some(dir) = &req.chdir {
+                shown.push_str(&format!("cd {} || exit 1; ", quote(dir)));
+            }
+            for (k, _) in &req.env {
+                shown.push_str(&format!("{k}=<hidden> "));
+            }
+            shown.push_str("exec ");
+            shown.push_str(&trace::shown_argv(&req.argv, &req.hidden));
+            shown
+        };
+        self.traced(&cmd, req.stdin.as_deref(), shown, false).await
     }
 
     async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
@@ -344,7 +416,7 @@ impl Connection for ShellConnection {
             "if [ -e {p} ] || [ -L {p} ]; then stat {l}-c '{STAT_FORMAT}' -- {p} || exit 2; \
              if [ -L {p} ]; then readlink -- {p}; fi; else exit 3; fi"
         );
-        let out = self.runner.run(&script, None).await?;
+        let out = self.run(&script, None).await?;
         match out.rc {
             0 => {}
             3 => return Ok(None),
@@ -371,7 +443,7 @@ impl Connection for ShellConnection {
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         let p = quote(&self.path(path).await?);
         let script = format!("[ -e {p} ] || exit 3; exec cat -- {p}");
-        let out = self.runner.run(&script, None).await?;
+        let out = self.traced(&script, None, || script.clone(), true).await?;
         match out.rc {
             0 => Ok(Some(out.stdout)),
             3 => Ok(None),
@@ -580,10 +652,7 @@ impl Connection for ShellConnection {
         if let Ok(n) = name.parse::<u32>() {
             return Ok(Some(n));
         }
-        let out = self
-            .runner
-            .run(&format!("id -u -- {}", quote(name)), None)
-            .await?;
+        let out = self.run(&format!("id -u -- {}", quote(name)), None).await?;
         Ok(if out.rc == 0 {
             String::from_utf8_lossy(&out.stdout).trim().parse().ok()
         } else {
@@ -596,7 +665,6 @@ impl Connection for ShellConnection {
             return Ok(Some(n));
         }
         let out = self
-            .runner
             .run(&format!("getent group -- {}", quote(name)), None)
             .await?;
         if out.rc != 0 {
@@ -609,7 +677,7 @@ impl Connection for ShellConnection {
     async fn home_dir(&self) -> ConnResult<String> {
         self.home
             .get_or_try_init(|| async {
-                let out = self.runner.run("printf %s \"$HOME\"", None).await?;
+                let out = self.run("printf %s \"$HOME\"", None).await?;
                 let home = String::from_utf8_lossy(&out.stdout).into_owned();
                 if home.is_empty() {
                     Err(ConnError::failed("cannot find the remote home directory"))

@@ -26,6 +26,7 @@ use tokio::time::timeout;
 use super::known_hosts::{self, HostKeyStatus, KnownHosts};
 use super::shell::ScriptRunner;
 use super::ssh_config::{JumpHost, Overrides, SshConfig, SshTarget, StrictMode};
+use super::trace::{self, TraceEvent};
 use super::{ConnError, ConnResult, ExecOutput};
 
 /// Exec channels open at once on one connection (sshd's MaxSessions is 10).
@@ -87,11 +88,20 @@ impl Session {
         if self.handle.is_closed() {
             return Err(self.lost("connection closed"));
         }
+        let asked = std::time::Instant::now();
         let ch = match timeout(self.timeout, self.handle.channel_open_session()).await {
             Ok(Ok(ch)) => ch,
             Ok(Err(e)) => return Err(self.lost(format!("cannot open a channel: {e}"))),
             Err(_) => return Err(self.lost("timed out opening a channel")),
         };
+        detail(|| {
+            format!(
+                "SSH: channel {} opened on {} in {:.1} ms; exec request",
+                ch.id(),
+                self.name,
+                asked.elapsed().as_secs_f64() * 1000.0
+            )
+        });
         // If this future is dropped (a task `timeout:`, Ctrl-C), the guard
         // kills the remote command and closes the channel anyway.
         let mut guard = ChannelGuard(Some(ch));
@@ -129,6 +139,14 @@ impl Session {
             }
             match rc {
                 Some(rc) => {
+                    detail(|| {
+                        format!(
+                            "SSH: exit status {rc} after {:.1} ms; {} bytes out, {} bytes err; channel closed",
+                            asked.elapsed().as_secs_f64() * 1000.0,
+                            out.stdout.len(),
+                            out.stderr.len()
+                        )
+                    });
                     out.rc = rc;
                     Ok(out)
                 }
@@ -168,7 +186,16 @@ impl Session {
                 Some(s)
             })
             .await;
-        let Some(sftp) = sftp else { return Ok(false) };
+        let Some(sftp) = sftp else {
+            detail(|| {
+                format!(
+                    "SFTP: {} offers no SFTP subsystem; piping instead",
+                    self.name
+                )
+            });
+            return Ok(false);
+        };
+        let began = std::time::Instant::now();
         let attrs = FileAttributes {
             permissions: Some(0o600),
             ..FileAttributes::empty()
@@ -187,6 +214,13 @@ impl Session {
             let _ = sftp.remove_file(path).await;
             return Err(ConnError::failed(format!("sftp: cannot write {path}: {e}")));
         }
+        detail(|| {
+            format!(
+                "SFTP: PUT {} bytes TO {path} in {:.1} ms",
+                data.len(),
+                began.elapsed().as_secs_f64() * 1000.0
+            )
+        });
         Ok(true)
     }
 
@@ -197,6 +231,16 @@ impl Session {
             .disconnect(Disconnect::ByApplication, "", "en")
             .await;
     }
+}
+
+/// Tells the task's trace how the host is reached (`-vvv`).
+fn said(make: impl FnOnce() -> String) {
+    trace::emit(trace::CONNECTION, || TraceEvent::Connection(make()));
+}
+
+/// Tells the task's trace a lower-level step (`-vvvv`).
+fn detail(make: impl FnOnce() -> String) {
+    trace::emit(trace::DETAILS, || TraceEvent::Detail(make()));
 }
 
 /// Closes an exec channel that was abandoned mid-command.
@@ -247,17 +291,42 @@ impl SshRunner {
         }
     }
 
+    /// Ansible's `ESTABLISH SSH CONNECTION` line, once per task (`-vvv`).
+    fn announce(&self) {
+        trace::once("establish", trace::CONNECTION, || {
+            TraceEvent::Connection(format!(
+                "ESTABLISH SSH CONNECTION FOR USER: {}",
+                self.target.user.clone().unwrap_or_else(local_user)
+            ))
+        });
+    }
+
     /// The open session, (re)connecting when there is none or it closed.
     async fn session(&self) -> ConnResult<Arc<Session>> {
         let mut cur = self.session.lock().await;
+        self.announce();
         if let Some(s) = cur.as_ref()
             && !s.handle.is_closed()
         {
+            trace::once("reuse", trace::CONNECTION, || {
+                TraceEvent::Connection(format!("SSH: reusing the open connection to {}", s.name))
+            });
             return Ok(s.clone());
         }
+        if cur.is_some() {
+            said(|| format!("SSH: the connection to {} closed; reconnecting", self.name));
+        }
         let s = self.pool.connect(&self.target, &self.config).await?;
+        // Opened for this task: nothing is reused in it.
+        trace::mark("reuse");
         *cur = Some(s.clone());
         Ok(s)
+    }
+
+    /// Opens the connection now (unless it is open), not at the first
+    /// command.
+    pub async fn open_now(&self) -> ConnResult<()> {
+        self.session().await.map(|_| ())
     }
 }
 
@@ -269,6 +338,20 @@ impl ScriptRunner for SshRunner {
     fn describe(&self) -> String {
         format!("ssh {}", self.name)
     }
+    async fn establish(&self) {
+        self.announce();
+        if !trace::enabled(trace::CONNECTION) {
+            return;
+        }
+        let cur = self.session.lock().await;
+        if let Some(s) = cur.as_ref()
+            && !s.handle.is_closed()
+        {
+            trace::once("reuse", trace::CONNECTION, || {
+                TraceEvent::Connection(format!("SSH: reusing the open connection to {}", s.name))
+            });
+        }
+    }
     async fn upload(&self, path: &str, data: &[u8]) -> ConnResult<bool> {
         self.session().await?.upload(path, data).await
     }
@@ -277,6 +360,13 @@ impl ScriptRunner for SshRunner {
     }
     async fn reconnect(&self, connect_timeout: Option<Duration>) -> ConnResult<()> {
         let mut cur = self.session.lock().await;
+        self.announce();
+        said(|| {
+            format!(
+                "SSH: dropping the connection to {} and reconnecting",
+                self.name
+            )
+        });
         if let Some(old) = cur.take() {
             // Politely, but without waiting on a peer that may be gone.
             tokio::spawn(async move {
@@ -313,6 +403,8 @@ struct Client {
 struct Verdict {
     refusal: Option<String>,
     warning: Option<String>,
+    /// How the key was accepted, for the trace (`-vvv`).
+    accepted: Option<String>,
 }
 
 impl client::Handler for Client {
@@ -328,8 +420,19 @@ impl client::Handler for Client {
             russh::keys::PublicKeyOrCertificate::Certificate(cert) => {
                 let shown = shown_name(&self.host, self.port);
                 return match known.check_certificate(&self.host, self.port, cert) {
-                    Ok(HostKeyStatus::Known { .. }) => Ok(true),
-                    Ok(_) if self.policy == StrictMode::No => Ok(true),
+                    Ok(HostKeyStatus::Known { file, line }) => {
+                        self.accepted(format!(
+                            "host certificate of {shown} signed by the @cert-authority at {}:{line}",
+                            file.display()
+                        ));
+                        Ok(true)
+                    }
+                    Ok(_) if self.policy == StrictMode::No => {
+                        self.accepted(format!(
+                            "host certificate of {shown} not verified (host key checking is off)"
+                        ));
+                        Ok(true)
+                    }
                     Ok(_) => {
                         self.refuse(format!("the host certificate of {shown} is not signed by a trusted @cert-authority"));
                         Ok(false)
@@ -343,8 +446,18 @@ impl client::Handler for Client {
         };
         let status = known.check(&self.host, self.port, &key);
         let shown = shown_name(&self.host, self.port);
+        let described = || {
+            format!(
+                "host key of {shown}: {} {}",
+                key.algorithm(),
+                known_hosts::fingerprint(&key)
+            )
+        };
         match status {
-            HostKeyStatus::Known { .. } => Ok(true),
+            HostKeyStatus::Known { file, line } => {
+                self.accepted(format!("{} matches {}:{line}", described(), file.display()));
+                Ok(true)
+            }
             HostKeyStatus::Changed {
                 file,
                 line,
@@ -360,6 +473,10 @@ impl client::Handler for Client {
                 if self.policy == StrictMode::No {
                     self.warn(format!(
                         "{msg} (host key checking is off: connecting anyway)"
+                    ));
+                    self.accepted(format!(
+                        "{} CHANGED, accepted (host key checking is off)",
+                        described()
                     ));
                     return Ok(true);
                 }
@@ -396,7 +513,14 @@ impl client::Handler for Client {
                         known_hosts::append(file, &self.host, self.port, &key)
                     };
                     match recorded {
-                        Ok(()) => Ok(true),
+                        Ok(()) => {
+                            self.accepted(format!(
+                                "{} was not known; recorded in {} (accept-new)",
+                                described(),
+                                file.display()
+                            ));
+                            Ok(true)
+                        }
                         Err(e) => {
                             self.refuse(format!("cannot record the host key of {shown}: {e}"));
                             Ok(false)
@@ -404,6 +528,10 @@ impl client::Handler for Client {
                     }
                 }
                 StrictMode::No => {
+                    self.accepted(format!(
+                        "{} not verified (host key checking is off)",
+                        described()
+                    ));
                     self.warn(format!(
                         "host key checking is off: connected to {shown} without verifying its key ({})",
                         known_hosts::fingerprint(&key)
@@ -424,6 +552,11 @@ impl Client {
     fn warn(&self, msg: String) {
         if let Ok(mut v) = self.verdict.lock() {
             v.warning = Some(msg);
+        }
+    }
+    fn accepted(&self, msg: String) {
+        if let Ok(mut v) = self.verdict.lock() {
+            v.accepted = Some(msg);
         }
     }
 }
@@ -561,6 +694,15 @@ impl SshPool {
                     .clone()
             };
             let prev = via.clone();
+            match cell.get() {
+                Some(Ok(s)) if !s.handle.is_closed() => said(|| {
+                    format!(
+                        "SSH: through the jump host {} (its shared connection)",
+                        s.name
+                    )
+                }),
+                _ => said(|| format!("SSH: opening a connection to the jump host {}", jump.host)),
+            }
             let mut session = cell
                 .get_or_init(|| async { self.open(&t, prev.clone()).await })
                 .await
@@ -659,6 +801,18 @@ impl SshPool {
         }
         let config = Arc::new(config);
 
+        let began = std::time::Instant::now();
+        said(|| {
+            format!(
+                "SSH: connecting to {name} (address {} port {}{})",
+                t.hostname,
+                t.port,
+                match &via {
+                    Some(gw) => format!(", through the gateway {}", gw.name()),
+                    None => String::new(),
+                }
+            )
+        });
         let connected = match &via {
             None => {
                 timeout(
@@ -711,6 +865,11 @@ impl SshPool {
                 .map(|mut v| (v.refusal.take(), v.warning.take()))
                 .unwrap_or((None, None))
         };
+        if let Ok(mut v) = verdict.lock()
+            && let Some(a) = v.accepted.take()
+        {
+            said(|| format!("SSH: {a}"));
+        }
         let mut handle = match connected {
             Ok(Ok(h)) => h,
             Ok(Err(e)) => {
@@ -732,7 +891,12 @@ impl SshPool {
             ws.push(w);
         }
         match timeout(wait, self.authenticate(&mut handle, t, &user)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(method)) => said(|| {
+                format!(
+                    "SSH: authenticated as {user} with {method}; connected to {name} in {:.2}s",
+                    began.elapsed().as_secs_f64()
+                )
+            }),
             Ok(Err(e)) => return Err(unreachable(e)),
             Err(_) => return Err(unreachable("timed out authenticating".into())),
         }
@@ -751,7 +915,7 @@ impl SshPool {
         handle: &mut Handle<Client>,
         t: &SshTarget,
         user: &str,
-    ) -> Result<(), String> {
+    ) -> Result<String, String> {
         let rsa_hash: Option<HashAlg> = handle
             .best_supported_rsa_hash()
             .await
@@ -766,6 +930,11 @@ impl SshPool {
         {
             for id in ids {
                 let key = id.public_key().into_owned();
+                let shown = format!(
+                    "an ssh-agent key ({} {})",
+                    key.algorithm(),
+                    known_hosts::fingerprint(&key)
+                );
                 let hash = if key.algorithm().is_rsa() {
                     rsa_hash
                 } else {
@@ -777,7 +946,7 @@ impl SshPool {
                     .await
                     && r.success()
                 {
-                    return Ok(());
+                    return Ok(shown);
                 }
             }
         }
@@ -804,7 +973,9 @@ impl SshPool {
                 .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
                 .await
             {
-                Ok(r) if r.success() => return Ok(()),
+                Ok(r) if r.success() => {
+                    return Ok(format!("the key file {}", file.display()));
+                }
                 Ok(_) => {}
                 Err(e) => return Err(format!("authentication failed: {e}")),
             }

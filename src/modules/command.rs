@@ -251,6 +251,7 @@ pub(crate) async fn run_command(args: &Args, ctx: &ModuleCtx<'_>, shell: bool) -
             chdir: chdir.clone(),
             env: Vec::new(),
             read_only: false,
+            hidden: Vec::new(),
         };
         let start = SystemTime::now();
         let res = conn.exec(&req).await;

@@ -844,10 +844,14 @@ async fn run_copy(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
     }
 
     let trailing = src.ends_with('/');
+    let not_found = || {
+        // The copy action re-raises the lookup's error as its own.
+        fail(format!(
+            "Unexpected AnsibleActionFail error: Could not find or access '{src}' on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option"
+        ))
+    };
     let Some(found) = ctx.env.find_file("files", &src) else {
-        return Err(fail(format!(
-            "Could not find or access '{src}' on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option"
-        )));
+        return Err(not_found());
     };
     let found = std::path::absolute(&found).unwrap_or(found);
     let mut source = found.to_string_lossy().into_owned();
@@ -859,7 +863,7 @@ async fn run_copy(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
     }
     let local = LocalConnection;
     if local.stat(&source, true).await?.is_none() {
-        return Err(fail(format!("could not find src={source}")));
+        return Err(not_found());
     }
     let follow_links = args.bool_or("local_follow", true);
     copy_tree(ctx, &opts, &local, &source, &dest, follow_links, false).await
@@ -1176,11 +1180,9 @@ mod tests {
         .await
         .unwrap();
         assert!(out.failed);
-        assert!(
-            out.msg
-                .unwrap()
-                .starts_with("Could not find or access 'nope.txt'")
-        );
+        assert!(out.msg.unwrap().starts_with(
+            "Unexpected AnsibleActionFail error: Could not find or access 'nope.txt'"
+        ));
         let out = run(
             &Copy,
             &format!("dest: {}\n", dest.display()),

@@ -201,9 +201,21 @@ pub(crate) async fn run_argv(
     stdin: Option<Vec<u8>>,
     read_only: bool,
 ) -> SResult<(i64, String, String)> {
+    run_argv_hiding(ctx, argv, stdin, read_only, &[]).await
+}
+
+/// [`run_argv`] with words (a password hash) that a trace must not show.
+pub(crate) async fn run_argv_hiding(
+    ctx: &ModuleCtx<'_>,
+    argv: &[String],
+    stdin: Option<Vec<u8>>,
+    read_only: bool,
+    hidden: &[String],
+) -> SResult<(i64, String, String)> {
     let mut req = ExecRequest::argv(argv.iter().cloned());
     req.stdin = stdin;
     req.read_only = read_only;
+    req.hidden = hidden.to_vec();
     match ctx.conn.exec(&req).await {
         Ok(o) => Ok((
             i64::from(o.rc),

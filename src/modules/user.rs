@@ -9,7 +9,8 @@ use minijinja::Value;
 
 use super::file::{SResult, expand_user, fail, fail_with, finish, join};
 use super::group::{
-    GroupEnt, PasswdEnt, find_bin, groups, read_text, run_argv, shadow_fields, users,
+    GroupEnt, PasswdEnt, find_bin, groups, read_text, run_argv, run_argv_hiding, shadow_fields,
+    users,
 };
 use super::{
     Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
@@ -617,7 +618,8 @@ async fn create_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db) -> SResult<(i64, St
         cmd.extend(["-K".into(), format!("UID_MAX={n}")]);
     }
     cmd.push(u.name.clone());
-    run_argv(ctx, &cmd, None, false).await
+    let hidden: Vec<String> = u.password.iter().cloned().collect();
+    run_argv_hiding(ctx, &cmd, None, false, &hidden).await
 }
 
 /// `usermod` for what differs; `None` when nothing does. In check mode the
@@ -728,7 +730,10 @@ async fn modify_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db, check: bool) -> SRe
         return Ok(Some((0, String::new(), String::new())));
     }
     cmd.push(u.name.clone());
-    Ok(Some(run_argv(ctx, &cmd, None, false).await?))
+    let hidden: Vec<String> = u.password.iter().cloned().collect();
+    Ok(Some(
+        run_argv_hiding(ctx, &cmd, None, false, &hidden).await?,
+    ))
 }
 
 /// The mode a new home gets: `HOME_MODE`, else from `UMASK`, in

@@ -20,6 +20,8 @@ pub struct Junit {
 
 struct Suite {
     name: String,
+    /// The `--verify-idempotent` suite: each case changed again.
+    again: bool,
     started: Instant,
     ended: Instant,
     /// By (task id, host).
@@ -66,6 +68,7 @@ impl Junit {
         let now = Instant::now();
         self.suites.push(Suite {
             name: name.to_owned(),
+            again: false,
             started: now,
             ended: now,
             cases: IndexMap::new(),
@@ -129,6 +132,58 @@ impl Junit {
         }
     }
 
+    /// The verdict of `--verify-idempotent`: a suite `idempotence` with a
+    /// failed case for each task (host × task × item) that changed on the
+    /// second run, carrying its diff; one passing case when none did.
+    pub fn idempotence(&mut self, changes: &[super::idempotence::Change]) {
+        let now = Instant::now();
+        let mut suite = Suite {
+            name: "idempotence".to_owned(),
+            again: true,
+            started: now,
+            ended: now,
+            cases: IndexMap::new(),
+        };
+        for c in changes {
+            let name = match &c.item {
+                Some(i) => format!("{} (item={i})", c.task),
+                None => c.task.clone(),
+            };
+            let case = suite
+                .cases
+                .entry((format!("{}:{}:{name}", c.file, c.line), c.host.clone()))
+                .or_insert_with(|| Case {
+                    name,
+                    classname: c.host.clone(),
+                    file: Some(c.file.clone()).filter(|f| !f.is_empty()),
+                    line: Some(c.line),
+                    status: Status::Changed,
+                    ignored: false,
+                    time: Duration::ZERO,
+                    failures: Vec::new(),
+                    diff: String::new(),
+                });
+            case.diff.push_str(&super::diff_text(&c.diffs));
+        }
+        if changes.is_empty() {
+            suite.cases.insert(
+                (String::new(), String::new()),
+                Case {
+                    name: "the second run changed nothing".to_owned(),
+                    classname: "idempotence".to_owned(),
+                    file: None,
+                    line: None,
+                    status: Status::Ok,
+                    ignored: false,
+                    time: Duration::ZERO,
+                    failures: Vec::new(),
+                    diff: String::new(),
+                },
+            );
+        }
+        self.suites.push(suite);
+    }
+
     pub fn to_xml(&self) -> String {
         let mut body = String::new();
         let (mut tests, mut failures, mut skipped) = (0, 0, 0);
@@ -189,6 +244,18 @@ impl Junit {
                     Some(format!(
                         "<system-out>{}</system-out>",
                         escape(&format!("...ignoring\n{}", text.join("\n")))
+                    ))
+                }
+                Status::Changed if s.again => {
+                    failures += 1;
+                    let text = if c.diff.is_empty() {
+                        "the task changed again; it shows no diff".to_owned()
+                    } else {
+                        c.diff.clone()
+                    };
+                    Some(format!(
+                        "<failure type=\"not-idempotent\" message=\"changed on the second run\">{}</failure>",
+                        escape(&text)
                     ))
                 }
                 Status::Changed if self.drift => {

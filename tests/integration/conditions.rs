@@ -368,13 +368,29 @@ const CASES: &[(&str, &str, Want)] = &[
 ];
 
 /// The lines of one task's section of the output.
+/// A task's output lines, without the `[ERROR]:` blocks above failures.
 fn section<'a>(stdout: &'a str, name: &str) -> Vec<&'a str> {
     let banner = format!("TASK [{name}] ");
+    let mut in_error = 0;
     stdout
         .lines()
         .skip_while(|l| !l.starts_with(&banner))
         .skip(1)
         .take_while(|l| !l.starts_with("TASK [") && !l.starts_with("PLAY RECAP"))
+        .filter(|l| {
+            // An error block: the headline, `Origin:`, an empty line, the
+            // source and caret, an empty line.
+            if l.starts_with("[ERROR]: ") {
+                in_error = 1;
+            } else if in_error > 0 && l.is_empty() {
+                in_error += 1;
+                if in_error == 3 {
+                    in_error = 0;
+                }
+                return false;
+            }
+            in_error == 0
+        })
         .collect()
 }
 

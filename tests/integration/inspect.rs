@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use crate::common::{Run, run};
 
-fn have_ansible() -> bool {
+pub(crate) fn have_ansible() -> bool {
     let ok = Command::new("ansible-inventory")
         .arg("--version")
         .stdout(Stdio::null())
@@ -27,7 +27,7 @@ fn have_ansible() -> bool {
 }
 
 /// An Ansible tool run in `dir` with its state kept there too.
-fn ansible(dir: &Path, program: &str, args: &[&str]) -> Run {
+pub(crate) fn ansible(dir: &Path, program: &str, args: &[&str]) -> Run {
     let mut c = Command::new(program);
     c.current_dir(dir)
         .args(args)

@@ -23,3 +23,4 @@ mod terminal;
 mod validation;
 mod vars;
 mod vcs;
+mod verbosity;

@@ -262,6 +262,7 @@ fn free_strategy_and_handlers_in_events() {
     assert_eq!(recap_numbers(&ev, "localhost"), [3, 1, 0, 0, 0, 0, 0]);
 }
 
+#[derive(Debug)]
 struct Case {
     suite: String,
     classname: String,
@@ -422,4 +423,320 @@ fn the_schema_rejects_what_it_does_not_describe() {
     version["version"] = Json::from(2);
     assert!(!v.is_valid(&version));
     assert!(!v.is_valid(&serde_json::json!({"version": 1, "type": "nope"})));
+}
+
+/// A converging file, a task that rewrites a file with a new value on each
+/// run, a command that always reports changed, and a handler it notifies.
+const NOT_IDEMPOTENT: &str = r#"
+- name: Converge
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: stable file
+      copy:
+        dest: "{{ root }}/stable.txt"
+        content: "same\n"
+    - name: stamp file
+      copy:
+        dest: "{{ root }}/stamp.txt"
+        content: "{{ lookup('pipe', 'date +%s%N') }}\n"
+    - name: always changed
+      command: "true"
+      notify: restart thing
+    - name: changed item
+      command: "echo {{ item }}"
+      changed_when: item == 'b'
+      loop: [a, b]
+  handlers:
+    - name: restart thing
+      command: "true"
+      changed_when: false
+"#;
+
+#[test]
+fn verify_idempotent_names_each_task_that_changes_again() {
+    let p = project(NOT_IDEMPOTENT);
+    let file = p.path().join("junit.xml");
+    let run = p.hoist(
+        "apply",
+        &[
+            "--verify-idempotent",
+            "--junit",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    let (_, verdict) = run
+        .stdout
+        .split_once("IDEMPOTENCE CHECK FAILED: 3 results changed on the second run:\n")
+        .unwrap_or_else(|| panic!("{run:?}"));
+    // The first run converged the stable file; the second changed it no
+    // more. The list names the others, where they are, with the diff.
+    assert!(!verdict.contains("stable file"), "{verdict}");
+    assert!(
+        verdict.starts_with("  localhost: stamp file (site.yml:10)\n    --- before: "),
+        "{verdict}"
+    );
+    assert!(verdict.contains("\n    @@ -1 +1 @@\n    -"), "{verdict}");
+    assert!(
+        verdict.contains("\n  localhost: always changed (site.yml:14)\n"),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("\n  localhost: changed item (item=b) (site.yml:17)\n"),
+        "{verdict}"
+    );
+    // Without -D the second run does not repeat the diff inline.
+    assert_eq!(run.stdout.matches("@@ -1 +1 @@").count(), 1, "{run:?}");
+    // Both runs are shown, each with its recap.
+    assert_eq!(run.stdout.matches("PLAY RECAP").count(), 2, "{run:?}");
+    // (The first recap: the second one says changed=3.)
+    assert_eq!(recap(&run, "localhost"), [5, 4, 0, 0, 0, 0, 0], "{run:?}");
+    assert!(
+        run.stdout
+            .contains("localhost                  : ok=5    changed=3 "),
+        "{run:?}"
+    );
+
+    // The JUnit report carries the verdict as failures with the diff.
+    let (_, cases) = junit_cases(&file);
+    let again: Vec<&Case> = cases.iter().filter(|c| c.suite == "idempotence").collect();
+    let names: Vec<&str> = again.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["stamp file", "always changed", "changed item (item=b)"],
+        "{cases:?}"
+    );
+    assert!(
+        again
+            .iter()
+            .all(|c| c.failure_type.as_deref() == Some("not-idempotent")),
+        "{cases:?}"
+    );
+    assert!(
+        again[0]
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("+++ after: ")),
+        "{cases:?}"
+    );
+}
+
+#[test]
+fn verify_idempotent_passes_a_converged_play_and_emits_events() {
+    let p = project(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: config
+      copy:
+        dest: "{{ root }}/a.txt"
+        content: "x\n"
+"#,
+    );
+    let run = p.hoist("apply", &["--verify-idempotent"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .ends_with("IDEMPOTENCE CHECK PASSED: the second run changed nothing.\n\n"),
+        "{run:?}"
+    );
+    std::fs::remove_file(p.root().join("a.txt")).expect("remove");
+    let run = p.hoist("apply", &["--verify-idempotent", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let ev = events(&run);
+    assert_eq!(of_type(&ev, "recap").len(), 2, "{run:?}");
+    assert_eq!(of_type(&ev, "idempotence_start").len(), 1, "{run:?}");
+    let verdict = of_type(&ev, "idempotence");
+    assert_eq!(verdict.len(), 1, "{run:?}");
+    assert_eq!(verdict[0]["idempotent"], true, "{run:?}");
+    assert_eq!(verdict[0]["changed"], serde_json::json!([]), "{run:?}");
+
+    // A task that changes again, as an event with its diff.
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: stamp\n      copy:\n        dest: \"{{ root }}/s.txt\"\n        content: \"{{ lookup('pipe', 'date +%s%N') }}\"\n",
+    );
+    let run = p.hoist("apply", &["--verify-idempotent", "--output", "json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let ev = events(&run);
+    let verdict = of_type(&ev, "idempotence");
+    assert_eq!(verdict[0]["idempotent"], false, "{run:?}");
+    assert_eq!(verdict[0]["changed"][0]["task"], "stamp", "{run:?}");
+    assert_eq!(verdict[0]["changed"][0]["line"], 4, "{run:?}");
+    assert!(
+        verdict[0]["changed"][0]["diff"][0]["before"].is_string(),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn verify_idempotent_refuses_check_mode_and_diff() {
+    let p = project("- hosts: localhost\n  gather_facts: false\n  tasks: []\n");
+    let run = p.hoist("apply", &["--verify-idempotent", "--check"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(
+        run.stderr.contains("cannot be used with --check"),
+        "{run:?}"
+    );
+    let run = p.hoist("diff", &["--verify-idempotent"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    // A first run that fails is not run again.
+    p.write(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n",
+    );
+    let run = p.hoist("apply", &["--verify-idempotent"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!run.stdout.contains("IDEMPOTENCE CHECK"), "{run:?}");
+}
+
+/// Failures of each origin: a module's, an action's (fail, assert,
+/// `failed_when`), a loop item's, a rescued one, and a missing source file.
+const FAILURES: &str = r#"- name: Failures
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: module failure
+      command: sh -c 'echo oops >&2; exit 3'
+      ignore_errors: true
+    - name: fail action
+      fail:
+        msg: custom failure
+      ignore_errors: true
+    - name: assert action
+      assert:
+        that: 1 == 2
+      ignore_errors: true
+    - name: failed_when
+      command: echo hi
+      failed_when: true
+      ignore_errors: true
+    - name: loop item
+      command: "test {{ item }} = 1"
+      loop: [1, 2]
+      ignore_errors: true
+    - name: missing source
+      copy:
+        src: nonexistent-file.txt
+        dest: "{{ root }}/x"
+      ignore_errors: true
+    - name: in block
+      block:
+        - command: /bin/false
+      rescue:
+        - debug:
+            msg: rescued
+"#;
+
+/// The `[ERROR]:` blocks of an output: from the headline to the empty
+/// line after the source context.
+fn error_blocks(stdout: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut cur: Option<(String, u8)> = None;
+    for line in stdout.lines() {
+        if line.starts_with("[ERROR]: ") {
+            cur = Some((String::new(), 0));
+        }
+        if let Some((text, empties)) = cur.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+            if line.is_empty() {
+                *empties += 1;
+                if *empties == 2 {
+                    blocks.extend(cur.take().map(|(t, _)| t));
+                }
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn failures_show_their_origin_as_ansible_core_does() {
+    let p = project(FAILURES);
+    let run = p.apply();
+    assert_eq!(run.code, 0, "{run:?}");
+    let site = p.path().join("site.yml");
+    let blocks = error_blocks(&run.stdout);
+    assert_eq!(blocks.len(), 7, "{run:?}");
+    assert_eq!(
+        blocks[0],
+        format!(
+            "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: {}:5:7\n\n3   gather_facts: false\n4   tasks:\n5     - name: module failure\n        ^ column 7\n\n",
+            site.display()
+        ),
+        "{run:?}"
+    );
+    // Each block comes right before its result line.
+    assert!(
+        run.stdout.contains(
+            "        ^ column 7\n\nfatal: [localhost]: FAILED! => {\"changed\": true, \"cmd\""
+        ),
+        "{run:?}"
+    );
+    if !crate::inspect::have_ansible() {
+        return;
+    }
+    let a = crate::inspect::ansible(
+        p.path(),
+        "ansible-playbook",
+        &[
+            "-i",
+            "localhost, ",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=/usr/bin/python3",
+            "-e",
+            &format!("root={}", p.root().display()),
+            "site.yml",
+        ],
+    );
+    assert_eq!(a.code, 0, "{a:?}");
+    // hoist does not list where it looked for a missing source file.
+    let searched =
+        regex::Regex::new(r"\nSearched in:\n(?:\t[^\n]*\n)*\t[^\n]* on the ").expect("regex");
+    let theirs: Vec<String> = error_blocks(&a.stdout)
+        .iter()
+        .map(|b| searched.replace(b, " on the ").into_owned())
+        .collect();
+    assert_eq!(blocks, theirs, "{a:?}");
+}
+
+#[test]
+fn no_log_failures_quote_neither_message_nor_source() {
+    let p = project(
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: secret
+      command: sh -c 'echo s3cr3t-value; exit 1'
+      no_log: true
+      ignore_errors: true
+    - name: next
+      command: /bin/false
+"#,
+    );
+    let run = p.apply();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!run.stdout.contains("s3cr3t"), "{run:?}");
+    let blocks = error_blocks(&run.stdout);
+    let site = p.path().join("site.yml");
+    assert_eq!(
+        blocks,
+        [
+            format!(
+                "[ERROR]: Task failed: Module failed: the output has been hidden due to the fact that 'no_log: true' was specified for this result\nOrigin: {}:4:7\n\n(source not shown: no_log)\n\n",
+                site.display()
+            ),
+            // The lines above belong to the no_log task: not quoted.
+            format!(
+                "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: {}:8:7\n\n8     - name: next\n        ^ column 7\n\n",
+                site.display()
+            ),
+        ],
+        "{run:?}"
+    );
 }

@@ -15,4 +15,5 @@ mod packages;
 mod site;
 mod ssh;
 mod vcs;
+mod verbosity;
 mod waits;
