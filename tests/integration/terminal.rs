@@ -212,6 +212,8 @@ fn strip_sgr(text: &str) -> String {
 /// A tmux server of the test's own (its own socket), killed on drop.
 struct Tmux {
     socket: String,
+    /// The socket's file, removed on drop (tmux leaves it behind).
+    socket_path: Option<std::path::PathBuf>,
 }
 
 impl Tmux {
@@ -227,8 +229,9 @@ impl Tmux {
             );
             return None;
         }
-        let t = Tmux {
+        let mut t = Tmux {
             socket: format!("hoist-test-{name}-{}", std::process::id()),
+            socket_path: None,
         };
         let status = t
             .cmd()
@@ -238,6 +241,13 @@ impl Tmux {
             .status()
             .expect("tmux new-session");
         assert!(status.success(), "tmux new-session failed");
+        let path = t
+            .cmd()
+            .args(["display-message", "-p", "#{socket_path}"])
+            .output()
+            .expect("tmux display-message");
+        let path = String::from_utf8_lossy(&path.stdout).trim().to_owned();
+        t.socket_path = (!path.is_empty()).then(|| path.into());
         Some(t)
     }
 
@@ -279,6 +289,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").status();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
