@@ -223,6 +223,10 @@ pub struct RunArgs {
     /// is a failure carrying its diff).
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// After the recap, list the slowest tasks with their times (as the
+    /// profile_tasks callback) and the run's total; text output only.
+    #[arg(long = "profile")]
+    pub profile: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -377,6 +381,15 @@ pub async fn adhoc(mut args: AdHocArgs) -> i32 {
             one_line: args.one_line,
         },
     );
+    // Colour as ansible's minimal/oneline callbacks (no bars for `run`).
+    let reporter = {
+        use std::io::IsTerminal;
+        let env = |name: &str| std::env::var(name).ok();
+        let tty = std::io::stdout().is_terminal();
+        let out = crate::report::colour::enabled(&env, tty);
+        let err = crate::report::colour::enabled(&env, tty && std::io::stderr().is_terminal());
+        reporter.with_colour(out, err)
+    };
     let mut problems: Vec<Diagnostic> = Vec::new();
     let extra_vars = parse_extra_vars(&args.input.extra_vars).unwrap_or_else(|mut d| {
         problems.append(&mut d);
@@ -784,6 +797,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
     if args.junit.is_some() {
         reporter = reporter.with_junit(diff_cmd);
     }
+    reporter = with_terminal(reporter, &args, &playbooks, &inventory);
     let what = Selection {
         junit: args.junit.clone(),
         verify_idempotent: args.verify_idempotent,
@@ -796,6 +810,42 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         &args.exec, &what, &playbooks, &inventory, templar, extra_vars, &reporter,
     )
     .await
+}
+
+/// `apply`/`diff` on a terminal: colour as ansible-playbook's (unless
+/// `NO_COLOR` or `ANSIBLE_NOCOLOR`; `ANSIBLE_FORCE_COLOR` forces it), and
+/// for text output progress bars under the results; `--profile`.
+fn with_terminal(
+    mut reporter: Reporter,
+    args: &RunArgs,
+    playbooks: &[Playbook],
+    inventory: &Inventory,
+) -> Reporter {
+    use crate::report::{colour, progress::Progress};
+    use std::io::IsTerminal;
+    let env = |name: &str| std::env::var(name).ok();
+    let text = args.output == Format::Text;
+    let stdout_tty = std::io::stdout().is_terminal();
+    let out = text && colour::enabled(&env, stdout_tty);
+    let err = colour::enabled(&env, stdout_tty && std::io::stderr().is_terminal());
+    reporter = reporter.with_colour(out, err);
+    if args.profile && text {
+        reporter = reporter.with_profile();
+    }
+    let dumb = env("TERM").is_some_and(|t| t == "dumb");
+    if text && stdout_tty && !dumb {
+        let estimate =
+            crate::report::progress::estimate(playbooks, inventory, args.exec.limit.as_deref());
+        let progress = Progress::new(estimate, out);
+        let weak = Arc::downgrade(&progress);
+        crate::prompt::set_hold(Some(Box::new(move |on| {
+            if let Some(p) = weak.upgrade() {
+                p.hold(on);
+            }
+        })));
+        reporter = reporter.with_progress(progress);
+    }
+    reporter
 }
 
 /// What of the playbooks runs, and how: `--tags`, `--skip-tags`,
@@ -875,6 +925,7 @@ async fn execute(
     let mut summary: Option<RunSummary> = tokio::select! {
         s = executor.run(playbooks) => Some(s),
         _ = tokio::signal::ctrl_c() => {
+            reporter.end_progress();
             reporter.error("User interrupted execution");
             None
         }
@@ -909,6 +960,7 @@ async fn execute(
             reporter.idempotence_result(&changes);
         }
     }
+    reporter.end_progress();
     // The JUnit report is written whatever happened, with what ran; a
     // report that cannot be written is an error of the run.
     let junit_failed = match &what.junit {

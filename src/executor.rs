@@ -2444,7 +2444,9 @@ impl<'a> Executor<'a> {
                     true => None,
                     false => Some(ctx.limits.forks.acquire().await),
                 };
+                ctx.reporter.host_started(&st.name);
                 run_host_task(ctx, task, st, snapshot).await;
+                ctx.reporter.host_finished(&st.name);
             });
         }
         join_all(futs).await;

@@ -7,10 +7,48 @@ use std::sync::Mutex;
 
 static PROMPT: Mutex<()> = Mutex::new(());
 
+/// What hides the run's progress bars while a prompt waits (and shows them
+/// again): the reporter's, when it draws bars.
+pub type Hold = Box<dyn Fn(bool) + Send + Sync>;
+
+static HOLD: Mutex<Option<Hold>> = Mutex::new(None);
+
+/// Sets (or with None, removes) what hides the bars during prompts.
+pub fn set_hold(hold: Option<Hold>) {
+    if let Ok(mut h) = HOLD.lock() {
+        *h = hold;
+    }
+}
+
+/// Hides the bars until it is dropped.
+struct Held;
+
+impl Held {
+    fn new() -> Held {
+        if let Ok(h) = HOLD.lock()
+            && let Some(f) = h.as_ref()
+        {
+            f(true);
+        }
+        Held
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Ok(h) = HOLD.lock()
+            && let Some(f) = h.as_ref()
+        {
+            f(false);
+        }
+    }
+}
+
 /// Reads one line from the controlling terminal with echo turned off.
 pub fn secret(prompt: &str) -> std::io::Result<String> {
     use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
     let _one_at_a_time = PROMPT.lock().unwrap_or_else(|p| p.into_inner());
+    let _held = Held::new();
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -33,6 +71,7 @@ pub fn secret(prompt: &str) -> std::io::Result<String> {
 /// Reads one line from the controlling terminal, echoed.
 pub fn line(prompt: &str) -> std::io::Result<String> {
     let _one_at_a_time = PROMPT.lock().unwrap_or_else(|p| p.into_inner());
+    let _held = Held::new();
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -15,9 +15,14 @@ use crate::error::Span;
 use crate::modules::FileDiff;
 use crate::report::idempotence::Change;
 use crate::report::junit::Junit;
+use crate::report::profile::Profile;
+use crate::report::progress::Progress;
 
+pub mod colour;
 pub mod idempotence;
 pub mod junit;
+pub mod profile;
+pub mod progress;
 pub mod trace;
 
 /// The version of the JSON event schema (`docs/events.schema.json`);
@@ -97,6 +102,12 @@ pub struct Reporter {
     current: Mutex<Option<TaskRef>>,
     /// `--junit`: the records of the run, shared by the lanes.
     junit: Option<Arc<Mutex<Junit>>>,
+    /// The terminal's bars (see [`progress`]), shared by the lanes.
+    progress: Option<Arc<Progress>>,
+    /// Colour on stdout, and on stderr (see [`colour::enabled`]).
+    colour: (bool, bool),
+    /// `--profile`: the tasks' times, shared by the lanes.
+    profile: Option<Arc<Mutex<Profile>>>,
     /// The second run of `--verify-idempotent`: what changed.
     changes: Option<Arc<Mutex<Vec<Change>>>>,
     /// Diffs are kept (in `changes`) but not shown.
@@ -350,6 +361,9 @@ impl Reporter {
             format: Format::Text,
             current: Mutex::new(None),
             junit: None,
+            progress: None,
+            colour: (false, false),
+            profile: None,
             changes: None,
             hide_diffs: false,
         }
@@ -461,6 +475,9 @@ impl Reporter {
             format: self.format,
             current: Mutex::new(self.current_task()),
             junit: self.junit.clone(),
+            progress: self.progress.clone(),
+            colour: self.colour,
+            profile: self.profile.clone(),
             changes: self.changes.clone(),
             hide_diffs: self.hide_diffs,
         }
@@ -472,6 +489,10 @@ impl Reporter {
             .lane
             .as_ref()
             .and_then(|l| l.lock().ok().and_then(|b| b.clone()));
+        self.on_terminal(|| self.emit_now(pending, text));
+    }
+
+    fn emit_now(&self, pending: Option<(String, String)>, text: &str) {
         if let Ok(mut out) = self.out.lock() {
             if let Some((id, banner)) = pending
                 && out.last_banner != id
@@ -491,6 +512,10 @@ impl Reporter {
 
     /// Output about the run, not a task.
     fn emit_raw(&self, text: &str) {
+        self.on_terminal(|| self.emit_raw_now(text));
+    }
+
+    fn emit_raw_now(&self, text: &str) {
         if let Ok(mut out) = self.out.lock() {
             let _ = out.w.write_all(text.as_bytes());
             let _ = out.w.flush();
@@ -537,8 +562,10 @@ impl Reporter {
             let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
             format!("\n{}\n", stars(&format!("{kind} [{name}]"))) + &self.task_path(span)
         };
+        let task = Some(task);
+        self.time_task(&task);
         if let Ok(mut c) = self.current.lock() {
-            *c = Some(task);
+            *c = task;
         }
         if self.adhoc.is_some() {
             return;
@@ -550,13 +577,16 @@ impl Reporter {
                     *pending = Some((id.to_owned(), banner));
                 }
             }
-            None => {
+            None => self.on_terminal(|| {
                 if let Ok(mut out) = self.out.lock() {
                     let _ = out.w.write_all(banner.as_bytes());
                     let _ = out.w.flush();
                     out.last_banner = id.to_owned();
                 }
-            }
+            }),
+        }
+        if let Some(p) = &self.progress {
+            p.task(name);
         }
     }
 
@@ -578,7 +608,8 @@ impl Reporter {
             self.emit_raw(&Self::event_line("no_hosts", vec![]));
             return;
         }
-        self.emit_raw("skipping: no hosts matched\n");
+        let line = self.paint("skipping: no hosts matched", colour::SKIP);
+        self.emit_raw(&format!("{line}\n"));
     }
 
     /// The listing modes, in ansible-playbook's layout.
@@ -660,9 +691,8 @@ impl Reporter {
             self.emit(&Self::event_line("retry", fields));
             return;
         }
-        self.emit(&format!(
-            "FAILED - RETRYING: [{host}]: {task} ({left} retries left).\n"
-        ));
+        let line = format!("FAILED - RETRYING: [{host}]: {task} ({left} retries left).");
+        self.emit(&format!("{}\n", self.paint(&line, colour::DEBUG)));
     }
 
     /// `included: FILE for HOST, HOST => (item=...)`
@@ -671,6 +701,7 @@ impl Reporter {
             return;
         }
         let task = self.current_task();
+        self.time_task(&task);
         self.with_junit_do(|j| {
             for h in hosts {
                 j.record(
@@ -697,7 +728,7 @@ impl Reporter {
         if let Some(i) = item {
             line.push_str(&format!(" => (item={i})"));
         }
-        self.emit(&format!("{line}\n"));
+        self.emit(&format!("{}\n", self.paint(&line, colour::INCLUDED)));
     }
 
     /// An error that stops the run, on standard error (and as an event).
@@ -705,7 +736,8 @@ impl Reporter {
         if self.json() {
             self.emit_raw(&Self::event_line("error", vec![("msg", Json::from(msg))]));
         }
-        eprintln!("ERROR! {msg}");
+        let text = self.paint_err(&format!("ERROR! {msg}"), colour::ERROR);
+        self.on_terminal(|| eprintln!("{text}"));
     }
 
     /// Warnings go to stderr, as ansible-playbook's do (and as events).
@@ -713,7 +745,8 @@ impl Reporter {
         if self.json() {
             self.emit_raw(&Self::event_line("warning", vec![("msg", Json::from(msg))]));
         }
-        eprintln!("[WARNING]: {msg}");
+        let text = self.paint_err(&format!("[WARNING]: {msg}"), colour::WARN);
+        self.on_terminal(|| eprintln!("{text}"));
     }
 
     /// A warning given once per run, as ansible-core deduplicates them;
@@ -735,7 +768,7 @@ impl Reporter {
     pub fn diffs(&self, diffs: &[FileDiff]) {
         let text = diff_text(diffs);
         if !text.is_empty() {
-            self.emit(&text);
+            self.emit(&self.paint_diff(text));
         }
     }
 
@@ -770,6 +803,7 @@ impl Reporter {
     pub fn host_result(&self, r: &HostResult<'_>) {
         let json = shown_json(r.status, r.item, r.result);
         let task = self.current_task();
+        self.time_task(&task);
         if let Some(changes) = &self.changes
             && r.status == Status::Changed
             && let Ok(mut c) = changes.lock()
@@ -833,21 +867,25 @@ impl Reporter {
         if let Some(style) = self.adhoc {
             let indent = r.verbose_always || self.verbosity > 2;
             let text = adhoc_line(r.host, r.status, r.result, &json, style, indent);
-            self.emit(&format!("{}{text}", diff_text(r.diffs)));
+            let text = self.paint(&text, status_colour(r.status));
+            self.emit(&format!("{}{text}", self.paint_diff(diff_text(r.diffs))));
             return;
         }
-        let mut text = diff_text(r.diffs);
+        let mut text = self.paint_diff(diff_text(r.diffs));
         if let Some((headline, origin)) = r.error {
-            text.push_str(&format!(
-                "[ERROR]: {headline}\n{}\n\n",
+            let block = format!(
+                "[ERROR]: {headline}\n{}",
                 crate::error::origin_context(origin)
-            ));
+            );
+            text.push_str(&self.paint(&block, colour::ERROR));
+            text.push_str("\n\n");
         }
         let line = self.text_line(r.host, r.status, r.item, &json, r.verbose_always);
-        text.push_str(&line);
+        text.push_str(&self.paint(&line, status_colour(r.status)));
         text.push('\n');
         if r.ignored {
-            text.push_str("...ignoring\n");
+            text.push_str(&self.paint("...ignoring", colour::SKIP));
+            text.push('\n');
         }
         self.emit(&text);
     }
@@ -900,12 +938,16 @@ impl Reporter {
     /// event (its items had theirs).
     pub fn loop_end(&self, end: &LoopEnd<'_>) {
         let task = self.current_task();
+        self.time_task(&task);
         if let Some(line) = end.line
             && !self.json()
         {
             let json = shown_json(end.status, None, line);
             let text = self.text_line(end.host, end.status, None, &json, false);
-            self.emit(&format!("{text}\n"));
+            self.emit(&format!(
+                "{}\n",
+                self.paint(&text, status_colour(end.status))
+            ));
         }
         let ignored = end.ignored && end.status == Status::Failed;
         let (host, delegated) = split_host(end.host);
@@ -923,7 +965,7 @@ impl Reporter {
         });
         if !self.json() {
             if ignored {
-                self.emit("...ignoring\n");
+                self.emit(&format!("{}\n", self.paint("...ignoring", colour::SKIP)));
             }
             return;
         }
@@ -974,13 +1016,24 @@ impl Reporter {
             self.emit_raw(&Self::event_line("recap", vec![("hosts", Json::Object(m))]));
             return;
         }
+        // The bars go before the recap: the screen ends with text alone.
+        self.end_progress();
         let mut text = format!("\n{}\n", stars("PLAY RECAP"));
         for h in hosts {
             let s = &stats[h];
-            text.push_str(&recap_line(h, s));
+            if self.colour.0 {
+                text.push_str(&colour_recap_line(h, s));
+            } else {
+                text.push_str(&recap_line(h, s));
+            }
             text.push('\n');
         }
         text.push('\n');
+        if let Some(p) = &self.profile
+            && let Ok(p) = p.lock()
+        {
+            text.push_str(&p.text(profile::LIMIT));
+        }
         self.emit_raw(&text);
     }
 
@@ -993,6 +1046,7 @@ impl Reporter {
         Some(Arc::new(trace::TraceWriter {
             out: self.out.clone(),
             lane: self.lane.clone(),
+            progress: self.progress.clone(),
         }))
     }
 
@@ -1007,6 +1061,138 @@ impl Reporter {
             .unwrap_or_else(|_| span.file.to_string());
         format!("task path: {file}:{}\n", span.line)
     }
+}
+
+/// The terminal: bars, colour and `--profile`.
+impl Reporter {
+    /// Colours the output (`out`: stdout, `err`: stderr) as
+    /// ansible-playbook does on a terminal.
+    pub fn with_colour(mut self, out: bool, err: bool) -> Reporter {
+        self.colour = (out, err);
+        self
+    }
+
+    /// Shows `progress`'s bars under the text (text output on a terminal).
+    pub fn with_progress(mut self, progress: Arc<Progress>) -> Reporter {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Keeps the tasks' times, listed after the recap (`--profile`).
+    pub fn with_profile(mut self) -> Reporter {
+        self.profile = Some(Arc::new(Mutex::new(Profile::new())));
+        self
+    }
+
+    /// Clears the bars for good (the run is over, or stops); what is
+    /// printed afterwards is plain text.
+    pub fn end_progress(&self) {
+        if let Some(p) = &self.progress {
+            p.finish();
+        }
+    }
+
+    /// `host` starts running the current task (the executor says so once
+    /// it holds a fork for it): its line shows under the bar.
+    pub fn host_started(&self, host: &str) {
+        if let Some(p) = &self.progress {
+            let task = self.current_task().map(|t| t.name).unwrap_or_default();
+            p.started(host, &task);
+        }
+    }
+
+    /// `host` is through the current task: its results are all out.
+    pub fn host_finished(&self, host: &str) {
+        if let Some(p) = &self.progress {
+            p.finished(host);
+        }
+    }
+
+    /// Runs `write` (which prints) with the bars out of its way.
+    fn on_terminal<R>(&self, write: impl FnOnce() -> R) -> R {
+        match &self.progress {
+            Some(p) => p.print(write),
+            None => write(),
+        }
+    }
+
+    /// `text` in colour `code` on stdout, when there is colour.
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.colour.0 {
+            colour::paint(text, code)
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// `text` in colour `code` on stderr, when there is colour.
+    fn paint_err(&self, text: &str, code: &str) -> String {
+        if self.colour.1 {
+            colour::paint(text, code)
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// A unified diff, coloured when there is colour.
+    fn paint_diff(&self, text: String) -> String {
+        if self.colour.0 {
+            colour::diff(&text)
+        } else {
+            text
+        }
+    }
+
+    /// `--profile`: the task got a result (or its banner) now.
+    fn time_task(&self, task: &Option<TaskRef>) {
+        if let (Some(p), Some(t)) = (&self.profile, task)
+            && let Ok(mut p) = p.lock()
+        {
+            p.touch(t);
+        }
+    }
+}
+
+/// The colour of a result line of `status`.
+fn status_colour(status: Status) -> &'static str {
+    match status {
+        Status::Ok => colour::OK,
+        Status::Changed => colour::CHANGED,
+        Status::Skipped => colour::SKIP,
+        Status::Failed => colour::ERROR,
+        Status::Unreachable => colour::UNREACHABLE,
+    }
+}
+
+/// A recap line in colour, as ansible-core's `hostcolor` and `colorize`:
+/// the host red with failures, yellow with changes, else green, and each
+/// count that is not zero in its colour.
+fn colour_recap_line(host: &str, s: &Stats) -> String {
+    let name = if s.failed != 0 || s.unreachable != 0 {
+        colour::paint(host, colour::ERROR)
+    } else if s.changed != 0 {
+        colour::paint(host, colour::CHANGED)
+    } else {
+        colour::paint(host, colour::OK)
+    };
+    let count = |lead: &str, n: u32, code: &str| {
+        let text = format!("{lead}={n:<4}");
+        if n != 0 {
+            colour::paint(&text, code)
+        } else {
+            text
+        }
+    };
+    format!(
+        "{name:<37} : {} {} {} {} {} {} {}",
+        count("ok", s.ok, colour::OK),
+        count("changed", s.changed, colour::CHANGED),
+        count("unreachable", s.unreachable, colour::UNREACHABLE),
+        count("failed", s.failed, colour::ERROR),
+        count("skipped", s.skipped, colour::SKIP),
+        count("rescued", s.rescued, colour::OK),
+        count("ignored", s.ignored, colour::WARN),
+    )
 }
 
 /// `host -> delegate(address)` split into the host and the delegate.

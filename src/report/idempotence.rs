@@ -75,6 +75,7 @@ impl Reporter {
         r.warned = self.warned.clone();
         r.changes = Some(Default::default());
         r.hide_diffs = !show_diffs;
+        r.colour = self.colour;
         r
     }
 

@@ -25,6 +25,8 @@ pub(super) type Pending = Arc<Mutex<Option<(String, String)>>>;
 pub(super) struct TraceWriter {
     pub(super) out: Arc<Mutex<Out>>,
     pub(super) lane: Option<Pending>,
+    /// The terminal's bars: traces print above them, as results do.
+    pub(super) progress: Option<Arc<super::progress::Progress>>,
 }
 
 impl TraceSink for TraceWriter {
@@ -34,15 +36,21 @@ impl TraceSink for TraceWriter {
             .lane
             .as_ref()
             .and_then(|l| l.lock().ok().and_then(|b| b.clone()));
-        if let Ok(mut out) = self.out.lock() {
-            if let Some((id, banner)) = pending
-                && out.last_banner != id
-            {
-                let _ = out.w.write_all(banner.as_bytes());
-                out.last_banner = id;
+        let write = || {
+            if let Ok(mut out) = self.out.lock() {
+                if let Some((id, banner)) = pending
+                    && out.last_banner != id
+                {
+                    let _ = out.w.write_all(banner.as_bytes());
+                    out.last_banner = id;
+                }
+                let _ = out.w.write_all(text.as_bytes());
+                let _ = out.w.flush();
             }
-            let _ = out.w.write_all(text.as_bytes());
-            let _ = out.w.flush();
+        };
+        match &self.progress {
+            Some(p) => p.print(write),
+            None => write(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod output;
 mod packages;
 mod roles;
 mod strategy;
+mod terminal;
 mod validation;
 mod vars;
 mod vcs;
