@@ -150,3 +150,24 @@ pub fn recap(run: &Run, host: &str) -> [u32; 7] {
     }
     nums
 }
+
+/// The output without the playbook source lines quoted under a failure's
+/// `Origin:` (a neighbouring task's literal arguments show there, as in
+/// ansible-core 2.19), to check what modules and results print.
+pub fn without_quoted_source(stdout: &str) -> String {
+    let mut out = String::new();
+    let mut quoting = false;
+    for line in stdout.lines() {
+        if line.starts_with("Origin: ") {
+            quoting = true;
+        } else if quoting && line.trim_start().starts_with("^ column") {
+            quoting = false;
+            continue;
+        }
+        if !quoting {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
