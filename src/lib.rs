@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod provenance;
 pub mod pyre;
 pub mod report;
+pub mod secrets;
 pub mod tags;
 pub mod template;
 pub mod yaml;
