@@ -1012,6 +1012,20 @@ mod tests {
     }
 
     #[test]
+    fn secret_env_names_from_the_hoist_section_or_hoist_secret_env() {
+        let cfg = "[hoist]\nsecret_env = DB_PASS, , API_TOKEN\n";
+        let c = resolve(&[], Some(cfg)).unwrap();
+        assert_eq!(c.secret_env.value, vec!["DB_PASS", "API_TOKEN"]);
+        assert!(matches!(c.secret_env.origin, Origin::File(_, 2)));
+        let c = resolve(&[("HOIST_SECRET_ENV", "ONE,TWO")], Some(cfg)).unwrap();
+        assert_eq!(c.secret_env.value, vec!["ONE", "TWO"]);
+        assert_eq!(c.secret_env.origin, Origin::Env("HOIST_SECRET_ENV".into()));
+        // No ANSIBLE_ name: it is hoist's own setting.
+        let c = resolve(&[("ANSIBLE_SECRET_ENV", "X")], None).unwrap();
+        assert!(c.secret_env.value.is_empty() && !c.secret_env.is_set());
+    }
+
+    #[test]
     fn defaults() {
         let c = resolve(&[("ANSIBLE_HOME", "/ah")], None).unwrap();
         assert_eq!(c.forks, Setting::default_of(5));
