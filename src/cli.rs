@@ -2,6 +2,15 @@
 //! flags. This module parses arguments and wires the stages together:
 //! load inventory → load and validate playbooks → run → exit code.
 
+// Everything this file prints on standard error (load problems, errors,
+// warnings) has the run's secrets masked, as the reporter's output has.
+macro_rules! eprintln {
+    ($($t:tt)*) => { $crate::secrets::eprintln(&format!($($t)*)) };
+}
+macro_rules! eprint {
+    ($($t:tt)*) => { $crate::secrets::eprint(&format!($($t)*)) };
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -102,6 +111,12 @@ pub struct InputArgs {
     /// Extra variables: key=value pairs, YAML/JSON text, or @file (repeatable).
     #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
     pub extra_vars: Vec<String>,
+    /// An environment variable whose value is a secret: never shown, and
+    /// what is made from it (`lookup('env', NAME)`) neither (repeatable;
+    /// also `secret_env` in the `[hoist]` section of ansible.cfg, and
+    /// HOIST_SECRET_ENV=NAME1,NAME2).
+    #[arg(long = "secret-env", value_name = "NAME")]
+    pub secret_env: Vec<String>,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -307,15 +322,17 @@ pub fn main() -> i32 {
         }
         Command::Lab(a) => return crate::lab::run(a),
         Command::Vars(mut a) => {
-            if load_config(&mut a.input.inventory).is_none() {
+            let Some(config) = load_config(&mut a.input.inventory) else {
                 return exit::ERROR;
-            }
+            };
+            register_secret_env(&a.input.secret_env, &config);
             return vars(&a);
         }
         Command::Inventory(mut a) => {
-            if load_config(&mut a.inventory).is_none() {
+            let Some(config) = load_config(&mut a.inventory) else {
                 return exit::ERROR;
-            }
+            };
+            register_secret_env(&[], &config);
             return inventory(&a);
         }
         Command::Config(a) => return config_cmd(&a),
@@ -331,6 +348,7 @@ pub fn main() -> i32 {
     let Some(config) = load_config(&mut args.input.inventory) else {
         return error_code;
     };
+    register_secret_env(&args.input.secret_env, &config);
     args.exec.apply_config(&config);
     match runtime() {
         Ok(rt) => rt.block_on(run(args, diff_cmd)),
@@ -370,6 +388,7 @@ pub async fn adhoc(mut args: AdHocArgs) -> i32 {
     let Some(config) = load_config(&mut args.input.inventory) else {
         return exit::OPTIONS;
     };
+    register_secret_env(&args.input.secret_env, &config);
     args.exec.apply_config(&config);
     let templar = Arc::new(Templar::new());
     let module = args.module.trim().to_owned();
@@ -537,6 +556,26 @@ fn load_config(inventory: &mut Vec<String>) -> Option<crate::config::Config> {
         inventory.clone_from(&config.inventory.value);
     }
     Some(config)
+}
+
+/// `--secret-env NAME` and the `secret_env` setting: the values of these
+/// environment variables are the run's secrets from the start (see
+/// [`crate::secrets`]). A name that is not set is only worth a warning.
+fn register_secret_env(flags: &[String], config: &crate::config::Config) {
+    let names = flags
+        .iter()
+        .flat_map(|f| f.split(','))
+        .map(str::trim)
+        .chain(config.secret_env.value.iter().map(String::as_str))
+        .filter(|n| !n.is_empty());
+    for name in names {
+        match std::env::var(name) {
+            Ok(v) => crate::secrets::register(&v),
+            Err(_) => crate::secrets::eprintln(&format!(
+                "[WARNING]: the secret environment variable {name} is not set"
+            )),
+        }
+    }
 }
 
 impl ExecArgs {
@@ -1131,6 +1170,8 @@ fn inventory(args: &InventoryArgs) -> i32 {
             crate::inspect::json(&crate::inspect::list_json(&inv, &hosts))
         }
     };
+    // A file written with --output holds no secret either.
+    let text = crate::secrets::redact(&text).into_owned();
     match &args.output {
         Some(path) => match write_atomic(path, text.as_bytes()) {
             Ok(()) => exit::OK,

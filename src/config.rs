@@ -85,6 +85,9 @@ pub struct Config {
     pub become_method: Setting<String>,
     /// `[ssh_connection] ssh_args` (the default of `ansible_ssh_args`).
     pub ssh_args: Setting<Option<String>>,
+    /// hoist's own `[hoist] secret_env` (`HOIST_SECRET_ENV`): names of
+    /// environment variables whose values are secrets (`,`-separated).
+    pub secret_env: Setting<Vec<String>>,
 }
 
 /// What the resolution reads from the outside world.
@@ -386,9 +389,11 @@ struct Def {
 impl Def {
     /// hoist's variables: `HOIST_` in place of `ANSIBLE_`.
     fn hoist_env(&self) -> impl Iterator<Item = String> + '_ {
-        self.env
-            .iter()
-            .map(|e| format!("HOIST_{}", e.trim_start_matches("ANSIBLE_")))
+        self.env.iter().map(|e| match e.strip_prefix("ANSIBLE_") {
+            Some(rest) => format!("HOIST_{rest}"),
+            // A setting of hoist's own has no ANSIBLE_ name.
+            None => (*e).to_owned(),
+        })
     }
 }
 
@@ -454,6 +459,11 @@ const SSH_ARGS: Def = Def {
     name: "SSH_ARGS",
     ini: &[("ssh_connection", "ssh_args")],
     env: &["ANSIBLE_SSH_ARGS"],
+};
+const SECRET_ENV: Def = Def {
+    name: "HOIST_SECRET_ENV",
+    ini: &[("hoist", "secret_env")],
+    env: &["HOIST_SECRET_ENV"],
 };
 
 /// A raw value found for a setting.
@@ -561,6 +571,24 @@ impl Resolver<'_> {
                 }
             }
             _ => Setting::default_of(None),
+        }
+    }
+
+    /// A `list` setting (`,`-separated, items trimmed, empty ones left
+    /// out); unset is empty.
+    fn list(&self, def: &Def) -> Setting<Vec<String>> {
+        match self.raw(def) {
+            Some(raw) => Setting {
+                value: raw
+                    .text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                origin: raw.origin,
+            },
+            None => Setting::default_of(Vec::new()),
         }
     }
 
@@ -703,6 +731,7 @@ impl Config {
             become_user: string_or(&BECOME_USER, "root"),
             become_method: string_or(&BECOME_METHOD, "sudo"),
             ssh_args: r.string(&SSH_ARGS),
+            secret_env: r.list(&SECRET_ENV),
         })
     }
 
@@ -797,6 +826,11 @@ impl Config {
                 SSH_ARGS.name,
                 &self.ssh_args.origin,
                 opt(&self.ssh_args.value),
+            ),
+            (
+                SECRET_ENV.name,
+                &self.secret_env.origin,
+                list(&self.secret_env.value),
             ),
         ];
         out.sort_by_key(|(name, _, _)| *name);
@@ -975,6 +1009,20 @@ mod tests {
         assert!(!c.host_key_checking.value);
         let c = resolve(&[("HOIST_HOST_KEY_CHECKING", "yes")], None).unwrap();
         assert!(c.host_key_checking.value);
+    }
+
+    #[test]
+    fn secret_env_names_from_the_hoist_section_or_hoist_secret_env() {
+        let cfg = "[hoist]\nsecret_env = DB_PASS, , API_TOKEN\n";
+        let c = resolve(&[], Some(cfg)).unwrap();
+        assert_eq!(c.secret_env.value, vec!["DB_PASS", "API_TOKEN"]);
+        assert!(matches!(c.secret_env.origin, Origin::File(_, 2)));
+        let c = resolve(&[("HOIST_SECRET_ENV", "ONE,TWO")], Some(cfg)).unwrap();
+        assert_eq!(c.secret_env.value, vec!["ONE", "TWO"]);
+        assert_eq!(c.secret_env.origin, Origin::Env("HOIST_SECRET_ENV".into()));
+        // No ANSIBLE_ name: it is hoist's own setting.
+        let c = resolve(&[("ANSIBLE_SECRET_ENV", "X")], None).unwrap();
+        assert!(c.secret_env.value.is_empty() && !c.secret_env.is_set());
     }
 
     #[test]

@@ -3696,6 +3696,20 @@ fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str)
     );
 }
 
+/// `no_log`: the strings of the task's arguments are secrets from now on,
+/// so they cannot show in later tasks' output, diffs or traces. A value
+/// the module offers as a choice (`state: present`) is no secret.
+fn no_log_secrets(spec: &crate::modules::ModuleSpec, raw: &IndexMap<String, Value>) {
+    for (k, v) in raw {
+        let choice = spec
+            .param(k)
+            .is_some_and(|p| v.as_str().is_some_and(|s| p.choices.contains(&s)));
+        if !choice {
+            crate::secrets::register_strings(v);
+        }
+    }
+}
+
 fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
     task.no_log
         .as_ref()
@@ -4489,6 +4503,10 @@ async fn run_item_once(
                 );
             }
         }
+    }
+
+    if is_no_log(ctx, task, scope) {
+        no_log_secrets(spec, &raw);
     }
 
     let outcome = if spec.name == "add_host" || spec.name == "group_by" {

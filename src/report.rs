@@ -163,6 +163,31 @@ pub struct LoopEnd<'a> {
     pub duration: Duration,
 }
 
+/// The reporter's writer: every byte of run output passes here, with
+/// the run's secrets masked ([`crate::secrets`]). A write is one whole
+/// text (a line, a banner, an event), so a secret is never split between
+/// two writes; JSON events stay valid JSON (masked inside their values).
+struct Redacting(Box<dyn Write + Send>);
+
+impl Write for Redacting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !crate::secrets::any() {
+            return self.0.write(buf);
+        }
+        match std::str::from_utf8(buf) {
+            Ok(text) => self
+                .0
+                .write_all(crate::secrets::redact_json_lines(text).as_bytes())?,
+            Err(_) => self.0.write_all(&crate::secrets::redact_bytes(buf))?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// The terminal, and the id of the task whose banner it shows last.
 struct Out {
     w: Box<dyn Write + Send>,
@@ -249,7 +274,9 @@ fn source_place(src: &crate::inventory::VarSource) -> String {
 
 /// A variable's value on one line, as compact JSON.
 fn one_line(v: &Value) -> String {
-    dump(&to_json(v), false)
+    let mut j = to_json(v);
+    crate::secrets::redact_json(&mut j);
+    dump(&j, false)
 }
 
 fn chain_title(host: &str, chain: &crate::provenance::Chain) -> String {
@@ -344,7 +371,7 @@ impl Reporter {
     pub fn new(out: Box<dyn Write + Send>, verbosity: u8) -> Reporter {
         Reporter::new_shared(
             Arc::new(Mutex::new(Out {
-                w: out,
+                w: Box::new(Redacting(out)),
                 last_banner: String::new(),
             })),
             verbosity,
@@ -404,7 +431,8 @@ impl Reporter {
         let mut m = serde_json::Map::new();
         m.insert("version".into(), Json::from(EVENTS_VERSION));
         m.insert("type".into(), Json::from(kind));
-        for (k, v) in fields {
+        for (k, mut v) in fields {
+            crate::secrets::redact_json(&mut v);
             m.insert(k.into(), v);
         }
         let mut line = Json::Object(m).to_string();
@@ -560,6 +588,9 @@ impl Reporter {
             Self::event_line("task_start", fields)
         } else {
             let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
+            // Masked before the stars are counted, so the banner keeps
+            // its width.
+            let name = crate::secrets::redact(name);
             format!("\n{}\n", stars(&format!("{kind} [{name}]"))) + &self.task_path(span)
         };
         let task = Some(task);
@@ -586,7 +617,7 @@ impl Reporter {
             }),
         }
         if let Some(p) = &self.progress {
-            p.task(name);
+            p.task(&crate::secrets::redact(name));
         }
     }
 
@@ -737,7 +768,7 @@ impl Reporter {
             self.emit_raw(&Self::event_line("error", vec![("msg", Json::from(msg))]));
         }
         let text = self.paint_err(&format!("ERROR! {msg}"), colour::ERROR);
-        self.on_terminal(|| eprintln!("{text}"));
+        self.on_terminal(|| crate::secrets::eprintln(&text));
     }
 
     /// Warnings go to stderr, as ansible-playbook's do (and as events).
@@ -746,7 +777,7 @@ impl Reporter {
             self.emit_raw(&Self::event_line("warning", vec![("msg", Json::from(msg))]));
         }
         let text = self.paint_err(&format!("[WARNING]: {msg}"), colour::WARN);
-        self.on_terminal(|| eprintln!("{text}"));
+        self.on_terminal(|| crate::secrets::eprintln(&text));
     }
 
     /// A warning given once per run, as ansible-core deduplicates them;
@@ -801,7 +832,8 @@ impl Reporter {
     /// One result of a task or loop item on a host: its diffs and result
     /// line, or a `host_result` event.
     pub fn host_result(&self, r: &HostResult<'_>) {
-        let json = shown_json(r.status, r.item, r.result);
+        let mut json = shown_json(r.status, r.item, r.result);
+        crate::secrets::redact_json(&mut json);
         let task = self.current_task();
         self.time_task(&task);
         if let Some(changes) = &self.changes
@@ -942,7 +974,8 @@ impl Reporter {
         if let Some(line) = end.line
             && !self.json()
         {
-            let json = shown_json(end.status, None, line);
+            let mut json = shown_json(end.status, None, line);
+            crate::secrets::redact_json(&mut json);
             let text = self.text_line(end.host, end.status, None, &json, false);
             self.emit(&format!(
                 "{}\n",
@@ -1097,7 +1130,7 @@ impl Reporter {
     pub fn host_started(&self, host: &str) {
         if let Some(p) = &self.progress {
             let task = self.current_task().map(|t| t.name).unwrap_or_default();
-            p.started(host, &task);
+            p.started(host, &crate::secrets::redact(&task));
         }
     }
 

@@ -350,6 +350,30 @@ fn unique() -> u64 {
     t ^ (u64::from(std::process::id()) << 32) ^ N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A script that holds a secret, run without putting it on a command
+/// line: the command reads the script's lines from standard input up to
+/// an end line no script has, and evaluates them; the request's own
+/// standard input follows, for the command the script runs. (The shell's
+/// `read` takes one byte at a time from a pipe, so it never eats into
+/// the data after the end line.)
+pub(crate) fn script_on_stdin(script: &str, stdin: Option<&[u8]>) -> (String, Vec<u8>) {
+    let end = format!("__HOIST_END_{:016x}", unique());
+    let reader = format!(
+        "__hoist_s=; while IFS= read -r __hoist_l; do \
+         [ \"$__hoist_l\" = {end} ] && break; __hoist_s=\"$__hoist_s$__hoist_l\n\"; \
+         done; eval \"$__hoist_s\""
+    );
+    let mut data = Vec::with_capacity(script.len() + end.len() + 2);
+    data.extend_from_slice(script.as_bytes());
+    data.push(b'\n');
+    data.extend_from_slice(end.as_bytes());
+    data.push(b'\n');
+    if let Some(s) = stdin {
+        data.extend_from_slice(s);
+    }
+    (reader, data)
+}
+
 /// The parent directory of a path as the remote shell sees it.
 fn dirname(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
@@ -406,6 +430,12 @@ impl Connection for ShellConnection {
             shown.push_str(&trace::shown_argv(&req.argv, &req.hidden));
             shown
         };
+        // A secret never goes onto the host's command line (`ps` shows
+        // it to every user there): the script travels on standard input.
+        if crate::secrets::contains(&cmd) {
+            let (reader, data) = script_on_stdin(&cmd, req.stdin.as_deref());
+            return self.traced(&reader, Some(&data), shown, false).await;
+        }
         self.traced(&cmd, req.stdin.as_deref(), shown, false).await
     }
 
@@ -719,6 +749,65 @@ mod tests {
             (FileKind::Symlink, Some("foo"))
         );
         assert!(parse_stat("garbage", None).is_none());
+    }
+
+    /// A runner that records the command lines it was given.
+    struct Recording(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ScriptRunner for Recording {
+        async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
+            if let Ok(mut c) = self.0.lock() {
+                c.push(command.to_owned());
+            }
+            LocalRunner.run(command, stdin).await
+        }
+        fn describe(&self) -> String {
+            "recording".into()
+        }
+    }
+
+    /// A command whose script holds a registered secret runs as it would
+    /// on the command line (environment, chdir, its own stdin, exit
+    /// code), but the command line the host sees has no secret.
+    #[tokio::test]
+    async fn secrets_travel_on_stdin_not_on_the_command_line() {
+        let secret = "s3cr3t-on-the-cmdline-'q' \"d\"";
+        crate::secrets::register(secret);
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+        let c = ShellConnection::new(runner.clone());
+        let req = ExecRequest {
+            argv: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "pwd; printf '%s\\n' \"$TOKEN\"; cat; echo '{}' | wc -c; exit 7",
+                    "x".repeat(3)
+                ),
+            ],
+            stdin: Some(b"line one\nline two\n".to_vec()),
+            chdir: Some(dir.path().display().to_string()),
+            env: vec![("TOKEN".into(), secret.into())],
+            ..ExecRequest::default()
+        };
+        let out = c.exec(&req).await.unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.rc, 7, "{out:?}");
+        assert_eq!(
+            stdout,
+            format!(
+                "{}\n{secret}\nline one\nline two\n4\n",
+                dir.path().display()
+            )
+        );
+        let lines = runner.0.lock().unwrap().clone();
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].contains("s3cr3t"), "{}", lines[0]);
+        // Without a secret, nothing changes.
+        let plain = ExecRequest::argv(["echo", "plain-words"]);
+        c.exec(&plain).await.unwrap();
+        assert!(runner.0.lock().unwrap()[1].contains("plain-words"));
     }
 
     /// The shell implementation behaves as the native local one does, on a

@@ -245,7 +245,7 @@ pub(crate) async fn run_command(args: &Args, ctx: &ModuleCtx<'_>, shell: bool) -
             }
             s.into_bytes()
         });
-        let req = ExecRequest {
+        let mut req = ExecRequest {
             argv: argv.clone(),
             stdin,
             chdir: chdir.clone(),
@@ -253,6 +253,10 @@ pub(crate) async fn run_command(args: &Args, ctx: &ModuleCtx<'_>, shell: bool) -
             read_only: false,
             hidden: Vec::new(),
         };
+        keep_secrets_off_the_command_line(&mut req, shell, &mut warnings);
+        if !warnings.is_empty() {
+            out.set("warnings", Value::from(warnings.clone()));
+        }
         let start = SystemTime::now();
         let res = conn.exec(&req).await;
         let end = SystemTime::now();
@@ -306,6 +310,39 @@ pub(crate) async fn run_command(args: &Args, ctx: &ModuleCtx<'_>, shell: bool) -
 
 /// Turns a failure to start a program into Ansible's `(rc, msg)`:
 /// `[Errno 2] No such file or directory: b'prog'`. Unreachable hosts stay errors.
+/// The variable a shell script that holds a secret travels in.
+const SCRIPT_VAR: &str = "HOIST_SHELL_SCRIPT";
+
+/// A secret never goes onto the host's command line, where `ps` shows it
+/// to every user: a shell script that holds one is passed in an
+/// environment variable (which only its user can read) and evaluated by
+/// the shell, so the shell's command line is the same for every script.
+/// A program's own arguments cannot be hidden: holding a secret is
+/// worth a warning.
+fn keep_secrets_off_the_command_line(
+    req: &mut ExecRequest,
+    shell: bool,
+    warnings: &mut Vec<String>,
+) {
+    if !req.argv.iter().any(|a| crate::secrets::contains(a)) {
+        return;
+    }
+    if shell && req.argv.len() == 3 && req.argv[1] == "-c" {
+        let script = std::mem::replace(
+            &mut req.argv[2],
+            format!("__hoist_c=${SCRIPT_VAR}; unset {SCRIPT_VAR}; eval \"$__hoist_c\""),
+        );
+        req.env.push((SCRIPT_VAR.to_owned(), script));
+        return;
+    }
+    warnings.push(
+        "An argument of this command holds a secret: other users of the host can see it \
+         while the command runs (ps). Pass it on standard input (stdin:), in an environment \
+         variable (environment:), or use the shell module."
+            .to_owned(),
+    );
+}
+
 pub(crate) fn exec_error(e: &ConnError, argv: &[String]) -> Result<(i64, String), ModuleError> {
     if e.kind == ConnErrorKind::Unreachable {
         return Err(ModuleError::Unreachable(e.msg.clone()));

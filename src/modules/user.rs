@@ -153,7 +153,9 @@ async fn opts(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Opts> {
         comment: args.str("comment"),
         home,
         shell,
-        password: args.str("password"),
+        password: args
+            .str("password")
+            .inspect(|p| crate::secrets::register(p)),
         force: args.bool_or("force", false),
         remove: args.bool_or("remove", false),
         create_home: args.bool_or("create_home", true),
@@ -589,14 +591,8 @@ async fn create_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db) -> SResult<(i64, St
     if let Some(i) = u.inactive {
         cmd.extend(["-f".into(), i.to_string()]);
     }
-    if let Some(p) = &u.password {
-        cmd.push("-p".into());
-        if u.password_lock == Some(true) {
-            cmd.push(format!("!{p}"));
-        } else {
-            cmd.push(p.clone());
-        }
-    }
+    // The password hash is set afterwards on standard input (see
+    // `set_password`), never on the command line.
     if u.create_home {
         cmd.push("-m".into());
         if let Some(k) = &u.skeleton {
@@ -618,8 +614,25 @@ async fn create_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db) -> SResult<(i64, St
         cmd.extend(["-K".into(), format!("UID_MAX={n}")]);
     }
     cmd.push(u.name.clone());
-    let hidden: Vec<String> = u.password.iter().cloned().collect();
-    run_argv_hiding(ctx, &cmd, None, false, &hidden).await
+    let r = run_argv_hiding(ctx, &cmd, None, false, &[]).await?;
+    match &u.password {
+        Some(p) if r.0 == 0 => set_password(ctx, u, p).await,
+        _ => Ok(r),
+    }
+}
+
+/// Sets a user's password hash (`!` first when it is locked) with
+/// `chpasswd -e`, the hash on standard input: `ps` on the host never shows
+/// it, as it would show `useradd -p HASH`.
+async fn set_password(ctx: &ModuleCtx<'_>, u: &Opts, hash: &str) -> SResult<(i64, String, String)> {
+    let hash = if u.password_lock == Some(true) {
+        format!("!{hash}")
+    } else {
+        hash.to_owned()
+    };
+    let cmd = vec![find_bin(ctx, "chpasswd").await?, "-e".into()];
+    let line = format!("{}:{hash}\n", u.name);
+    run_argv_hiding(ctx, &cmd, Some(line.into_bytes()), false, &[]).await
 }
 
 /// `usermod` for what differs; `None` when nothing does. In check mode the
@@ -711,29 +724,33 @@ async fn modify_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db, check: bool) -> SRe
         Some(false) if info.passwd.starts_with('!') => cmd.push("-U".into()),
         _ => {}
     }
+    // A new hash is set on standard input (see `set_password`), with its
+    // lock state, so `-L`/`-U` are not needed then.
+    let mut new_hash = None;
     if u.update_password == "always"
         && let Some(p) = &u.password
         && info.passwd.trim_start_matches('!') != p.trim_start_matches('!')
     {
         cmd.retain(|c| c != "-U" && c != "-L");
-        cmd.push("-p".into());
-        if u.password_lock == Some(true) {
-            cmd.push(format!("!{p}"));
-        } else {
-            cmd.push(p.clone());
-        }
+        new_hash = Some(p);
     }
-    if cmd.len() == 1 {
+    if cmd.len() == 1 && new_hash.is_none() {
         return Ok(None);
     }
     if check {
         return Ok(Some((0, String::new(), String::new())));
     }
-    cmd.push(u.name.clone());
-    let hidden: Vec<String> = u.password.iter().cloned().collect();
-    Ok(Some(
-        run_argv_hiding(ctx, &cmd, None, false, &hidden).await?,
-    ))
+    let mut r = (0, String::new(), String::new());
+    if cmd.len() > 1 {
+        cmd.push(u.name.clone());
+        r = run_argv_hiding(ctx, &cmd, None, false, &[]).await?;
+    }
+    if let Some(p) = new_hash
+        && r.0 == 0
+    {
+        r = set_password(ctx, u, p).await?;
+    }
+    Ok(Some(r))
 }
 
 /// The mode a new home gets: `HOME_MODE`, else from `UMASK`, in

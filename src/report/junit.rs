@@ -299,6 +299,9 @@ fn secs(d: Duration) -> String {
 /// entities, and characters XML 1.0 cannot hold (controls other than tab
 /// and newlines) written as `\xNN`.
 pub fn escape(s: &str) -> String {
+    // The run's secrets are masked before the markup is escaped, so the
+    // report stays well-formed.
+    let s = crate::secrets::redact(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -109,6 +109,8 @@ fn shown(out: &Shown) -> String {
 /// bytes that are not UTF-8), shortened to `max` bytes with a count of
 /// the rest.
 pub fn quoted(bytes: &[u8], max: usize) -> String {
+    // Masked before it is shortened: a cut never leaves half a secret.
+    let bytes = &*crate::secrets::redact_bytes(bytes);
     let (head, rest) = if bytes.len() > max {
         // Cut on a character boundary when the text is UTF-8 there.
         let mut cut = max;

@@ -119,6 +119,10 @@ impl Templar {
         if !is_template(s) {
             return Ok(Value::from(s));
         }
+        tainting(s, || self.render_str_untracked(s, scope))
+    }
+
+    fn render_str_untracked(&self, s: &str, scope: &Value) -> Result<Value, String> {
         let escaped = escape::escape_backslashes(s);
         let s = escaped.as_ref();
         let normalized = native::normalize_newlines(s);
@@ -152,6 +156,10 @@ impl Templar {
         if !is_template(text) {
             return Ok(text.to_owned());
         }
+        tainting_text(text, || self.render_text_untracked(text, scope))
+    }
+
+    fn render_text_untracked(&self, text: &str, scope: &Value) -> Result<String, String> {
         let v =
             native::render(&self.env, text, scope).map_err(|e| self.explain(&e, text, scope))?;
         Ok(if v.is_none() {
@@ -173,6 +181,15 @@ impl Templar {
         if !is_template(text) {
             return Ok(text.to_owned());
         }
+        tainting_text(text, || self.render_file_untracked(text, scope, search))
+    }
+
+    fn render_file_untracked(
+        &self,
+        text: &str,
+        scope: &Value,
+        search: &[std::path::PathBuf],
+    ) -> Result<String, String> {
         let dirs = loader::search_dirs(search);
         let mut env = self.env.clone();
         let missing = loader::install(&mut env, dirs.clone());
@@ -227,6 +244,10 @@ impl Templar {
     /// Evaluates a bare expression (`when:`, `debug: var=`). A whole
     /// `{{ expr }}` is accepted too, as Ansible does with a warning.
     pub fn eval(&self, expr: &str, scope: &Value) -> Result<Value, String> {
+        tainting(expr, || self.eval_untracked(expr, scope))
+    }
+
+    fn eval_untracked(&self, expr: &str, scope: &Value) -> Result<Value, String> {
         let expr = expr.trim();
         let expr = single_expression(expr).unwrap_or(expr);
         if let Some(rewritten) = rewrite::rewrite_expression(expr)
@@ -400,6 +421,32 @@ impl Templar {
         }
         "a variable in the template is undefined".into()
     }
+}
+
+/// Runs a render of `source` and, when it read a secret
+/// ([`crate::secrets::track`]), registers what it made as secret too: a
+/// value rendered from a secret is one (`{{ password | b64encode }}`,
+/// `{{ 'x' ~ password }}`). Text the template has literally (a line of a
+/// template file, `'present'` in `{{ 'present' if pw else 'absent' }}`)
+/// is no secret and is left out.
+fn tainting(source: &str, render: impl FnOnce() -> Result<Value, String>) -> Result<Value, String> {
+    let (r, tainted) = crate::secrets::track(render);
+    if tainted && let Ok(v) = &r {
+        crate::secrets::register_rendered(v, source);
+    }
+    r
+}
+
+/// [`tainting`] for a render to text (a template file).
+fn tainting_text(
+    source: &str,
+    render: impl FnOnce() -> Result<String, String>,
+) -> Result<String, String> {
+    let (r, tainted) = crate::secrets::track(render);
+    if tainted && let Ok(t) = &r {
+        crate::secrets::register_rendered(&Value::from(t.as_str()), source);
+    }
+    r
 }
 
 /// ansible-core 2.19's error for a conditional whose result is not a boolean.
@@ -655,7 +702,12 @@ impl Object for VarScope {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.lookup(key.as_str()?)
+        let v = self.lookup(key.as_str()?);
+        // The render reading this variable is tainted if it holds a secret.
+        if let Some(v) = &v {
+            crate::secrets::note(v);
+        }
+        v
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

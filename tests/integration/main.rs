@@ -18,6 +18,7 @@ mod modules;
 mod output;
 mod packages;
 mod roles;
+mod secrets;
 mod strategy;
 mod terminal;
 mod validation;

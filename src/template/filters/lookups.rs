@@ -79,6 +79,14 @@ fn run(state: &State, name: &str, args: Vec<Value>, mut wantlist: bool) -> R {
             });
         }
     };
+    // A lookup that reads a secret (a `--secret-env` variable, a file of
+    // secrets) taints the render; a generated password is one.
+    for v in &ran {
+        if name == "password" {
+            crate::secrets::register_value(v);
+        }
+        crate::secrets::note(v);
+    }
     let ran: Vec<Value> = if allow_unsafe {
         ran
     } else {
