@@ -64,6 +64,10 @@ pub enum Command {
     Lab(crate::lab::LabArgs),
     /// Show the settings read from ansible.cfg and the environment.
     Config(ConfigArgs),
+    /// Encrypt and decrypt Ansible Vault files and strings (like
+    /// ansible-vault): create, edit, view, encrypt, decrypt, rekey,
+    /// encrypt-string.
+    Vault(crate::vault::cli::VaultCmd),
     /// Print a shell completion script (e.g. `hoist completions bash >
     /// /etc/bash_completion.d/hoist`).
     Completions {
@@ -102,6 +106,8 @@ pub struct InputArgs {
     /// Extra variables: key=value pairs, YAML/JSON text, or @file (repeatable).
     #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
     pub extra_vars: Vec<String>,
+    #[command(flatten)]
+    pub vault: crate::vault::cli::VaultArgs,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -151,6 +157,8 @@ pub struct InventoryArgs {
     /// Write the inventory to this file instead of the screen.
     #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: crate::vault::cli::VaultArgs,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -307,17 +315,24 @@ pub fn main() -> i32 {
         }
         Command::Lab(a) => return crate::lab::run(a),
         Command::Vars(mut a) => {
-            if load_config(&mut a.input.inventory).is_none() {
+            let Some(config) = load_config(&mut a.input.inventory) else {
+                return exit::ERROR;
+            };
+            if !a.input.vault.install(Some(&config)) {
                 return exit::ERROR;
             }
             return vars(&a);
         }
         Command::Inventory(mut a) => {
-            if load_config(&mut a.inventory).is_none() {
+            let Some(config) = load_config(&mut a.inventory) else {
+                return exit::ERROR;
+            };
+            if !a.vault.install(Some(&config)) {
                 return exit::ERROR;
             }
             return inventory(&a);
         }
+        Command::Vault(a) => return crate::vault::cli::run(a),
         Command::Config(a) => return config_cmd(&a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -332,6 +347,9 @@ pub fn main() -> i32 {
         return error_code;
     };
     args.exec.apply_config(&config);
+    if !args.input.vault.install(Some(&config)) {
+        return error_code;
+    }
     match runtime() {
         Ok(rt) => rt.block_on(run(args, diff_cmd)),
         Err(code) => code,
@@ -371,6 +389,9 @@ pub async fn adhoc(mut args: AdHocArgs) -> i32 {
         return exit::OPTIONS;
     };
     args.exec.apply_config(&config);
+    if !args.input.vault.install(Some(&config)) {
+        return exit::ERROR;
+    }
     let templar = Arc::new(Templar::new());
     let module = args.module.trim().to_owned();
     let raw_args = args.args.clone().unwrap_or_default();
