@@ -769,6 +769,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
             Err(mut d) => problems.append(&mut d),
         }
     }
+    problems.extend(crate::vault::check_vars_files(&playbooks));
     if let Some(inv) = inventory.as_mut() {
         let mut dirs: Vec<PathBuf> = playbooks.iter().map(|p| p.dir.clone()).collect();
         dirs.dedup();

@@ -420,6 +420,41 @@ pub fn decrypt_file_data(data: Vec<u8>, path: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The plays' `vars_files` that are vaults and cannot be decrypted, found
+/// before anything runs (the executor loads vars files per host when the
+/// play starts; a wrong password should stop the run before any
+/// connection). Only names without templates are checked, up to the first
+/// templated candidate of a list.
+pub fn check_vars_files(playbooks: &[crate::playbook::Playbook]) -> Vec<crate::error::Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for pb in playbooks {
+        for play in &pb.plays {
+            for (candidates, _) in &play.vars_files {
+                for name in candidates {
+                    if name.contains("{{") || name.contains("{%") {
+                        break;
+                    }
+                    let path = pb.dir.join(name);
+                    if !path.is_file() {
+                        continue;
+                    }
+                    if seen.insert(path.clone())
+                        && let Ok(bytes) = std::fs::read(&path)
+                        && is_encrypted(&bytes)
+                        && let Err(d) =
+                            crate::yaml::decrypt_vault_file(&bytes, &path.display().to_string())
+                    {
+                        out.push(d);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
