@@ -40,7 +40,9 @@ impl Module for Debug {
                         Err(e) => Some(e),
                         Ok(_) => ctx.env.var(var.trim()).err(),
                     };
-                    if let Some(e) = err.filter(|e| e.contains("Attempt to use undecryptable variable")) {
+                    if let Some(e) =
+                        err.filter(|e| e.contains("Attempt to use undecryptable variable"))
+                    {
                         return Err(super::ModuleError::Failed(format!(
                             "Error while resolving `var` expression: {e}"
                         )));

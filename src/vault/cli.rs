@@ -165,7 +165,7 @@ pub enum VaultAction {
     #[command(name = "encrypt-string", alias = "encrypt_string")]
     EncryptString {
         /// The strings to encrypt (`-` or none: read stdin).
-        #[arg(value_name = "STRING", allow_hyphen_values = true)]
+        #[arg(value_name = "STRING")]
         strings: Vec<String>,
         /// Prompt for the string to encrypt.
         #[arg(short = 'p', long = "prompt")]
@@ -335,8 +335,12 @@ fn dispatch(cmd: VaultCmd, config: &crate::config::Config) -> Result<(), Fail> {
                 let name = f.display().to_string();
                 let data = read_data(&name)?;
                 let (plain, _) = decrypt_named(&ring, &data, &name)?;
+                // As ansible-vault's output without a pager: a line break
+                // is added when the text does not end with one.
                 let mut out = std::io::stdout().lock();
+                let newline: &[u8] = if plain.ends_with(b"\n") { b"" } else { b"\n" };
                 out.write_all(&plain)
+                    .and_then(|()| out.write_all(newline))
                     .and_then(|()| out.flush())
                     .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
             }
