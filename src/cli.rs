@@ -73,6 +73,10 @@ pub enum Command {
     Lab(crate::lab::LabArgs),
     /// Show the settings read from ansible.cfg and the environment.
     Config(ConfigArgs),
+    /// Encrypt and decrypt Ansible Vault files and strings (like
+    /// ansible-vault): create, edit, view, encrypt, decrypt, rekey,
+    /// encrypt-string.
+    Vault(crate::vault::cli::VaultCmd),
     /// Print a shell completion script (e.g. `hoist completions bash >
     /// /etc/bash_completion.d/hoist`).
     Completions {
@@ -117,6 +121,8 @@ pub struct InputArgs {
     /// HOIST_SECRET_ENV=NAME1,NAME2).
     #[arg(long = "secret-env", value_name = "NAME")]
     pub secret_env: Vec<String>,
+    #[command(flatten)]
+    pub vault: crate::vault::cli::VaultArgs,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -166,6 +172,8 @@ pub struct InventoryArgs {
     /// Write the inventory to this file instead of the screen.
     #[arg(long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub vault: crate::vault::cli::VaultArgs,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -325,6 +333,9 @@ pub fn main() -> i32 {
             let Some(config) = load_config(&mut a.input.inventory) else {
                 return exit::ERROR;
             };
+            if !a.input.vault.install(Some(&config)) {
+                return exit::ERROR;
+            }
             register_secret_env(&a.input.secret_env, &config);
             return vars(&a);
         }
@@ -332,9 +343,13 @@ pub fn main() -> i32 {
             let Some(config) = load_config(&mut a.inventory) else {
                 return exit::ERROR;
             };
+            if !a.vault.install(Some(&config)) {
+                return exit::ERROR;
+            }
             register_secret_env(&[], &config);
             return inventory(&a);
         }
+        Command::Vault(a) => return crate::vault::cli::run(a),
         Command::Config(a) => return config_cmd(&a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -350,6 +365,9 @@ pub fn main() -> i32 {
     };
     register_secret_env(&args.input.secret_env, &config);
     args.exec.apply_config(&config);
+    if !args.input.vault.install(Some(&config)) {
+        return error_code;
+    }
     match runtime() {
         Ok(rt) => rt.block_on(run(args, diff_cmd)),
         Err(code) => code,
@@ -390,6 +408,9 @@ pub async fn adhoc(mut args: AdHocArgs) -> i32 {
     };
     register_secret_env(&args.input.secret_env, &config);
     args.exec.apply_config(&config);
+    if !args.input.vault.install(Some(&config)) {
+        return exit::ERROR;
+    }
     let templar = Arc::new(Templar::new());
     let module = args.module.trim().to_owned();
     let raw_args = args.args.clone().unwrap_or_default();
@@ -787,6 +808,7 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
             Err(mut d) => problems.append(&mut d),
         }
     }
+    problems.extend(crate::vault::check_vars_files(&playbooks));
     if let Some(inv) = inventory.as_mut() {
         let mut dirs: Vec<PathBuf> = playbooks.iter().map(|p| p.dir.clone()).collect();
         dirs.dedup();

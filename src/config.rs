@@ -78,8 +78,16 @@ pub struct Config {
     pub private_key_file: Setting<Option<String>>,
     /// Connection timeout, seconds.
     pub timeout: Setting<u64>,
-    /// Read for the vault; not used yet.
+    /// `[defaults] vault_password_file`: a vault password file (or script).
     pub vault_password_file: Setting<Option<PathBuf>>,
+    /// `[defaults] vault_identity_list`: vault ids (`label@source`) tried
+    /// before the `--vault-id`s.
+    pub vault_identity_list: Setting<Vec<String>>,
+    /// `[defaults] vault_encrypt_identity`: the vault id to encrypt with.
+    pub vault_encrypt_identity: Setting<Option<String>>,
+    /// `[defaults] editor` (ANSIBLE_EDITOR, EDITOR): for `hoist vault
+    /// create`/`edit`; `None`: `vi`.
+    pub editor: Setting<Option<String>>,
     pub become_: Setting<bool>,
     pub become_user: Setting<String>,
     pub become_method: Setting<String>,
@@ -440,6 +448,21 @@ const VAULT_PASSWORD_FILE: Def = Def {
     ini: &[("defaults", "vault_password_file")],
     env: &["ANSIBLE_VAULT_PASSWORD_FILE"],
 };
+const VAULT_IDENTITY_LIST: Def = Def {
+    name: "DEFAULT_VAULT_IDENTITY_LIST",
+    ini: &[("defaults", "vault_identity_list")],
+    env: &["ANSIBLE_VAULT_IDENTITY_LIST"],
+};
+const VAULT_ENCRYPT_IDENTITY: Def = Def {
+    name: "DEFAULT_VAULT_ENCRYPT_IDENTITY",
+    ini: &[("defaults", "vault_encrypt_identity")],
+    env: &["ANSIBLE_VAULT_ENCRYPT_IDENTITY"],
+};
+const EDITOR: Def = Def {
+    name: "EDITOR",
+    ini: &[("defaults", "editor")],
+    env: &["ANSIBLE_EDITOR", "EDITOR"],
+};
 const BECOME: Def = Def {
     name: "DEFAULT_BECOME",
     ini: &[("privilege_escalation", "become")],
@@ -727,6 +750,23 @@ impl Config {
                 origin: timeout.origin,
             },
             vault_password_file: r.path(&VAULT_PASSWORD_FILE),
+            vault_identity_list: {
+                let raw = r.string(&VAULT_IDENTITY_LIST);
+                Setting {
+                    value: raw
+                        .value
+                        .map(|v| {
+                            v.split(',')
+                                .map(|s| s.trim().to_owned())
+                                .filter(|s| !s.is_empty())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    origin: raw.origin,
+                }
+            },
+            vault_encrypt_identity: r.string(&VAULT_ENCRYPT_IDENTITY),
+            editor: r.string(&EDITOR),
             become_: r.bool(&BECOME, false),
             become_user: string_or(&BECOME_USER, "root"),
             become_method: string_or(&BECOME_METHOD, "sudo"),

@@ -23,4 +23,5 @@ pub mod report;
 pub mod secrets;
 pub mod tags;
 pub mod template;
+pub mod vault;
 pub mod yaml;

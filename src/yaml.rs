@@ -88,17 +88,16 @@ impl Node {
     }
 
     /// Converts to a template value. `!unsafe` strings become "safe"
-    /// minijinja strings, which hoist never templates again; `!vault` is
-    /// refused until vault support lands.
+    /// minijinja strings, which hoist never templates again. A `!vault`
+    /// value is decrypted with the run's keyring into such a string (as in
+    /// ansible-core 2.19, a decrypted value is not templated), its
+    /// plaintext registered as a secret; one that cannot be decrypted
+    /// becomes an invalid value that fails where it is used, naming its
+    /// place (ansible-core 2.19 fails only when it is used, too).
     pub fn to_value(&self) -> Result<Value, Diagnostic> {
         if let Some(tag) = &self.tag {
             match tag.as_str() {
-                "!vault" | "!vault-encrypted" => {
-                    return Err(Diagnostic::at(
-                        &self.span,
-                        "this value is encrypted with Ansible Vault (`!vault`), which hoist cannot decrypt yet",
-                    ));
-                }
+                "!vault" | "!vault-encrypted" => return Ok(vault_value(self)),
                 "!unsafe" => return Ok(unsafe_value(self)),
                 _ => {}
             }
@@ -127,6 +126,41 @@ impl Node {
     }
 }
 
+/// The value of a `!vault` node (see [`Node::to_value`]).
+fn vault_value(node: &Node) -> Value {
+    let NodeKind::Str(text) = &node.kind else {
+        return Value::from(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!(
+                "the !vault tag needs a string (the encrypted text), not a {} ({})",
+                node.type_name(),
+                node.span
+            ),
+        ));
+    };
+    match crate::vault::decrypt_registered(text.as_bytes()) {
+        Ok(plain) => Value::from_safe_string(String::from_utf8_lossy(&plain).into_owned()),
+        Err(e) => Value::from(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!(
+                "Attempt to use undecryptable variable: {e} (the !vault value at {})",
+                node.span
+            ),
+        )),
+    }
+}
+
+/// Every string of a decrypted vault file's data is a secret: registers
+/// each (keys are names, not secrets, and stay printable).
+pub fn register_leaves(node: &Node) {
+    match &node.kind {
+        NodeKind::Str(s) => crate::secrets::register(s),
+        NodeKind::Seq(items) => items.iter().for_each(register_leaves),
+        NodeKind::Map(pairs) => pairs.iter().for_each(|(_, v)| register_leaves(v)),
+        _ => {}
+    }
+}
+
 /// `!unsafe` marks every string below it as never-to-be-templated.
 fn unsafe_value(node: &Node) -> Value {
     match &node.kind {
@@ -144,16 +178,90 @@ fn unsafe_value(node: &Node) -> Value {
     }
 }
 
-/// Reads and parses a YAML file (the first document; an empty file is null).
+/// Reads and parses a YAML file (the first document; an empty file is
+/// null). A file encrypted with Ansible Vault is decrypted with the run's
+/// keyring first, as Ansible's loader does: its strings are registered as
+/// secrets and its lines are never quoted in a diagnostic.
 pub fn load_file(path: &std::path::Path) -> Result<Node, Diagnostic> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::new(
             Some(Span::file_only(&name)),
             format!("cannot read {name}: {e}"),
         )
     })?;
+    if crate::vault::is_encrypted(&bytes) {
+        return load_vault(&bytes, &name);
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::new(
+            Some(Span::file_only(&name)),
+            format!("cannot read {name}: {}", e.utf8_error()),
+        )
+    })?;
     load_str(&text, &name)
+}
+
+/// Keeps a decrypted file's lines out of diagnostics: while alive nothing
+/// changes; when dropped, only the vault header line is left to quote.
+pub struct HiddenVault {
+    file: Arc<str>,
+    header: String,
+}
+
+impl Drop for HiddenVault {
+    fn drop(&mut self) {
+        register_source(&self.file, &self.header);
+        crate::error::hide_lines(&self.file, 2, usize::MAX);
+    }
+}
+
+/// Decrypts a vault file's bytes with the run's keyring (not registering
+/// anything: the caller registers what the data holds). The error is
+/// located at the header line, with a hint about password options. The
+/// guard hides the plaintext from diagnostics once the caller is done
+/// parsing it.
+pub fn decrypt_vault_file(
+    bytes: &[u8],
+    name: &str,
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, HiddenVault), Diagnostic> {
+    let file: Arc<str> = Arc::from(name);
+    let header = String::from_utf8_lossy(bytes.split(|b| *b == b'\n').next().unwrap_or_default())
+        .trim_end()
+        .to_owned();
+    let guard = HiddenVault {
+        file: file.clone(),
+        header: header.clone(),
+    };
+    match crate::vault::keyring().decrypt(bytes) {
+        Ok((plain, _)) => Ok((plain, guard)),
+        Err(e) => {
+            drop(guard);
+            let mut d = Diagnostic::at(
+                &Span::new(file, 1, 1, header.chars().count().max(1)),
+                format!("cannot decrypt {name}: {e}"),
+            );
+            if matches!(
+                e,
+                crate::vault::VaultError::NoSecrets | crate::vault::VaultError::NoMatch
+            ) {
+                d = d.with_help(
+                    "the file is encrypted with Ansible Vault: give its password with --vault-password-file FILE, --vault-id LABEL@SOURCE or --ask-vault-pass",
+                );
+            }
+            Err(d)
+        }
+    }
+}
+
+/// A vault file: decrypted, parsed, its strings registered, its plaintext
+/// hidden from snippets (only the header line may be quoted).
+fn load_vault(bytes: &[u8], name: &str) -> Result<Node, Diagnostic> {
+    let (plain, _hidden) = decrypt_vault_file(bytes, name)?;
+    let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&plain).into_owned());
+    let node = load_str(&text, name)?;
+    register_leaves(&node);
+    Ok(node)
 }
 
 /// Parses YAML text; `name` is used in spans (a path or `<extra-vars>`).
@@ -595,16 +703,24 @@ mod tests {
     }
 
     #[test]
-    fn vault_is_a_located_error() {
+    fn undecryptable_vault_fails_where_used_naming_its_place() {
         let n = load_str(
             "a: 1\nsecret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n",
             "v.yml",
         )
         .unwrap();
-        let err = n.to_value().unwrap_err();
-        let span = err.span.unwrap();
-        assert_eq!((span.line, span.col), (2, 9));
-        assert!(err.message.contains("Vault"));
+        // Loading succeeds (ansible-core 2.19 fails only on use).
+        let v = n.to_value().unwrap();
+        assert_eq!(v.get_attr("a").unwrap().as_i64(), Some(1));
+        let secret = v.get_attr("secret").unwrap();
+        assert_eq!(secret.kind(), minijinja::value::ValueKind::Invalid);
+        let env = minijinja::Environment::new();
+        let err = env
+            .render_str("{{ s }}", minijinja::context! { s => secret })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("undecryptable"), "{err}");
+        assert!(err.contains("v.yml:2:9"), "{err}");
     }
 
     #[test]

@@ -1071,6 +1071,20 @@ impl Inventory {
                 return;
             }
         };
+        // A vaulted inventory is decrypted, as Ansible's loader does; its
+        // lines are never quoted (the guard hides them when parsing ends).
+        let (bytes, hidden) = if crate::vault::is_encrypted(&bytes) {
+            match crate::yaml::decrypt_vault_file(&bytes, &shown) {
+                Ok((plain, hidden)) => (plain.to_vec(), Some(hidden)),
+                Err(d) => {
+                    diags.push(d);
+                    return;
+                }
+            }
+        } else {
+            (bytes, None)
+        };
+        let vaulted = hidden.is_some();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         crate::error::register_source(&file, &text);
         let ctx = SourceCtx {
@@ -1104,6 +1118,9 @@ impl Inventory {
         if matches!(ext, "" | ".yml" | ".yaml" | ".json") {
             match crate::yaml::load_str(&text, &shown) {
                 Ok(root) if root.as_map().is_some_and(|m| !m.is_empty()) => {
+                    if vaulted {
+                        crate::yaml::register_leaves(&root);
+                    }
                     yamlinv::parse(self, &root, &ctx, diags);
                     return;
                 }

@@ -476,15 +476,14 @@ fn vars_files_must_be_mappings() {
         "x: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n",
     );
     let errs = load_err(&[&path]);
-    assert_eq!(errs.len(), 2);
+    // The `!vault` value fails only where it is used (as ansible-core).
+    assert_eq!(errs.len(), 1);
     assert!(errs[0].message.contains("must contain a mapping"));
     assert_eq!(at(&errs[0]), (2, 1));
     assert_eq!(
         errs[0].span.as_ref().unwrap().file.as_ref(),
         dir.path().join("group_vars/web.yml").display().to_string()
     );
-    assert!(errs[1].message.contains("Vault"));
-    assert_eq!(at(&errs[1]), (1, 4));
 }
 
 #[test]

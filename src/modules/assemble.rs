@@ -219,7 +219,14 @@ impl Module for Assemble {
                     found.display()
                 )));
             }
-            let frags = local_fragments(&found, &sel).map_err(ModuleError::Failed)?;
+            let mut frags = local_fragments(&found, &sel).map_err(ModuleError::Failed)?;
+            if args.bool_or("decrypt", true) {
+                for (i, frag) in frags.iter_mut().enumerate() {
+                    let name = format!("{} (fragment {})", found.display(), i + 1);
+                    *frag = crate::vault::decrypt_file_data(std::mem::take(frag), &name)
+                        .map_err(ModuleError::Failed)?;
+                }
+            }
             let data = join_fragments(&frags, delimiter.as_deref());
             let source = Source {
                 data,

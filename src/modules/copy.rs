@@ -78,6 +78,9 @@ pub(crate) struct CopyOpts {
     pub follow: bool,
     pub directory_mode: Option<Value>,
     pub checksum: Option<String>,
+    /// `decrypt` (default true): a vault file from the controller is
+    /// copied decrypted.
+    pub decrypt: bool,
 }
 
 impl CopyOpts {
@@ -90,6 +93,7 @@ impl CopyOpts {
             follow: args.bool_or("follow", false),
             directory_mode: args.get("directory_mode").cloned(),
             checksum: args.str("checksum").filter(|c| !c.is_empty()),
+            decrypt: args.bool_or("decrypt", true),
         }
     }
 
@@ -708,6 +712,11 @@ async fn copy_tree(
             .read_file(full)
             .await?
             .ok_or_else(|| fail(format!("could not find src={full}")))?;
+        let data = if !remote && opts.decrypt {
+            crate::vault::decrypt_file_data(data, full).map_err(fail)?
+        } else {
+            data
+        };
         let st = from.stat(full, true).await?;
         let src = Source {
             data,

@@ -34,7 +34,21 @@ impl Module for Debug {
             // Ansible shows an undefined variable as a message rather than failing.
             let value = match ctx.env.eval(&var) {
                 Ok(v) if !v.is_undefined() => v,
-                _ => Value::from("VARIABLE IS NOT DEFINED!"),
+                // A value that cannot be decrypted fails, as in ansible-core.
+                other => {
+                    let err = match other {
+                        Err(e) => Some(e),
+                        Ok(_) => ctx.env.var(var.trim()).err(),
+                    };
+                    if let Some(e) =
+                        err.filter(|e| e.contains("Attempt to use undecryptable variable"))
+                    {
+                        return Err(super::ModuleError::Failed(format!(
+                            "Error while resolving `var` expression: {e}"
+                        )));
+                    }
+                    Value::from("VARIABLE IS NOT DEFINED!")
+                }
             };
             out.set(&var, value);
         } else {

@@ -107,6 +107,12 @@ impl Module for Script {
         let data = std::fs::read(&local).map_err(|e| {
             ModuleError::Failed(format!("Could not read '{}': {e}", local.display()))
         })?;
+        let data = if args.bool_or("decrypt", true) {
+            crate::vault::decrypt_file_data(data, &local.display().to_string())
+                .map_err(ModuleError::Failed)?
+        } else {
+            data
+        };
         let base = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -186,6 +186,8 @@ async fn run_template(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
     }
     let bytes =
         std::fs::read(&found).map_err(|e| fail(format!("could not find src={fullpath}, {e}")))?;
+    // A vaulted template is decrypted, as Ansible's loader does.
+    let bytes = crate::vault::decrypt_file_data(bytes, &fullpath).map_err(fail)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| fail("Template source files must be utf-8 encoded"))?;
 

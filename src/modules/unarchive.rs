@@ -901,10 +901,13 @@ async fn run_unarchive(
                     "Could not find or access '{src_arg}' on the Ansible Controller."
                 ))
             })?;
-        data = Some(
-            std::fs::read(&local)
-                .map_err(|e| fail(format!("Could not read '{}': {e}", local.display())))?,
-        );
+        let bytes = std::fs::read(&local)
+            .map_err(|e| fail(format!("Could not read '{}': {e}", local.display())))?;
+        data = Some(if args.bool_or("decrypt", true) {
+            crate::vault::decrypt_file_data(bytes, &local.display().to_string()).map_err(fail)?
+        } else {
+            bytes
+        });
     }
     if !ctx
         .conn

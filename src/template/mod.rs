@@ -574,6 +574,18 @@ impl VarScope {
             self.set_error(msg);
             return Some(Value::UNDEFINED);
         }
+        if raw.kind() == ValueKind::Invalid {
+            // A value that could not be made (a `!vault` value no secret
+            // decrypts): an error where it is used, as a failed template.
+            let text = raw.to_string();
+            let msg = text
+                .strip_prefix("<invalid value: ")
+                .and_then(|t| t.strip_suffix('>'))
+                .unwrap_or(&text);
+            let msg = msg.strip_prefix("invalid operation: ").unwrap_or(msg);
+            self.set_error(msg.to_owned());
+            return Some(Value::UNDEFINED);
+        }
         if !needs_templating(raw) {
             return Some(raw.clone());
         }

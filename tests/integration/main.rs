@@ -23,5 +23,6 @@ mod strategy;
 mod terminal;
 mod validation;
 mod vars;
+mod vault;
 mod vcs;
 mod verbosity;
