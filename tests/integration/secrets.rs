@@ -334,3 +334,126 @@ fn secret_env_setting_registers_the_variable() {
     assert_eq!(env.code, 0, "{env:?}");
     assert_run_clean("HOIST_SECRET_ENV", &env);
 }
+
+const INLINE: &str = "inline-Vault-Secret-4411";
+
+/// The same playbook with its password from Ansible Vault: a whole
+/// vaulted group_vars file (`db_pass`) and an inline `!vault` value
+/// (`inline_secret`), both made with `hoist vault`. No output mode shows
+/// either plaintext or what is derived from them.
+#[test]
+fn vault_values_show_nowhere() {
+    let p = project();
+    let playbook = PLAYBOOK.replace(
+        "  vars:\n    db_pass: \"{{ lookup('env', 'HOIST_TEST_DB_PASS') }}\"\n",
+        "",
+    );
+    assert_ne!(playbook, PLAYBOOK, "the env lookup is gone");
+    p.write(
+        "site.yml",
+        &format!(
+            "{playbook}\n    - name: Inline value\n      debug:\n        msg: \"inline {{{{ inline_secret }}}} {{{{ inline_secret | b64encode }}}}\"\n"
+        ),
+    );
+    p.write("hosts.ini", "localhost ansible_connection=local\n");
+    p.write("vault-pw", "correct horse battery\n");
+    let vault = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        c.current_dir(p.path())
+            .arg("vault")
+            .args(args)
+            .args(["--vault-password-file", "vault-pw"]);
+        run(c)
+    };
+    p.write(
+        "group_vars/all/secret.yml",
+        &format!("db_pass: {DB_PASS}\n"),
+    );
+    let r = vault(&["encrypt", "group_vars/all/secret.yml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let sealed =
+        std::fs::read_to_string(p.path().join("group_vars/all/secret.yml")).expect("vaulted file");
+    assert!(
+        sealed.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"),
+        "{sealed}"
+    );
+    let r = vault(&["encrypt-string", INLINE, "--name", "inline_secret"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("inline_secret: !vault |"), "{r:?}");
+    p.write("group_vars/all/inline.yml", &r.stdout);
+
+    let root = root_var(&p);
+    let with = |cmd: &str, extra: &[&str]| {
+        let mut args = vec![
+            cmd,
+            "site.yml",
+            "-i",
+            "hosts.ini",
+            "-e",
+            root.as_str(),
+            "--vault-password-file",
+            "vault-pw",
+        ];
+        args.extend(extra);
+        hoist(&p, &args)
+    };
+    let mut secrets = plaintexts();
+    secrets.extend([INLINE.to_owned(), b64(INLINE)]);
+    let clean = |what: &str, text: &str| {
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{what} shows {s:?}:\n{text}");
+        }
+    };
+    let text = with("apply", &["-D"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    clean("apply -D", &format!("{}{}", text.stdout, text.stderr));
+    assert!(text.stdout.contains(&format!("TASK [{MASK}]")), "{text:?}");
+    // What is rendered from a secret is a secret as a whole.
+    assert!(
+        text.stdout.contains(&format!(
+            "TASK [Inline value] {}\nok: [localhost] => {{\n    \"msg\": \"{MASK}\"\n}}",
+            "*".repeat(60)
+        )),
+        "{text:?}"
+    );
+    let conf = p.read("app.conf");
+    assert!(
+        conf.contains(DB_PASS),
+        "the host gets the real value: {conf}"
+    );
+
+    let junit = p.path().join("report.xml");
+    let junit_arg = junit.display().to_string();
+    for extra in [
+        vec!["-D", "-vvvv"],
+        vec!["--output", "json", "--junit", junit_arg.as_str()],
+    ] {
+        let r = with("apply", &extra);
+        assert_eq!(r.code, 0, "{r:?}");
+        clean(
+            &format!("apply {extra:?}"),
+            &format!("{}{}", r.stdout, r.stderr),
+        );
+        assert!(r.stdout.contains(MASK), "{r:?}");
+    }
+    let xml = std::fs::read_to_string(&junit).expect("junit report");
+    clean("the JUnit report", &xml);
+    let r = with("diff", &[]);
+    clean("hoist diff", &format!("{}{}", r.stdout, r.stderr));
+
+    for args in [
+        vec!["vars", "localhost", "db_pass"],
+        vec!["vars", "localhost", "inline_secret"],
+        vec!["vars", "localhost"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["-i", "hosts.ini", "--vault-password-file", "vault-pw"]);
+        let r = hoist(&p, &all);
+        assert_eq!(r.code, 0, "{r:?}");
+        clean(
+            &format!("hoist {args:?}"),
+            &format!("{}{}", r.stdout, r.stderr),
+        );
+        assert!(r.stdout.contains(MASK), "{r:?}");
+    }
+}
