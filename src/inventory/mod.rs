@@ -1165,6 +1165,9 @@ impl Inventory {
                 Ok(_) => {}
             }
         }
+        if vaulted {
+            register_ini_values(&text);
+        }
         ini::parse(self, &text, &file, &ctx, diags);
     }
 
@@ -1177,6 +1180,27 @@ impl Inventory {
             }
         }
         vars::load_dir(dir, &groups, &hosts, diags, &mut self.warnings)
+    }
+}
+
+/// Every value of a decrypted INI inventory is a secret (host and group
+/// names are not): `k=v` on host lines and in `[group:vars]` sections, as
+/// written and unquoted.
+fn register_ini_values(text: &str) {
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with(['#', ';', '[']) {
+            continue;
+        }
+        let words = shlex::split(l).unwrap_or_default();
+        let values = words
+            .iter()
+            .filter_map(|w| w.split_once('=').map(|(_, v)| v))
+            .chain(l.split_once('=').map(|(_, v)| v.trim()));
+        for v in values {
+            crate::secrets::register(v);
+            crate::secrets::register(v.trim_matches(['"', '\'']));
+        }
     }
 }
 

@@ -457,3 +457,42 @@ fn vault_values_show_nowhere() {
         assert!(r.stdout.contains(MASK), "{r:?}");
     }
 }
+
+/// A vaulted INI inventory: its values are secrets wherever they show.
+#[test]
+fn vaulted_ini_inventory_values_are_masked() {
+    let p = Project::new();
+    p.write("vault-pw", "ini inventory pw\n");
+    p.write(
+        "inventory.ini",
+        "[web]\nlocalhost ansible_connection=local ini_secret=Ini-Secret-Value-77\n\n[web:vars]\ngroup_secret=\"Group Secret 2024\"\n",
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    c.current_dir(p.path()).args([
+        "vault",
+        "encrypt",
+        "inventory.ini",
+        "--vault-password-file",
+        "vault-pw",
+    ]);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{r:?}");
+    for args in [
+        vec!["inventory", "-i", "inventory.ini", "--list"],
+        vec!["inventory", "-i", "inventory.ini", "--host", "localhost"],
+        vec!["vars", "localhost", "-i", "inventory.ini"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--vault-password-file", "vault-pw"]);
+        let r = hoist(&p, &all);
+        assert_eq!(r.code, 0, "{r:?}");
+        for s in ["Ini-Secret-Value-77", "Group Secret 2024"] {
+            assert!(
+                !r.stdout.contains(s) && !r.stderr.contains(s),
+                "{args:?} shows {s}: {r:?}"
+            );
+        }
+        assert!(r.stdout.contains(MASK), "{r:?}");
+        assert!(r.stdout.contains("ini_secret"), "{r:?}");
+    }
+}
