@@ -872,6 +872,17 @@ impl Config {
                 &self.secret_env.origin,
                 list(&self.secret_env.value),
             ),
+            (
+                VAULT_IDENTITY_LIST.name,
+                &self.vault_identity_list.origin,
+                list(&self.vault_identity_list.value),
+            ),
+            (
+                VAULT_ENCRYPT_IDENTITY.name,
+                &self.vault_encrypt_identity.origin,
+                opt(&self.vault_encrypt_identity.value),
+            ),
+            (EDITOR.name, &self.editor.origin, opt(&self.editor.value)),
         ];
         out.sort_by_key(|(name, _, _)| *name);
         out
