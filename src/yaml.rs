@@ -139,7 +139,11 @@ fn vault_value(node: &Node) -> Value {
         ));
     };
     match crate::vault::decrypt_registered(text.as_bytes()) {
-        Ok(plain) => Value::from_safe_string(String::from_utf8_lossy(&plain).into_owned()),
+        Ok(plain) => {
+            let text = String::from_utf8_lossy(&plain).into_owned();
+            crate::vault::mark_inline(&text);
+            Value::from_safe_string(text)
+        }
         Err(e) => Value::from(minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
             format!(

@@ -626,7 +626,7 @@ fn vault_project(p: &Project) {
         d,
         "site.yml",
         &format!(
-            "- hosts: web\n  gather_facts: false\n  vars_files: [vars/secret.yml]\n  vars:\n{inline}  tasks:\n    - include_vars: vars/inc.yml\n    - copy: {{src: secret.txt, dest: \"{{{{ root }}}}/copied.txt\"}}\n    - copy: {{src: secret.txt, dest: \"{{{{ root }}}}/raw.txt\", decrypt: false}}\n    - template: {{src: t.j2, dest: \"{{{{ root }}}}/t.txt\"}}\n    - file: {{path: \"{{{{ root }}}}/ran\", state: touch}}\n"
+            "- hosts: web\n  gather_facts: false\n  vars_files: [vars/secret.yml]\n  vars:\n{inline}  tasks:\n    - include_vars: vars/inc.yml\n    - copy: {{src: secret.txt, dest: \"{{{{ root }}}}/copied.txt\"}}\n    - copy: {{src: secret.txt, dest: \"{{{{ root }}}}/raw.txt\", decrypt: false}}\n    - template: {{src: t.j2, dest: \"{{{{ root }}}}/t.txt\"}}\n    - copy: {{content: \"{{{{ [inline_secret is vault_encrypted, vf_secret is vault_encrypted, 'x' is vault_encrypted] | to_json }}}}\", dest: \"{{{{ root }}}}/tests.txt\"}}\n    - file: {{path: \"{{{{ root }}}}/ran\", state: touch}}\n"
         ),
     );
 }
@@ -666,7 +666,9 @@ fn playbook_reads_vaulted_files_and_values_like_ansible_playbook() {
         ],
     );
     assert_eq!(a.code, 0, "{a:?}");
-    for f in ["t.txt", "copied.txt", "raw.txt", "ran"] {
+    // `is vault_encrypted`: true for an inline value only.
+    assert_eq!(p.read("tests.txt"), "[true, false, false]");
+    for f in ["t.txt", "copied.txt", "raw.txt", "tests.txt", "ran"] {
         assert_eq!(
             std::fs::read(theirs.join(f)).expect("ansible wrote it"),
             std::fs::read(p.root().join(f)).expect("hoist wrote it"),

@@ -40,7 +40,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("all", t_all);
     env.add_test("truthy", t_truthy);
     env.add_test("falsy", t_falsy);
-    env.add_test("vault_encrypted", |_v: Value| false);
+    env.add_test("vault_encrypted", |v: Value| {
+        v.as_str().is_some_and(crate::vault::is_vault_value)
+    });
     env.add_test("vaulted_file", t_vaulted_file);
     env.add_test("contains", t_contains);
     env.add_test("subset", t_subset);
