@@ -194,6 +194,21 @@ struct Out {
     last_banner: String,
 }
 
+/// Writes `text`, after a lane's pending banner (`(task id, banner)`)
+/// unless that banner was the last one written.
+fn write_out(out: &Mutex<Out>, pending: Option<(String, String)>, text: &str) {
+    if let Ok(mut out) = out.lock() {
+        if let Some((id, banner)) = pending
+            && out.last_banner != id
+        {
+            let _ = out.w.write_all(banner.as_bytes());
+            out.last_banner = id;
+        }
+        let _ = out.w.write_all(text.as_bytes());
+        let _ = out.w.flush();
+    }
+}
+
 fn stars(prefix: &str) -> String {
     // ansible: `"%s %s" % (msg, "*" * max(3, columns - len(msg)))`, with
     // 79 columns when the output is not a terminal: 80 characters in all.
@@ -521,16 +536,7 @@ impl Reporter {
     }
 
     fn emit_now(&self, pending: Option<(String, String)>, text: &str) {
-        if let Ok(mut out) = self.out.lock() {
-            if let Some((id, banner)) = pending
-                && out.last_banner != id
-            {
-                let _ = out.w.write_all(banner.as_bytes());
-                out.last_banner = id;
-            }
-            let _ = out.w.write_all(text.as_bytes());
-            let _ = out.w.flush();
-        }
+        write_out(&self.out, pending, text);
     }
 
     /// Text that a command shows as it is (`hoist inventory`).

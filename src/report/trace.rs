@@ -7,7 +7,6 @@
 //! input; this only shortens long output.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::connection::trace::{Shown, TraceEvent, TraceSink};
@@ -36,18 +35,7 @@ impl TraceSink for TraceWriter {
             .lane
             .as_ref()
             .and_then(|l| l.lock().ok().and_then(|b| b.clone()));
-        let write = || {
-            if let Ok(mut out) = self.out.lock() {
-                if let Some((id, banner)) = pending
-                    && out.last_banner != id
-                {
-                    let _ = out.w.write_all(banner.as_bytes());
-                    out.last_banner = id;
-                }
-                let _ = out.w.write_all(text.as_bytes());
-                let _ = out.w.flush();
-            }
-        };
+        let write = || super::write_out(&self.out, pending, &text);
         match &self.progress {
             Some(p) => p.print(write),
             None => write(),

@@ -210,3 +210,23 @@ pub fn idempotency_cycle(p: Project, playbook: &str, expect_hunk: &str) -> Proje
     assert_eq!(d2.code, 0, "diff after: {d2:?}");
     p
 }
+
+/// Whether ansible-core (`ansible-playbook`) is installed, for the
+/// comparisons with it. On CI (`CI` set) it must be: a comparison never
+/// skips there.
+pub fn have_ansible() -> bool {
+    let ok = Command::new("ansible-playbook")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ansible-core must be installed on CI"
+        );
+        eprintln!("ansible-core not installed; skipping the comparison with it");
+    }
+    ok
+}

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::common::{Run, snapshot};
+use crate::common::{Run, have_ansible, snapshot};
 use crate::conformance_cases::{
     ALL_KNOWN, CASES, Case, Known, args_skipping_known, copy_dir, known_tags, suite_dir,
 };
@@ -39,23 +39,6 @@ fn python() -> String {
         .output()
         .expect("python3");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn have_ansible() -> bool {
-    let ok = Command::new("ansible-playbook")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ansible-playbook must be installed on CI"
-        );
-        eprintln!("ansible-playbook not installed; skipping the conformance comparison");
-    }
-    ok
 }
 
 /// A copy of the suite in a temporary directory, with `root/` for output.

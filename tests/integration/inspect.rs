@@ -7,24 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Run, run};
-
-pub(crate) fn have_ansible() -> bool {
-    let ok = Command::new("ansible-inventory")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ansible-core must be installed on CI"
-        );
-        eprintln!("ansible-core not installed; skipping the comparison");
-    }
-    ok
-}
+use crate::common::{Run, have_ansible, run};
 
 /// An Ansible tool run in `dir` with its state kept there too.
 pub(crate) fn ansible(dir: &Path, program: &str, args: &[&str]) -> Run {

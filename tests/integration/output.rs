@@ -676,7 +676,7 @@ fn failures_show_their_origin_as_ansible_core_does() {
         ),
         "{run:?}"
     );
-    if !crate::inspect::have_ansible() {
+    if !crate::common::have_ansible() {
         return;
     }
     let a = crate::inspect::ansible(

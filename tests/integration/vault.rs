@@ -7,8 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::common::have_ansible;
 use crate::common::{Project, Run, recap, run};
-use crate::inspect::{ansible, have_ansible};
+use crate::inspect::ansible;
 
 fn hoist(dir: &Path, args: &[&str]) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Project, Run, host_results, recap, run};
+use crate::common::{Project, Run, have_ansible, host_results, recap, run};
 
 const PLAY: &str = r#"- hosts: localhost
   gather_facts: false
@@ -100,21 +100,6 @@ fn ansible(p: &Project, extra: &[&str]) -> Run {
         .env("ANSIBLE_HOME", p.path().join(".ansible-home"))
         .env("ANSIBLE_LOCAL_TEMP", p.path().join(".ansible-tmp"));
     run(c)
-}
-
-fn have_ansible() -> bool {
-    let ok = Command::new("ansible-playbook")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ansible-playbook must be installed on CI"
-        );
-        eprintln!("ansible-playbook not installed; skipping the comparison");
-    }
-    ok
 }
 
 #[test]
