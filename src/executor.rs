@@ -1095,6 +1095,9 @@ impl<'a> Executor<'a> {
         if ctx.play.max_fail_percentage.is_some() {
             self.reporter.warning_once("Using max_fail_percentage with the free strategy is not supported, as tasks are executed independently on each host");
         }
+        if ctx.play.max_failures.is_some() {
+            self.reporter.warning_once("Using max_failures with the free strategy is not supported, as tasks are executed independently on each host");
+        }
         let mut lane_hosts = self.active(hosts);
         for _ in 0..64 {
             self.run_lanes(ctx, &lane_hosts).await;
@@ -1493,6 +1496,28 @@ impl<'a> Executor<'a> {
             .play
             .max_fail_percentage
             .is_some_and(|pct| failed as f64 * 100.0 / ctx.play_hosts.len().max(1) as f64 > pct);
+        // `max_failures`: the play's budget, counted over all its batches.
+        let over_budget = ctx.play.max_failures.is_some_and(|budget| {
+            let failed_in_play = ctx
+                .all_hosts
+                .iter()
+                .filter(|h| {
+                    self.states
+                        .get(*h)
+                        .is_some_and(|s| s.failed || s.unreachable)
+                })
+                .count();
+            u64::try_from(failed_in_play).unwrap_or(u64::MAX) > budget
+        });
+        if over_budget
+            && !too_many
+            && let Some(budget) = ctx.play.max_failures
+        {
+            self.reporter.error(&format!(
+                "more hosts of the play failed than max_failures ({budget}) allows; the play stops"
+            ));
+        }
+        let too_many = too_many || over_budget;
         let fatal = ctx.play.any_errors_fatal
             && active
                 .iter()

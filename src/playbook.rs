@@ -67,6 +67,9 @@ pub struct Play {
     pub prompts: Vec<VarPrompt>,
     /// `max_fail_percentage:` of a batch that may fail before the play stops.
     pub max_fail_percentage: Option<f64>,
+    /// `max_failures:` (a hoist keyword): how many of the play's hosts, in
+    /// all its batches, may fail before the play stops.
+    pub max_failures: Option<u64>,
     /// `order:` — the order the play's hosts run in (and batches are cut).
     pub order: HostOrder,
     /// `throttle:` for every task of the play that sets none.
@@ -552,6 +555,8 @@ const PLAY_KEYWORDS: &[&str] = &[
     "run_once",
     "strategy",
     "max_fail_percentage",
+    // hoist's own: an absolute failure budget for the whole play.
+    "max_failures",
 ];
 
 /// Valid Ansible play keywords hoist does not run yet: refused, not ignored.
@@ -1093,6 +1098,13 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                 _ => diags.push(Diagnostic::at(
                     &v.span,
                     "`max_fail_percentage` must be a number",
+                )),
+            },
+            "max_failures" => match &v.kind {
+                NodeKind::Int(n) if *n >= 0 => play.max_failures = Some(n.unsigned_abs()),
+                _ => diags.push(Diagnostic::at(
+                    &v.span,
+                    "`max_failures` must be a whole number of hosts (0 or more)",
                 )),
             },
             "order" => play.order = host_order(v, diags),

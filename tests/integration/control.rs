@@ -370,6 +370,67 @@ fn max_fail_percentage_stops_later_batches() {
     }
 }
 
+/// `max_failures` (hoist's): the failures of all batches count against
+/// one budget; one more than it allows stops the play. (A batch whose
+/// hosts all fail stops it anyway, as in Ansible: batches of two here.)
+#[test]
+fn max_failures_is_a_budget_across_batches() {
+    let p = Project::new();
+    let hosts: String = (1..=6)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    let play = |budget: u32| {
+        format!(
+            r#"- hosts: app
+  gather_facts: false
+  serial: 2
+  max_failures: {budget}
+  tasks:
+    - fail: msg=broken
+      when: inventory_hostname in ['h2', 'h3']
+    - copy: content=x dest={{{{ root }}}}/{{{{ inventory_hostname }}}}
+"#
+        )
+    };
+    // Two failures within a budget of two: every batch runs.
+    p.write("site.yml", &play(2));
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    for h in ["h1", "h4", "h5", "h6"] {
+        assert!(p.root().join(h).exists(), "{h} ran: {r:?}");
+        std::fs::remove_file(p.root().join(h)).expect("rm");
+    }
+    // A budget of one: h3's failure is one too many; the play stops
+    // there, before h4's next task and the last batch.
+    p.write("site.yml", &play(1));
+    let r = p.apply();
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(p.root().join("h1").exists(), "{r:?}");
+    for h in ["h4", "h5", "h6"] {
+        assert!(!p.root().join(h).exists(), "{h} did not run: {r:?}");
+    }
+    assert!(
+        r.stderr
+            .contains("more hosts of the play failed than max_failures (1) allows"),
+        "{r:?}"
+    );
+    assert_eq!(recap(&r, "h3")[3], 1, "{r:?}");
+    assert!(!r.stdout.contains("h5 "), "{r:?}");
+    // Not a number of hosts: refused at load, with its place.
+    p.write(
+        "site.yml",
+        "- hosts: app\n  gather_facts: false\n  max_failures: some\n  tasks: []\n",
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("site.yml:3:17"), "{r:?}");
+    assert!(
+        r.stderr.contains("`max_failures` must be a whole number"),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn add_host_and_group_by_change_the_inventory_for_later_plays() {
     let p = Project::new();
