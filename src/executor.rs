@@ -444,6 +444,16 @@ pub struct Executor<'a> {
     started: bool,
     /// An error stopped the run (see [`RunSummary::fatal`]).
     fatal: Option<i32>,
+    /// `batch_check` tasks that failed, reported after the recap.
+    gate_failures: Vec<GateFailure>,
+}
+
+/// A host whose `batch_check` failed: which check, where, and why.
+#[derive(Clone, Debug)]
+pub struct GateFailure {
+    pub host: String,
+    pub task: String,
+    pub msg: String,
 }
 
 fn omit_token() -> String {
@@ -489,6 +499,7 @@ impl<'a> Executor<'a> {
             walk: Walk::default(),
             started: opts.start_at_task.is_none(),
             fatal: None,
+            gate_failures: Vec::new(),
         }
     }
 
@@ -530,6 +541,7 @@ impl<'a> Executor<'a> {
         }
         if self.fatal.is_none() {
             self.reporter.recap(&summary.stats);
+            self.reporter.gate_failures(&self.gate_failures);
         }
         summary
     }
@@ -1085,7 +1097,58 @@ impl<'a> Executor<'a> {
             }
             self.flush_handlers(ctx, &ctx.play_hosts).await;
         }
-        false
+        self.run_batch_check(ctx, hosts, list).await
+    }
+
+    /// `batch_check`: the play's health gate, on the batch's hosts still
+    /// up after its tasks and handlers. A host that fails it stops the
+    /// play: the next batch does not start. True when the play was ended.
+    async fn run_batch_check(&mut self, ctx: &PlayCtx<'_>, hosts: &[String], list: usize) -> bool {
+        let checks = &ctx.play.batch_check;
+        let active = self.active(hosts);
+        if checks.is_empty() || active.is_empty() {
+            return false;
+        }
+        self.walk = Walk {
+            pos: vec![list],
+            ..Walk::default()
+        };
+        let ended = self.run_items(ctx, checks, &active).await;
+        let mut failed = false;
+        for h in &active {
+            let Some(st) = self.states.get(h) else {
+                continue;
+            };
+            if !st.failed && !st.unreachable {
+                continue;
+            }
+            failed = true;
+            let (task, msg) = match &st.last_failure {
+                Some((task, result)) => (
+                    task.get_attr("name")
+                        .ok()
+                        .filter(|n| !n.is_undefined() && !n.is_none())
+                        .map(|n| py_str(&n))
+                        .unwrap_or_default(),
+                    result
+                        .get_attr("msg")
+                        .ok()
+                        .filter(|m| !m.is_undefined() && !m.is_none())
+                        .map(|m| py_str(&m))
+                        .unwrap_or_default(),
+                ),
+                None => (String::new(), "the host became unreachable".to_owned()),
+            };
+            self.gate_failures.push(GateFailure {
+                host: h.clone(),
+                task,
+                msg,
+            });
+        }
+        if failed {
+            self.abort_play = true;
+        }
+        ended
     }
 
     /// The free strategy: every host runs the play in its own lane (its
@@ -1130,6 +1193,9 @@ impl<'a> Executor<'a> {
                 break;
             }
         }
+        // The health gate waits for every lane: the batch's hosts check
+        // together, as under the linear strategy.
+        self.run_batch_check(ctx, hosts, 4).await;
     }
 
     /// Runs the play on `hosts`, each in its own lane.
@@ -1212,6 +1278,7 @@ impl<'a> Executor<'a> {
             walk: Walk::default(),
             started: self.started,
             fatal: None,
+            gate_failures: Vec::new(),
         }
     }
 

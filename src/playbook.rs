@@ -38,6 +38,10 @@ pub struct Play {
     pub roles: Vec<Item>,
     pub tasks: Vec<Item>,
     pub post_tasks: Vec<Item>,
+    /// `batch_check:` (a hoist keyword): tasks run on every host of a
+    /// batch after its tasks and handlers; a failure stops the play
+    /// before the next batch.
+    pub batch_check: Vec<Item>,
     pub handlers: Vec<Task>,
     pub gather_facts: Option<Value>,
     pub connection: Option<String>,
@@ -555,8 +559,10 @@ const PLAY_KEYWORDS: &[&str] = &[
     "run_once",
     "strategy",
     "max_fail_percentage",
-    // hoist's own: an absolute failure budget for the whole play.
+    // hoist's own: an absolute failure budget for the whole play, and a
+    // health gate between batches.
     "max_failures",
+    "batch_check",
 ];
 
 /// Valid Ansible play keywords hoist does not run yet: refused, not ignored.
@@ -1080,10 +1086,11 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
                     play.vars_files.push((names, e.span.clone()));
                 }
             }
-            "pre_tasks" | "tasks" | "post_tasks" => task_lists.push((
+            "pre_tasks" | "tasks" | "post_tasks" | "batch_check" => task_lists.push((
                 match key.as_str() {
                     "pre_tasks" => "pre_tasks",
                     "tasks" => "tasks",
+                    "batch_check" => "batch_check",
                     _ => "post_tasks",
                 },
                 v,
@@ -1189,6 +1196,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         match which {
             "pre_tasks" => play.pre_tasks = tasks,
             "tasks" => play.tasks = tasks,
+            "batch_check" => play.batch_check = tasks,
             _ => play.post_tasks = tasks,
         }
     }
@@ -1215,6 +1223,7 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         .chain(&play.roles)
         .chain(&play.tasks)
         .chain(&play.post_tasks)
+        .chain(&play.batch_check)
         .flat_map(Item::tasks)
         .chain(&play.handlers)
         .collect();

@@ -19,6 +19,7 @@ use crate::report::profile::Profile;
 use crate::report::progress::Progress;
 
 pub mod colour;
+pub mod gate;
 pub mod idempotence;
 pub mod junit;
 pub mod profile;

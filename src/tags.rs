@@ -274,7 +274,13 @@ fn static_tasks(play: &Play) -> Vec<&Task> {
         }
     }
     let mut out = Vec::new();
-    for items in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+    for items in [
+        &play.pre_tasks,
+        &play.roles,
+        &play.tasks,
+        &play.post_tasks,
+        &play.batch_check,
+    ] {
         walk(items, &mut out);
     }
     out
@@ -325,7 +331,13 @@ pub fn listed_tasks(
         }
     }
     let mut out = Vec::new();
-    for items in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+    for items in [
+        &play.pre_tasks,
+        &play.roles,
+        &play.tasks,
+        &play.post_tasks,
+        &play.batch_check,
+    ] {
         walk(items, play, values, filter, &mut out);
     }
     out

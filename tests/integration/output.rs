@@ -740,3 +740,78 @@ fn no_log_failures_quote_neither_message_nor_source() {
         "{run:?}"
     );
 }
+
+/// `batch_check` (hoist's health gate): after a batch's tasks and
+/// handlers, every host checks; one failing stops the play before the
+/// next batch, and the end of the output says which check failed where.
+#[test]
+fn batch_check_gates_the_next_batch() {
+    let p = Project::new();
+    let hosts: String = (1..=4)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    p.write(
+        "site.yml",
+        r#"- hosts: app
+  gather_facts: false
+  serial: 2
+  tasks:
+    - copy:
+        content: "{{ inventory_hostname }}"
+        dest: "{{ root }}/{{ inventory_hostname }}"
+      notify: mark
+  handlers:
+    - name: mark
+      copy:
+        content: x
+        dest: "{{ root }}/{{ inventory_hostname }}.handled"
+  batch_check:
+    - name: health answers
+      command: test ! -e {{ root }}/broken-{{ inventory_hostname }}
+      changed_when: false
+"#,
+    );
+    std::fs::write(p.root().join("broken-h2"), "").expect("break h2");
+    let run = p.apply();
+    assert_eq!(run.code, 2, "{run:?}");
+    // The first batch ran its tasks and handlers; the second never started.
+    for f in ["h1", "h1.handled", "h2", "h2.handled"] {
+        assert!(p.root().join(f).exists(), "{f}: {run:?}");
+    }
+    for f in ["h3", "h4"] {
+        assert!(!p.root().join(f).exists(), "{f}: {run:?}");
+    }
+    assert_eq!(recap(&run, "h2")[3], 1, "{run:?}");
+    let (_, verdict) = run
+        .stdout
+        .split_once("\nBATCH CHECK FAILED [the play stopped before its next batch] *")
+        .unwrap_or_else(|| panic!("no verdict: {run:?}"));
+    assert!(
+        verdict.ends_with("*\nh2 : health answers: non-zero return code\n\n"),
+        "{run:?}"
+    );
+    let json = p.hoist("apply", &["--output", "json"]);
+    assert_eq!(json.code, 2, "{json:?}");
+    let ev = events(&json);
+    let gate = of_type(&ev, "batch_check_failed");
+    assert_eq!(gate.len(), 1, "{json:?}");
+    assert_eq!(
+        gate[0]["failures"],
+        serde_json::json!([{"host": "h2", "task": "health answers", "msg": "non-zero return code"}])
+    );
+
+    // Fixed: every batch runs, and passes its gate.
+    std::fs::remove_file(p.root().join("broken-h2")).expect("fix h2");
+    let run = p.apply();
+    assert_eq!(run.code, 0, "{run:?}");
+    for f in ["h3", "h3.handled", "h4", "h4.handled"] {
+        assert!(p.root().join(f).exists(), "{f}: {run:?}");
+    }
+    assert!(!run.stdout.contains("BATCH CHECK FAILED"), "{run:?}");
+    assert_eq!(
+        run.stdout.matches("TASK [health answers]").count(),
+        2,
+        "{run:?}"
+    );
+}
