@@ -1100,6 +1100,18 @@ impl<'a> Executor<'a> {
         self.run_batch_check(ctx, hosts, list).await
     }
 
+    /// How many of `hosts` failed or became unreachable.
+    fn count_down(&self, hosts: &[String]) -> usize {
+        hosts
+            .iter()
+            .filter(|h| {
+                self.states
+                    .get(*h)
+                    .is_some_and(|s| s.failed || s.unreachable)
+            })
+            .count()
+    }
+
     /// `batch_check`: the play's health gate, on the batch's hosts still
     /// up after its tasks and handlers. A host that fails it stops the
     /// play: the next batch does not start. True when the play was ended.
@@ -1550,31 +1562,14 @@ impl<'a> Executor<'a> {
         }
         self.record_failures(&active);
         self.refresh_inventory_changes(ctx);
-        let failed = ctx
-            .play_hosts
-            .iter()
-            .filter(|h| {
-                self.states
-                    .get(*h)
-                    .is_some_and(|s| s.failed || s.unreachable)
-            })
-            .count();
+        let failed = self.count_down(&ctx.play_hosts);
         let too_many = ctx
             .play
             .max_fail_percentage
             .is_some_and(|pct| failed as f64 * 100.0 / ctx.play_hosts.len().max(1) as f64 > pct);
         // `max_failures`: the play's budget, counted over all its batches.
         let over_budget = ctx.play.max_failures.is_some_and(|budget| {
-            let failed_in_play = ctx
-                .all_hosts
-                .iter()
-                .filter(|h| {
-                    self.states
-                        .get(*h)
-                        .is_some_and(|s| s.failed || s.unreachable)
-                })
-                .count();
-            u64::try_from(failed_in_play).unwrap_or(u64::MAX) > budget
+            u64::try_from(self.count_down(&ctx.all_hosts)).unwrap_or(u64::MAX) > budget
         });
         if over_budget
             && !too_many

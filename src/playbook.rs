@@ -90,6 +90,19 @@ pub struct Play {
     pub exported_roles: Vec<Arc<RoleCtx>>,
 }
 
+impl Play {
+    /// The play's task lists in the order they run (handlers apart).
+    pub fn task_lists(&self) -> [&Vec<Item>; 5] {
+        [
+            &self.pre_tasks,
+            &self.roles,
+            &self.tasks,
+            &self.post_tasks,
+            &self.batch_check,
+        ]
+    }
+}
+
 /// The `strategy:` play keyword.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
@@ -1218,12 +1231,9 @@ fn parse_play(node: &Node, templar: &Templar, diags: &mut Diagnostics, dir: &Pat
         names.extend(h.listen.iter().cloned());
     }
     let all_tasks: Vec<&Task> = play
-        .pre_tasks
-        .iter()
-        .chain(&play.roles)
-        .chain(&play.tasks)
-        .chain(&play.post_tasks)
-        .chain(&play.batch_check)
+        .task_lists()
+        .into_iter()
+        .flatten()
         .flat_map(Item::tasks)
         .chain(&play.handlers)
         .collect();

@@ -274,13 +274,7 @@ fn static_tasks(play: &Play) -> Vec<&Task> {
         }
     }
     let mut out = Vec::new();
-    for items in [
-        &play.pre_tasks,
-        &play.roles,
-        &play.tasks,
-        &play.post_tasks,
-        &play.batch_check,
-    ] {
+    for items in play.task_lists() {
         walk(items, &mut out);
     }
     out
@@ -331,13 +325,7 @@ pub fn listed_tasks(
         }
     }
     let mut out = Vec::new();
-    for items in [
-        &play.pre_tasks,
-        &play.roles,
-        &play.tasks,
-        &play.post_tasks,
-        &play.batch_check,
-    ] {
+    for items in play.task_lists() {
         walk(items, play, values, filter, &mut out);
     }
     out
