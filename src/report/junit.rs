@@ -246,28 +246,27 @@ impl Junit {
                         escape(&format!("...ignoring\n{}", text.join("\n")))
                     ))
                 }
-                Status::Changed if s.again => {
+                // A change is a failure in `hoist diff` (drift) and in the
+                // second run of `--verify-idempotent`, carrying its diff.
+                Status::Changed if s.again || self.drift => {
                     failures += 1;
-                    let text = if c.diff.is_empty() {
-                        "the task changed again; it shows no diff".to_owned()
+                    let (kind, message, no_diff) = if s.again {
+                        (
+                            "not-idempotent",
+                            "changed on the second run",
+                            "the task changed again; it shows no diff",
+                        )
                     } else {
-                        c.diff.clone()
+                        (
+                            "changed",
+                            "would change",
+                            "the task would change; it shows no diff",
+                        )
                     };
+                    let text = if c.diff.is_empty() { no_diff } else { &c.diff };
                     Some(format!(
-                        "<failure type=\"not-idempotent\" message=\"changed on the second run\">{}</failure>",
-                        escape(&text)
-                    ))
-                }
-                Status::Changed if self.drift => {
-                    failures += 1;
-                    let text = if c.diff.is_empty() {
-                        "the task would change; it shows no diff".to_owned()
-                    } else {
-                        c.diff.clone()
-                    };
-                    Some(format!(
-                        "<failure type=\"changed\" message=\"would change\">{}</failure>",
-                        escape(&text)
+                        "<failure type=\"{kind}\" message=\"{message}\">{}</failure>",
+                        escape(text)
                     ))
                 }
                 Status::Skipped => {

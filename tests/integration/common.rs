@@ -230,3 +230,11 @@ pub fn have_ansible() -> bool {
     }
     ok
 }
+
+/// An inventory of `n` local hosts `h1`…`hN` in the group `app`.
+pub fn app_hosts(p: &Project, n: usize) {
+    let hosts: String = (1..=n)
+        .map(|i| format!("h{i} ansible_connection=local\n"))
+        .collect();
+    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+}

@@ -1,6 +1,6 @@
 //! Control flow: blocks with rescue/always, import_tasks, include_tasks.
 
-use crate::common::{Project, host_results, recap};
+use crate::common::{Project, app_hosts, host_results, recap};
 
 #[test]
 fn block_rescue_always_as_ansible() {
@@ -261,10 +261,7 @@ fn include_vars_file_dir_and_name() {
 #[test]
 fn serial_runs_the_play_in_batches() {
     let p = Project::new();
-    let hosts: String = (1..=5)
-        .map(|i| format!("h{i} ansible_connection=local\n"))
-        .collect();
-    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    app_hosts(&p, 5);
     p.write(
         "site.yml",
         r#"- name: rolling
@@ -344,10 +341,7 @@ fn vars_prompt_uses_extra_vars_or_defaults_without_a_terminal() {
 #[test]
 fn max_fail_percentage_stops_later_batches() {
     let p = Project::new();
-    let hosts: String = (1..=4)
-        .map(|i| format!("h{i} ansible_connection=local\n"))
-        .collect();
-    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    app_hosts(&p, 4);
     p.write(
         "site.yml",
         r#"- hosts: app
@@ -376,10 +370,7 @@ fn max_fail_percentage_stops_later_batches() {
 #[test]
 fn max_failures_is_a_budget_across_batches() {
     let p = Project::new();
-    let hosts: String = (1..=6)
-        .map(|i| format!("h{i} ansible_connection=local\n"))
-        .collect();
-    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    app_hosts(&p, 6);
     let play = |budget: u32| {
         format!(
             r#"- hosts: app
@@ -475,14 +466,6 @@ fn add_host_and_group_by_change_the_inventory_for_later_plays() {
         1,
         "add_host runs once: {r:?}"
     );
-}
-
-/// Local hosts h1..hN in group `app`.
-fn app_hosts(p: &Project, n: usize) {
-    let hosts: String = (1..=n)
-        .map(|i| format!("h{i} ansible_connection=local\n"))
-        .collect();
-    p.write("hosts.ini", &format!("[app]\n{hosts}"));
 }
 
 #[test]

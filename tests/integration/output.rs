@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use crate::common::{Project, Run, recap};
+use crate::common::{Project, Run, app_hosts, recap};
 
 /// ok, changed (with a diff), skipped, an ignored failure, a loop, a
 /// `no_log` task, a loop with an ignored failing item, and a failure.
@@ -747,10 +747,7 @@ fn no_log_failures_quote_neither_message_nor_source() {
 #[test]
 fn batch_check_gates_the_next_batch() {
     let p = Project::new();
-    let hosts: String = (1..=4)
-        .map(|i| format!("h{i} ansible_connection=local\n"))
-        .collect();
-    p.write("hosts.ini", &format!("[app]\n{hosts}"));
+    app_hosts(&p, 4);
     p.write(
         "site.yml",
         r#"- hosts: app

@@ -1,6 +1,6 @@
 //! How a play runs its hosts: `order`, `throttle`, the free strategy.
 
-use crate::common::{Project, recap};
+use crate::common::{Project, app_hosts, recap};
 
 /// Four local hosts, in inventory order c3, a1, b2, d4.
 fn four_hosts() -> Project {
@@ -206,14 +206,6 @@ fn throttle_must_be_a_whole_number() {
     );
 }
 
-/// Hosts h1..hN, local.
-fn hosts(p: &Project, n: usize) {
-    let hosts: String = (1..=n)
-        .map(|i| format!("h{i} ansible_connection=local\n"))
-        .collect();
-    p.write("hosts.ini", &format!("[app]\n{hosts}"));
-}
-
 fn nanos(p: &Project, file: &str) -> u128 {
     p.read(file)
         .trim()
@@ -224,7 +216,7 @@ fn nanos(p: &Project, file: &str) -> u128 {
 #[test]
 fn free_strategy_lets_hosts_run_ahead() {
     let p = Project::new();
-    hosts(&p, 3);
+    app_hosts(&p, 3);
     p.write(
         "site.yml",
         r#"- hosts: app
@@ -268,7 +260,7 @@ fn free_strategy_lets_hosts_run_ahead() {
 #[test]
 fn free_lanes_see_each_others_facts_and_end_play_stops_all() {
     let p = Project::new();
-    hosts(&p, 2);
+    app_hosts(&p, 2);
     p.write(
         "site.yml",
         r#"- hosts: app
@@ -324,7 +316,7 @@ fn free_lanes_see_each_others_facts_and_end_play_stops_all() {
 #[test]
 fn host_pinned_keeps_a_fork_for_the_whole_play() {
     let p = Project::new();
-    hosts(&p, 3);
+    app_hosts(&p, 3);
     p.write(
         "site.yml",
         &format!(
@@ -364,7 +356,7 @@ fn host_pinned_keeps_a_fork_for_the_whole_play() {
 #[test]
 fn strategies_hoist_cannot_run_are_refused_at_load_time() {
     let p = Project::new();
-    hosts(&p, 1);
+    app_hosts(&p, 1);
     p.write(
         "site.yml",
         "- hosts: app\n  strategy: debug\n  tasks: []\n- hosts: app\n  strategy: ansible.builtin.free\n  tasks:\n    - add_host: name=x\n",
