@@ -216,8 +216,21 @@ fn outline(stdout: &str, project: &Path) -> Outline {
             continue;
         };
         if line == "...ignoring" {
-            if let Some(l) = banner.lines.last_mut() {
-                l.ignored = true;
+            match banner.lines.last_mut() {
+                // After a loop, ansible prints `...ignoring` on its own
+                // once the host's last item is in, and other hosts' items
+                // may come between: which host it belongs to is not in the
+                // output, only that one host's loop failed and was ignored.
+                Some(l) if l.item.is_some() => banner.lines.push(Line {
+                    status: "ignored loop".into(),
+                    host: String::new(),
+                    delegate: None,
+                    item: None,
+                    ignored: true,
+                    file: None,
+                }),
+                Some(l) => l.ignored = true,
+                None => {}
             }
             continue;
         }
