@@ -217,6 +217,11 @@ pub struct RunArgs {
     /// `force_handlers`).
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
+    /// Drop the handlers an earlier run left pending (a failed or
+    /// interrupted run records them in .hoist/ beside the inventory, and
+    /// the next apply of the play runs them first) instead of running them.
+    #[arg(long = "forget-pending-handlers")]
+    pub forget_pending_handlers: bool,
     /// Load and validate the playbooks and the inventory, and stop: exit 0
     /// when everything is valid, else the problems.
     #[arg(long = "syntax-check")]
@@ -550,6 +555,8 @@ pub async fn adhoc(mut args: AdHocArgs) -> i32 {
         skip_tags: Vec::new(),
         start_at_task: None,
         diff_cmd: false,
+        journal: None,
+        forget_pending: false,
     };
     let playbooks = [playbook];
     execute(
@@ -866,6 +873,8 @@ pub async fn run(args: RunArgs, diff_cmd: bool) -> i32 {
         skip_tags: split_csv(&args.skip_tags),
         start_at_task: args.start_at_task.clone(),
         diff_cmd,
+        journal: Some(crate::journal::path_for(&args.input.inventory)),
+        forget_pending: args.forget_pending_handlers,
     };
     execute(
         &args.exec, &what, &playbooks, &inventory, templar, extra_vars, &reporter,
@@ -920,6 +929,19 @@ struct Selection {
     skip_tags: Vec<String>,
     start_at_task: Option<String>,
     diff_cmd: bool,
+    /// Where the pending-handler journal is (`apply`, `diff`).
+    journal: Option<PathBuf>,
+    /// `--forget-pending-handlers`.
+    forget_pending: bool,
+}
+
+/// After Ctrl-C: the handlers the interrupted run leaves pending (the
+/// journal has them already: it is written as handlers are notified).
+fn interrupted_pending(opts: &RunOptions, playbooks: &[Playbook], reporter: &Reporter) {
+    if let Some(j) = &opts.journal {
+        let plays = crate::executor::journal_plays(playbooks);
+        reporter.pending_handlers(&j.pending_in(&plays), j.path());
+    }
 }
 
 /// The run stage shared by `apply`, `diff` and `run`: connection options,
@@ -981,6 +1003,13 @@ async fn execute(
         become_method: exec.become_method.clone(),
         become_password,
         start_at_task: what.start_at_task.clone(),
+        journal: what.journal.as_ref().map(|p| {
+            Arc::new(crate::journal::Journal::open(
+                p.clone(),
+                !(exec.check || diff_cmd),
+            ))
+        }),
+        forget_pending: what.forget_pending,
     };
     let executor = Executor::new(inventory, templar.clone(), &opts, reporter);
     let mut summary: Option<RunSummary> = tokio::select! {
@@ -988,6 +1017,7 @@ async fn execute(
         _ = tokio::signal::ctrl_c() => {
             reporter.end_progress();
             reporter.error("User interrupted execution");
+            interrupted_pending(&opts, playbooks, reporter);
             None
         }
     };
@@ -1012,6 +1042,7 @@ async fn execute(
             s = executor.run(playbooks) => Some(s),
             _ = tokio::signal::ctrl_c() => {
                 reporter.error("User interrupted execution");
+                interrupted_pending(&opts, playbooks, reporter);
                 None
             }
         };
@@ -1195,7 +1226,7 @@ fn inventory(args: &InventoryArgs) -> i32 {
     // A file written with --output holds no secret either.
     let text = crate::secrets::redact(&text).into_owned();
     match &args.output {
-        Some(path) => match write_atomic(path, text.as_bytes()) {
+        Some(path) => match crate::atomic::write_atomic(path, text.as_bytes(), None) {
             Ok(()) => exit::OK,
             Err(e) => {
                 reporter.error(&format!(
@@ -1210,31 +1241,6 @@ fn inventory(args: &InventoryArgs) -> i32 {
             exit::OK
         }
     }
-}
-
-/// Writes a file whole or not at all: a temporary file beside it, renamed
-/// over it.
-fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.hoist-{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }
 
 /// `--list-hosts`, `--list-tasks`, `--list-tags`, in ansible-playbook's

@@ -23,6 +23,7 @@ use crate::connection::shell::Become;
 use crate::connection::ssh::{SshOptions, SshPool};
 use crate::connection::{Connection, WithEnv};
 use crate::inventory::Inventory;
+use crate::journal::{Journal, PlayKey};
 use crate::modules::{Args, FileDiff, ModuleCtx, ModuleError, TaskEnv};
 use crate::playbook::{
     Block, BlockKind, HostOrder, Inherit, Item, LoopKind, LoopSpec, Play, Playbook, RoleCtx,
@@ -64,6 +65,12 @@ pub struct RunOptions {
     pub become_password: Option<String>,
     /// `--start-at-task`: tasks before the first with this name are skipped.
     pub start_at_task: Option<String>,
+    /// The pending-handler journal (see [`crate::journal`]); none for
+    /// ad-hoc runs.
+    pub journal: Option<Arc<Journal>>,
+    /// `--forget-pending-handlers`: handlers an earlier run left pending
+    /// are dropped instead of run.
+    pub forget_pending: bool,
 }
 
 /// How a run ended.
@@ -307,6 +314,8 @@ struct PlayCtx<'a> {
     cleared_at: Arc<AtomicU64>,
     /// The play's templated tags, rendered when the batch started.
     tags: Arc<TagValues>,
+    /// The play in the pending-handler journal (when there is one).
+    journal_key: Option<PlayKey>,
 }
 
 impl PlayCtx<'_> {
@@ -329,6 +338,7 @@ impl PlayCtx<'_> {
             prompted: self.prompted.clone(),
             limits: self.limits.clone(),
             tags: self.tags.clone(),
+            journal_key: self.journal_key.clone(),
             free: true,
             pinned: self.play.strategy == Strategy::HostPinned,
             over: self.over.clone(),
@@ -446,6 +456,16 @@ pub struct Executor<'a> {
     fatal: Option<i32>,
     /// `batch_check` tasks that failed, reported after the recap.
     gate_failures: Vec<GateFailure>,
+    /// Hosts of the batch with handlers an earlier run left pending, to
+    /// run before the play's first section.
+    restored: Vec<String>,
+    /// The plays of this run in the journal, for the report of what is
+    /// still pending at the end.
+    journal_plays: Vec<PlayKey>,
+    /// Check mode found handlers an earlier run left pending: the apply
+    /// would run them, so there are changes pending whatever the check of
+    /// each one predicts (a command's cannot be).
+    pending_would_run: bool,
 }
 
 /// A host whose `batch_check` failed: which check, where, and why.
@@ -500,6 +520,9 @@ impl<'a> Executor<'a> {
             started: opts.start_at_task.is_none(),
             fatal: None,
             gate_failures: Vec::new(),
+            restored: Vec::new(),
+            journal_plays: Vec::new(),
+            pending_would_run: false,
         }
     }
 
@@ -532,6 +555,7 @@ impl<'a> Executor<'a> {
             fatal: self.fatal,
             ..RunSummary::default()
         };
+        summary.any_changed |= self.pending_would_run;
         for (name, st) in &self.states {
             summary.any_changed |= st.stats.changed > 0;
             // Failures `meta: clear_host_errors` forgave do not count.
@@ -542,6 +566,13 @@ impl<'a> Executor<'a> {
         if self.fatal.is_none() {
             self.reporter.recap(&summary.stats);
             self.reporter.gate_failures(&self.gate_failures);
+            if let Some(j) = &self.opts.journal {
+                if let Some(problem) = j.take_problem() {
+                    self.reporter.warning(&problem);
+                }
+                self.reporter
+                    .pending_handlers(&j.pending_in(&self.journal_plays), j.path());
+            }
         }
         summary
     }
@@ -974,6 +1005,7 @@ impl<'a> Executor<'a> {
             over: Arc::new(AtomicBool::new(false)),
             cleared_at: Arc::new(AtomicU64::new(0)),
             tags,
+            journal_key: self.opts.journal.as_ref().and_then(|_| play_key(play)),
         };
         // vars_files, per host (their names may use host variables).
         if !play.vars_files.is_empty() {
@@ -1002,6 +1034,12 @@ impl<'a> Executor<'a> {
                 }
             }
         }
+        if let Some(key) = &ctx.journal_key
+            && !self.journal_plays.contains(key)
+        {
+            self.journal_plays.push(key.clone());
+        }
+        self.restored = self.restore_pending(&ctx, &hosts);
         match play.strategy {
             Strategy::Linear => self.run_tasks(&ctx, &hosts).await,
             Strategy::Free | Strategy::HostPinned => self.run_free(&ctx, &hosts).await,
@@ -1027,6 +1065,7 @@ impl<'a> Executor<'a> {
                 self.run_on_hosts(ctx, facts, &active).await;
             }
         }
+        self.run_restored(ctx).await;
         if self.run_sections(ctx, hosts).await {
             return;
         }
@@ -1060,6 +1099,15 @@ impl<'a> Executor<'a> {
             if ended {
                 break;
             }
+        }
+    }
+
+    /// Handlers an earlier run left pending, before anything else of the
+    /// play (after fact gathering).
+    async fn run_restored(&mut self, ctx: &PlayCtx<'_>) {
+        let restored = std::mem::take(&mut self.restored);
+        if !restored.is_empty() {
+            self.flush_handlers(ctx, &restored).await;
         }
     }
 
@@ -1173,6 +1221,7 @@ impl<'a> Executor<'a> {
         if ctx.play.max_failures.is_some() {
             self.reporter.warning_once("Using max_failures with the free strategy is not supported, as tasks are executed independently on each host");
         }
+        self.run_restored(ctx).await;
         let mut lane_hosts = self.active(hosts);
         for _ in 0..64 {
             self.run_lanes(ctx, &lane_hosts).await;
@@ -1291,6 +1340,9 @@ impl<'a> Executor<'a> {
             started: self.started,
             fatal: None,
             gate_failures: Vec::new(),
+            restored: Vec::new(),
+            journal_plays: Vec::new(),
+            pending_would_run: false,
         }
     }
 
@@ -2446,7 +2498,71 @@ impl<'a> Executor<'a> {
             }
             self.banner(ctx, handler, true, hosts.first());
             self.run_on_hosts(ctx, handler, &hosts).await;
+            // It ran (whatever it did): no longer pending.
+            if let (Some(j), Some(key)) = (&self.opts.journal, &ctx.journal_key) {
+                for h in &hosts {
+                    j.ran(key, h, &handler_label(handler, idx));
+                }
+            }
         }
+    }
+
+    /// Handlers an earlier run left pending for the batch's hosts, from
+    /// the journal: marked notified (to run before the play's first
+    /// section), or with `--forget-pending-handlers` dropped. The hosts
+    /// that have some to run.
+    fn restore_pending(&mut self, ctx: &PlayCtx<'_>, hosts: &[String]) -> Vec<String> {
+        let (Some(j), Some(key)) = (&self.opts.journal, &ctx.journal_key) else {
+            return Vec::new();
+        };
+        let mut restored = Vec::new();
+        for h in hosts {
+            let names = j.pending(key, h);
+            if names.is_empty() {
+                continue;
+            }
+            if self.opts.forget_pending {
+                self.reporter.warning(&format!(
+                    "{h}: forgetting handlers an earlier run left pending: {}",
+                    names.join(", ")
+                ));
+                j.forget(key, h);
+                continue;
+            }
+            let Some(st) = self.states.get_mut(h) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            for name in &names {
+                let idx = ctx
+                    .play
+                    .handlers
+                    .iter()
+                    .enumerate()
+                    .position(|(i, t)| handler_label(t, i) == *name);
+                match idx.and_then(|i| st.notified.get_mut(i)) {
+                    Some(n) => {
+                        *n = true;
+                        found.push(name.clone());
+                    }
+                    None => {
+                        self.reporter.warning(&format!(
+                            "{h}: the play has no handler '{name}' any more, which an earlier run left pending; forgetting it"
+                        ));
+                        j.ran(key, h, name);
+                    }
+                }
+            }
+            if !found.is_empty() {
+                self.reporter.warning(&format!(
+                    "{h}: running first the handlers an earlier run left pending: {}",
+                    found.join(", ")
+                ));
+                restored.push(h.clone());
+            }
+        }
+        self.pending_would_run |= self.opts.check && !restored.is_empty();
+        restored
     }
 
     /// What `hostvars` shows: every inventory host (also those no play
@@ -3835,6 +3951,38 @@ fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
 }
 
 /// Records a task's final result on the host: stats, register, notify.
+/// The journal's keys of every play of `playbooks`.
+pub fn journal_plays(playbooks: &[Playbook]) -> Vec<PlayKey> {
+    playbooks
+        .iter()
+        .flat_map(|pb| pb.plays.iter().filter_map(play_key))
+        .collect()
+}
+
+/// A play's identity in the pending-handler journal: its playbook file
+/// (absolute) and its name (its line when it has none).
+fn play_key(play: &Play) -> Option<PlayKey> {
+    let span = play.span.as_ref()?;
+    let file = std::path::Path::new(&*span.file);
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    Some(PlayKey {
+        playbook: file.display().to_string(),
+        play: if play.name.is_empty() {
+            format!("(play at line {})", span.line)
+        } else {
+            play.name.clone()
+        },
+    })
+}
+
+/// How the journal names a handler: its name, else its place.
+fn handler_label(handler: &Task, idx: usize) -> String {
+    handler
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("(handler #{})", idx + 1))
+}
+
 fn finish(
     ctx: &PlayCtx<'_>,
     st: &mut HostState,
@@ -3900,6 +4048,9 @@ fn finish(
                     && let Some(n) = st.notified.get_mut(idx)
                 {
                     *n = true;
+                    if let (Some(j), Some(key)) = (&ctx.opts.journal, &ctx.journal_key) {
+                        j.notified(key, &st.name, &handler_label(h, idx));
+                    }
                 }
             }
         }

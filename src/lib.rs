@@ -5,6 +5,7 @@
 //! plan (host selection, variables) → apply ([`executor`]).
 //! See `docs/ARCHITECTURE.md` for the bird's-eye view.
 
+pub mod atomic;
 pub mod cli;
 pub mod config;
 pub mod connection;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod executor;
 pub mod inspect;
 pub mod inventory;
+pub mod journal;
 pub mod lab;
 pub mod modules;
 pub mod playbook;

@@ -22,6 +22,7 @@ pub mod colour;
 pub mod gate;
 pub mod idempotence;
 pub mod junit;
+pub mod pending;
 pub mod profile;
 pub mod progress;
 pub mod trace;

@@ -5,7 +5,6 @@
 //! `hoist diff` (`drift`), a task that would change is a failure carrying
 //! its diff, so that CI shows the drift.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -324,27 +323,11 @@ pub fn escape(s: &str) -> String {
 /// over it, so a reader never sees half a report; its directory is made
 /// when missing.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "junit.xml".to_owned());
     // As pytest's --junitxml: a missing directory is made.
-    std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
     }
-    result
+    crate::atomic::write_atomic(path, text.as_bytes(), None)
 }
 
 #[cfg(test)]

@@ -461,7 +461,7 @@ fn dispatch(cmd: VaultCmd, config: &crate::config::Config) -> Result<(), Fail> {
                 let (plain, _) = decrypt_named(&ring, &data, &name)?;
                 let text = super::encrypt(&plain, new_secret).map_err(|e| fail(e.to_string()))?;
                 let mode = file_mode(&real);
-                write_atomic(&real, text.as_bytes(), mode.unwrap_or(0o600))
+                crate::atomic::write_atomic(&real, text.as_bytes(), Some(mode.unwrap_or(0o600)))
                     .map_err(|e| fail(format!("Unable to write {name}: {e}")))?;
             }
             eprintln!("Rekey successful");
@@ -520,7 +520,7 @@ fn write_data(data: &[u8], target: &str, mode: Option<u32>) -> Result<(), Fail> 
             .map_err(|e| fail(format!("cannot write to stdout: {e}")));
     }
     let path = Path::new(target);
-    write_atomic(path, data, mode.unwrap_or(0o600))
+    crate::atomic::write_atomic(path, data, Some(mode.unwrap_or(0o600)))
         .map_err(|e| fail(format!("Unable to write to vault file {target}: {e}")))
 }
 
@@ -532,43 +532,6 @@ fn file_mode(path: &Path) -> Option<u32> {
 }
 
 /// A random hex suffix for temporary names.
-fn nonce() -> String {
-    let mut b = [0u8; 6];
-    let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Replaces `path` whole or not at all: a temporary file beside it with
-/// `mode`, synced, renamed over it (following a symlink to its target).
-pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.hoist-vault-{}.tmp", nonce()));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
 /// `editor` of ansible.cfg, ANSIBLE_EDITOR, EDITOR; else `vi`.
 fn editor(config: &crate::config::Config) -> String {
     config
@@ -596,7 +559,7 @@ impl PrivateDir {
         } else {
             std::env::temp_dir()
         };
-        let dir = base.join(format!("hoist-vault-{}", nonce()));
+        let dir = base.join(format!("hoist-vault-{}", crate::atomic::nonce()));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         Ok(PrivateDir(dir))
     }
@@ -753,7 +716,7 @@ fn edit_with_editor(
     );
     let text = super::encrypt(&edited, &id_secret).map_err(|e| fail(e.to_string()))?;
     let mode = file_mode(target).unwrap_or(0o600);
-    write_atomic(target, text.as_bytes(), mode)
+    crate::atomic::write_atomic(target, text.as_bytes(), Some(mode))
         .map_err(|e| fail(format!("Unable to write {}: {e}", target.display())))?;
     drop(dir);
     Ok(())

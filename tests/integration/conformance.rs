@@ -188,6 +188,11 @@ fn outline(stdout: &str, project: &Path) -> Outline {
             continue;
         }
         if in_recap {
+            // The recap ends at its blank line; what hoist adds after it
+            // (pending handlers, failed health gates) is not ansible's.
+            if line.is_empty() && !o.recap.is_empty() {
+                break;
+            }
             if let Some((host, nums)) = line.split_once(" : ") {
                 let mut n = [0u32; 7];
                 for (i, part) in nums.split_whitespace().take(7).enumerate() {

@@ -747,6 +747,8 @@ fn force_handlers_option_is_the_default_of_the_play_keyword() {
 "#,
     );
     let handled = |args: &[&str]| -> Vec<String> {
+        // Each run on its own: not the handlers the last one left pending.
+        let _ = std::fs::remove_dir_all(p.path().join(".hoist"));
         let r = p.hoist("apply", args);
         assert_eq!(r.code, 2, "{r:?}");
         let mut hosts: Vec<String> = r

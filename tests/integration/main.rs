@@ -12,6 +12,7 @@ mod engine;
 mod filemods;
 mod http;
 mod inspect;
+mod journal;
 mod keywords;
 mod loops;
 mod modules;

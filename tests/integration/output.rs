@@ -812,3 +812,48 @@ fn batch_check_gates_the_next_batch() {
         "{run:?}"
     );
 }
+
+#[test]
+fn pending_handlers_are_an_event_after_the_recap() {
+    let p = project(
+        r#"
+- name: release
+  hosts: all
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "x\n"
+        dest: "{{ root }}/f"
+      notify: restart
+    - fail:
+        msg: broken
+  handlers:
+    - name: restart
+      command: "true"
+"#,
+    );
+    let run = p.hoist("apply", &["--output", "json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let ev = events(&run);
+    let pending = of_type(&ev, "pending_handlers");
+    assert_eq!(pending.len(), 1, "{run:?}");
+    assert_eq!(
+        pending[0]["pending"],
+        serde_json::json!([{
+            "host": "localhost",
+            "playbook": std::fs::canonicalize(p.path().join("site.yml"))
+                .expect("canonical").display().to_string(),
+            "play": "release",
+            "handlers": ["restart"],
+        }])
+    );
+    assert!(
+        pending[0]["journal"]
+            .as_str()
+            .is_some_and(|j| j.ends_with(".hoist/pending-handlers.json")),
+        "{run:?}"
+    );
+    let recap_at = ev.iter().position(|e| e["type"] == "recap");
+    let pending_at = ev.iter().position(|e| e["type"] == "pending_handlers");
+    assert!(recap_at < pending_at, "{run:?}");
+}
