@@ -2391,7 +2391,10 @@ impl<'a> Executor<'a> {
             }
             match action.as_str() {
                 "flush_handlers" => flush.push(h),
-                "end_host" => self.state(&h).ended = true,
+                "end_host" => {
+                    self.state(&h).ended = true;
+                    self.drop_pending(ctx, &h);
+                }
                 "reset_connection" => {
                     let st = self.state(&h);
                     st.become_conns.clear();
@@ -2402,8 +2405,13 @@ impl<'a> Executor<'a> {
                 "refresh_inventory" => self.reload_inventory(),
                 "end_batch" | "end_play" => {
                     for p in &ctx.play_hosts {
-                        if let Some(st) = self.states.get_mut(p) {
-                            st.ended = true;
+                        let Some(st) = self.states.get_mut(p) else {
+                            continue;
+                        };
+                        st.ended = true;
+                        // A host that failed before keeps what it owes.
+                        if !st.failed && !st.unreachable {
+                            self.drop_pending(ctx, p);
                         }
                     }
                     self.abort_play |= action == "end_play";
@@ -2504,6 +2512,14 @@ impl<'a> Executor<'a> {
                     j.ran(key, h, &handler_label(handler, idx));
                 }
             }
+        }
+    }
+
+    /// The play ended for `host` on purpose (`end_host`, `end_batch`,
+    /// `end_play`): its notified handlers are dropped, not pending.
+    fn drop_pending(&self, ctx: &PlayCtx<'_>, host: &str) {
+        if let (Some(j), Some(key)) = (&self.opts.journal, &ctx.journal_key) {
+            j.forget(key, host);
         }
     }
 

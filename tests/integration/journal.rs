@@ -253,3 +253,29 @@ fn an_interrupted_run_keeps_what_it_notified() {
     assert_eq!(restarts(&p), vec!["restarted with version 7"]);
     assert_eq!(journal(&p), None);
 }
+
+#[test]
+fn a_play_ended_on_purpose_leaves_nothing_pending() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"
+- name: ends
+  hosts: all
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "x\n"
+        dest: "{{ root }}/f"
+      notify: restart
+    - meta: end_host
+  handlers:
+    - name: restart
+      command: "true"
+"#,
+    );
+    let run = p.apply();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("RUNNING HANDLER"), "{run:?}");
+    assert_eq!(journal(&p), None, "end_host drops the handlers: {run:?}");
+}
