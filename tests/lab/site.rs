@@ -110,13 +110,19 @@ done | sort | while read -r f; do
     sha256sum "$f"
   fi
 done
-find /srv/shop/releases/shop-1.2.0 -printf '%p mtime %TY-%Tm-%Td %TH:%TM\n' 2>/dev/null | sort
+# (The release's files keep the archive's times; static/ gets the health file.)
+find /srv/shop/releases/shop-1.2.0 ! -path '*/static' ! -name health \
+  -printf '%p mtime %TY-%Tm-%Td %TH:%TM\n' 2>/dev/null | sort
 getent passwd deployer alice shop
 getent group ops shop sudo
 for u in deployer alice shop; do getent shadow "$u" | cut -d: -f1,2,4-; done
 sysctl -n net.core.somaxconn net.ipv4.tcp_fin_timeout net.ipv4.tcp_tw_reuse \
   net.ipv4.tcp_keepalive_time net.ipv4.tcp_max_syn_backlog
 ls /etc/rc2.d | grep -E 'shop|artifacts'
+if [ -r /srv/shop/shared/app.conf ]; then
+  a=$(sed -n 's/^address = //p' /srv/shop/shared/app.conf)
+  curl -sS --max-time 5 "http://$a:8080/health"; echo "health $?"
+fi
 for s in shop artifacts; do
   [ -x /etc/init.d/$s ] && { /etc/init.d/$s status; echo "$s status $?"; }
 done
@@ -204,6 +210,10 @@ fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
         );
         let (a, b) = (snapshot(&ours, host), snapshot(&theirs, host));
         assert!(a.contains("/srv") || a.contains("/etc/motd"), "{host}: {a}");
+        if host.starts_with("web") {
+            // The application answers over HTTP with the release it runs.
+            assert!(a.contains("version=1.2.0\nhealth 0\n"), "{host}: {a}");
+        }
         if a != b {
             let diff = similar::TextDiff::from_lines(&b, &a)
                 .unified_diff()
