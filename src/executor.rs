@@ -1174,6 +1174,11 @@ impl<'a> Executor<'a> {
             ..Walk::default()
         };
         let ended = self.run_items(ctx, checks, &active).await;
+        // What the checks notified (a load balancer to reload once the
+        // host is back in it) runs now, as after any section.
+        if !ended {
+            self.flush_handlers(ctx, &active).await;
+        }
         let mut failed = false;
         for h in &active {
             let Some(st) = self.states.get(h) else {
@@ -2992,8 +2997,10 @@ fn batches(hosts: &[String], serial: &Value) -> Vec<Vec<String>> {
         let text = py_str(v);
         let n = match text.trim().strip_suffix('%') {
             Some(pct) => {
+                // ansible-core's pct_to_int: a share of all the play's
+                // hosts, rounded down, but at least one.
                 let pct: f64 = pct.trim().parse().unwrap_or(100.0);
-                ((hosts.len() as f64) * pct / 100.0).floor() as usize
+                (((hosts.len() as f64) * pct / 100.0).floor() as usize).max(1)
             }
             None => text.trim().parse::<usize>().unwrap_or(0),
         };
@@ -5355,4 +5362,36 @@ fn with_ignore(
         out.ignored = true;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(n: usize, serial: Value) -> Vec<usize> {
+        let hosts: Vec<String> = (1..=n).map(|i| format!("h{i}")).collect();
+        batches(&hosts, &serial).iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn serial_batches_are_cut_as_ansible_core_cuts_them() {
+        let canary = || {
+            Value::from(vec![
+                Value::from(1),
+                Value::from("25%"),
+                Value::from("100%"),
+            ])
+        };
+        // A share of all the play's hosts, rounded down, at least one.
+        assert_eq!(sizes(3, canary()), [1, 1, 1]);
+        assert_eq!(sizes(10, canary()), [1, 2, 7]);
+        assert_eq!(sizes(10, Value::from("30%")), [3, 3, 3, 1]);
+        assert_eq!(sizes(3, Value::from("10%")), [1, 1, 1]);
+        // The last size repeats; 0 (not a percentage) is every host.
+        assert_eq!(
+            sizes(5, Value::from(vec![Value::from(1), Value::from(2)])),
+            [1, 2, 2]
+        );
+        assert_eq!(sizes(4, Value::from(0)), [4]);
+    }
 }
