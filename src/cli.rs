@@ -86,6 +86,20 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout (e.g. `hoist man | man -l -`).
     Man,
+    /// Show the modules hoist has (like ansible-doc): `hoist doc --list`,
+    /// `hoist doc copy` (parameters, check mode, diff, where hoist differs).
+    Doc(DocArgs),
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+pub struct DocArgs {
+    /// Every module, by its full name, with a one-line summary.
+    #[arg(short = 'l', long = "list", conflicts_with = "modules")]
+    pub list: bool,
+    /// The modules to show (short or full names: `copy`,
+    /// `ansible.builtin.copy`, `ansible.posix.sysctl`).
+    #[arg(value_name = "MODULE", required_unless_present = "list")]
+    pub modules: Vec<String>,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -363,6 +377,7 @@ pub fn main() -> i32 {
             return print_bytes(&out);
         }
         Command::Man => return man(),
+        Command::Doc(a) => return doc(&a),
     };
     let error_code = if diff_cmd { exit::ERROR } else { exit::OPTIONS };
     let Some(config) = load_config(&mut args.input.inventory) else {
@@ -745,6 +760,42 @@ fn man_page(cmd: &clap::Command, page: &mut String) -> std::io::Result<()> {
     }
     page.push_str(MAN_FILES);
     Ok(())
+}
+
+/// `hoist doc`: the module list, or each module's section of the module
+/// reference (docs/modules.md). An unknown module is a bad option (exit 5),
+/// with a "did you mean", and nothing is printed.
+fn doc(args: &DocArgs) -> i32 {
+    use crate::modules::reference;
+    if args.list {
+        return print_bytes(reference::list().as_bytes());
+    }
+    let mut text = String::new();
+    let mut unknown = false;
+    for name in &args.modules {
+        match reference::find(name) {
+            Some(m) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&reference::section(m));
+            }
+            None => {
+                unknown = true;
+                let names = crate::modules::all_names();
+                let hint = crate::error::did_you_mean(name, names.iter().map(String::as_str))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "ERROR! hoist has no module `{name}`{hint}; `hoist doc --list` lists them"
+                );
+            }
+        }
+    }
+    if unknown {
+        return exit::OPTIONS;
+    }
+    print_bytes(text.as_bytes())
 }
 
 /// Writes generated output to stdout; a closed pipe is not an error worth

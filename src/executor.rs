@@ -195,7 +195,8 @@ impl FactSet {
 
 /// Modules that never change a host, so `check_mode: false` may run them
 /// for real even under `hoist diff`.
-const READ_ONLY_MODULES: &[&str] = &["stat", "debug", "set_fact", "assert", "fail", "meta"];
+pub(crate) const READ_ONLY_MODULES: &[&str] =
+    &["stat", "debug", "set_fact", "assert", "fail", "meta"];
 
 /// Meta actions ansible-core's linear strategy runs per host; the others
 /// run once, for the first host.
@@ -215,7 +216,7 @@ const CANNOT_PREDICT: &str = "Command would have run if not in check mode";
 
 /// Modules whose check mode is their real logic run against the overlay
 /// of predicted changes (see `connection::overlay`).
-const PREDICTABLE_MODULES: &[&str] = &[
+pub(crate) const PREDICTABLE_MODULES: &[&str] = &[
     "file",
     "copy",
     "template",

@@ -684,6 +684,18 @@ const MODULES_LATER: &[&str] = &[
     "validate_argument_spec",
 ];
 
+/// The Ansible modules hoist knows by name and refuses: those of
+/// [`MODULES_LATER`] it does not have (for the module reference).
+pub fn modules_refused() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = MODULES_LATER
+        .iter()
+        .copied()
+        .filter(|m| modules::lookup(m).is_none())
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// Which keys a task mapping may have besides its module.
 const HANDLER_ONLY: &[&str] = &["listen"];
 

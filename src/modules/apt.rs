@@ -14,8 +14,8 @@ use minijinja::Value;
 use super::command::{add_lines, fnmatch};
 use super::sysexec::{CmdLine, Ran, find_bin, missing_bin, run};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::FileAttrs;
 use crate::template::vmap;
@@ -66,6 +66,21 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[&["autoremove", "deb", "package", "update_cache", "upgrade"]],
     check_mode: true,
     controller_only: false,
+    summary: "Install, upgrade and remove Debian packages with apt-get and dpkg.",
+    check_note: "supported: the same `apt-get` commands run with `--simulate`, which changes \
+                 nothing",
+    diff: DiffSupport::Partly(
+        "apt-get's summary is in the result's `diff` value (`-v` shows \
+                               it); nothing is printed as a diff",
+    ),
+    notes: &[
+        "No python-apt on the target: installed versions come from `dpkg-query`, candidates \
+         from `apt-cache policy`, and changes are made by `apt-get` (or `dpkg -i` for `deb:`) \
+         with `DEBIAN_FRONTEND=noninteractive`.",
+        "`deb:` takes a file on the target; a URL is refused (download it first, with `get_url`).",
+        "`auto_install_module_deps` is accepted and ignored: nothing needs installing on the \
+         target.",
+    ],
 };
 
 const DPKG_OPTIONS: &str = "force-confdef,force-confold";

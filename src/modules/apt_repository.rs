@@ -11,8 +11,8 @@ use minijinja::Value;
 
 use super::sysexec::{find_bin, run};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::{FileAttrs, FileKind};
 
@@ -37,6 +37,17 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Add and remove one-line apt sources in sources.list and sources.list.d.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "Files and lines are handled as Ansible's module handles them (file names from the \
+         repository's host and path or `filename`, enabling a disabled copy, deleting a file \
+         left empty), without python-apt on the target.",
+        "`ppa:` shorthands are refused (they need Launchpad): give the `deb` line. `codename` \
+         and `validate_certs` (used for PPAs) and `install_python_apt` are accepted and \
+         ignored.",
+    ],
 };
 
 const SOURCELIST: &str = "/etc/apt/sources.list";

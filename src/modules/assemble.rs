@@ -10,8 +10,8 @@ use super::copy::{CopyOpts, Source, copy_file, sha1_hex};
 use super::file::{add_path_info, finish};
 use super::lineinfile::{backup_local, check_file_attrs, write_changes};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{Connection, FileKind};
 use crate::pyre::{Anchor, compile};
@@ -47,6 +47,16 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Build a file from the fragments in a directory, in name order.",
+    check_note: "",
+    diff: DiffSupport::Partly(
+        "changes of mode and owner; the content's diff only with \
+                               `remote_src: false`",
+    ),
+    notes: &[
+        "`follow` is accepted and ignored: a link at `dest` is always followed.",
+        super::file::NOTE_ATTRS_IGNORED,
+    ],
 };
 
 /// Python's `codecs.escape_decode` (bytes string escapes).

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use minijinja::Value;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 
 pub struct Assert;
@@ -23,6 +23,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Fail the task when one of its conditions is false.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 #[async_trait]

@@ -15,8 +15,8 @@ use minijinja::Value;
 use super::file::{SResult, dirname, expand_user, fail, finish, join, realpath};
 use super::group::users;
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{FileAttrs, FileKind};
 
@@ -41,6 +41,14 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Add or remove SSH public keys in a user's authorized_keys file.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "Keys given as a URL are refused: hoist does not fetch from the network in a module. \
+         Read the keys on the controller (a lookup) and pass them as text; `validate_certs` \
+         is accepted and ignored.",
+    ],
 };
 
 #[async_trait]

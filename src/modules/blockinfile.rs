@@ -9,8 +9,8 @@ use super::lineinfile::{
     splitlines_keepends, write_changes,
 };
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::FileKind;
 use crate::pyre::PyRegex;
@@ -51,6 +51,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Insert, update or remove a block of lines between marker lines in a file.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[super::file::NOTE_ATTRS_IGNORED],
 };
 
 #[async_trait]

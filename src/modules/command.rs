@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use minijinja::Value;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{ConnError, ConnErrorKind, Connection, ExecRequest, FileKind};
 
@@ -44,6 +44,15 @@ static SPEC: ModuleSpec = ModuleSpec {
     // reports itself skipped, as Ansible's does.
     check_mode: true,
     controller_only: false,
+    summary: "Run a program on the target, without a shell.",
+    check_note: "skipped; with `creates` or `removes` it reports whether the command would \
+                 run, and runs nothing (as Ansible)",
+    diff: DiffSupport::No,
+    notes: &[
+        "A command whose arguments hold a secret of the run (a vault value, a `--secret-env` \
+         variable …) gets a warning: arguments show in `ps` to every user of the host. Pass \
+         such values on `stdin` or in `environment:`.",
+    ],
 };
 
 #[async_trait]

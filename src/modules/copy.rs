@@ -21,8 +21,8 @@ use super::file::{
     wanted_mode,
 };
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::local::LocalConnection;
 use crate::connection::{Connection, ExecRequest, FileAttrs, FileKind, FileStat};
@@ -62,6 +62,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Copy a file, a directory tree or inline content to the target.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[super::file::NOTE_ATTRS_REFUSED],
 };
 
 /// Ansible's `MAX_FILE_SIZE_FOR_DIFF` default.

@@ -8,8 +8,8 @@ use minijinja::Value;
 
 use super::command::{expand_path, py_splitlines};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::{Connection, ExecRequest, FileAttrs};
 use crate::pyre::{Anchor, compile};
@@ -44,6 +44,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Manage cron jobs and environment variables in a user's crontab or a cron file.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[],
 };
 
 const MARK: &str = "#Ansible: ";

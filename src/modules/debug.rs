@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use minijinja::Value;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct Debug;
@@ -21,6 +22,13 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Print a message or the value of an expression.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "`verbosity` is accepted but not honoured yet: the message is always shown (Ansible \
+         skips the task when the run is less verbose).",
+    ],
 };
 
 #[async_trait]

@@ -15,8 +15,8 @@ use minijinja::Value;
 
 use super::sysexec::{Ran, find_bin, missing_bin, run};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::template::vmap;
 
@@ -71,6 +71,18 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Install, upgrade and remove RPM packages with the dnf command line.",
+    check_note: "supported: only queries run (`rpm -q`, `dnf check-update` for `latest`), and \
+                 the result names what would change",
+    diff: DiffSupport::No,
+    notes: &[
+        "No Python dnf bindings on the target: what is installed comes from `rpm -q`, changes \
+         are made by `dnf -y` (`dnf5`, or `yum` where dnf is absent), and `results` \
+         (`Installed: …`, `Removed: …`) are the difference of `rpm -qa` before and after.",
+        "`yum` is this module, as ansible-core redirects it.",
+        "Refused: package groups and modules (`@…`), URLs and `list`. `lock_timeout`, \
+         `install_repoquery` and `validate_certs` are accepted and ignored.",
+    ],
 };
 
 /// The backends the dnf action accepts (`pkg_mgr` values).

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct Fail;
@@ -16,6 +17,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Fail the task with a message.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 #[async_trait]

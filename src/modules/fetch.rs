@@ -12,8 +12,8 @@ use super::command::expand_path;
 use super::copy::sha1_hex;
 use super::slurp::slurp;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::template::py_str;
 
@@ -33,6 +33,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Copy a file from the target to the controller.",
+    check_note: "skipped, as in Ansible",
+    diff: DiffSupport::No,
+    notes: &["The copy on the controller is written atomically."],
 };
 
 /// Python's `os.path.normpath` for POSIX paths.

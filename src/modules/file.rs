@@ -16,8 +16,8 @@ use minijinja::value::ValueKind;
 
 use super::args::parse_mode;
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::{ConnError, Connection, ExecRequest, FileKind, FileStat};
 use crate::template::pyfmt::float_repr;
@@ -78,6 +78,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Manage files, directories and links, and their mode, owner and times.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[super::file::NOTE_ATTRS_REFUSED],
 };
 
 /// Ansible's default time format for `modification_time`/`access_time`.
@@ -478,6 +482,17 @@ impl FileArgs {
         }
     }
 }
+
+/// The module reference's note for modules that call [`refuse_unsupported`].
+pub(crate) const NOTE_ATTRS_REFUSED: &str = "`attributes` (chattr flags) is refused. The SELinux \
+     parameters (`seuser`, `serole`, `setype`, `selevel`) and `unsafe_writes` are accepted and \
+     ignored: every write is atomic.";
+
+/// The module reference's note for the other modules with the file
+/// module's common arguments.
+pub(crate) const NOTE_ATTRS_IGNORED: &str = "`attributes` (chattr flags), the SELinux parameters \
+     (`seuser`, `serole`, `setype`, `selevel`) and `unsafe_writes` are accepted and ignored: \
+     every write is atomic.";
 
 /// Parameters hoist accepts but cannot honour yet.
 pub(crate) fn refuse_unsupported(args: &Args) -> SResult<()> {

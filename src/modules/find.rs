@@ -16,8 +16,8 @@ use minijinja::Value;
 use super::command::{expand_user_and_vars, fnmatch};
 use super::fetch::normpath;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType, is_string,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType, is_string,
 };
 use crate::connection::ExecRequest;
 use crate::pyre::{Anchor, PyRegex, compile};
@@ -57,6 +57,14 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "List the files under directories that match name, age, size, type or content \
+              criteria.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "One `find -printf` per task lists the trees (checksums take one more command); the \
+         files, their order and `examined` are what Ansible's `os.walk` gives.",
+    ],
 };
 
 /// Fields `find -printf` prints per entry, each followed by a NUL.

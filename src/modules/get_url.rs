@@ -23,8 +23,8 @@ use super::http::{
 };
 use super::lineinfile::{check_file_attrs, py_dirname};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::FileKind;
 
@@ -71,6 +71,21 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Download a file over HTTP, HTTPS or FTP onto the target.",
+    check_note: "supported: a HEAD request is sent, as Ansible does, and nothing is written",
+    diff: DiffSupport::Partly("changes of the file's mode and owner"),
+    notes: &[
+        "The request is made by `curl` on the target (no Python, no other fallback): its argv \
+         is fixed (`curl -q -K -`) and the URL, headers and credentials reach it as a config \
+         on its standard input, never on a command line.",
+        "The body goes to a temporary file next to `dest` (or in `tmp_dest`), is compared by \
+         sha1 and renamed over `dest`; an existing `dest` is asked for with \
+         `If-Modified-Since`.",
+        "Checksums are computed with coreutils on the target: md5, sha1, sha224, sha256, \
+         sha384, sha512 and blake2b (not sha3, blake2s or shake).",
+        "`unredirected_headers` and `decompress` are accepted and ignored.",
+        super::file::NOTE_ATTRS_IGNORED,
+    ],
 };
 
 /// `url_filename`: the last path component of a URL, as it is (no

@@ -9,7 +9,8 @@ use minijinja::Value;
 use super::file::{SResult, fail, finish};
 use super::group::{find_bin, run_argv};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 use crate::template::vmap;
 
@@ -29,6 +30,11 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Read a name-service database (passwd, group, hosts …) into `getent_<database>` \
+              facts.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 #[async_trait]

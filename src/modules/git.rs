@@ -13,8 +13,8 @@ use super::command::{add_lines, py_shlex_quote};
 use super::file::{SResult, expand_user, fail, fail_with, finish, join};
 use super::sysexec::{best_parsable_locale, find_bin, missing_bin};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{ExecRequest, FileKind};
 use crate::template::vmap;
@@ -60,6 +60,16 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Clone a git repository onto the target and check out a branch, tag or commit.",
+    check_note: "supported: `git ls-remote` is compared with the local HEAD, and nothing changes",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "Every git command is an argv run with `GIT_TERMINAL_PROMPT=0`; `accept_hostkey`, \
+         `accept_newhostkey`, `key_file` and `ssh_opts` go into `GIT_SSH_COMMAND`, for ssh \
+         repositories only.",
+        "Refused: `archive`, `separate_git_dir` and `verify_commit` (so `gpg_allowlist` does \
+         nothing).",
+    ],
 };
 
 /// What a git command printed.

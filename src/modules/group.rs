@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use super::command::exec_error;
 use super::file::{SResult, Stop, fail, fail_with, finish};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 use crate::connection::{ConnErrorKind, ExecRequest};
 use minijinja::Value;
@@ -34,6 +35,13 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Create, change or remove local groups.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "Runs `groupadd`/`groupmod`/`groupdel` as argv, reading the group's state from \
+         /etc/group (Linux).",
+    ],
 };
 
 // ---------------------------------------------------------------------------

@@ -13,8 +13,8 @@ use minijinja::Value;
 use super::file::{SResult, fail, finish};
 use super::group::{find_bin, run_argv};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{FileAttrs, FileKind};
 use crate::template::vmap;
@@ -35,6 +35,15 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Set the host's name.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "`use` may be `systemd` (`hostnamectl`; `debian` means the same), `alpine`, or unset \
+         (systemd when /run/systemd/system exists); other strategies are refused.",
+        "Without systemd the live name is set too (`hostname NAME`), where Ansible's Debian \
+         strategy only writes /etc/hostname.",
+    ],
 };
 
 #[async_trait]

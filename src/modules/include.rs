@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct ImportTasks;
@@ -23,6 +24,10 @@ static IMPORT: ModuleSpec = ModuleSpec {
     required_one_of: &[&["file"]],
     check_mode: true,
     controller_only: true,
+    summary: "Insert a task file's tasks here when the playbook loads.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 static INCLUDE: ModuleSpec = ModuleSpec {
@@ -33,6 +38,11 @@ static INCLUDE: ModuleSpec = ModuleSpec {
     required_one_of: &[&["file"]],
     check_mode: true,
     controller_only: true,
+    summary: "Run a task file's tasks here; whether and how often is decided for each host \
+              when the task runs.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 #[async_trait]
@@ -78,6 +88,14 @@ static IMPORT_ROLE: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Insert a role's tasks here when the playbook loads.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "The role's name cannot be a template: roles are loaded, and validated, with the playbook.",
+        "`rolespec_validate` is accepted and ignored: a role with an argument spec is always \
+         validated.",
+    ],
 };
 
 static INCLUDE_ROLE: ModuleSpec = ModuleSpec {
@@ -88,6 +106,15 @@ static INCLUDE_ROLE: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Run a role here; whether and how often is decided when the task runs.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "The role's name cannot be a template: the role is loaded, and validated, with the \
+         playbook (a role that includes itself is loaded when that include runs).",
+        "`rolespec_validate` is accepted and ignored: a role with an argument spec is always \
+         validated.",
+    ],
 };
 
 #[async_trait]

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct IncludeVars;
@@ -28,6 +29,13 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[&["file", "dir"]],
     check_mode: true,
     controller_only: true,
+    summary: "Load variables from YAML or JSON files, or a directory of them, on the controller.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "`hash_behaviour: merge` is accepted and ignored: loaded variables replace existing \
+         ones of the same name.",
+    ],
 };
 
 #[async_trait]

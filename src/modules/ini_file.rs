@@ -11,8 +11,8 @@ use regex::Regex;
 use super::command::expand_path;
 use super::lineinfile::{backup_local, check_file_attrs, makedirs, py_dirname, resolve_links};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::FileAttrs;
 use crate::template::{py_str, vmap};
@@ -55,6 +55,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Set, change or remove options and sections in INI files.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[super::file::NOTE_ATTRS_IGNORED],
 };
 
 const FAKE_SECTION: &str = "ad01e11446efb704fcdbdb21f2c43757423d91c5";

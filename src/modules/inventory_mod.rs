@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct AddHost;
@@ -25,6 +26,15 @@ pub static ADD_HOST: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Add a host, with its groups and variables, to the in-memory inventory for the \
+              rest of the run.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "Every key besides `name` and `groups` is a variable of the new host.",
+        "A play with the `free` strategy that uses it is refused when the playbook loads \
+         (ansible-core fails when the play gets there).",
+    ],
 };
 
 static GROUP_BY: ModuleSpec = ModuleSpec {
@@ -38,6 +48,10 @@ static GROUP_BY: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Put each host in a group named from its facts or variables.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 #[async_trait]

@@ -8,8 +8,8 @@ use minijinja::Value;
 use super::command::expand_path;
 use super::file::{add_path_info, finish};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::FileAttrs;
 use crate::connection::known_hosts::{hashed_host_field, host_field_matches};
@@ -33,6 +33,13 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Add or remove a host's key in a known_hosts file.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "Entries are found with hoist's own known_hosts matching (patterns, negation, hashed \
+         `|1|` names) instead of `ssh-keygen -F`/`-R`.",
+    ],
 };
 
 /// `normalize_known_hosts_key`: (options, host, type, key).

@@ -13,8 +13,8 @@ use minijinja::Value;
 use super::command::{exec_error, expand_path, expand_user_and_vars, py_shlex_split};
 pub(crate) use super::copy::backup_local;
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::{Connection, ExecRequest, FileAttrs, FileKind};
 use crate::pyre::{PyRegex, py_expand};
@@ -58,6 +58,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Make sure a line is in a file, or is not.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[super::file::NOTE_ATTRS_IGNORED],
 };
 
 #[async_trait]

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct Meta;
@@ -32,6 +33,15 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Steer the run: flush handlers, end a host, batch or play, clear facts or \
+              failures, refresh the inventory, reset connections.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "`end_role` is accepted but does nothing yet.",
+        "Under the free strategy, `clear_facts` and `clear_host_errors` act on the host that \
+         runs them (ansible-core: every host of the play).",
+    ],
 };
 
 #[async_trait]

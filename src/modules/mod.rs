@@ -50,6 +50,7 @@ pub mod pause;
 pub mod ping;
 pub mod raw;
 pub mod reboot;
+pub mod reference;
 pub mod replace;
 pub mod script;
 pub mod service;
@@ -152,6 +153,17 @@ pub enum FreeForm {
     Whole(&'static str),
 }
 
+/// What `--diff` shows for a module (for the module reference).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffSupport {
+    /// Nothing.
+    No,
+    /// What the module changed (or would change).
+    Yes,
+    /// Only what the text says.
+    Partly(&'static str),
+}
+
 #[derive(Debug)]
 pub struct ModuleSpec {
     pub name: &'static str,
@@ -166,6 +178,17 @@ pub struct ModuleSpec {
     pub check_mode: bool,
     /// Runs on the controller without touching the host (debug, set_fact…).
     pub controller_only: bool,
+    /// What the module does, in one line (`hoist doc --list`, the module
+    /// reference in docs/modules.md).
+    pub summary: &'static str,
+    /// How the module behaves in check mode, when the generic words
+    /// (supported, predicted, skipped) would not say it; empty otherwise.
+    pub check_note: &'static str,
+    /// What `--diff` shows for the module.
+    pub diff: DiffSupport,
+    /// Where hoist's module differs from Ansible's or goes beyond it: one
+    /// Markdown paragraph each, in the module reference.
+    pub notes: &'static [&'static str],
 }
 
 impl ModuleSpec {
@@ -415,6 +438,43 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
         .find(|(from, _)| *from == short)
         .map_or(short, |(_, to)| *to);
     MODULES.iter().copied().find(|m| m.spec().name == short)
+}
+
+/// The collection a module belongs to in Ansible (`ansible.builtin`,
+/// `ansible.posix` …), and so its fully qualified name's prefix.
+pub fn collection_of(short: &str) -> &'static str {
+    COLLECTION_MODULES
+        .iter()
+        .find(|(_, s)| *s == short)
+        .and_then(|(full, _)| full.rsplit_once('.'))
+        .map_or("ansible.builtin", |(coll, _)| coll)
+}
+
+/// Every name `lookup` resolves to the module `short`: the short name, its
+/// `ansible.builtin.`/`ansible.legacy.` forms, collection names and the
+/// names ansible-core redirects to it (`yum` for `dnf`).
+pub fn names_of(short: &str) -> Vec<String> {
+    let mut bare = vec![short];
+    bare.extend(
+        REDIRECTS
+            .iter()
+            .filter(|(_, to)| *to == short)
+            .map(|(from, _)| *from),
+    );
+    let mut names: Vec<String> = Vec::new();
+    for b in bare {
+        names.push(b.to_owned());
+        names.push(format!("ansible.builtin.{b}"));
+        names.push(format!("ansible.legacy.{b}"));
+    }
+    names.extend(
+        COLLECTION_MODULES
+            .iter()
+            .filter(|(_, s)| *s == short)
+            .map(|(full, _)| (*full).to_owned()),
+    );
+    names.retain(|n| lookup(n).is_some_and(|m| m.spec().name == short));
+    names
 }
 
 /// Every name a module can be called by (for "did you mean").

@@ -10,7 +10,8 @@ use indexmap::IndexMap;
 use minijinja::Value;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct Package;
@@ -80,6 +81,14 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Install or remove packages with the host's package manager (apt or dnf).",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "The backend comes from `use`, `ansible_package_use` or the `pkg_mgr` fact (gathered \
+         when facts were not): `apt`, or `dnf` for dnf, dnf5 and yum; any other package \
+         manager is refused. Every other parameter goes to the backend, which checks it.",
+    ],
 };
 
 /// The package managers hoist has a module for.

@@ -14,8 +14,8 @@ use minijinja::Value;
 
 use super::command::{epoch_micros, py_datetime};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 
 pub struct Pause;
@@ -33,6 +33,15 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Wait for a number of seconds or minutes, or until someone at the terminal \
+              presses enter.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "It runs once for the play (the first host runs it), as in Ansible.",
+        "A prompt with no terminal to answer it fails the task (ansible-playbook goes on \
+         unanswered), so an unattended run never passes a question nobody answered.",
+    ],
 };
 
 /// The default prompt of an untimed pause.

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::ExecRequest;
 
@@ -20,6 +20,12 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Check that the host can be reached and can run a command.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "Runs `true` on the host, so no Python is needed (Ansible's checks that Python runs).",
+    ],
 };
 
 #[async_trait]

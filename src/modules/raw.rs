@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use super::command::add_lines;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::ExecRequest;
 
@@ -23,6 +23,13 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Run a command line on the target as it is, through `/bin/sh` (or `executable`).",
+    check_note: "skipped, as in Ansible",
+    diff: DiffSupport::No,
+    notes: &[
+        "Runs through `/bin/sh -c` without a terminal, so stdout keeps `\\n` line ends and \
+         stderr stays apart (Ansible uses `ssh -tt`).",
+    ],
 };
 
 #[async_trait]

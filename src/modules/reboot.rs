@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use minijinja::Value;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 use crate::connection::{ConnErrorKind, ExecRequest};
 
@@ -37,6 +38,16 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Reboot the host and wait until it is back.",
+    check_note: "reports changed and reboots nothing (as Ansible)",
+    diff: DiffSupport::No,
+    notes: &[
+        "Runs on the controller, as Ansible's action does: reads the boot id, runs the reboot \
+         command (`shutdown -r 0 \"MSG\"` found in `search_paths`, or `reboot_command`), then \
+         retries with backoff, reconnecting, until the boot id changes and `test_command` \
+         succeeds.",
+        "Refused over a `local` connection (it would reboot the controller).",
+    ],
 };
 
 pub const DEFAULT_REBOOT_TIMEOUT: u64 = 600;

@@ -9,8 +9,8 @@ use minijinja::Value;
 use super::command::expand_path;
 use super::lineinfile::{backup_local, check_file_attrs, resolve_links, write_changes};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
-    Param, ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult,
+    ModuleSpec, Outcome, Param, ParamType,
 };
 use crate::connection::FileKind;
 use crate::pyre::{Anchor, compile, subn};
@@ -46,6 +46,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Replace every match of a regular expression in a file.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[super::file::NOTE_ATTRS_IGNORED],
 };
 
 /// Bytes a strict decoder rejects are kept as characters of this private

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::command::{add_lines, py_shlex_quote, py_shlex_split};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{ExecRequest, FileAttrs};
 
@@ -29,6 +29,15 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[&["_raw_params", "cmd"]],
     check_mode: true,
     controller_only: false,
+    summary: "Copy a script from the controller to the target, run it there, and remove it.",
+    check_note: "skipped; with `creates` or `removes` it reports whether the script would \
+                 run, and runs nothing (as Ansible)",
+    diff: DiffSupport::No,
+    notes: &[
+        "Runs through `/bin/sh -c` without a terminal, so stdout keeps `\\n` line ends and \
+         stderr stays apart (Ansible uses `ssh -tt`); hoist quotes the copied script's path \
+         itself.",
+    ],
 };
 
 fn skip(msg: String) -> Outcome {

@@ -15,8 +15,8 @@ use minijinja::Value;
 use super::command::{fnmatch, py_shlex_split};
 use super::sysexec::{Ran, find_bin, run};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::FileKind;
 use crate::template::vmap;
@@ -47,6 +47,19 @@ static SERVICE_SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[&["state", "enabled"]],
     check_mode: true,
     controller_only: false,
+    summary: "Start, stop, restart or reload a service, and choose whether it starts at boot.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "The backend comes from `use` or the `service_mgr` fact: systemd hosts run the \
+         `systemd` module; elsewhere SysV init scripts are driven by `service NAME ACTION` \
+         (status read as Ansible reads it, or a `ps` `pattern`) and `enabled` by \
+         `update-rc.d` links.",
+        "Upstart, OpenRC, insserv and chkconfig are refused.",
+        "Control commands run detached from the connection (their output goes through \
+         temporary files), so a daemon that keeps inherited descriptors open cannot hold the \
+         task.",
+    ],
 };
 
 const SYSTEMD_PARAMS: &[Param] = &[
@@ -77,6 +90,10 @@ static SYSTEMD_SPEC: ModuleSpec = ModuleSpec {
     required_one_of: SYSTEMD_ONE_OF,
     check_mode: true,
     controller_only: false,
+    summary: "Manage systemd units: start, stop, restart, reload, enable, mask, reload the daemon.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &["`systemd_service` is the same module."],
 };
 
 static SYSTEMD_SERVICE_SPEC: ModuleSpec = ModuleSpec {
@@ -87,6 +104,10 @@ static SYSTEMD_SERVICE_SPEC: ModuleSpec = ModuleSpec {
     required_one_of: SYSTEMD_ONE_OF,
     check_mode: true,
     controller_only: false,
+    summary: "Manage systemd units: start, stop, restart, reload, enable, mask, reload the daemon.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &["`systemd` is the same module."],
 };
 
 const LANG_ENV: &[(&str, &str)] = &[("LANG", "C"), ("LC_ALL", "C"), ("LC_MESSAGES", "C")];

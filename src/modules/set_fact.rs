@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct SetFact;
@@ -18,6 +19,13 @@ pub static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Set variables on the host for the rest of the run.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "Every key besides `cacheable` is a variable to set. With `cacheable: true` the \
+         variables are facts too (`ansible_facts.NAME`).",
+    ],
 };
 
 #[async_trait]

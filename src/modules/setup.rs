@@ -16,8 +16,8 @@ use minijinja::Value;
 use regex::Regex;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::ExecRequest;
 use crate::template::vmap;
@@ -40,6 +40,17 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Gather facts about the host.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "One read-only shell script reads /proc, /sys, /etc and a few commands (`uname`, \
+         `id`, `ip` …) in one round trip; the facts are built on the controller with \
+         ansible-core's names and shapes. No Python on the target.",
+        "`gather_subset` selects among ansible-core's Linux collectors as ansible-core does; \
+         `facter` and `ohai` gather nothing, and hardware, network and virtual facts are \
+         gathered on Linux only.",
+    ],
 };
 
 /// Facts keyed by name.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::command::{COMMAND_PARAMS, run_command};
-use super::{Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec};
+use super::{Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec};
 
 pub struct Shell;
 
@@ -16,6 +16,14 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Run a command line through the shell on the target.",
+    check_note: "skipped; with `creates` or `removes` it reports whether the command would \
+                 run, and runs nothing (as Ansible)",
+    diff: DiffSupport::No,
+    notes: &[
+        "A script that holds a secret of the run is passed in an environment variable and \
+         evaluated there, so the secret never shows on the host's command line.",
+    ],
 };
 
 #[async_trait]

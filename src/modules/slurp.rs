@@ -5,8 +5,8 @@ use base64::Engine;
 
 use super::command::expand_path;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{Connection, FileKind};
 
@@ -22,6 +22,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Read a file from the target, base64-encoded.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 /// Reads a whole file as slurp does, with slurp's messages for a missing,

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 use super::command::expand_path;
 use super::lineinfile::py_dirname;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{ConnErrorKind, Connection, ExecRequest, FileKind, FileStat};
 use crate::template::vmap;
@@ -38,6 +38,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Return facts about a path on the target: type, mode, owner, times, checksum …",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 /// Everything one shell round trip tells about the path: access for the

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use super::command::expand_path;
 use super::lineinfile::resolve_links;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{Connection, ExecRequest, FileAttrs, FileKind};
 
@@ -32,6 +32,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Set a kernel parameter in a sysctl file and, if asked, its live value.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 /// The module's `_parse_value`: booleans become 1/0, the rest is stripped.

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 
 use super::command::expand_path;
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::ExecRequest;
 
@@ -26,6 +26,10 @@ static SPEC: ModuleSpec = ModuleSpec {
     // As in Ansible: skipped in check mode.
     check_mode: false,
     controller_only: false,
+    summary: "Create a temporary file or directory on the target.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[],
 };
 
 /// Python's `repr()` of a string, for messages.

@@ -10,7 +10,8 @@ use minijinja::Value;
 use super::copy::{CopyOpts, Source, copy_file, format_time};
 use super::file::{COMMON, SResult, basename, expand_user, fail, finish, now, refuse_unsupported};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 
 pub struct Template;
@@ -51,6 +52,16 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Render a Jinja2 template from the controller into a file on the target.",
+    check_note: "",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "Rendered by hoist's templating: minijinja with Ansible's rules (see the guide's \
+         Templating section).",
+        "Refused: `trim_blocks: false`, `lstrip_blocks: true`, delimiters other than Jinja's \
+         (`block_start_string` …), an `output_encoding` other than UTF-8.",
+        super::file::NOTE_ATTRS_REFUSED,
+    ],
 };
 
 /// Ansible's default `DEFAULT_MANAGED_STR`.

@@ -9,8 +9,8 @@
 //! (a missing file, a different mtime, mode, owner or symlink means a
 //! change); for zip, each `zipinfo` entry is compared with what is on disk
 //! (type, mtime, size, CRC-32, mode, owner, group). Check mode reports that
-//! comparison for zip without extracting anything; for the tar formats it
-//! skips the task, as Ansible's tar handlers do.
+//! comparison without extracting anything, for zip and for the tar formats
+//! (where Ansible's tar handlers skip the task).
 
 use std::collections::HashMap;
 
@@ -24,8 +24,8 @@ use super::file::{
 };
 use super::sysexec::{best_parsable_locale, find_bin};
 use super::{
-    Args, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FileDiff, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::{ExecRequest, FileKind, FileStat};
 use crate::template::vmap;
@@ -65,6 +65,18 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Unpack a tar or zip archive from the controller, the target or a URL into a \
+              directory on the target.",
+    check_note: "supported: the archive is compared with the destination and nothing is \
+                 extracted, for zip and for the tar formats (Ansible skips tar archives)",
+    diff: DiffSupport::Yes,
+    notes: &[
+        "Uses the target's `tar` (gzip, bzip2, xz, zstd) and `unzip`/`zipinfo`. An archive \
+         from the controller goes to a temporary directory on the target and is removed \
+         afterwards; a URL with `remote_src` is downloaded with the target's `curl`.",
+        "`io_buffer_size` is accepted and ignored.",
+        super::file::NOTE_ATTRS_REFUSED,
+    ],
 };
 
 /// Ansible's archive handlers, in the order `pick_handler` tries them.

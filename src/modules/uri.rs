@@ -23,8 +23,8 @@ use super::http::{
 };
 use super::lineinfile::{check_file_attrs, py_dirname};
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType, is_string,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType, is_string,
 };
 use crate::connection::FileKind;
 use crate::template::filters::pyjson::{JsonOptions, dumps, loads};
@@ -88,6 +88,18 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: false,
     controller_only: false,
+    summary: "Make an HTTP request from the target and check the response.",
+    check_note: "",
+    diff: DiffSupport::Partly("changes of the mode and owner of `dest`"),
+    notes: &[
+        "The request is made by `curl` on the target (no Python, no other fallback): its argv \
+         is fixed (`curl -q -K -`) and the URL, headers and credentials reach it as a config \
+         on its standard input, never on a command line.",
+        "`body_format: form-multipart` is refused; `unredirected_headers` (curl drops \
+         credentials only when the host changes) and `decompress` (of a gzip body that was \
+         not asked for) are accepted and ignored.",
+        super::file::NOTE_ATTRS_IGNORED,
+    ],
 };
 
 /// `form_urlencoded`: a dict (or list of pairs) as `k=v&k=v`, list values

@@ -13,7 +13,8 @@ use super::group::{
     users,
 };
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 use crate::connection::FileKind;
 
@@ -70,6 +71,19 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Create, change or remove local user accounts.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "Runs `useradd`/`usermod`/`userdel`/`chage` and `ssh-keygen` as argv, reading the \
+         account from /etc/passwd, /etc/shadow and /etc/group (Linux). The password hash is \
+         set with `chpasswd -e` on standard input, never on a command line, and is a secret \
+         of the run.",
+        "Free text such as `comment` is stored literally: Ansible expands `$VAR` in these \
+         commands' arguments, hoist does not.",
+        "`local: true` (libuser) is refused; `login_class`, `hidden`, `profile`, \
+         `authorization` and `role` (BSD, macOS, Solaris) are accepted and ignored.",
+    ],
 };
 
 #[async_trait]

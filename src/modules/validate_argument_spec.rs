@@ -16,7 +16,8 @@ use minijinja::Value;
 use minijinja::value::ValueKind;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 use crate::template::{py_repr, py_str};
 
@@ -34,6 +35,14 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: true,
+    summary: "Check variables and arguments against an argument spec.",
+    check_note: "",
+    diff: DiffSupport::No,
+    notes: &[
+        "Roles with `meta/argument_specs.yml` (or `argument_specs:` in meta/main.yml) get it \
+         as an implicit first task, as in ansible-core. Spec defaults are applied only while \
+         checking: they never become variables.",
+    ],
 };
 
 #[async_trait]

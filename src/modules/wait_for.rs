@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use minijinja::Value;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome, Param,
-    ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleError, ModuleResult, ModuleSpec, Outcome,
+    Param, ParamType,
 };
 use crate::connection::ExecRequest;
 use crate::template::vmap;
@@ -39,6 +39,14 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Wait for a port, a file, a string in a file, connections to drain, or a time.",
+    check_note: "runs as usual, since it only reads (ansible-core skips it in check mode)",
+    diff: DiffSupport::No,
+    notes: &[
+        "The controller polls, with no Python on the target: each check is one round trip (a \
+         file read, /proc/net/tcp for draining, a TCP connect by bash's `/dev/tcp`, which \
+         needs bash and `timeout` on the target).",
+    ],
 };
 
 /// The TCP states of `/proc/net/tcp`, by their hex code.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    Args, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param, ParamType,
+    Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
+    ParamType,
 };
 use crate::connection::ExecRequest;
 
@@ -29,6 +30,13 @@ static SPEC: ModuleSpec = ModuleSpec {
     required_one_of: &[],
     check_mode: true,
     controller_only: false,
+    summary: "Wait until the host answers again.",
+    check_note: "skipped, as in Ansible",
+    diff: DiffSupport::No,
+    notes: &[
+        "Each attempt reopens the host's connection and runs a trivial command (Ansible runs \
+         the `ping` module); the task may start while the host is down.",
+    ],
 };
 
 /// Seconds from a parameter (negative counts as none).

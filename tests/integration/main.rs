@@ -8,6 +8,7 @@ mod config;
 mod conformance;
 mod conformance_cases;
 mod control;
+mod doc;
 mod engine;
 mod filemods;
 mod http;
