@@ -231,6 +231,19 @@ pub(crate) const PREDICTABLE_MODULES: &[&str] = &[
 /// gets a connection that is opened by its first command.
 const LAZY_CONNECTION_MODULES: &[&str] = &["wait_for_connection"];
 
+/// A call that cannot change the host although its module could: `uri`
+/// with GET or HEAD and no `dest` (what a health check or a version probe
+/// does), so `check_mode: false` runs it under `hoist diff` too.
+fn read_only_call(module: &str, args: &Args) -> bool {
+    match module {
+        "uri" => {
+            let method = args.str_or("method", "GET").to_ascii_uppercase();
+            (method == "GET" || method == "HEAD") && !args.has("dest")
+        }
+        _ => false,
+    }
+}
+
 /// Modules whose action plugin (not the module) refuses check mode.
 const ACTION_NO_CHECK_MODE: &[&str] = &["uri"];
 
@@ -4710,7 +4723,10 @@ async fn run_item_once(
         Ok(b) => b,
         Err(e) => return ItemOutcome::failed(located(task, &e)),
     };
-    if ctx.opts.read_only && !check && !READ_ONLY_MODULES.contains(&spec.name) {
+    // `hoist diff` never writes: `check_mode: false` holds only for
+    // modules (or calls, see `read_only_call`) that cannot change a host.
+    let forced_check = ctx.opts.read_only && !check && !READ_ONLY_MODULES.contains(&spec.name);
+    if forced_check {
         check = true;
     }
     let diff = effective_flag(
@@ -4817,6 +4833,9 @@ async fn run_item_once(
             Ok(a) => a,
             Err(e) => return with_ignore(ctx, task, scope, ItemOutcome::failed(e)),
         };
+        if forced_check && read_only_call(spec.name, &args) {
+            check = false;
+        }
         if check && !spec.check_mode {
             let mut r = IndexMap::new();
             r.insert("changed".into(), Value::from(false));

@@ -134,3 +134,49 @@ fn get_url_and_uri_converge_locally() {
         .collect();
     assert_eq!(left.len(), 1, "temporary files left: {left:?}");
 }
+
+#[test]
+fn hoist_diff_runs_a_get_with_check_mode_false_and_never_a_post() {
+    let base = serve();
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: probe
+      uri:
+        url: {base}/echo
+        return_content: true
+      check_mode: false
+      register: probe
+    - name: the probe ran for real
+      assert:
+        that: probe.json.method == 'GET'
+    - name: post
+      uri:
+        url: {base}/echo
+        method: POST
+        body: x
+      check_mode: false
+      register: post
+    - name: the post did not run
+      assert:
+        that: post is skipped
+    - name: download
+      uri:
+        url: {base}/files/hello.txt
+        dest: "{{{{ root }}}}/hello.txt"
+      check_mode: false
+"#
+        ),
+    );
+    let diff = p.hoist("diff", &[]);
+    assert_eq!(diff.code, 0, "{diff:?}");
+    assert!(
+        !p.root().join("hello.txt").exists(),
+        "diff wrote a file: {diff:?}"
+    );
+}
