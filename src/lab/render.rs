@@ -134,6 +134,9 @@ pub fn sshd_config(host: &str, sftp_server: &str) -> String {
         out,
         "# hoist lab: sshd for {host} (generated; paths as seen inside the host)"
     );
+    // As Debian's own: drop-ins first (the first value of a setting wins),
+    // so a playbook's /etc/ssh/sshd_config.d/*.conf takes effect on reload.
+    out.push_str("Include /etc/ssh/sshd_config.d/*.conf\n");
     out.push_str("Port 22\n");
     for t in HOST_KEY_TYPES {
         let _ = writeln!(out, "HostKey {d}/ssh_host_{t}_key");
@@ -168,6 +171,7 @@ pub fn setup_script(lab: &LabState, host: &HostState, client_pubkey: &str) -> St
     s.push_str(
         "mount -t tmpfs -o mode=0755,nosuid,nodev hoist-lab-run /run\n\
          mkdir -p /run/lock /run/sshd \"$I\"\n\
+         ln -s \"$I/hosts/$N/sshd.pid\" /run/sshd.pid\n\
          chmod 1777 /run/lock\n\
          chmod 0755 /run/sshd\n\
          mount --rbind \"$L\" \"$I\"\n\
@@ -337,6 +341,10 @@ ansible_ssh_common_args='-F /var/tmp/hoist-lab/ssh_config'
             assert!(c.lines().any(|l| l == line), "missing {line}");
         }
         assert!(!c.contains("MaxSessions"));
+        assert!(
+            c.lines().nth(1) == Some("Include /etc/ssh/sshd_config.d/*.conf"),
+            "drop-ins come first: {c}"
+        );
     }
 
     #[test]
@@ -345,6 +353,7 @@ ansible_ssh_common_args='-F /var/tmp/hoist-lab/ssh_config'
         let s = setup_script(&l, &l.hosts[1], "ssh-ed25519 AAAA hoist-lab\n");
         assert!(s.contains("L=/var/tmp/hoist-lab\n"));
         assert!(s.contains("N=web1\n"));
+        assert!(s.contains("ln -s \"$I/hosts/$N/sshd.pid\" /run/sshd.pid\n"));
         assert!(s.contains("for d in etc var home root opt srv usr tmp; do"));
         assert!(s.contains("upperdir=$F/$d/upper,workdir=$F/$d/work"));
         assert!(s.contains("198.19.0.1\tgateway\n198.19.0.10\tweb1\n"));

@@ -1,8 +1,12 @@
 //! The reference site (`playbooks/site.yml` and `roles/`) end to end: hoist
-//! applies it through the gateway to a dozen lab hosts, a second run and
-//! `hoist diff` find nothing to change, and ansible-playbook applied to an
-//! identical lab leaves the same files, accounts, kernel settings and
-//! services on one host of each type, after the same per-host results.
+//! applies it through the gateway to a dozen lab hosts (with `-D`, never
+//! showing the vaulted db password), a second run and `hoist diff` find
+//! nothing to change, and ansible-playbook applied to an identical lab
+//! leaves the same files, accounts, kernel settings and services on one
+//! host of each type, after the same per-host results. Then, on hoist's
+//! lab: SSH reaches the targets only through the gateway, the app answers
+//! its health check, the db backup and restore-test scripts work, and a
+//! hand edit on one host is exactly what `hoist diff` reports (exit 2).
 //!
 //! The site needs labs of its own (its groups are lb, web, db and cache),
 //! so this test brings up two and takes them down.
@@ -16,6 +20,12 @@ const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
 
 /// The hosts compared between the two labs: one of each type.
 const COMPARED: &[&str] = &["gateway", "lb1", "web1", "db1", "cache1"];
+
+/// The site's vault opens with this demo password file (committed).
+const VAULT: [&str; 2] = ["--vault-password-file", "playbooks/vault-password.txt"];
+
+/// Where a lab host sees the lab dir (its client key and known_hosts).
+const INNER_LAB_DIR: &str = "/run/hoist-lab";
 
 /// Every host of the site lab.
 const ALL: &[&str] = &[
@@ -95,8 +105,10 @@ fn repo() -> &'static Path {
 const SNAPSHOT: &str = r#"
 paths="/etc/motd /etc/sudoers.d/50-ops /etc/sysctl.d/60-site.conf /etc/sysctl.d/61-cache.conf
 /etc/cron.d /var/log/site /home/deployer /home/alice /etc/ssh/sshd_config.d/50-site.conf
+/etc/logrotate.d/site /etc/systemd/timesyncd.conf.d /etc/site-metrics
 /srv/artifacts /etc/init.d/artifacts /etc/init.d/shop /etc/haproxy /srv/shop
-/etc/postgresql-site /var/backups/shop /etc/redis-site.conf"
+/etc/postgresql-site /var/lib/postgresql-site /var/backups/shop
+/usr/local/sbin/shop-db-backup /usr/local/sbin/shop-db-restore-test /etc/redis-site.conf"
 for p in $paths; do
   [ -e "$p" ] || continue
   find "$p" \( -type d -printf '%p %y %m %u %g %l\n' \) -o -printf '%p %y %m %u %g %s %l\n'
@@ -153,8 +165,57 @@ fn hoist_apply(lab: &SiteLab, extra: &[&str]) -> Run {
     c.current_dir(repo())
         .args(["apply", "playbooks/site.yml", "-i"])
         .arg(lab.inventory())
+        .args(VAULT)
         .args(extra);
     run(c)
+}
+
+fn hoist_diff(lab: &SiteLab) -> Run {
+    let mut c = Command::new(HOIST);
+    c.current_dir(repo())
+        .args(["diff", "playbooks/site.yml", "-i"])
+        .arg(lab.inventory())
+        .args(VAULT);
+    run(c)
+}
+
+/// The db password, from the site's vault.
+fn db_password() -> String {
+    let mut c = Command::new(HOIST);
+    c.current_dir(repo())
+        .args(["vault", "view", "playbooks/group_vars/all/vault.yml"])
+        .args(VAULT);
+    let r = run(c);
+    assert_eq!(r.code, 0, "vault view: {r:?}");
+    let pw = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("vault_db_password: "))
+        .expect("vault_db_password in the vault")
+        .trim()
+        .to_owned();
+    assert!(pw.len() >= 8, "{pw}");
+    pw
+}
+
+/// `ssh root@ADDR hostname` run on a lab host, with the lab's client key.
+fn ssh_from(lab: &SiteLab, from: &str, addr: &str) -> Run {
+    lab.exec(
+        from,
+        &format!(
+            "ssh -F /dev/null -i {INNER_LAB_DIR}/id_ed25519 -o IdentitiesOnly=yes \
+             -o BatchMode=yes -o UserKnownHostsFile={INNER_LAB_DIR}/known_hosts \
+             -o StrictHostKeyChecking=yes -o ConnectTimeout=5 root@{addr} hostname"
+        ),
+    )
+}
+
+fn address(lab: &SiteLab, host: &str) -> String {
+    lab.addresses()
+        .into_iter()
+        .find(|(n, _)| n == host)
+        .map(|(_, a)| a)
+        .unwrap_or_else(|| panic!("no address for {host}"))
 }
 
 #[test]
@@ -163,8 +224,20 @@ fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let ours = SiteLab::up(tmp.path().join("hoist-site"));
 
-    let first = hoist_apply(&ours, &[]);
+    let first = hoist_apply(&ours, &["-D"]);
     assert_eq!(first.code, 0, "first apply: {first:?}");
+    // The diffs of files rendered from the vaulted password are masked.
+    let password = db_password();
+    assert!(
+        !first.stdout.contains(&password) && !first.stderr.contains(&password),
+        "the db password was shown: {first:?}"
+    );
+    assert!(
+        first
+            .stdout
+            .contains("env.j2\n@@ -0,0 +1,5 @@\n+********\n"),
+        "the env file's diff, masked: {first:?}"
+    );
     for host in ALL {
         let [ok, changed, unreachable, failed, ..] = recap(&first, host);
         assert!(ok > 0 && changed > 0, "{host} did work: {first:?}");
@@ -180,11 +253,7 @@ fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
             "{host} changed again: {second:?}"
         );
     }
-    let mut c = Command::new(HOIST);
-    c.current_dir(repo())
-        .args(["diff", "playbooks/site.yml", "-i"])
-        .arg(ours.inventory());
-    let diff = run(c);
+    let diff = hoist_diff(&ours);
     assert_eq!(diff.code, 0, "diff after converging: {diff:?}");
 
     // The same site with ansible-playbook on an identical lab, for one host
@@ -196,6 +265,7 @@ fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
         .args(["playbooks/site.yml", "-i"])
         .arg(theirs.inventory())
         .args(["-l", &COMPARED.join(",")])
+        .args(VAULT)
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_HOME", tmp.path().join(".ansible-home"))
         .env("ANSIBLE_LOCAL_TEMP", tmp.path().join(".ansible-tmp"));
@@ -221,5 +291,121 @@ fn site_playbook_converges_through_the_gateway_and_matches_ansible() {
                 .to_string();
             panic!("{host}: the hosts differ\n{diff}");
         }
+    }
+    drop(theirs);
+
+    ssh_only_through_the_gateway(&ours);
+    db_backups_restore(&ours);
+    drift_on_one_host(&ours);
+}
+
+/// The targets' sshd (reloaded by the site) lets logins in only from the
+/// gateway's private address: root from the gateway gets in, root from
+/// another target is refused by AllowUsers; the lab's deploy user still
+/// gets in through the gateway from this machine.
+fn ssh_only_through_the_gateway(lab: &SiteLab) {
+    let web2 = address(lab, "web2");
+    let via_gateway = ssh_from(lab, "gateway", &web2);
+    assert_eq!(
+        (via_gateway.code, via_gateway.stdout.trim()),
+        (0, "web2"),
+        "gateway -> web2: {via_gateway:?}"
+    );
+    let sideways = ssh_from(lab, "web1", &web2);
+    assert_ne!(sideways.code, 0, "web1 -> web2 got in: {sideways:?}");
+    assert!(
+        sideways.stderr.contains("Permission denied"),
+        "web1 -> web2: {sideways:?}"
+    );
+    let log = std::fs::read_to_string(lab.dir.join("hosts/web2/sshd.log")).expect("sshd.log");
+    let web1 = address(lab, "web1");
+    assert!(
+        log.contains(&format!(
+            "User root from {web1} not allowed because not listed in AllowUsers"
+        )),
+        "web2's sshd log: {log}"
+    );
+    let mut c = Command::new("ssh");
+    c.arg("-F").arg(lab.dir.join("ssh_config")).args([
+        "-l",
+        "deploy",
+        "-o",
+        "BatchMode=yes",
+        "web2",
+        "id -un",
+    ]);
+    let deploy = run(c);
+    assert_eq!(
+        (deploy.code, deploy.stdout.trim()),
+        (0, "deploy"),
+        "deploy through the gateway: {deploy:?}"
+    );
+}
+
+/// The db backup script keeps the newest backups, the restore test
+/// restores the newest and checks it, and fails on a broken one.
+fn db_backups_restore(lab: &SiteLab) {
+    let r = lab.exec(
+        "db1",
+        "set -e; echo 'some rows' > /var/lib/postgresql-site/base.dat
+         for i in 1 2 3 4 5 6 7 8 9; do /usr/local/sbin/shop-db-backup; done
+         echo \"kept $(ls /var/backups/shop | wc -l)\"
+         /usr/local/sbin/shop-db-restore-test",
+    );
+    assert_eq!(r.code, 0, "backup and restore test on db1: {r:?}");
+    assert!(r.stdout.contains("kept 7\n"), "{r:?}");
+    assert!(
+        r.stdout.contains("restored and verified (5 files)"),
+        "{r:?}"
+    );
+    let broken = lab.exec(
+        "db1",
+        "n=$(ls -1 /var/backups/shop/shop-db-*.tar.gz | sort | tail -n 1)
+         head -c 200 \"$n\" > /tmp/part && cat /tmp/part > \"$n\"
+         /usr/local/sbin/shop-db-restore-test",
+    );
+    assert_ne!(broken.code, 0, "a truncated backup passed: {broken:?}");
+    // Back to a good newest backup.
+    let again = lab.exec(
+        "db1",
+        "/usr/local/sbin/shop-db-backup && /usr/local/sbin/shop-db-restore-test",
+    );
+    assert_eq!(again.code, 0, "{again:?}");
+}
+
+/// A hand edit of a managed file on one host: `hoist diff` exits 2 and
+/// shows exactly that file's diff on that host, and nothing else changes.
+fn drift_on_one_host(lab: &SiteLab) {
+    let edit = lab.exec(
+        "cache2",
+        "sed -i 's/^maxmemory 256mb$/maxmemory 512mb/' /etc/redis-site.conf && \
+         grep -qx 'maxmemory 512mb' /etc/redis-site.conf",
+    );
+    assert_eq!(edit.code, 0, "{edit:?}");
+    let diff = hoist_diff(lab);
+    assert_eq!(diff.code, 2, "diff after a hand edit: {diff:?}");
+    assert!(
+        diff.stdout.contains(
+            "--- before: /etc/redis-site.conf\n\
+             +++ after: "
+        ) && diff
+            .stdout
+            .contains(" port 6379\n-maxmemory 512mb\n+maxmemory 256mb\n maxmemory-policy"),
+        "the drifted file's diff: {diff:?}"
+    );
+    assert_eq!(
+        diff.stdout.matches("--- before").count(),
+        1,
+        "only one diff: {diff:?}"
+    );
+    let changed: Vec<&str> = diff
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("changed: "))
+        .collect();
+    assert_eq!(changed, ["changed: [cache2]"], "{diff:?}");
+    for host in ALL {
+        let want = u32::from(*host == "cache2");
+        assert_eq!(recap(&diff, host)[1], want, "{host}: {diff:?}");
     }
 }
