@@ -3941,13 +3941,33 @@ fn fail_host_task(ctx: &PlayCtx<'_>, task: &Task, st: &mut HostState, msg: &str)
 /// the module offers as a choice (`state: present`) is no secret.
 fn no_log_secrets(spec: &crate::modules::ModuleSpec, raw: &IndexMap<String, Value>) {
     for (k, v) in raw {
-        let choice = spec
-            .param(k)
-            .is_some_and(|p| v.as_str().is_some_and(|s| p.choices.contains(&s)));
-        if !choice {
-            crate::secrets::register_strings(v);
+        if !may_hold_a_secret(spec.param(k), v) {
+            continue;
         }
+        crate::secrets::register_strings(v);
     }
+}
+
+/// Whether a `no_log` task's argument may be the secret it protects. Not
+/// a choice (`state: present`), a flag, a number, a mode, a path, or the
+/// account a file belongs to: registering those would mask every later
+/// `root` or `/etc` in the run's output. Anything else — `content`,
+/// `password`, a `url`, a `set_fact` value, arguments of modules without
+/// a spec — is registered.
+fn may_hold_a_secret(param: Option<&crate::modules::Param>, v: &Value) -> bool {
+    use crate::modules::ParamType;
+    let Some(p) = param else {
+        return true;
+    };
+    if v.as_str().is_some_and(|s| p.choices.contains(&s)) {
+        return false;
+    }
+    let identifier = matches!(p.name, "owner" | "group" | "state");
+    let plain_type = matches!(
+        p.ty,
+        ParamType::Bool | ParamType::Int | ParamType::Float | ParamType::Mode | ParamType::Path
+    );
+    !identifier && !plain_type
 }
 
 fn is_no_log(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
@@ -3987,7 +4007,6 @@ fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
         .unwrap_or(false)
 }
 
-/// Records a task's final result on the host: stats, register, notify.
 /// The journal's keys of every play of `playbooks`.
 pub fn journal_plays(playbooks: &[Playbook]) -> Vec<PlayKey> {
     playbooks
@@ -4020,6 +4039,7 @@ fn handler_label(handler: &Task, idx: usize) -> String {
         .unwrap_or_else(|| format!("(handler #{})", idx + 1))
 }
 
+/// Records a task's final result on the host: stats, register, notify.
 fn finish(
     ctx: &PlayCtx<'_>,
     st: &mut HostState,

@@ -496,3 +496,36 @@ fn vaulted_ini_inventory_values_are_masked() {
         assert!(r.stdout.contains("ini_secret"), "{r:?}");
     }
 }
+
+#[test]
+fn a_no_log_task_masks_its_secret_not_its_owner_mode_or_path() {
+    let p = Project::new();
+    p.write(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write the key
+      copy:
+        content: "key-Qx71-plain\n"
+        dest: "{{ root }}/secret.key"
+        mode: "0600"
+        force: true
+      no_log: true
+    - name: Say what is ordinary
+      debug:
+        msg: "mode 0600 at {{ root }}/secret.key, force True, and key-Qx71-plain"
+"#,
+    );
+    let r = p.apply();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stdout.contains("key-Qx71-plain"), "{r:?}");
+    let root = p.root().display().to_string();
+    assert!(
+        r.stdout.contains(&format!(
+            "mode 0600 at {root}/secret.key, force True, and {MASK}"
+        )),
+        "only the content is a secret: {r:?}"
+    );
+}

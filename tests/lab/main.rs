@@ -9,6 +9,7 @@ mod common;
 mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
+mod deploy;
 mod filemods;
 mod http;
 mod packages;

@@ -22,7 +22,7 @@ const HOIST: &str = env!("CARGO_BIN_EXE_hoist");
 const COMPARED: &[&str] = &["gateway", "lb1", "web1", "db1", "cache1"];
 
 /// The site's vault opens with this demo password file (committed).
-const VAULT: [&str; 2] = ["--vault-password-file", "playbooks/vault-password.txt"];
+pub(crate) const VAULT: [&str; 2] = ["--vault-password-file", "playbooks/vault-password.txt"];
 
 /// Where a lab host sees the lab dir (its client key and known_hosts).
 const INNER_LAB_DIR: &str = "/run/hoist-lab";
@@ -34,12 +34,12 @@ const ALL: &[&str] = &[
 ];
 
 /// A lab of its own, taken down when dropped (also when the test fails).
-struct SiteLab {
-    dir: PathBuf,
+pub(crate) struct SiteLab {
+    pub(crate) dir: PathBuf,
 }
 
 impl SiteLab {
-    fn up(dir: PathBuf) -> SiteLab {
+    pub(crate) fn up(dir: PathBuf) -> SiteLab {
         let mut c = Command::new(HOIST);
         c.args(["lab", "up", "12", "--groups", "lb,web,db,cache", "--dir"])
             .arg(&dir);
@@ -48,12 +48,12 @@ impl SiteLab {
         SiteLab { dir }
     }
 
-    fn inventory(&self) -> PathBuf {
+    pub(crate) fn inventory(&self) -> PathBuf {
         self.dir.join("inventory.ini")
     }
 
     /// Runs a shell script inside a host's namespaces.
-    fn exec(&self, host: &str, script: &str) -> Run {
+    pub(crate) fn exec(&self, host: &str, script: &str) -> Run {
         let mut c = Command::new(HOIST);
         c.args(["lab", "exec", host, "--dir"])
             .arg(&self.dir)
@@ -63,7 +63,7 @@ impl SiteLab {
 
     /// The lab's addresses by name: each host's from the inventory, and the
     /// gateway's private address (the first of the targets' network).
-    fn addresses(&self) -> Vec<(String, String)> {
+    pub(crate) fn addresses(&self) -> Vec<(String, String)> {
         let text = std::fs::read_to_string(self.inventory()).expect("lab inventory");
         let mut out: Vec<(String, String)> = text
             .lines()
@@ -94,7 +94,7 @@ impl Drop for SiteLab {
     }
 }
 
-fn repo() -> &'static Path {
+pub(crate) fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -160,7 +160,7 @@ fn snapshot(lab: &SiteLab, host: &str) -> String {
     .into_owned()
 }
 
-fn hoist_apply(lab: &SiteLab, extra: &[&str]) -> Run {
+pub(crate) fn hoist_apply(lab: &SiteLab, extra: &[&str]) -> Run {
     let mut c = Command::new(HOIST);
     c.current_dir(repo())
         .args(["apply", "playbooks/site.yml", "-i"])
@@ -210,7 +210,7 @@ fn ssh_from(lab: &SiteLab, from: &str, addr: &str) -> Run {
     )
 }
 
-fn address(lab: &SiteLab, host: &str) -> String {
+pub(crate) fn address(lab: &SiteLab, host: &str) -> String {
     lab.addresses()
         .into_iter()
         .find(|(n, _)| n == host)
