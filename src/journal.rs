@@ -212,7 +212,13 @@ impl Journal {
         if d.plays.is_empty() {
             return match std::fs::remove_file(&self.path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+                _ => {
+                    // `.hoist/` goes too when nothing else is in it.
+                    if let Some(dir) = self.path.parent() {
+                        let _ = std::fs::remove_dir(dir);
+                    }
+                    Ok(())
+                }
             };
         }
         if let Some(dir) = self.path.parent() {
@@ -331,6 +337,10 @@ mod tests {
         // Nothing left: no file left.
         again.ran(&key("deploy"), "web2", "reload lb");
         assert!(!path.exists());
+        assert!(
+            !dir.path().join(DIR).exists(),
+            "an empty .hoist/ is removed"
+        );
         assert!(again.take_problem().is_none());
     }
 

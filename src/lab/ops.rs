@@ -856,7 +856,8 @@ fn remove_files(dir: &Path, keep_dir: bool) -> Result<()> {
             errors.push(format!("{}: {e}", p.display()));
         }
     }
-    for d in [HOSTS_DIR, FS_DIR] {
+    // The pending-handler journal of the lab's inventory goes with it.
+    for d in [HOSTS_DIR, FS_DIR, crate::journal::DIR] {
         let p = dir.join(d);
         if let Err(e) = fs::remove_dir_all(&p)
             && e.kind() != std::io::ErrorKind::NotFound
