@@ -75,9 +75,7 @@ static SPEC: ModuleSpec = ModuleSpec {
     check_note: "supported: a HEAD request is sent, as Ansible does, and nothing is written",
     diff: DiffSupport::Partly("changes of the file's mode and owner"),
     notes: &[
-        "The request is made by `curl` on the target (no Python, no other fallback): its argv \
-         is fixed (`curl -q -K -`) and the URL, headers and credentials reach it as a config \
-         on its standard input, never on a command line.",
+        super::http::NOTE_CURL,
         "The body goes to a temporary file next to `dest` (or in `tmp_dest`), is compared by \
          sha1 and renamed over `dest`; an existing `dest` is asked for with \
          `If-Modified-Since`.",

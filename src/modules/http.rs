@@ -18,6 +18,11 @@
 //! [`Response`] then gives what urllib's `fetch_url` puts in its `info`
 //! dict: status, reason, lowercase headers, cookies, `msg`.
 
+/// How get_url and uri make their requests (for the module reference).
+pub(crate) const NOTE_CURL: &str = "The request is made by `curl` on the target (no Python, no other fallback): its \
+     argv is fixed (`curl -q -K -`) and the URL, headers and credentials reach it as a config \
+     on its standard input, never on a command line.";
+
 use std::time::Instant;
 
 use indexmap::IndexMap;

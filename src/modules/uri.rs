@@ -92,9 +92,7 @@ static SPEC: ModuleSpec = ModuleSpec {
     check_note: "",
     diff: DiffSupport::Partly("changes of the mode and owner of `dest`"),
     notes: &[
-        "The request is made by `curl` on the target (no Python, no other fallback): its argv \
-         is fixed (`curl -q -K -`) and the URL, headers and credentials reach it as a config \
-         on its standard input, never on a command line.",
+        super::http::NOTE_CURL,
         "`body_format: form-multipart` is refused; `unredirected_headers` (curl drops \
          credentials only when the host changes) and `decompress` (of a gzip body that was \
          not asked for) are accepted and ignored.",
