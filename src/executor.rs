@@ -4472,16 +4472,27 @@ async fn run_item(
     let delegated = delegate_label(ctx, task, &st.name, scope);
     // `-vv` and more: what the connections do for this item is traced to
     // the reporter, under the result's host label and censored by no_log.
-    let tracer = ctx.reporter.trace_sink().map(|sink| {
-        let host = delegated.clone().unwrap_or_else(|| st.name.clone());
-        let no_log = is_no_log(ctx, task, scope);
-        crate::connection::trace::Tracer::new(&host, ctx.reporter.verbosity, no_log, sink)
-    });
+    // `--profile` counts the round trips (commands, SFTP requests) even
+    // when nothing is traced.
+    use crate::connection::trace::Tracer;
+    let host = delegated.clone().unwrap_or_else(|| st.name.clone());
+    let tracer = match ctx.reporter.trace_sink() {
+        Some(sink) => {
+            let no_log = is_no_log(ctx, task, scope);
+            Some(Tracer::new(&host, ctx.reporter.verbosity, no_log, sink))
+        }
+        None if ctx.reporter.profiling() => Some(Tracer::counting(&host)),
+        None => None,
+    }
+    .map(Arc::new);
     let mut out = crate::connection::trace::scope(
-        tracer,
+        tracer.clone(),
         run_item_retrying(ctx, task, st, scope, delegated.as_deref()),
     )
     .await;
+    if let Some(t) = tracer {
+        ctx.reporter.round_trips(&host, t.trips());
+    }
     out.delegated = delegated;
     out
 }

@@ -1074,8 +1074,23 @@ impl Reporter {
             && let Ok(p) = p.lock()
         {
             text.push_str(&p.text(profile::LIMIT));
+            text.push_str(&p.trips_text(profile::LIMIT));
         }
         self.emit_raw(&text);
+    }
+
+    /// Whether `--profile` is on (the executor counts round trips then).
+    pub fn profiling(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    /// `--profile`: the current task cost `trips` on `host`.
+    pub fn round_trips(&self, host: &str, trips: crate::connection::trace::Trips) {
+        if let (Some(p), Some(t)) = (&self.profile, self.current_task())
+            && let Ok(mut p) = p.lock()
+        {
+            p.count(&t, host, trips);
+        }
     }
 
     /// Where connection traces go (`-vv` and more, text output only; JSON

@@ -229,6 +229,7 @@ impl Connection for LocalConnection {
             shown
         };
         let started = trace::command(shown, req.stdin.as_ref().is_some_and(|s| !s.is_empty()));
+        trace::count(trace::Trip::Exec);
         let out = run_request(req).await;
         trace::finished(started, &out, false);
         out

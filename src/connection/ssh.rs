@@ -89,6 +89,7 @@ impl Session {
             return Err(self.lost("connection closed"));
         }
         let asked = std::time::Instant::now();
+        trace::count(trace::Trip::Exec);
         let ch = match timeout(self.timeout, self.handle.channel_open_session()).await {
             Ok(Ok(ch)) => ch,
             Ok(Err(e)) => return Err(self.lost(format!("cannot open a channel: {e}"))),
@@ -121,6 +122,15 @@ impl Session {
             let mut out = ExecOutput::default();
             let mut rc: Option<i32> = None;
             while let Some(msg) = ch.wait().await {
+                // Nudge: a packet back at once carries the TCP ACK of what
+                // the server just sent, so its next small write is not
+                // held by Nagle for our (or a gateway's) delayed ACK.
+                if matches!(
+                    msg,
+                    ChannelMsg::Success | ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
+                ) {
+                    let _ = self.handle.send_keepalive(false).await;
+                }
                 match msg {
                     ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, ext: 1 } => {
@@ -201,6 +211,10 @@ impl Session {
             ..FileAttributes::empty()
         };
         let flags = OpenFlags::CREATE | OpenFlags::WRITE | OpenFlags::EXCLUDE | OpenFlags::TRUNCATE;
+        // Open, write (pipelined), close.
+        for _ in 0..3 {
+            trace::count(trace::Trip::Sftp);
+        }
         let mut f = sftp
             .open_with_flags_and_attributes(path, flags, attrs)
             .await

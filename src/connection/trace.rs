@@ -115,10 +115,32 @@ pub struct Tracer {
     host: String,
     level: u8,
     no_log: bool,
-    sink: Arc<dyn TraceSink>,
+    /// None: only counting (`--profile` below `-vv`).
+    sink: Option<Arc<dyn TraceSink>>,
     next_id: AtomicU64,
     /// What was told once in this task already (see [`once`]).
     told: Mutex<Vec<&'static str>>,
+    /// Commands run (exec channels or local processes) and SFTP
+    /// operations, whatever the level (see [`count`]).
+    execs: AtomicU64,
+    sftp: AtomicU64,
+}
+
+/// What a connection does that costs a round trip, counted for
+/// `--profile`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trip {
+    /// A command: an exec channel (SSH) or a process (local).
+    Exec,
+    /// An SFTP request (open, write, close, remove).
+    Sftp,
+}
+
+/// How many round trips a task caused on a host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trips {
+    pub execs: u64,
+    pub sftp: u64,
 }
 
 impl Tracer {
@@ -127,9 +149,33 @@ impl Tracer {
             host: host.to_owned(),
             level,
             no_log,
-            sink,
+            sink: Some(sink),
             next_id: AtomicU64::new(1),
             told: Mutex::new(Vec::new()),
+            execs: AtomicU64::new(0),
+            sftp: AtomicU64::new(0),
+        }
+    }
+
+    /// A tracer that tells nothing and only counts round trips.
+    pub fn counting(host: &str) -> Tracer {
+        Tracer {
+            host: host.to_owned(),
+            level: 0,
+            no_log: true,
+            sink: None,
+            next_id: AtomicU64::new(1),
+            told: Mutex::new(Vec::new()),
+            execs: AtomicU64::new(0),
+            sftp: AtomicU64::new(0),
+        }
+    }
+
+    /// The round trips counted so far.
+    pub fn trips(&self) -> Trips {
+        Trips {
+            execs: self.execs.load(Ordering::Relaxed),
+            sftp: self.sftp.load(Ordering::Relaxed),
         }
     }
 
@@ -147,7 +193,9 @@ impl Tracer {
         } else {
             event
         };
-        self.sink.trace(&self.host, &event);
+        if let Some(sink) = &self.sink {
+            sink.trace(&self.host, &event);
+        }
     }
 }
 
@@ -157,11 +205,19 @@ tokio::task_local! {
 
 /// Runs `f` with `tracer` receiving the events of every connection it
 /// uses (`None`: no tracing, at no cost).
-pub async fn scope<F: Future>(tracer: Option<Tracer>, f: F) -> F::Output {
+pub async fn scope<F: Future>(tracer: Option<Arc<Tracer>>, f: F) -> F::Output {
     match tracer {
-        Some(t) => CURRENT.scope(Arc::new(t), f).await,
+        Some(t) => CURRENT.scope(t, f).await,
         None => f.await,
     }
+}
+
+/// Counts one round trip of the current task's connection use.
+pub fn count(trip: Trip) {
+    let _ = CURRENT.try_with(|t| match trip {
+        Trip::Exec => t.execs.fetch_add(1, Ordering::Relaxed),
+        Trip::Sftp => t.sftp.fetch_add(1, Ordering::Relaxed),
+    });
 }
 
 /// Whether events of `level` are wanted now.
@@ -302,7 +358,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(scope(Some(tracer), async {
+        rt.block_on(scope(Some(Arc::new(tracer)), async {
             once("hi", CONNECTION, || TraceEvent::Connection("hello".into()));
             once("hi", CONNECTION, || TraceEvent::Connection("again".into()));
             let c = command(|| "echo s3cret".into(), true);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 
 use super::TaskRef;
+use crate::connection::trace::Trips;
 
 /// How many tasks the summary lists (profile_tasks' `output_limit`).
 pub const LIMIT: usize = 20;
@@ -25,6 +26,8 @@ pub struct Profile {
     /// Per task (its place): its name and the runs seen, as (banner, last
     /// result).
     tasks: IndexMap<String, (String, Vec<(Instant, Instant)>)>,
+    /// Per task (its place): its name and the round trips per host.
+    trips: IndexMap<String, (String, IndexMap<String, Trips>)>,
 }
 
 impl Default for Profile {
@@ -38,7 +41,57 @@ impl Profile {
         Profile {
             started: Instant::now(),
             tasks: IndexMap::new(),
+            trips: IndexMap::new(),
         }
+    }
+
+    /// `task` cost `trips` on `host` (one loop item or the whole task).
+    pub fn count(&mut self, task: &TaskRef, host: &str, trips: Trips) {
+        let key = format!("{}\u{0}{}", task.id, task.name);
+        let entry = self
+            .trips
+            .entry(key)
+            .or_insert_with(|| (task.name.clone(), IndexMap::new()));
+        let t = entry.1.entry(host.to_owned()).or_default();
+        t.execs += trips.execs;
+        t.sftp += trips.sftp;
+    }
+
+    /// `ROUND TRIPS`: per task, the commands and SFTP requests per host
+    /// (mean, and the most on one host), most first; then the run's totals.
+    pub fn trips_text(&self, limit: usize) -> String {
+        let mut rows: Vec<(&str, u64, u64, usize, u64)> = self
+            .trips
+            .values()
+            .map(|(name, hosts)| {
+                let execs: u64 = hosts.values().map(|t| t.execs).sum();
+                let sftp: u64 = hosts.values().map(|t| t.sftp).sum();
+                let max = hosts.values().map(|t| t.execs + t.sftp).max().unwrap_or(0);
+                (name.as_str(), execs, sftp, hosts.len(), max)
+            })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1 + r.2));
+        let mut text = format!("{}\n", super::stars("ROUND TRIPS"));
+        text.push_str("commands + SFTP requests per host (mean), the most on one host\n");
+        for (name, execs, sftp, hosts, max) in rows.iter().take(limit) {
+            let n = (*hosts).max(1) as f64;
+            let value = format!(
+                " {:.1} + {:.1} (max {max})",
+                *execs as f64 / n,
+                *sftp as f64 / n
+            );
+            let width = COLUMNS.saturating_sub(value.len()).max(name.len() + 2);
+            text.push_str(&format!("{:-<width$}{value}\n", format!("{name} ")));
+        }
+        let (execs, sftp): (u64, u64) = rows.iter().fold((0, 0), |a, r| (a.0 + r.1, a.1 + r.2));
+        let hosts: std::collections::HashSet<&String> =
+            self.trips.values().flat_map(|(_, h)| h.keys()).collect();
+        text.push_str(&format!(
+            "{}\nTotal: {execs} commands and {sftp} SFTP requests on {} hosts\n\n",
+            "-".repeat(COLUMNS),
+            hosts.len()
+        ));
+        text
     }
 
     /// `task` (shown at `task.started`) has a result now.
@@ -127,6 +180,36 @@ mod tests {
             id: id.into(),
             started,
         }
+    }
+
+    #[test]
+    fn round_trips_are_summed_per_task_and_host() {
+        let now = Instant::now();
+        let mut p = Profile::new();
+        let copy = task("copy", "1", now);
+        let stat = task("stat", "2", now);
+        for h in ["a", "b"] {
+            p.count(&copy, h, Trips { execs: 2, sftp: 3 });
+        }
+        // A loop's two items on one host add up.
+        p.count(&stat, "a", Trips { execs: 1, sftp: 0 });
+        p.count(&stat, "a", Trips { execs: 1, sftp: 0 });
+        let text = p.trips_text(LIMIT);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ROUND TRIPS ****"), "{text}");
+        assert!(
+            lines[2].starts_with("copy ---") && lines[2].ends_with(" 2.0 + 3.0 (max 5)"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("stat ---") && lines[3].ends_with(" 2.0 + 0.0 (max 2)"),
+            "{text}"
+        );
+        assert_eq!(lines[2].len(), COLUMNS, "{text}");
+        assert!(
+            text.contains("Total: 6 commands and 6 SFTP requests on 2 hosts"),
+            "{text}"
+        );
     }
 
     #[test]

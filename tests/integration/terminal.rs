@@ -95,6 +95,26 @@ fn profile_lists_the_slowest_tasks_after_the_recap() {
     assert!(profile_secs(lines[6]) + 0.02 >= slow + middling, "{r:?}");
     // Off a terminal: no colour, no bars.
     assert!(!out.contains('\x1b') && !r.stderr.contains('\x1b'), "{r:?}");
+    // Then the round trips: each command task ran one command, debug none.
+    let trips_at = out.find("\nROUND TRIPS *").expect("round trips");
+    let trips: Vec<&str> = out[trips_at + 1..].lines().collect();
+    assert_eq!(trips[0], format!("ROUND TRIPS {}", "*".repeat(68)));
+    for name in ["slow one", "middling one"] {
+        let l = trips
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} -")))
+            .unwrap_or_else(|| panic!("{name}: {r:?}"));
+        assert!(l.ends_with(" 1.0 + 0.0 (max 1)"), "{l:?}");
+        assert_eq!(l.chars().count(), 79, "{l:?}");
+    }
+    assert!(
+        trips.iter().any(|l| l.starts_with("quick one -") && l.ends_with(" 0.0 + 0.0 (max 0)")),
+        "{r:?}"
+    );
+    assert!(
+        out.contains("Total: 2 commands and 0 SFTP requests on 1 hosts"),
+        "{r:?}"
+    );
 }
 
 #[test]
