@@ -56,10 +56,24 @@ impl Connection for StatCache<'_> {
         {
             return Ok(hit.clone());
         }
-        let st = self.inner.stat(path, follow).await?;
-        if let Ok(mut m) = self.stats.lock() {
-            m.insert(key, st.clone());
-        }
+        // Modules that look at a path usually ask for both: one round
+        // trip answers both (a failing lstat falls back to the one asked).
+        let st = match self.inner.stat_both(path).await {
+            Ok((lstat, stat)) => {
+                if let Ok(mut m) = self.stats.lock() {
+                    m.insert((path.to_owned(), false), lstat.clone());
+                    m.insert((path.to_owned(), true), stat.clone());
+                }
+                if follow { stat } else { lstat }
+            }
+            Err(_) => {
+                let st = self.inner.stat(path, follow).await?;
+                if let Ok(mut m) = self.stats.lock() {
+                    m.insert(key, st.clone());
+                }
+                st
+            }
+        };
         Ok(st)
     }
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {

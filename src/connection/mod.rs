@@ -178,6 +178,12 @@ pub trait Connection: Send + Sync {
     async fn exec(&self, req: &ExecRequest) -> ConnResult<ExecOutput>;
     /// `lstat` (follow = false) or `stat`; `None` when the path does not exist.
     async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>>;
+    /// `lstat` and `stat` of `path` at once (what a module that looks at a
+    /// path and at what it points to needs); a connection that can answer
+    /// both in one round trip does.
+    async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
+        Ok((self.stat(path, false).await?, self.stat(path, true).await?))
+    }
     /// The whole content of a file; `None` when it does not exist.
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>>;
     /// Writes `data` to `path` atomically: a temporary file in the same
@@ -243,6 +249,9 @@ impl Connection for WithEnv<'_> {
     }
     async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
         self.inner.stat(path, follow).await
+    }
+    async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
+        self.inner.stat_both(path).await
     }
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         self.inner.read_file(path).await

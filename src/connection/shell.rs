@@ -470,6 +470,43 @@ impl Connection for ShellConnection {
         })
     }
 
+    async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
+        let p = quote(&self.path(path).await?);
+        // Not a symlink: one line (lstat = stat). A symlink: its lstat,
+        // its target, then the stat of what it points to (an empty line
+        // when that does not exist).
+        let script = format!(
+            "if [ -e {p} ] || [ -L {p} ]; then stat -c '{STAT_FORMAT}' -- {p} || exit 2; \
+             if [ -L {p} ]; then readlink -- {p}; stat -L -c '{STAT_FORMAT}' -- {p} 2>/dev/null || echo; fi; \
+             else exit 3; fi"
+        );
+        let out = self.run(&script, None).await?;
+        match out.rc {
+            0 => {}
+            3 => return Ok((None, None)),
+            _ => {
+                return Err(ConnError::failed(format!(
+                    "cannot stat {path}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.split('\n');
+        let first = lines.next().unwrap_or_default();
+        let bad = || ConnError::failed(format!("cannot parse stat output for {path}: {text}"));
+        let target = lines.next().filter(|t| !t.is_empty()).map(str::to_owned);
+        let lstat = parse_stat(first, target.clone()).ok_or_else(bad)?;
+        if target.is_none() {
+            return Ok((Some(lstat.clone()), Some(lstat)));
+        }
+        let followed = match lines.next().filter(|l| !l.trim().is_empty()) {
+            Some(l) => Some(parse_stat(l, target).ok_or_else(bad)?),
+            None => None,
+        };
+        Ok((Some(lstat), followed))
+    }
+
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         let p = quote(&self.path(path).await?);
         let script = format!("[ -e {p} ] || exit 3; exec cat -- {p}");
@@ -765,6 +802,40 @@ mod tests {
         fn describe(&self) -> String {
             "recording".into()
         }
+    }
+
+    /// One round trip answers lstat and stat as two calls would: a file,
+    /// a symlink to it, a dangling symlink, a missing path.
+    #[tokio::test]
+    async fn stat_both_answers_as_two_stats() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("f"), "12345").unwrap();
+        std::os::unix::fs::symlink(d.join("f"), d.join("link")).unwrap();
+        std::os::unix::fs::symlink(d.join("gone"), d.join("dangling")).unwrap();
+        let runner = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+        let c = ShellConnection::new(runner.clone());
+        for name in ["f", "link", "dangling", "missing"] {
+            let p = d.join(name).display().to_string();
+            let before = runner.0.lock().map(|r| r.len()).unwrap_or(0);
+            let (lstat, stat) = c.stat_both(&p).await.unwrap();
+            assert_eq!(
+                runner.0.lock().map(|r| r.len()).unwrap_or(0),
+                before + 1,
+                "{name}"
+            );
+            assert_eq!(lstat, c.stat(&p, false).await.unwrap(), "{name}: lstat");
+            assert_eq!(stat, c.stat(&p, true).await.unwrap(), "{name}: stat");
+        }
+        let (l, s) = c
+            .stat_both(&d.join("link").display().to_string())
+            .await
+            .unwrap();
+        let (l, s) = (l.unwrap(), s.unwrap());
+        assert_eq!(
+            (l.kind, s.kind, s.size),
+            (FileKind::Symlink, FileKind::File, 5)
+        );
     }
 
     /// A command whose script holds a registered secret runs as it would

@@ -108,7 +108,9 @@ fn profile_lists_the_slowest_tasks_after_the_recap() {
         assert_eq!(l.chars().count(), 79, "{l:?}");
     }
     assert!(
-        trips.iter().any(|l| l.starts_with("quick one -") && l.ends_with(" 0.0 + 0.0 (max 0)")),
+        trips
+            .iter()
+            .any(|l| l.starts_with("quick one -") && l.ends_with(" 0.0 + 0.0 (max 0)")),
         "{r:?}"
     );
     assert!(
