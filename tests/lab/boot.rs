@@ -259,6 +259,9 @@ fn wait_for_connection_waits_out_a_stopped_sshd_and_times_out_with_ansibles_mess
     let started = Instant::now();
     let mut child = spawn(&lab, p.path(), &[]);
     wait_for_file(&lab, "app2", "/tmp/hoist-boot-wfc/go", &mut child);
+    // The touch task may still be reading the file's attributes back: let
+    // it end (well inside wait_for_connection's 3 s delay).
+    std::thread::sleep(Duration::from_millis(700));
     // Down for longer than the task's delay: its first attempts fail.
     bounce_sshd(&lab, "app2", Duration::from_secs(5));
     // Still waiting when sshd is back (the elapsed check is in the play).
