@@ -662,7 +662,13 @@ def main():
         default=50,
         help="run ansible and pyinfra only for N up to this (default 50); hoist runs at every N",
     )
-    ap.add_argument("--others-runs", type=int, default=0, help="rounds for ansible/pyinfra when fewer than --runs (0: same)")
+    ap.add_argument(
+        "--others-runs",
+        type=int,
+        default=None,
+        help="rounds for ansible and pyinfra (default: --runs up to N = 10, 1 above: "
+        "one ansible-playbook run takes minutes at N = 50 on 2 cores)",
+    )
     ap.add_argument("--venvs", required=True, help="directory holding the ansible and pyinfra venvs")
     ap.add_argument("--lab-root", default="/var/tmp", help="labs go in LAB_ROOT/hoist-bench-N")
     ap.add_argument("--out", default=os.path.join(BENCH, "results"), help="where results go")
@@ -704,7 +710,10 @@ def main():
             k = (rnd - 1) % len(n_tools)
             order = n_tools[k:] + n_tools[:k]
             for tname in order:
-                if tname != "hoist" and args.others_runs and rnd > args.others_runs:
+                others_runs = args.others_runs
+                if others_runs is None:
+                    others_runs = args.runs if n <= 10 else 1
+                if tname != "hoist" and rnd > others_runs:
                     continue
                 scratch = tempfile.mkdtemp(dir=scratch_root)
                 tool = TOOL_CLASSES[tname](args, lab, n, scratch)
@@ -793,8 +802,10 @@ def main():
     )
     for n in args.ns:
         n_tools = [t for t in tools if any(r["n"] == n and r["tool"] == t for r in runs)]
-        rounds = sorted({r["round"] for r in runs if r["n"] == n})
-        md.append(f"\n### N = {n} ({len(rounds)} rounds; medians)\n")
+        counts = [
+            f"{t} {len({r['round'] for r in runs if r['n'] == n and r['tool'] == t})}" for t in n_tools
+        ]
+        md.append(f"\n### N = {n} (rounds: {', '.join(counts)}; medians)\n")
         md.append(table(runs, n, n_tools))
         md.append("")
         md.append(detail_table(runs, n, n_tools))
