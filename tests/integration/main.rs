@@ -1,6 +1,7 @@
 //! End-to-end tests: real playbooks in temporary directories, run through
 //! the real `hoist` binary against the local connection.
 
+mod bench;
 mod boot;
 mod common;
 mod conditions;
