@@ -8,11 +8,16 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileStat};
+use super::{
+    ConnResult, Connection, ExecOutput, ExecRequest, FileAttrs, FileStat, StatsAndContent,
+    StatsAndSum,
+};
 
 pub struct StatCache<'a> {
     inner: &'a dyn Connection,
     stats: Mutex<HashMap<(String, bool), Option<FileStat>>>,
+    sums: Mutex<HashMap<String, Option<String>>>,
+    contents: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl<'a> StatCache<'a> {
@@ -20,11 +25,19 @@ impl<'a> StatCache<'a> {
         StatCache {
             inner,
             stats: Mutex::new(HashMap::new()),
+            sums: Mutex::new(HashMap::new()),
+            contents: Mutex::new(HashMap::new()),
         }
     }
 
     fn forget(&self) {
         if let Ok(mut m) = self.stats.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.sums.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.contents.lock() {
             m.clear();
         }
     }
@@ -76,7 +89,48 @@ impl Connection for StatCache<'_> {
         };
         Ok(st)
     }
+    async fn checksum(&self, path: &str) -> ConnResult<Option<String>> {
+        if let Ok(m) = self.sums.lock()
+            && let Some(hit) = m.get(path)
+        {
+            return Ok(hit.clone());
+        }
+        let sum = self.inner.checksum(path).await?;
+        if let Ok(mut m) = self.sums.lock() {
+            m.insert(path.to_owned(), sum.clone());
+        }
+        Ok(sum)
+    }
+    async fn stat_both_checksum(&self, path: &str) -> ConnResult<StatsAndSum> {
+        let (lstat, stat, sum) = self.inner.stat_both_checksum(path).await?;
+        if let Ok(mut m) = self.stats.lock() {
+            m.insert((path.to_owned(), false), lstat.clone());
+            m.insert((path.to_owned(), true), stat.clone());
+        }
+        if let Ok(mut m) = self.sums.lock() {
+            m.insert(path.to_owned(), sum.clone());
+        }
+        Ok((lstat, stat, sum))
+    }
+    async fn stat_both_content(&self, path: &str) -> ConnResult<StatsAndContent> {
+        let (lstat, stat, content) = self.inner.stat_both_content(path).await?;
+        if let Ok(mut m) = self.stats.lock() {
+            m.insert((path.to_owned(), false), lstat.clone());
+            m.insert((path.to_owned(), true), stat.clone());
+        }
+        if let Some(c) = &content
+            && let Ok(mut m) = self.contents.lock()
+        {
+            m.insert(path.to_owned(), c.clone());
+        }
+        Ok((lstat, stat, content))
+    }
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
+        if let Ok(m) = self.contents.lock()
+            && let Some(hit) = m.get(path)
+        {
+            return Ok(Some(hit.clone()));
+        }
         self.inner.read_file(path).await
     }
     async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()> {
@@ -157,5 +211,46 @@ mod tests {
         );
         c.chmod(&p, 0o600).await.unwrap();
         assert_eq!(c.stat(&p, false).await.unwrap().unwrap().mode, 0o600);
+    }
+
+    #[tokio::test]
+    async fn checksums_are_remembered_until_something_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f").display().to_string();
+        std::fs::write(&p, "one").unwrap();
+        let local = LocalConnection;
+        let c = StatCache::new(&local);
+        let (l, s, sum) = c.stat_both_checksum(&p).await.unwrap();
+        assert_eq!((l.unwrap().size, s.unwrap().size), (3, 3));
+        assert_eq!(
+            sum.as_deref(),
+            Some(crate::connection::sha1_hex(b"one").as_str())
+        );
+        std::fs::write(&p, "two!").unwrap();
+        assert_eq!(c.checksum(&p).await.unwrap(), sum, "remembered");
+        assert_eq!(
+            c.stat(&p, true).await.unwrap().unwrap().size,
+            3,
+            "remembered"
+        );
+        let (_, _, content) = c.stat_both_content(&p).await.unwrap();
+        assert_eq!(content.as_deref(), Some(&b"two!"[..]));
+        std::fs::write(&p, "behind its back").unwrap();
+        assert_eq!(
+            c.read_file(&p).await.unwrap().as_deref(),
+            Some(&b"two!"[..])
+        );
+        c.write_file(&p, b"three", &FileAttrs::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            c.read_file(&p).await.unwrap().as_deref(),
+            Some(&b"three"[..])
+        );
+        assert_eq!(
+            c.checksum(&p).await.unwrap().as_deref(),
+            Some(crate::connection::sha1_hex(b"three").as_str()),
+            "forgotten after a write"
+        );
     }
 }

@@ -60,6 +60,22 @@ pub struct FileStat {
     pub link_target: Option<String>,
 }
 
+/// A path's `lstat`, its `stat` and its content's SHA-1 (see
+/// [`Connection::stat_both_checksum`]).
+pub type StatsAndSum = (Option<FileStat>, Option<FileStat>, Option<String>);
+
+/// A path's `lstat`, its `stat` and, for a regular file, its content (see
+/// [`Connection::stat_both_content`]).
+pub type StatsAndContent = (Option<FileStat>, Option<FileStat>, Option<Vec<u8>>);
+
+/// SHA-1 in lowercase hex, as Ansible's `checksum` reports it.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(data);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A command to run on the target.
 #[derive(Clone, Debug, Default)]
 pub struct ExecRequest {
@@ -74,6 +90,11 @@ pub struct ExecRequest {
     /// The command only looks (a probe such as `umask`, `date`, `env`); only
     /// such commands run while check mode predicts changes.
     pub read_only: bool,
+    /// A short probe of hoist's own: no standard input, exits at once and
+    /// leaves nothing running (never a user's command, a service start or
+    /// a network call); the SSH transport may run it in the shell it keeps
+    /// open on the host (see `ScriptRunner::run_short`).
+    pub short: bool,
     /// Words of `argv` that are secret (a password hash): a `-vv` trace
     /// shows `********` for any argument that contains one.
     pub hidden: Vec<String>,
@@ -90,6 +111,14 @@ impl ExecRequest {
     /// Marks the command as one that changes nothing on the host.
     pub fn read_only(mut self) -> ExecRequest {
         self.read_only = true;
+        self
+    }
+
+    /// Marks the command as a short probe (see [`ExecRequest::short`]);
+    /// a short probe is read-only too.
+    pub fn short(mut self) -> ExecRequest {
+        self.read_only = true;
+        self.short = true;
         self
     }
 
@@ -184,6 +213,54 @@ pub trait Connection: Send + Sync {
     async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
         Ok((self.stat(path, false).await?, self.stat(path, true).await?))
     }
+    /// The SHA-1 of a regular file's content (links followed), in
+    /// lowercase hex; `None` when the path is missing or not a regular
+    /// file. A connection that can hash on the host does, so an unchanged
+    /// file is never read over the wire.
+    async fn checksum(&self, path: &str) -> ConnResult<Option<String>> {
+        match self.stat(path, true).await? {
+            Some(st) if st.kind == FileKind::File => {
+                Ok(self.read_file(path).await?.map(|d| sha1_hex(&d)))
+            }
+            _ => Ok(None),
+        }
+    }
+    /// [`Connection::stat_both`] and [`Connection::checksum`] at once (what
+    /// `copy` and `template` ask of their destination); a connection that
+    /// can answer in one round trip does.
+    async fn stat_both_checksum(&self, path: &str) -> ConnResult<StatsAndSum> {
+        let (lstat, stat) = self.stat_both(path).await?;
+        let sum = match &stat {
+            Some(st) if st.kind == FileKind::File => self.checksum(path).await?,
+            _ => None,
+        };
+        Ok((lstat, stat, sum))
+    }
+    /// [`Connection::stat_both`] and, for a regular file (links followed),
+    /// its content, at once (what `lineinfile`, `blockinfile` and `replace`
+    /// ask of their file); a connection that can answer in one round trip
+    /// does.
+    async fn stat_both_content(&self, path: &str) -> ConnResult<StatsAndContent> {
+        let (lstat, stat) = self.stat_both(path).await?;
+        let content = match &stat {
+            Some(st) if st.kind == FileKind::File => self.read_file(path).await?,
+            _ => None,
+        };
+        Ok((lstat, stat, content))
+    }
+    /// Several whole files at once, each as [`Connection::read_file`]
+    /// answers it (the user module's passwd, group and shadow); a
+    /// connection that can read them in one round trip does.
+    async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            match self.read_file(p).await {
+                Err(e) if e.kind == ConnErrorKind::Unreachable => return Err(e),
+                r => out.push(r),
+            }
+        }
+        Ok(out)
+    }
     /// The whole content of a file; `None` when it does not exist.
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>>;
     /// Writes `data` to `path` atomically: a temporary file in the same
@@ -252,6 +329,18 @@ impl Connection for WithEnv<'_> {
     }
     async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
         self.inner.stat_both(path).await
+    }
+    async fn checksum(&self, path: &str) -> ConnResult<Option<String>> {
+        self.inner.checksum(path).await
+    }
+    async fn stat_both_checksum(&self, path: &str) -> ConnResult<StatsAndSum> {
+        self.inner.stat_both_checksum(path).await
+    }
+    async fn stat_both_content(&self, path: &str) -> ConnResult<StatsAndContent> {
+        self.inner.stat_both_content(path).await
+    }
+    async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
+        self.inner.read_files(paths).await
     }
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         self.inner.read_file(path).await

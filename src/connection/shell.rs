@@ -19,6 +19,13 @@ use super::{
 pub trait ScriptRunner: Send + Sync {
     /// Runs `command` with `/bin/sh -c` semantics, feeding `stdin`.
     async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput>;
+    /// Runs a short script of hoist's own, with no standard input, that
+    /// leaves nothing running (a probe, a chmod): the SSH transport runs it
+    /// in the shell it keeps open on the host instead of a new exec
+    /// channel. Anything else runs it as [`ScriptRunner::run`].
+    async fn run_short(&self, command: &str) -> ConnResult<ExecOutput> {
+        self.run(command, None).await
+    }
     /// A short description for messages (`ssh root@web1`, `local`).
     fn describe(&self) -> String;
     /// Copies `data` into a new file at `path` (mode 0600) by a file
@@ -87,9 +94,20 @@ impl BecomeRunner {
     }
 }
 
-#[async_trait]
-impl ScriptRunner for BecomeRunner {
-    async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
+impl BecomeRunner {
+    /// Runs `command` as the become user; `short` as [`ScriptRunner::run_short`]
+    /// (not with a password: sudo reads it on standard input).
+    async fn go(&self, command: &str, stdin: Option<&[u8]>, short: bool) -> ConnResult<ExecOutput> {
+        let inner = |wrapped: String, stdin: Option<&[u8]>| {
+            let inner = self.inner.clone();
+            let stdin = stdin.map(<[u8]>::to_vec);
+            async move {
+                match stdin {
+                    None if short => inner.run_short(&wrapped).await,
+                    s => inner.run(&wrapped, s.as_deref()).await,
+                }
+            }
+        };
         let user = quote(&self.spec.user);
         let flags = self.spec.flags.clone().unwrap_or_else(|| "-H".to_owned());
         match self.spec.method.as_str() {
@@ -117,7 +135,7 @@ impl ScriptRunner for BecomeRunner {
                     });
                     let wrapped =
                         format!("sudo -n {flags} -u {user} -- /bin/sh -c {}", quote(command));
-                    return self.inner.run(&wrapped, stdin).await;
+                    return inner(wrapped, stdin).await;
                 }
                 let Some(pw) = &self.spec.password else {
                     return Err(ConnError::failed(
@@ -164,12 +182,22 @@ impl ScriptRunner for BecomeRunner {
                     ))
                 });
                 let wrapped = format!("su -s /bin/sh {user} -c {}", quote(command));
-                self.inner.run(&wrapped, stdin).await
+                inner(wrapped, stdin).await
             }
             other => Err(ConnError::failed(format!(
                 "become_method '{other}' is not supported (hoist supports sudo and su)"
             ))),
         }
+    }
+}
+
+#[async_trait]
+impl ScriptRunner for BecomeRunner {
+    async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
+        self.go(command, stdin, false).await
+    }
+    async fn run_short(&self, command: &str) -> ConnResult<ExecOutput> {
+        self.go(command, None, true).await
     }
 
     fn describe(&self) -> String {
@@ -249,26 +277,33 @@ impl ShellConnection {
         Ok(out)
     }
 
-    /// Runs a script, told to the task's trace (`-vv`) as it is.
+    /// Runs one of this connection's own scripts, told to the task's trace
+    /// (`-vv`) as it is. Without standard input it is short (see
+    /// [`ScriptRunner::run_short`]): these scripts leave nothing running.
     async fn run(&self, script: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
-        self.traced(script, stdin, || script.to_owned(), false)
+        self.traced(script, stdin, || script.to_owned(), false, true)
             .await
     }
 
     /// Runs a script, told to the task's trace as `shown` says (never its
-    /// standard input; with `file_content`, its output only as a size).
+    /// standard input; with `file_content`, its output only as a size);
+    /// `short` as [`ScriptRunner::run_short`] when there is no input.
     async fn traced(
         &self,
         script: &str,
         stdin: Option<&[u8]>,
         shown: impl FnOnce() -> String,
         file_content: bool,
+        short: bool,
     ) -> ConnResult<ExecOutput> {
         if trace::enabled(trace::CONNECTION) {
             self.runner.establish().await;
         }
         let started = trace::command(shown, stdin.is_some_and(|s| !s.is_empty()));
-        let out = self.runner.run(script, stdin).await;
+        let out = match stdin {
+            None if short => self.runner.run_short(script).await,
+            _ => self.runner.run(script, stdin).await,
+        };
         trace::finished(started, &out, file_content);
         out
     }
@@ -301,7 +336,7 @@ fn parse_kind(raw_mode: u32) -> FileKind {
 }
 
 /// Parses one line of `stat -c '%f|%u|%g|%U|%G|%s|%.9Y|%.9X|%.9Z|%i|%d|%h'`.
-fn parse_stat(line: &str, link_target: Option<String>) -> Option<FileStat> {
+pub(crate) fn parse_stat(line: &str, link_target: Option<String>) -> Option<FileStat> {
     let f: Vec<&str> = line.trim_end().splitn(12, '|').collect();
     if f.len() != 12 {
         return None;
@@ -337,7 +372,45 @@ fn parse_stat(line: &str, link_target: Option<String>) -> Option<FileStat> {
     })
 }
 
-const STAT_FORMAT: &str = "%f|%u|%g|%U|%G|%s|%.9Y|%.9X|%.9Z|%i|%d|%h";
+pub(crate) const STAT_FORMAT: &str = "%f|%u|%g|%U|%G|%s|%.9Y|%.9X|%.9Z|%i|%d|%h";
+
+/// The script behind `stat_both` for a quoted path: not a symlink, one
+/// line (lstat = stat); a symlink, its lstat, its target, then the stat
+/// of what it points to (an empty line when that does not exist); exit 3
+/// when there is nothing at the path.
+fn stat_both_script(p: &str) -> String {
+    format!(
+        "if [ -e {p} ] || [ -L {p} ]; then stat -c '{STAT_FORMAT}' -- {p} || exit 2; \
+         if [ -L {p} ]; then readlink -- {p}; stat -L -c '{STAT_FORMAT}' -- {p} 2>/dev/null || echo; fi; \
+         else exit 3; fi"
+    )
+}
+
+/// Parses what [`stat_both_script`] printed.
+fn parse_stat_both(path: &str, text: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or_default();
+    let bad = || ConnError::failed(format!("cannot parse stat output for {path}: {text}"));
+    let target = lines.next().filter(|t| !t.is_empty()).map(str::to_owned);
+    let lstat = parse_stat(first, target.clone()).ok_or_else(bad)?;
+    if target.is_none() {
+        return Ok((Some(lstat.clone()), Some(lstat)));
+    }
+    let followed = match lines.next().filter(|l| !l.trim().is_empty()) {
+        Some(l) => Some(parse_stat(l, target).ok_or_else(bad)?),
+        None => None,
+    };
+    Ok((Some(lstat), followed))
+}
+
+/// The hash of one `sha1sum` line (`\` first when the name was escaped).
+fn parse_sha1sum(line: &[u8]) -> Option<String> {
+    let line = line.strip_prefix(b"\\").unwrap_or(line);
+    let hex = line.get(..40)?;
+    hex.iter()
+        .all(u8::is_ascii_hexdigit)
+        .then(|| String::from_utf8_lossy(hex).to_ascii_lowercase())
+}
 
 /// A value unique within this run, for temporary names.
 fn unique() -> u64 {
@@ -434,9 +507,10 @@ impl Connection for ShellConnection {
         // it to every user there): the script travels on standard input.
         if crate::secrets::contains(&cmd) {
             let (reader, data) = script_on_stdin(&cmd, req.stdin.as_deref());
-            return self.traced(&reader, Some(&data), shown, false).await;
+            return self.traced(&reader, Some(&data), shown, false, false).await;
         }
-        self.traced(&cmd, req.stdin.as_deref(), shown, false).await
+        self.traced(&cmd, req.stdin.as_deref(), shown, false, req.short)
+            .await
     }
 
     async fn stat(&self, path: &str, follow: bool) -> ConnResult<Option<FileStat>> {
@@ -472,15 +546,7 @@ impl Connection for ShellConnection {
 
     async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
         let p = quote(&self.path(path).await?);
-        // Not a symlink: one line (lstat = stat). A symlink: its lstat,
-        // its target, then the stat of what it points to (an empty line
-        // when that does not exist).
-        let script = format!(
-            "if [ -e {p} ] || [ -L {p} ]; then stat -c '{STAT_FORMAT}' -- {p} || exit 2; \
-             if [ -L {p} ]; then readlink -- {p}; stat -L -c '{STAT_FORMAT}' -- {p} 2>/dev/null || echo; fi; \
-             else exit 3; fi"
-        );
-        let out = self.run(&script, None).await?;
+        let out = self.run(&stat_both_script(&p), None).await?;
         match out.rc {
             0 => {}
             3 => return Ok((None, None)),
@@ -491,26 +557,184 @@ impl Connection for ShellConnection {
                 )));
             }
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut lines = text.split('\n');
-        let first = lines.next().unwrap_or_default();
-        let bad = || ConnError::failed(format!("cannot parse stat output for {path}: {text}"));
-        let target = lines.next().filter(|t| !t.is_empty()).map(str::to_owned);
-        let lstat = parse_stat(first, target.clone()).ok_or_else(bad)?;
-        if target.is_none() {
-            return Ok((Some(lstat.clone()), Some(lstat)));
+        parse_stat_both(path, &String::from_utf8_lossy(&out.stdout))
+    }
+
+    async fn checksum(&self, path: &str) -> ConnResult<Option<String>> {
+        let p = quote(&self.path(path).await?);
+        let script = format!(
+            "[ -f {p} ] || exit 3; command -v sha1sum >/dev/null 2>&1 || exit 4; exec sha1sum -- {p}"
+        );
+        let out = self.run(&script, None).await?;
+        match out.rc {
+            0 => parse_sha1sum(&out.stdout)
+                .map(Some)
+                .ok_or_else(|| ConnError::failed(format!("cannot checksum {path}"))),
+            3 => Ok(None),
+            // No sha1sum on the host: read the file and hash it here.
+            4 => Ok(self.read_file(path).await?.map(|d| super::sha1_hex(&d))),
+            _ => Err(ConnError::failed(format!(
+                "cannot read {path}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
         }
-        let followed = match lines.next().filter(|l| !l.trim().is_empty()) {
-            Some(l) => Some(parse_stat(l, target).ok_or_else(bad)?),
-            None => None,
+    }
+
+    async fn stat_both_checksum(&self, path: &str) -> ConnResult<super::StatsAndSum> {
+        let p = quote(&self.path(path).await?);
+        // The checksum line first ("-": not a regular file, "?": no
+        // sha1sum there), then what `stat_both` prints.
+        let script = format!(
+            "if [ ! -f {p} ]; then echo -; elif command -v sha1sum >/dev/null 2>&1; then \
+             sha1sum -- {p} || exit 2; else echo '?'; fi; {}",
+            stat_both_script(&p)
+        );
+        let out = self.run(&script, None).await?;
+        match out.rc {
+            0 => {}
+            3 => return Ok((None, None, None)),
+            _ => {
+                return Err(ConnError::failed(format!(
+                    "cannot stat {path}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        let Some(nl) = out.stdout.iter().position(|b| *b == b'\n') else {
+            return Err(ConnError::failed(format!("cannot stat {path}: no output")));
         };
-        Ok((Some(lstat), followed))
+        let (first, rest) = out.stdout.split_at(nl + 1);
+        let (lstat, stat) = parse_stat_both(path, &String::from_utf8_lossy(rest))?;
+        let sum = match first {
+            b"-\n" => None,
+            b"?\n" => match &stat {
+                Some(st) if st.kind == FileKind::File => {
+                    self.read_file(path).await?.map(|d| super::sha1_hex(&d))
+                }
+                _ => None,
+            },
+            line => Some(
+                parse_sha1sum(line)
+                    .ok_or_else(|| ConnError::failed(format!("cannot checksum {path}")))?,
+            ),
+        };
+        Ok((lstat, stat, sum))
+    }
+
+    async fn stat_both_content(&self, path: &str) -> ConnResult<super::StatsAndContent> {
+        let p = quote(&self.path(path).await?);
+        // What `stat_both` prints, then "C" and the content of a regular
+        // file, or "N".
+        let script = format!(
+            "{}; if [ -f {p} ]; then echo C; exec cat -- {p}; fi; echo N",
+            stat_both_script(&p)
+        );
+        let out = self
+            .traced(&script, None, || script.clone(), true, true)
+            .await?;
+        match out.rc {
+            0 => {}
+            3 => return Ok((None, None, None)),
+            _ => {
+                return Err(ConnError::failed(format!(
+                    "cannot read {path}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        // One line, or three when the path is a symlink.
+        let mut pos = 0;
+        let line = |pos: &mut usize| -> Option<usize> {
+            let nl = out.stdout[*pos..].iter().position(|b| *b == b'\n')?;
+            *pos += nl + 1;
+            Some(*pos)
+        };
+        let bad = || ConnError::failed(format!("cannot parse stat output for {path}"));
+        line(&mut pos).ok_or_else(bad)?;
+        let symlink = out.stdout.first().is_some_and(|b| *b == b'a')
+            && parse_stat(
+                &String::from_utf8_lossy(&out.stdout[..pos]),
+                Some(String::new()),
+            )
+            .is_some_and(|s| s.kind == FileKind::Symlink);
+        if symlink {
+            line(&mut pos).ok_or_else(bad)?;
+            line(&mut pos).ok_or_else(bad)?;
+        }
+        let (lstat, stat) = parse_stat_both(path, &String::from_utf8_lossy(&out.stdout[..pos]))?;
+        let content = match out.stdout.get(pos..pos + 2) {
+            Some(b"C\n") => Some(out.stdout[pos + 2..].to_vec()),
+            Some(b"N\n") => None,
+            _ => return Err(bad()),
+        };
+        Ok((lstat, stat, content))
+    }
+
+    async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
+        // Each file after a line "MARKER 0" (missing), "MARKER 1" (its
+        // content follows) or "MARKER 2" (unreadable); the marker holds 128
+        // random bits, so no file can hold it.
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw)
+            .map_err(|e| ConnError::failed(format!("no random bytes: {e}")))?;
+        let marker = format!(
+            "__hoist_file_{}",
+            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let mut script = String::new();
+        for path in paths {
+            let p = quote(&self.path(path).await?);
+            script.push_str(&format!(
+                "if [ ! -e {p} ]; then echo '{marker} 0'; elif [ -r {p} ] && [ ! -d {p} ]; then \
+                 echo '{marker} 1'; cat -- {p}; else echo '{marker} 2'; fi; "
+            ));
+        }
+        script.push_str("exit 0");
+        let out = self
+            .traced(&script, None, || script.clone(), true, true)
+            .await?;
+        if out.rc != 0 {
+            return Err(ConnError::failed(format!(
+                "cannot read {}: {}",
+                paths.join(", "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let m = marker.as_bytes();
+        let mut starts: Vec<usize> = out
+            .stdout
+            .windows(m.len())
+            .enumerate()
+            .filter(|(_, w)| *w == m)
+            .map(|(i, _)| i)
+            .collect();
+        if starts.len() != paths.len() {
+            return Err(ConnError::failed(format!(
+                "cannot read {}: unexpected output",
+                paths.join(", ")
+            )));
+        }
+        starts.push(out.stdout.len());
+        let mut files = Vec::with_capacity(paths.len());
+        for (i, path) in paths.iter().enumerate() {
+            let chunk = &out.stdout[starts[i] + m.len()..starts[i + 1]];
+            files.push(match chunk.get(..3) {
+                Some(b" 0\n") => Ok(None),
+                Some(b" 1\n") => Ok(Some(chunk[3..].to_vec())),
+                _ => Err(ConnError::failed(format!(
+                    "cannot read {path}: Permission denied"
+                ))),
+            });
+        }
+        Ok(files)
     }
 
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         let p = quote(&self.path(path).await?);
         let script = format!("[ -e {p} ] || exit 3; exec cat -- {p}");
-        let out = self.traced(&script, None, || script.clone(), true).await?;
+        let out = self
+            .traced(&script, None, || script.clone(), true, true)
+            .await?;
         match out.rc {
             0 => Ok(Some(out.stdout)),
             3 => Ok(None),
@@ -836,6 +1060,101 @@ mod tests {
             (l.kind, s.kind, s.size),
             (FileKind::Symlink, FileKind::File, 5)
         );
+    }
+
+    /// One round trip answers stats and checksum as the separate calls
+    /// would, and `checksum` agrees: a file, a link to it, a directory, a
+    /// dangling link, a missing path, a name `sha1sum` escapes.
+    #[tokio::test]
+    async fn stat_both_checksum_answers_in_one_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("f"), "12345").unwrap();
+        std::fs::write(d.join("back\\slash"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("f"), d.join("link")).unwrap();
+        std::os::unix::fs::symlink(d.join("gone"), d.join("dangling")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        let runner = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+        let c = ShellConnection::new(runner.clone());
+        for (name, content) in [
+            ("f", Some(&b"12345"[..])),
+            ("back\\slash", Some(b"x")),
+            ("link", Some(b"12345")),
+            ("dir", None),
+            ("dangling", None),
+            ("missing", None),
+        ] {
+            let p = d.join(name).display().to_string();
+            let before = runner.0.lock().map(|r| r.len()).unwrap_or(0);
+            let (lstat, stat, sum) = c.stat_both_checksum(&p).await.unwrap();
+            assert_eq!(
+                runner.0.lock().map(|r| r.len()).unwrap_or(0),
+                before + 1,
+                "{name}"
+            );
+            assert_eq!((lstat, stat), c.stat_both(&p).await.unwrap(), "{name}");
+            let want = content.map(crate::connection::sha1_hex);
+            assert_eq!(sum, want, "{name}");
+            assert_eq!(c.checksum(&p).await.unwrap(), want, "{name}");
+        }
+    }
+
+    /// Stats and content in one round trip, as the separate calls answer.
+    #[tokio::test]
+    async fn stat_both_content_answers_in_one_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("f"), b"a\nb\0\n\nC\n").unwrap();
+        std::fs::write(d.join("empty"), b"").unwrap();
+        std::os::unix::fs::symlink(d.join("f"), d.join("link")).unwrap();
+        std::os::unix::fs::symlink(d.join("gone"), d.join("dangling")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        let runner = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+        let c = ShellConnection::new(runner.clone());
+        for name in ["f", "empty", "link", "dir", "dangling", "missing"] {
+            let p = d.join(name).display().to_string();
+            let before = runner.0.lock().map(|r| r.len()).unwrap_or(0);
+            let (lstat, stat, content) = c.stat_both_content(&p).await.unwrap();
+            assert_eq!(
+                runner.0.lock().map(|r| r.len()).unwrap_or(0),
+                before + 1,
+                "{name}"
+            );
+            // (Reading the file may move its atime.)
+            let no_atime = |s: Option<FileStat>| s.map(|s| FileStat { atime: 0.0, ..s });
+            let (l2, s2) = c.stat_both(&p).await.unwrap();
+            assert_eq!(
+                (no_atime(lstat), no_atime(stat.clone())),
+                (no_atime(l2), no_atime(s2)),
+                "{name}"
+            );
+            let want = match stat {
+                Some(s) if s.kind == FileKind::File => c.read_file(&p).await.unwrap(),
+                _ => None,
+            };
+            assert_eq!(content, want, "{name}");
+        }
+    }
+
+    /// Several files in one round trip, each as `read_file` answers.
+    #[tokio::test]
+    async fn read_files_answers_in_one_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a"), b"no newline").unwrap();
+        std::fs::write(d.join("b"), b"").unwrap();
+        std::fs::write(d.join("c"), b"x\0y\n").unwrap();
+        let runner = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+        let c = ShellConnection::new(runner.clone());
+        let names = ["a", "missing", "b", "c"].map(|n| d.join(n).display().to_string());
+        let paths: Vec<&str> = names.iter().map(String::as_str).collect();
+        let got = c.read_files(&paths).await.unwrap();
+        assert_eq!(runner.0.lock().map(|r| r.len()).unwrap_or(0), 1);
+        for (p, r) in paths.iter().zip(got) {
+            assert_eq!(r.unwrap(), c.read_file(p).await.unwrap(), "{p}");
+        }
+        let dirs = c.read_files(&[&d.display().to_string()]).await.unwrap();
+        assert!(dirs[0].is_err(), "a directory is not readable as a file");
     }
 
     /// A command whose script holds a registered secret runs as it would

@@ -63,6 +63,41 @@ pub struct Session {
     _via: Option<Arc<Session>>,
     /// The SFTP subsystem, opened on first use (`None`: the host has none).
     sftp: OnceCell<Option<russh_sftp::client::SftpSession>>,
+    /// The shell kept open for short scripts (see [`Session::run_short`]);
+    /// `None` until first use and after it died. A busy shell is never
+    /// waited for: a second script at once gets an exec channel.
+    shell: tokio::sync::Mutex<Option<KeptShell>>,
+    /// The host had no usable kept shell: short scripts use exec channels.
+    shell_broken: std::sync::atomic::AtomicBool,
+}
+
+/// A `/bin/sh` reading scripts on its standard input, one exec channel for
+/// the whole run. Each script runs in a subshell with its standard input
+/// from /dev/null; after it, the shell writes a marker with the exit
+/// status on stdout and a marker on stderr, so the output of each script
+/// is known to be complete without the channel closing. The marker holds
+/// 128 random bits: no file or command output can fake it.
+struct KeptShell {
+    ch: russh::Channel<client::Msg>,
+    marker: String,
+}
+
+/// A kept shell taken out of its session for one script: if the script
+/// is abandoned (a task `timeout:`, Ctrl-C) or the shell fails, the
+/// channel is killed and its slot given back; after a clean script it
+/// goes back to the session.
+struct ShellLease<'a> {
+    shell: Option<KeptShell>,
+    session: &'a Session,
+}
+
+impl Drop for ShellLease<'_> {
+    fn drop(&mut self) {
+        if let Some(sh) = self.shell.take() {
+            self.session.slots.add_permits(1);
+            drop(ChannelGuard(Some(sh.ch)));
+        }
+    }
 }
 
 impl Session {
@@ -170,6 +205,178 @@ impl Session {
         result
     }
 
+    /// Runs a short script of hoist's own (a probe such as a stat or a
+    /// read, or a small change such as a chmod: no standard input, nothing
+    /// left running) in the host's kept shell: one message out and one or
+    /// two back, where an exec channel costs an open, a request, an EOF and
+    /// a close, and sshd a new session and a login shell on the host. An
+    /// exec channel runs it instead when the kept shell is busy (another
+    /// script of this host at the same time) or the host cannot keep one.
+    pub async fn run_short(&self, command: &str) -> ConnResult<ExecOutput> {
+        use std::sync::atomic::Ordering;
+        if self.shell_broken.load(Ordering::Relaxed) {
+            return self.run(command, None).await;
+        }
+        let Ok(mut kept) = self.shell.try_lock() else {
+            return self.run(command, None).await;
+        };
+        if self.handle.is_closed() {
+            return Err(self.lost("connection closed"));
+        }
+        let asked = std::time::Instant::now();
+        let mut lease = ShellLease {
+            shell: kept.take(),
+            session: self,
+        };
+        if lease.shell.is_none() {
+            match self.open_shell().await {
+                Ok(sh) => lease.shell = Some(sh),
+                Err(e) => {
+                    detail(|| {
+                        format!(
+                            "SSH: no kept shell on {}: {e}; exec channels instead",
+                            self.name
+                        )
+                    });
+                    self.shell_broken.store(true, Ordering::Relaxed);
+                    drop(lease);
+                    drop(kept);
+                    return self.run(command, None).await;
+                }
+            }
+        }
+        let Some(sh) = lease.shell.as_mut() else {
+            return self.run(command, None).await;
+        };
+        trace::count(trace::Trip::Exec);
+        match self.converse(sh, command).await {
+            Ok(out) => {
+                detail(|| {
+                    format!(
+                        "SSH: kept shell on {}: exit status {} after {:.1} ms; {} bytes out, {} bytes err",
+                        self.name,
+                        out.rc,
+                        asked.elapsed().as_secs_f64() * 1000.0,
+                        out.stdout.len(),
+                        out.stderr.len()
+                    )
+                });
+                *kept = lease.shell.take();
+                Ok(out)
+            }
+            Err(e) => {
+                // The shell is gone (killed on the host, or the connection
+                // closed): it is dropped, and a live connection runs the
+                // script again in an exec channel (hoist's short scripts
+                // are probes or idempotent changes).
+                drop(lease);
+                drop(kept);
+                if self.handle.is_closed() {
+                    return Err(e);
+                }
+                detail(|| {
+                    format!(
+                        "SSH: the kept shell on {} failed ({e}); exec channel",
+                        self.name
+                    )
+                });
+                self.run(command, None).await
+            }
+        }
+    }
+
+    /// Starts the kept shell: an exec channel running `/bin/sh`, which
+    /// holds one of the connection's channel slots until it ends.
+    async fn open_shell(&self) -> ConnResult<KeptShell> {
+        let permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ConnError::unreachable("connection closed"))?;
+        let ch = match timeout(self.timeout, self.handle.channel_open_session()).await {
+            Ok(Ok(ch)) => ch,
+            Ok(Err(e)) => return Err(self.lost(format!("cannot open a channel: {e}"))),
+            Err(_) => return Err(self.lost("timed out opening a channel")),
+        };
+        let mut guard = ChannelGuard(Some(ch));
+        let Some(ch) = guard.0.as_mut() else {
+            return Err(self.lost("channel vanished"));
+        };
+        ch.exec(true, &b"exec /bin/sh"[..])
+            .await
+            .map_err(|e| self.lost(e))?;
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw)
+            .map_err(|e| ConnError::failed(format!("no random bytes: {e}")))?;
+        let marker = format!(
+            "__hoist_done_{}",
+            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let Some(ch) = guard.0.take() else {
+            return Err(self.lost("channel vanished"));
+        };
+        permit.forget();
+        detail(|| {
+            format!(
+                "SSH: kept shell opened on {} (channel {})",
+                self.name,
+                ch.id()
+            )
+        });
+        Ok(KeptShell { ch, marker })
+    }
+
+    /// Sends one script to the kept shell and reads its output up to the
+    /// markers.
+    async fn converse(&self, sh: &mut KeptShell, command: &str) -> ConnResult<ExecOutput> {
+        let m = &sh.marker;
+        let line = format!(
+            "( eval {} ) </dev/null; __hoist_rc=$?; printf '%s\\n' {m} >&2; printf '%s %d\\n' {m} \"$__hoist_rc\"\n",
+            super::shell::quote(command)
+        );
+        sh.ch
+            .data(line.as_bytes())
+            .await
+            .map_err(|e| self.lost(e))?;
+        let mut out = ExecOutput::default();
+        let mut rc: Option<i32> = None;
+        let mut err_done = false;
+        while rc.is_none() || !err_done {
+            let Some(msg) = sh.ch.wait().await else {
+                return Err(self.lost("the kept shell's channel closed"));
+            };
+            if matches!(
+                msg,
+                ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
+            ) {
+                let _ = self.handle.send_keepalive(false).await;
+            }
+            match msg {
+                ChannelMsg::Data { data } => {
+                    out.stdout.extend_from_slice(&data);
+                    if rc.is_none() {
+                        rc = take_marker(&mut out.stdout, m, true);
+                    }
+                }
+                ChannelMsg::ExtendedData { data, ext: 1 } => {
+                    out.stderr.extend_from_slice(&data);
+                    if !err_done {
+                        err_done = take_marker(&mut out.stderr, m, false).is_some();
+                    }
+                }
+                ChannelMsg::Success | ChannelMsg::WindowAdjusted { .. } => {}
+                ChannelMsg::Failure => return Err(self.lost("the host refused the kept shell")),
+                ChannelMsg::ExitStatus { .. }
+                | ChannelMsg::ExitSignal { .. }
+                | ChannelMsg::Eof
+                | ChannelMsg::Close => return Err(self.lost("the kept shell ended")),
+                _ => {}
+            }
+        }
+        out.rc = rc.unwrap_or(-1);
+        Ok(out)
+    }
+
     /// Writes a new file (mode 0600, failing if it exists) over SFTP;
     /// `Ok(false)` when the host offers no SFTP subsystem.
     pub async fn upload(&self, path: &str, data: &[u8]) -> ConnResult<bool> {
@@ -255,6 +462,30 @@ fn said(make: impl FnOnce() -> String) {
 /// Tells the task's trace a lower-level step (`-vvvv`).
 fn detail(make: impl FnOnce() -> String) {
     trace::emit(trace::DETAILS, || TraceEvent::Detail(make()));
+}
+
+/// Cuts the kept shell's marker off the end of a stream once it is all
+/// there: `MARKER RC\n` on stdout (`Some(rc)`), `MARKER\n` on stderr
+/// (`Some(0)`); `None` while it has not arrived.
+fn take_marker(buf: &mut Vec<u8>, marker: &str, with_rc: bool) -> Option<i32> {
+    let m = marker.as_bytes();
+    if buf.last() != Some(&b'\n') {
+        return None;
+    }
+    // The marker is the last thing the shell writes: only the tail is
+    // searched (a big file read must not be scanned again per message).
+    let from = buf.len().saturating_sub(m.len() + 14);
+    let at = from + buf[from..].windows(m.len()).rposition(|w| w == m)?;
+    let rest = std::str::from_utf8(&buf[at + m.len()..]).ok()?;
+    let rc = if with_rc {
+        rest.strip_prefix(' ')?.strip_suffix('\n')?.parse().ok()?
+    } else if rest == "\n" {
+        0
+    } else {
+        return None;
+    };
+    buf.truncate(at);
+    Some(rc)
 }
 
 /// Closes an exec channel that was abandoned mid-command.
@@ -348,6 +579,9 @@ impl SshRunner {
 impl ScriptRunner for SshRunner {
     async fn run(&self, command: &str, stdin: Option<&[u8]>) -> ConnResult<ExecOutput> {
         self.session().await?.run(command, stdin).await
+    }
+    async fn run_short(&self, command: &str) -> ConnResult<ExecOutput> {
+        self.session().await?.run_short(command).await
     }
     fn describe(&self) -> String {
         format!("ssh {}", self.name)
@@ -921,6 +1155,8 @@ impl SshPool {
             timeout: self.opts.timeout,
             _via: via,
             sftp: OnceCell::new(),
+            shell: tokio::sync::Mutex::new(None),
+            shell_broken: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 

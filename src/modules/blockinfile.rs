@@ -65,7 +65,8 @@ impl Module for BlockInFile {
     async fn run(&self, args: &Args, ctx: &ModuleCtx<'_>) -> ModuleResult {
         let conn = ctx.conn;
         let path = expand_path(conn, &args.str_or("path", "")).await?;
-        let st = conn.stat(&path, true).await?;
+        // Stats and content in one round trip (remembered for the task).
+        let (_, st, _) = conn.stat_both_content(&path).await?;
         if st.as_ref().is_some_and(|s| s.kind == FileKind::Directory) {
             return Ok(Outcome::failure(format!("Path {path} is a directory !")).with("rc", 256));
         }

@@ -260,6 +260,7 @@ pub(crate) async fn run_command(args: &Args, ctx: &ModuleCtx<'_>, shell: bool) -
             chdir: chdir.clone(),
             env: Vec::new(),
             read_only: false,
+            short: false,
             hidden: Vec::new(),
         };
         keep_secrets_off_the_command_line(&mut req, shell, &mut warnings);
@@ -567,7 +568,7 @@ pub(crate) fn py_expandvars(s: &str, env: &HashMap<String, String>) -> String {
 /// The home directory of `user` on the target.
 async fn user_home(conn: &dyn Connection, user: &str) -> Result<Option<String>, ModuleError> {
     match conn
-        .exec(&ExecRequest::argv(["getent", "passwd", user]).read_only())
+        .exec(&ExecRequest::argv(["getent", "passwd", user]).short())
         .await
     {
         Ok(o) if o.rc == 0 => {

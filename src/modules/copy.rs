@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use md5::Md5;
 use minijinja::Value;
 use minijinja::value::ValueKind;
-use sha1::{Digest, Sha1};
+use sha1::Digest;
 
 use super::file::{
     AttrDiff, COMMON, FileArgs, FileParams, SResult, add_path_info, basename,
@@ -126,9 +126,7 @@ pub(crate) struct Source {
 }
 
 pub(crate) fn sha1_hex(data: &[u8]) -> String {
-    let mut h = Sha1::new();
-    h.update(data);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::connection::sha1_hex(data)
 }
 
 fn md5_hex(data: &[u8]) -> String {
@@ -169,7 +167,7 @@ pub(crate) fn format_time(secs: f64, offset: i64, sep: char) -> String {
 pub(crate) async fn backup_local(conn: &dyn Connection, path: &str) -> Result<String, ModuleError> {
     // The pid and local time of the target, as the module's would be.
     let probe = conn
-        .exec(&ExecRequest::argv(["sh", "-c", "echo $$; date '+%Y-%m-%d@%H:%M:%S'"]).read_only())
+        .exec(&ExecRequest::argv(["sh", "-c", "echo $$; date '+%Y-%m-%d@%H:%M:%S'"]).short())
         .await;
     let fallback = || {
         (
@@ -419,10 +417,10 @@ pub(crate) async fn copy_file(
     } else {
         dest.to_owned()
     };
-    if stat(ctx, &dest_file)
-        .await?
-        .is_some_and(|s| s.kind == FileKind::Directory)
-    {
+    // One round trip for the destination's stats and checksum (the
+    // answers are remembered for the rest of the task).
+    let (_, followed, _) = ctx.conn.stat_both_checksum(&dest_file).await?;
+    if followed.is_some_and(|s| s.kind == FileKind::Directory) {
         if src.is_content {
             return Err(fail("can not use content with a dir as dest"));
         }
@@ -446,9 +444,7 @@ pub(crate) async fn copy_file(
         ));
     }
     let checksum_dest = match &dest_status {
-        Some(s) if s.kind == FileKind::File => {
-            ctx.conn.read_file(&dest_file).await?.map(|d| sha1_hex(&d))
-        }
+        Some(s) if s.kind == FileKind::File => ctx.conn.checksum(&dest_file).await?,
         _ => None,
     };
 

@@ -286,7 +286,7 @@ async fn read_user_crontab(
     conn: &dyn Connection,
     user: Option<&str>,
 ) -> Result<CronTab, ModuleError> {
-    let req = ExecRequest::argv(["sh", "-c", READ_SCRIPT, "sh", user.unwrap_or("")]).read_only();
+    let req = ExecRequest::argv(["sh", "-c", READ_SCRIPT, "sh", user.unwrap_or("")]).short();
     let out = conn.exec(&req).await?;
     if out.rc != 0 && out.rc != 1 {
         return Err(ModuleError::Failed("Unable to read crontab".into()));

@@ -571,6 +571,11 @@ async fn set_owner_if_different(
         return Ok(true);
     }
     let st = lstat_required(ctx, path).await?;
+    // The stat names the owner already: the same name, the same owner
+    // (no lookup on the host).
+    if st.owner.as_deref() == Some(owner) {
+        return Ok(changed);
+    }
     let Some(uid) = lookup_uid(ctx, owner).await? else {
         return Err(fail_with(
             format!("chown failed: failed to look up user {owner}"),
@@ -610,6 +615,9 @@ async fn set_group_if_different(
         return Ok(true);
     }
     let st = lstat_required(ctx, path).await?;
+    if st.group.as_deref() == Some(group) {
+        return Ok(changed);
+    }
     let Some(gid) = lookup_gid(ctx, group).await? else {
         return Err(fail_with(
             format!("chgrp failed: failed to look up group {group}"),
@@ -750,7 +758,7 @@ pub(crate) async fn add_path_info(ctx: &ModuleCtx<'_>, out: &mut Outcome) -> SRe
 pub(crate) async fn target_umask(ctx: &ModuleCtx<'_>) -> u32 {
     if let Ok(out) = ctx
         .conn
-        .exec(&ExecRequest::argv(["sh", "-c", "umask"]).read_only())
+        .exec(&ExecRequest::argv(["sh", "-c", "umask"]).short())
         .await
         && out.rc == 0
         && let Ok(m) = u32::from_str_radix(String::from_utf8_lossy(&out.stdout).trim(), 8)
@@ -1007,7 +1015,7 @@ async fn target_mktime(ctx: &ModuleCtx<'_>, tm: &Tm) -> Option<f64> {
         ],
     ];
     for argv in attempts {
-        if let Ok(out) = ctx.conn.exec(&ExecRequest::argv(argv).read_only()).await
+        if let Ok(out) = ctx.conn.exec(&ExecRequest::argv(argv).short()).await
             && out.rc == 0
             && let Ok(n) = String::from_utf8_lossy(&out.stdout).trim().parse::<i64>()
         {

@@ -189,7 +189,7 @@ for d in $PATH /sbin /usr/sbin /usr/local/sbin; do
 done
 exit 1
 "#;
-    let req = ExecRequest::argv(["/bin/sh", "-c", SCRIPT, "hoist-which", name]).read_only();
+    let req = ExecRequest::argv(["/bin/sh", "-c", SCRIPT, "hoist-which", name]).short();
     match ctx.conn.exec(&req).await {
         Ok(o) if o.rc == 0 => {
             let p = String::from_utf8_lossy(&o.stdout).trim().to_owned();
@@ -324,7 +324,8 @@ async fn run(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
             ran = Some(run_argv(ctx, &cmd, None, false).await?);
         }
     } else if let Some(cur) = &current {
-        let mut cmd = vec![find_bin(ctx, &o.prog("groupmod")).await?];
+        // groupmod is looked for only when there is something to change.
+        let mut cmd = vec![o.prog("groupmod")];
         if let Some(gid) = o.gid
             && i64::from(cur.gid) != gid
         {
@@ -337,6 +338,7 @@ async fn run(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
             }
         }
         if cmd.len() > 1 {
+            cmd[0] = find_bin(ctx, &o.prog("groupmod")).await?;
             if check {
                 ran = Some((0, String::new(), String::new()));
             } else {

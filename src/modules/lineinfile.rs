@@ -91,7 +91,8 @@ impl Module for LineInFile {
             warnings.push(w);
         }
 
-        let st = ctx.conn.stat(&path, true).await?;
+        // Stats and content in one round trip (remembered for the task).
+        let (_, st, _) = ctx.conn.stat_both_content(&path).await?;
         if st.as_ref().is_some_and(|s| s.kind == FileKind::Directory) {
             return Ok(Outcome::failure(format!("Path {path} is a directory !")).with("rc", 256));
         }
@@ -642,7 +643,8 @@ pub(crate) async fn check_file_attrs(
     };
     let mut before: Vec<(&str, serde_json::Value)> = Vec::new();
     let mut after: Vec<(&str, serde_json::Value)> = Vec::new();
-    if let Some(o) = &owner {
+    // A name the stat already gives is that owner or group: no lookup.
+    if let Some(o) = owner.as_ref().filter(|o| st.owner.as_ref() != Some(*o)) {
         let uid = conn.lookup_user(o).await?.ok_or_else(|| {
             ModuleError::Failed(format!("chown failed: failed to look up user {o}"))
         })?;
@@ -656,7 +658,7 @@ pub(crate) async fn check_file_attrs(
             }
         }
     }
-    if let Some(g) = &group {
+    if let Some(g) = group.as_ref().filter(|g| st.group.as_ref() != Some(*g)) {
         let gid = conn.lookup_group(g).await?.ok_or_else(|| {
             ModuleError::Failed(format!("chgrp failed: failed to look up group {g}"))
         })?;

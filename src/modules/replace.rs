@@ -211,7 +211,8 @@ impl Module for Replace {
         let conn = ctx.conn;
         let path = expand_path(conn, &args.str_or("path", "")).await?;
         let encoding = Encoding::lookup(&args.str_or("encoding", "utf-8"))?;
-        let st = conn.stat(&path, true).await?;
+        // Stats and content in one round trip (remembered for the task).
+        let (_, st, _) = conn.stat_both_content(&path).await?;
         match &st {
             Some(s) if s.kind == FileKind::Directory => {
                 return Ok(

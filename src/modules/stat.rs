@@ -44,10 +44,22 @@ static SPEC: ModuleSpec = ModuleSpec {
     notes: &[],
 };
 
-/// Everything one shell round trip tells about the path: access for the
+/// Everything one shell round trip tells about the path: its stat (`st:`,
+/// and `ln:` the target of a symlink not followed), the checksum when a
+/// `<algo>sum` program is given and there (`sum:`), access for the
 /// connecting user, `file` and `lsattr` output, and the stat fields
 /// [`FileStat`] lacks.
 const PROBE: &str = r#"p=$1
+if [ "$4" = 1 ]; then f=-L; else f=; fi
+if [ -e "$p" ] || [ -L "$p" ]; then
+  s=$(stat $f -c "$6" -- "$p" 2>/dev/null) && echo "st:$s"
+  if [ -z "$f" ] && [ -L "$p" ]; then echo "ln:$(readlink -- "$p")"; fi
+fi
+echo "probed"
+if [ -n "$5" ] && [ -f "$p" ] && [ -r "$p" ] && { [ -n "$f" ] || [ ! -L "$p" ]; } \
+  && command -v "$5" >/dev/null 2>&1; then
+  s=$("$5" <"$p") && echo "sum:${s%% *}"
+fi
 a=
 if [ -r "$p" ]; then a="${a}r"; fi
 if [ -w "$p" ]; then a="${a}w"; fi
@@ -59,13 +71,15 @@ fi
 if [ "$3" = 1 ] && command -v lsattr >/dev/null 2>&1; then
   l=$(lsattr -vd -- "$p" 2>/dev/null) && echo "attr:$l"
 fi
-if [ "$4" = 1 ]; then f=-L; else f=; fi
 s=$(stat $f -c '%b %o %t %T' -- "$p" 2>/dev/null) && echo "stat:$s"
 exit 0
 "#;
 
 #[derive(Debug, Default)]
 struct Probe {
+    /// `Some` when the probe ran: the path's stat, `None` when it is not there.
+    stat: Option<Option<FileStat>>,
+    checksum: Option<String>,
     readable: bool,
     writeable: bool,
     executable: bool,
@@ -80,6 +94,7 @@ async fn probe(
     mime: bool,
     attr: bool,
     follow: bool,
+    sum_program: &str,
 ) -> Result<Probe, ModuleError> {
     let flag = |b: bool| if b { "1" } else { "0" };
     let req = ExecRequest::argv([
@@ -91,8 +106,10 @@ async fn probe(
         flag(mime),
         flag(attr),
         flag(follow),
+        sum_program,
+        crate::connection::shell::STAT_FORMAT,
     ])
-    .read_only();
+    .short();
     let out = match conn.exec(&req).await {
         Ok(o) => o,
         Err(e) if e.kind == ConnErrorKind::Unreachable => return Err(e.into()),
@@ -100,8 +117,18 @@ async fn probe(
     };
     let text = String::from_utf8_lossy(&out.stdout);
     let mut p = Probe::default();
+    let mut st_line = None;
+    let mut link = None;
     for line in text.lines() {
-        if let Some(a) = line.strip_prefix("access:") {
+        if line == "probed" {
+            p.stat = Some(None);
+        } else if let Some(s) = line.strip_prefix("st:") {
+            st_line = Some(s.to_owned());
+        } else if let Some(l) = line.strip_prefix("ln:") {
+            link = Some(l.to_owned());
+        } else if let Some(s) = line.strip_prefix("sum:") {
+            p.checksum = Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        } else if let Some(a) = line.strip_prefix("access:") {
             p.readable = a.contains('r');
             p.writeable = a.contains('w');
             p.executable = a.contains('x');
@@ -130,6 +157,12 @@ async fn probe(
                 p.blocks = Some((b, bs, makedev(ma, mi)));
             }
         }
+    }
+    if p.stat.is_some()
+        && let Some(l) = st_line
+    {
+        // Unparsable: unknown, so the caller asks the connection.
+        p.stat = crate::connection::shell::parse_stat(&l, link).map(Some);
     }
     Ok(p)
 }
@@ -285,11 +318,28 @@ impl Module for Stat {
         let get_checksum = args.bool_or("get_checksum", true);
         let algo = args.str_or("checksum_algorithm", "sha1");
 
-        let Some(st) = conn.stat(&path, follow).await? else {
+        // One round trip: the probe stats and checksums as well.
+        let sum_program = match algo.as_str() {
+            "md5" | "sha1" | "sha224" | "sha256" | "sha384" | "sha512" if get_checksum => {
+                format!("{algo}sum")
+            }
+            _ => String::new(),
+        };
+        let mut pr = probe(conn, &path, get_mime, get_attr, follow, &sum_program).await?;
+        if ctx.predict {
+            // Predicting check mode: the probe saw the host as it is, not
+            // the files earlier tasks would have written.
+            pr.stat = None;
+            pr.checksum = None;
+        }
+        let st = match pr.stat.take() {
+            Some(st) => st,
+            None => conn.stat(&path, follow).await?,
+        };
+        let Some(st) = st else {
             return Ok(Outcome::changed(false).with("stat", vmap([("exists", false)])));
         };
         let mut fields = base_fields(&path, &st);
-        let pr = probe(conn, &path, get_mime, get_attr, follow).await?;
         if let Some((blocks, blksize, rdev)) = pr.blocks {
             fields.push(("blocks", Value::from(blocks)));
             fields.push(("block_size", Value::from(blksize)));
@@ -312,8 +362,11 @@ impl Module for Stat {
             fields.push(("gr_name", Value::from(g.as_str())));
         }
         if st.kind == FileKind::File && pr.readable && get_checksum {
-            let data = conn.read_file(&path).await?.unwrap_or_default();
-            fields.push(("checksum", Value::from(digest(&algo, &data))));
+            let sum = match pr.checksum.take() {
+                Some(sum) => sum,
+                None => digest(&algo, &conn.read_file(&path).await?.unwrap_or_default()),
+            };
+            fields.push(("checksum", Value::from(sum)));
         }
         if get_mime {
             let (t, cs) = pr

@@ -179,7 +179,7 @@ impl Module for Sysctl {
                     "-n".into(),
                     name.clone(),
                 ])
-                .read_only(),
+                .short(),
             )
             .await?;
         let proc_value =

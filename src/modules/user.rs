@@ -9,8 +9,8 @@ use minijinja::Value;
 
 use super::file::{SResult, expand_user, fail, fail_with, finish, join};
 use super::group::{
-    GroupEnt, PasswdEnt, find_bin, groups, read_text, run_argv, run_argv_hiding, shadow_fields,
-    users,
+    GroupEnt, PasswdEnt, find_bin, parse_group, parse_passwd, read_text, run_argv, run_argv_hiding,
+    shadow_fields,
 };
 use super::{
     Args, DiffSupport, FreeForm, Module, ModuleCtx, ModuleResult, ModuleSpec, Outcome, Param,
@@ -237,18 +237,29 @@ impl Db {
     async fn load(ctx: &ModuleCtx<'_>) -> SResult<Db> {
         // /etc/shadow is unreadable without become: read as empty then, as
         // Ansible's getspnam fails.
-        let shadow = match ctx.conn.read_file("/etc/shadow").await {
-            Ok(b) => b
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default(),
-            Err(e) if e.kind == crate::connection::ConnErrorKind::Unreachable => {
-                return Err(super::file::Stop::Module(e.into()));
+        // The three files in one round trip. /etc/shadow is unreadable
+        // without become: read as empty then, as Ansible's getspnam fails.
+        let mut files = ctx
+            .conn
+            .read_files(&["/etc/shadow", "/etc/passwd", "/etc/group"])
+            .await?
+            .into_iter();
+        let mut text = |unreadable_is_empty: bool| -> SResult<String> {
+            match files.next() {
+                Some(Ok(b)) => Ok(b
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()),
+                Some(Err(_)) if unreadable_is_empty => Ok(String::new()),
+                Some(Err(e)) => Err(super::file::Stop::Module(e.into())),
+                None => Ok(String::new()),
             }
-            Err(_) => String::new(),
         };
+        let shadow = text(true)?;
+        let passwd = text(false)?;
+        let group = text(false)?;
         Ok(Db {
-            passwd: users(ctx).await?,
-            group: groups(ctx).await?,
+            passwd: parse_passwd(&passwd),
+            group: parse_group(&group),
             shadow,
         })
     }
@@ -655,7 +666,9 @@ async fn modify_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db, check: bool) -> SRe
     let Some(info) = db.info(&u.name) else {
         return Ok(None);
     };
-    let mut cmd: Vec<String> = vec![find_bin(ctx, "usermod").await?];
+    // usermod is looked for only when there is something to change: an
+    // account that is as asked costs no search on the host.
+    let mut cmd: Vec<String> = vec!["usermod".into()];
     if let Some(uid) = u.uid
         && i64::from(info.uid) != uid
     {
@@ -750,6 +763,9 @@ async fn modify_user(ctx: &ModuleCtx<'_>, u: &Opts, db: &Db, check: bool) -> SRe
     }
     if cmd.len() == 1 && new_hash.is_none() {
         return Ok(None);
+    }
+    if cmd.len() > 1 {
+        cmd[0] = find_bin(ctx, "usermod").await?;
     }
     if check {
         return Ok(Some((0, String::new(), String::new())));

@@ -621,3 +621,74 @@ fn playbook_language_over_ssh() {
         assert_eq!(recap(&again, h)[1], 0, "{h}: {again:?}");
     }
 }
+
+/// hoist's own short scripts (stats, reads, small changes) run in one
+/// shell kept open per host. When that shell dies under it (killed on the
+/// host), the next script runs in an exec channel instead, with the same
+/// answer, and a new kept shell takes over after that.
+#[test]
+fn a_killed_kept_shell_is_replaced_without_a_failed_task() {
+    let Some(lab) = lab() else { return };
+    let p = project(
+        r#"- hosts: cache2
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "kept\n"
+        dest: /tmp/hoist-kept-shell.txt
+    - stat:
+        path: /tmp/hoist-kept-shell.txt
+      register: before
+    - name: Kill this host's kept shell (the command has an exec channel of its own)
+      shell: |
+        me=$(readlink /proc/self/ns/net)
+        n=0
+        for d in /proc/[0-9]*; do
+          [ "$(readlink $d/ns/net 2>/dev/null)" = "$me" ] || continue
+          [ "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" = "/bin/sh " ] || continue
+          kill -9 "${d#/proc/}" && n=$((n+1))
+        done
+        echo $n
+      register: killed
+    - stat:
+        path: /tmp/hoist-kept-shell.txt
+      register: after
+    - lineinfile:
+        path: /tmp/hoist-kept-shell.txt
+        line: second
+    - slurp:
+        path: /tmp/hoist-kept-shell.txt
+      register: content
+    - assert:
+        that:
+          - killed.stdout | int >= 1
+          - after.stat.exists
+          - before.stat.checksum == after.stat.checksum
+          - content.content | b64decode == "kept\nsecond\n"
+    - file:
+        path: /tmp/hoist-kept-shell.txt
+        state: absent
+"#,
+    );
+    let r = lab.hoist(
+        p.path(),
+        &[
+            "apply",
+            "site.yml",
+            "-i",
+            lab.inventory().to_str().unwrap(),
+            "-vvvv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("SSH: kept shell opened on"), "{r:?}");
+    assert!(
+        r.stdout.contains("failed (") && r.stdout.contains("; exec channel"),
+        "the dead shell was noticed: {r:?}"
+    );
+    assert_eq!(
+        r.stdout.matches("SSH: kept shell opened on").count(),
+        2,
+        "a new kept shell after the dead one: {r:?}"
+    );
+}
