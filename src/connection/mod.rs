@@ -76,6 +76,17 @@ pub fn sha1_hex(data: &[u8]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `prefix` and 128 random bits in hex: a marker no file content or
+/// command output can hold by chance or by design.
+pub(crate) fn random_marker(prefix: &str) -> ConnResult<String> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| ConnError::failed(format!("no random bytes: {e}")))?;
+    Ok(format!(
+        "{prefix}{}",
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
 /// A command to run on the target.
 #[derive(Clone, Debug, Default)]
 pub struct ExecRequest {

@@ -674,13 +674,7 @@ impl Connection for ShellConnection {
         // Each file after a line "MARKER 0" (missing), "MARKER 1" (its
         // content follows) or "MARKER 2" (unreadable); the marker holds 128
         // random bits, so no file can hold it.
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw)
-            .map_err(|e| ConnError::failed(format!("no random bytes: {e}")))?;
-        let marker = format!(
-            "__hoist_file_{}",
-            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let marker = super::random_marker("__hoist_file_")?;
         let mut script = String::new();
         for path in paths {
             let p = quote(&self.path(path).await?);

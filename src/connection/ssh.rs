@@ -305,13 +305,7 @@ impl Session {
         ch.exec(true, &b"exec /bin/sh"[..])
             .await
             .map_err(|e| self.lost(e))?;
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw)
-            .map_err(|e| ConnError::failed(format!("no random bytes: {e}")))?;
-        let marker = format!(
-            "__hoist_done_{}",
-            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let marker = super::random_marker("__hoist_done_")?;
         let Some(ch) = guard.0.take() else {
             return Err(self.lost("channel vanished"));
         };
