@@ -125,6 +125,12 @@ impl Connection for StatCache<'_> {
         }
         Ok((lstat, stat, content))
     }
+    async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
+        self.inner.read_files(paths).await
+    }
+    async fn realpath(&self, path: &str) -> ConnResult<Option<String>> {
+        self.inner.realpath(path).await
+    }
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         if let Ok(m) = self.contents.lock()
             && let Some(hit) = m.get(path)

@@ -229,48 +229,33 @@ pub trait Connection: Send + Sync {
     /// file. A connection that can hash on the host does, so an unchanged
     /// file is never read over the wire.
     async fn checksum(&self, path: &str) -> ConnResult<Option<String>> {
-        match self.stat(path, true).await? {
-            Some(st) if st.kind == FileKind::File => {
-                Ok(self.read_file(path).await?.map(|d| sha1_hex(&d)))
-            }
-            _ => Ok(None),
-        }
+        by_parts::checksum(self, path).await
     }
     /// [`Connection::stat_both`] and [`Connection::checksum`] at once (what
     /// `copy` and `template` ask of their destination); a connection that
     /// can answer in one round trip does.
     async fn stat_both_checksum(&self, path: &str) -> ConnResult<StatsAndSum> {
-        let (lstat, stat) = self.stat_both(path).await?;
-        let sum = match &stat {
-            Some(st) if st.kind == FileKind::File => self.checksum(path).await?,
-            _ => None,
-        };
-        Ok((lstat, stat, sum))
+        by_parts::stat_both_checksum(self, path).await
     }
     /// [`Connection::stat_both`] and, for a regular file (links followed),
     /// its content, at once (what `lineinfile`, `blockinfile` and `replace`
     /// ask of their file); a connection that can answer in one round trip
     /// does.
     async fn stat_both_content(&self, path: &str) -> ConnResult<StatsAndContent> {
-        let (lstat, stat) = self.stat_both(path).await?;
-        let content = match &stat {
-            Some(st) if st.kind == FileKind::File => self.read_file(path).await?,
-            _ => None,
-        };
-        Ok((lstat, stat, content))
+        by_parts::stat_both_content(self, path).await
     }
     /// Several whole files at once, each as [`Connection::read_file`]
     /// answers it (the user module's passwd, group and shadow); a
     /// connection that can read them in one round trip does.
     async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
-        let mut out = Vec::with_capacity(paths.len());
-        for p in paths {
-            match self.read_file(p).await {
-                Err(e) if e.kind == ConnErrorKind::Unreachable => return Err(e),
-                r => out.push(r),
-            }
-        }
-        Ok(out)
+        by_parts::read_files(self, paths).await
+    }
+    /// An absolute path with every symlink resolved and missing parts kept
+    /// (Python's non-strict `os.path.realpath`) when the host can say it in
+    /// one round trip (GNU `realpath -m`); `None`: the caller walks the path
+    /// itself (no such program, a symlink loop, a relative path).
+    async fn realpath(&self, _path: &str) -> ConnResult<Option<String>> {
+        Ok(None)
     }
     /// The whole content of a file; `None` when it does not exist.
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>>;
@@ -308,6 +293,63 @@ pub trait Connection: Send + Sync {
     async fn lookup_group(&self, name: &str) -> ConnResult<Option<u32>>;
     /// The login user's home directory, for `~` expansion.
     async fn home_dir(&self) -> ConnResult<String>;
+}
+
+/// The combined answers built from the primitive operations: what a
+/// connection without a faster way answers (the trait's defaults, and the
+/// check-mode overlay once it holds predictions).
+pub(crate) mod by_parts {
+    use super::{ConnErrorKind, ConnResult, Connection, FileKind, StatsAndContent, StatsAndSum};
+
+    pub(crate) async fn checksum<C: Connection + ?Sized>(
+        c: &C,
+        path: &str,
+    ) -> ConnResult<Option<String>> {
+        match c.stat(path, true).await? {
+            Some(st) if st.kind == FileKind::File => {
+                Ok(c.read_file(path).await?.map(|d| super::sha1_hex(&d)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) async fn stat_both_checksum<C: Connection + ?Sized>(
+        c: &C,
+        path: &str,
+    ) -> ConnResult<StatsAndSum> {
+        let (lstat, stat) = c.stat_both(path).await?;
+        let sum = match &stat {
+            Some(st) if st.kind == FileKind::File => c.checksum(path).await?,
+            _ => None,
+        };
+        Ok((lstat, stat, sum))
+    }
+
+    pub(crate) async fn stat_both_content<C: Connection + ?Sized>(
+        c: &C,
+        path: &str,
+    ) -> ConnResult<StatsAndContent> {
+        let (lstat, stat) = c.stat_both(path).await?;
+        let content = match &stat {
+            Some(st) if st.kind == FileKind::File => c.read_file(path).await?,
+            _ => None,
+        };
+        Ok((lstat, stat, content))
+    }
+
+    pub(crate) async fn read_files<C: Connection + ?Sized>(
+        c: &C,
+        paths: &[&str],
+    ) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            match c.read_file(p).await {
+                Err(e) if e.kind == ConnErrorKind::Unreachable => return Err(e),
+                r => out.push(r),
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A connection whose commands all get extra environment variables (the
@@ -352,6 +394,9 @@ impl Connection for WithEnv<'_> {
     }
     async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
         self.inner.read_files(paths).await
+    }
+    async fn realpath(&self, path: &str) -> ConnResult<Option<String>> {
+        self.inner.realpath(path).await
     }
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
         self.inner.read_file(path).await

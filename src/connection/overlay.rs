@@ -70,6 +70,11 @@ impl Overlay {
         }
     }
 
+    /// Nothing predicted yet: the host is as the overlay would show it.
+    fn is_empty(&self) -> bool {
+        self.entries.lock().map(|m| m.is_empty()).unwrap_or(false)
+    }
+
     fn get(&self, path: &str) -> Option<Entry> {
         self.entries.lock().ok()?.get(path).cloned()
     }
@@ -363,6 +368,40 @@ impl Connection for OverlayConn<'_> {
         } else {
             self.lstat(path).await
         }
+    }
+
+    // While nothing is predicted the host is what the overlay shows: the
+    // connection's one-round-trip answers stand. After that they are
+    // built from the overlay's own stat and read.
+    async fn checksum(&self, path: &str) -> ConnResult<Option<String>> {
+        if self.overlay.is_empty() {
+            return self.inner.checksum(path).await;
+        }
+        super::by_parts::checksum(self, path).await
+    }
+    async fn stat_both_checksum(&self, path: &str) -> ConnResult<super::StatsAndSum> {
+        if self.overlay.is_empty() {
+            return self.inner.stat_both_checksum(path).await;
+        }
+        super::by_parts::stat_both_checksum(self, path).await
+    }
+    async fn stat_both_content(&self, path: &str) -> ConnResult<super::StatsAndContent> {
+        if self.overlay.is_empty() {
+            return self.inner.stat_both_content(path).await;
+        }
+        super::by_parts::stat_both_content(self, path).await
+    }
+    async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
+        if self.overlay.is_empty() {
+            return self.inner.read_files(paths).await;
+        }
+        super::by_parts::read_files(self, paths).await
+    }
+    async fn realpath(&self, path: &str) -> ConnResult<Option<String>> {
+        if self.overlay.is_empty() {
+            return self.inner.realpath(path).await;
+        }
+        Ok(None)
     }
 
     async fn read_file(&self, path: &str) -> ConnResult<Option<Vec<u8>>> {
@@ -685,6 +724,39 @@ mod tests {
             c.list_dir(&format!("{root}/d")).await.unwrap(),
             vec!["f".to_string()]
         );
+    }
+
+    /// The combined answers come from the host while nothing is
+    /// predicted, and from the predictions after that.
+    #[tokio::test]
+    async fn combined_answers_see_the_predictions() {
+        use crate::connection::sha1_hex;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        std::fs::write(dir.path().join("f"), "host\n").unwrap();
+        let f = format!("{root}/f");
+        let local = LocalConnection;
+        let ov = Overlay::new();
+        let c = ov.over(&local);
+        let (_, _, sum) = c.stat_both_checksum(&f).await.unwrap();
+        assert_eq!(sum, Some(sha1_hex(b"host\n")));
+        c.write_file(&f, b"predicted\n", &FileAttrs::default())
+            .await
+            .unwrap();
+        let (_, st, sum) = c.stat_both_checksum(&f).await.unwrap();
+        assert_eq!(
+            (st.map(|s| s.size), sum),
+            (Some(10), Some(sha1_hex(b"predicted\n")))
+        );
+        let (_, _, content) = c.stat_both_content(&f).await.unwrap();
+        assert_eq!(content.as_deref(), Some(&b"predicted\n"[..]));
+        let files = c.read_files(&[&f, &format!("{root}/none")]).await.unwrap();
+        assert_eq!(
+            files[0].as_ref().unwrap().as_deref(),
+            Some(&b"predicted\n"[..])
+        );
+        assert_eq!(files[1].as_ref().unwrap(), &None);
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"host\n");
     }
 
     #[tokio::test]

@@ -670,6 +670,20 @@ impl Connection for ShellConnection {
         Ok((lstat, stat, content))
     }
 
+    async fn realpath(&self, path: &str) -> ConnResult<Option<String>> {
+        if !path.starts_with('/') {
+            return Ok(None);
+        }
+        let out = self
+            .run(&format!("exec realpath -m -- {}", quote(path)), None)
+            .await?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(real) = text.strip_suffix('\n') else {
+            return Ok(None);
+        };
+        Ok((out.rc == 0 && real.starts_with('/') && !real.contains('\n')).then(|| real.to_owned()))
+    }
+
     async fn read_files(&self, paths: &[&str]) -> ConnResult<Vec<ConnResult<Option<Vec<u8>>>>> {
         // Each file after a line "MARKER 0" (missing), "MARKER 1" (its
         // content follows) or "MARKER 2" (unreadable); the marker holds 128
@@ -1128,6 +1142,45 @@ mod tests {
             };
             assert_eq!(content, want, "{name}");
         }
+    }
+
+    /// `realpath -m` on the host answers as the walk over stats does
+    /// (Python's non-strict realpath); a loop or a relative path is left
+    /// to the walk.
+    #[tokio::test]
+    async fn realpath_on_the_host_matches_the_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(d.join("real")).unwrap();
+        std::fs::write(d.join("real/f"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("abs")).unwrap();
+        std::os::unix::fs::symlink("real/f", d.join("rel")).unwrap();
+        std::os::unix::fs::symlink("../nowhere/x", d.join("real/dangling")).unwrap();
+        std::os::unix::fs::symlink("loop2", d.join("loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", d.join("loop2")).unwrap();
+        let c = ShellConnection::new(Arc::new(LocalRunner));
+        let local = crate::connection::local::LocalConnection;
+        for p in [
+            "abs/f",
+            "rel",
+            "abs/../rel",
+            "real/dangling",
+            "missing/../abs/f",
+            "real/f/below",
+            "abs/",
+        ] {
+            let p = format!("{}/{p}", d.display());
+            let host = c.realpath(&p).await.unwrap();
+            let walked = crate::modules::file::realpath_on(&local, &p).await.ok();
+            assert_eq!(host, walked, "{p}");
+        }
+        let looped = format!("{}/loop1", d.display());
+        let walked = crate::modules::file::realpath_on(&local, &looped)
+            .await
+            .ok();
+        let host = c.realpath(&looped).await.unwrap();
+        assert!(host.is_none() || host == walked, "{host:?} {walked:?}");
+        assert_eq!(c.realpath("relative/path").await.unwrap(), None);
     }
 
     /// Several files in one round trip, each as `read_file` answers.

@@ -225,6 +225,9 @@ pub(crate) async fn realpath(ctx: &ModuleCtx<'_>, path: &str) -> SResult<String>
 
 /// [`realpath`] through any connection (the controller's own files too).
 pub(crate) async fn realpath_on(conn: &dyn Connection, path: &str) -> SResult<String> {
+    if let Some(real) = conn.realpath(path).await? {
+        return Ok(real);
+    }
     let mut absolute = path.starts_with('/');
     let mut resolved: Vec<String> = Vec::new();
     let mut pending: std::collections::VecDeque<String> = path

@@ -25,9 +25,21 @@ F() {
   for p in "$@"; do
     if [ -f "$p" ] && [ -r "$p" ]; then
       S "F $p"
-      cat -- "$p" 2>/dev/null
+      case $p in
+        # Big, or holding NUL bytes: cat.
+        /proc/cpuinfo | /proc/meminfo | /proc/modules | /proc/*/status | /proc/*/environ | /proc/*/cgroup)
+          cat -- "$p" 2>/dev/null
+          ;;
+        *) R "$p" ;;
+      esac
     fi
   done
+}
+# R FILE: a small text file's content as cat prints it, without a process
+R() {
+  l=
+  while IFS= read -r l; do printf '%s\n' "$l"; done <"$1" 2>/dev/null
+  if [ -n "$l" ]; then printf '%s' "$l"; fi
 }
 X() {
   S X
@@ -66,9 +78,18 @@ V() {
     if IFS= read -r v 2>/dev/null <"$vd/$f" || [ -n "$v" ]; then echo "$f=$v"; fi
   done
 }
+# names DIR: the names in a directory, sorted, as `ls` lists them (a glob:
+# no process; the script runs with LC_ALL=C and globbing off)
+names() {
+  set +f
+  for n in "$1"/*; do
+    if [ -e "$n" ] || [ -L "$n" ]; then echo "${n##*/}"; fi
+  done
+  set -f
+}
 # H DIR: device-mapper holders of a block device, "holder=NAME\tDM_NAME"
 H() {
-  for h in $(ls "$1/holders" 2>/dev/null); do
+  for h in $(names "$1/holders"); do
     v=
     case $h in dm-*) IFS= read -r v 2>/dev/null <"$1/holders/$h/dm/name" ;; esac
     printf 'holder=%s\t%s\n' "$h" "$v"
@@ -95,11 +116,19 @@ TMO=
 if found timeout; then TMO="timeout $TO"; fi
 
 S uname
-uname -s
-uname -r
-uname -v
-uname -m
-uname -n
+k=/proc/sys/kernel
+if [ -r $k/ostype ] && [ -r $k/osrelease ] && [ -r $k/version ] && [ -r $k/hostname ]; then
+  # What uname -s, -r, -v and -n print, without four processes.
+  for f in ostype osrelease version; do IFS= read -r v <$k/$f && echo "$v"; done
+  uname -m
+  IFS= read -r v <$k/hostname && echo "$v"
+else
+  uname -s
+  uname -r
+  uname -v
+  uname -m
+  uname -n
+fi
 
 if has platform; then
   S bits
@@ -329,7 +358,7 @@ if has hardware; then
       V "$s" device/vendor device/model device/sas_address device/sas_device_handle \
         device/serial removable queue/discard_max_hw_bytes queue/discard_granularity \
         queue/rotational queue/scheduler queue/logical_block_size queue/hw_sector_size size
-      en=$(ls "$s" 2>/dev/null)
+      en=$(names "$s")
       echo "entries=$(echo $en)"
       H "$s"
       for e in $en; do
@@ -341,7 +370,7 @@ if has hardware; then
     done
     S masters
     for b in $bl; do
-      for sl in $(ls "/sys/block/$b/slaves" 2>/dev/null); do printf '%s\t%s\n' "$sl" "$b"; done
+      for sl in $(names "/sys/block/$b/slaves"); do printf '%s\t%s\n' "$sl" "$b"; done
     done
     for t in id uuid label; do
       d=/dev/disk/by-$t
