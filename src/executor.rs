@@ -2616,6 +2616,7 @@ impl<'a> Executor<'a> {
                     inv_vars,
                     gathered: empty.clone(),
                     facts: empty.clone(),
+                    merged: std::sync::OnceLock::new(),
                 },
             );
         }
@@ -2695,11 +2696,25 @@ impl<'a> Executor<'a> {
     }
 }
 
-#[derive(Clone)]
 struct HostSnapshot {
     inv_vars: Arc<IndexMap<String, Value>>,
     gathered: Arc<IndexMap<String, Value>>,
     facts: Arc<IndexMap<String, Value>>,
+    /// `hostvars[h]`'s variables, merged once per task for every host that
+    /// asks (at N hosts each reading every other's, N copies, not N²). A
+    /// clone (a later task's snapshot) merges again.
+    merged: std::sync::OnceLock<Arc<IndexMap<String, Value>>>,
+}
+
+impl Clone for HostSnapshot {
+    fn clone(&self) -> HostSnapshot {
+        HostSnapshot {
+            inv_vars: self.inv_vars.clone(),
+            gathered: self.gathered.clone(),
+            facts: self.facts.clone(),
+            merged: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl HostSnapshot {
@@ -2708,6 +2723,7 @@ impl HostSnapshot {
             inv_vars: st.inv_vars.clone(),
             gathered: st.gathered.clone(),
             facts: st.facts.clone(),
+            merged: std::sync::OnceLock::new(),
         }
     }
 }
@@ -2743,21 +2759,25 @@ impl Object for HostVars {
         let snap = self.hosts.get(name)?;
         // ansible-core 2.19's hostvars[h]: h's inventory variables, facts,
         // set_fact/registered results, extra vars and some magic variables
-        // (not play or role vars, nor the play-host lists).
-        let mut vars = (*snap.inv_vars).clone();
-        let pairs = |m: &Arc<IndexMap<String, Value>>| -> Vec<(String, Value)> {
-            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
-        vars.extend(pairs(&snap.gathered));
-        vars.extend(pairs(&snap.facts));
-        vars.extend(pairs(&self.extra));
-        vars.insert("groups".into(), self.groups.clone());
-        let short = name.split('.').next().unwrap_or(name);
-        vars.insert("inventory_hostname".into(), Value::from(name));
-        vars.insert("inventory_hostname_short".into(), Value::from(short));
-        let groups = inv_read(&self.inventory).group_names(name);
-        vars.insert("group_names".into(), Value::from(groups));
-        let scope = VarScope::new(self.templar.clone(), vars).value();
+        // (not play or role vars, nor the play-host lists). Everything
+        // here is the same for every host of the task.
+        let merged = snap.merged.get_or_init(|| {
+            let mut vars = (*snap.inv_vars).clone();
+            let pairs = |m: &Arc<IndexMap<String, Value>>| -> Vec<(String, Value)> {
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
+            vars.extend(pairs(&snap.gathered));
+            vars.extend(pairs(&snap.facts));
+            vars.extend(pairs(&self.extra));
+            vars.insert("groups".into(), self.groups.clone());
+            let short = name.split('.').next().unwrap_or(name);
+            vars.insert("inventory_hostname".into(), Value::from(name));
+            vars.insert("inventory_hostname_short".into(), Value::from(short));
+            let groups = inv_read(&self.inventory).group_names(name);
+            vars.insert("group_names".into(), Value::from(groups));
+            Arc::new(vars)
+        });
+        let scope = VarScope::shared(self.templar.clone(), merged.clone()).value();
         if let Ok(mut c) = self.cache.lock() {
             c.insert(name.to_owned(), scope.clone());
         }

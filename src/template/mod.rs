@@ -516,7 +516,7 @@ fn kind_text(k: ErrorKind) -> &'static str {
 /// lookup and cached. Used as the root context of every render.
 pub struct VarScope {
     templar: Arc<Templar>,
-    vars: IndexMap<String, Value>,
+    vars: Arc<IndexMap<String, Value>>,
     cache: Mutex<HashMap<String, Value>>,
     /// Variables whose templating failed, with the error (looked up again,
     /// they fail the same way without templating again).
@@ -535,6 +535,12 @@ impl std::fmt::Debug for VarScope {
 
 impl VarScope {
     pub fn new(templar: Arc<Templar>, vars: IndexMap<String, Value>) -> Arc<VarScope> {
+        VarScope::shared(templar, Arc::new(vars))
+    }
+
+    /// A scope over variables other scopes share (each scope templates
+    /// and caches on its own).
+    pub fn shared(templar: Arc<Templar>, vars: Arc<IndexMap<String, Value>>) -> Arc<VarScope> {
         Arc::new(VarScope {
             templar,
             vars,
@@ -557,7 +563,7 @@ impl VarScope {
 
     /// A new scope with `extra` variables on top of these.
     pub fn with_extra(&self, extra: impl IntoIterator<Item = (String, Value)>) -> Arc<VarScope> {
-        let mut vars = self.vars.clone();
+        let mut vars = (*self.vars).clone();
         for (k, v) in extra {
             vars.insert(k, v);
         }
