@@ -80,6 +80,10 @@ pub struct Session {
 struct KeptShell {
     ch: russh::Channel<client::Msg>,
     marker: String,
+    /// It has answered a script: a failure after that is the shell dying,
+    /// before that the host not keeping one (a ForceCommand, a shell that
+    /// is no shell): then exec channels for good.
+    answered: bool,
 }
 
 /// A kept shell taken out of its session for one script: if the script
@@ -261,6 +265,7 @@ impl Session {
                         out.stderr.len()
                     )
                 });
+                sh.answered = true;
                 *kept = lease.shell.take();
                 Ok(out)
             }
@@ -269,6 +274,9 @@ impl Session {
                 // closed): it is dropped, and a live connection runs the
                 // script again in an exec channel (hoist's short scripts
                 // are probes or idempotent changes).
+                if !sh.answered {
+                    self.shell_broken.store(true, Ordering::Relaxed);
+                }
                 drop(lease);
                 drop(kept);
                 if self.handle.is_closed() {
@@ -317,7 +325,11 @@ impl Session {
                 ch.id()
             )
         });
-        Ok(KeptShell { ch, marker })
+        Ok(KeptShell {
+            ch,
+            marker,
+            answered: false,
+        })
     }
 
     /// Sends one script to the kept shell and reads its output up to the

@@ -529,7 +529,7 @@ pub(crate) async fn copy_file(
     }
     let mut warnings = Vec::new();
     if ctx.check_mode {
-        check_owner_group_exist(ctx, &fa, &mut warnings).await?;
+        check_owner_group_exist(ctx, &path, &fa, &mut warnings).await?;
     }
     let p = FileParams::new(&path, fa);
     let mut out = ensure_file_attributes(ctx, &p).await?;

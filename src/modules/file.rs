@@ -525,12 +525,21 @@ pub(crate) async fn lookup_gid(ctx: &ModuleCtx<'_>, group: &str) -> SResult<Opti
 
 /// In check mode Ansible only warns about a missing owner or group (an
 /// earlier task may create it in a real run).
+/// A name the path's stat already gives exists: no lookup for it.
 pub(crate) async fn check_owner_group_exist(
     ctx: &ModuleCtx<'_>,
+    path: &str,
     fa: &FileArgs,
     warnings: &mut Vec<String>,
 ) -> SResult<()> {
+    let st = if fa.owner.is_some() || fa.group.is_some() {
+        lstat(ctx, path).await?
+    } else {
+        None
+    };
+    let named = |n: Option<&String>, o: &str| n.is_some_and(|n| n == o);
     if let Some(o) = &fa.owner
+        && !named(st.as_ref().and_then(|s| s.owner.as_ref()), o)
         && lookup_uid(ctx, o).await?.is_none()
     {
         warnings.push(format!(
@@ -538,6 +547,7 @@ pub(crate) async fn check_owner_group_exist(
         ));
     }
     if let Some(g) = &fa.group
+        && !named(st.as_ref().and_then(|s| s.group.as_ref()), g)
         && lookup_gid(ctx, g).await?.is_none()
     {
         warnings.push(format!(
@@ -1669,7 +1679,7 @@ async fn run_file(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
     let fa = FileArgs::from_args(args);
     let mut warnings = Vec::new();
     if ctx.check_mode && state != "absent" {
-        check_owner_group_exist(ctx, &fa, &mut warnings).await?;
+        check_owner_group_exist(ctx, &path, &fa, &mut warnings).await?;
     }
 
     let mut p = FileParams::new(&path, fa);
