@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{have_ansible, run};
+use crate::common::{Run, have_ansible, run};
 use crate::inspect::ansible;
 
 fn bench_dir() -> PathBuf {
@@ -41,8 +41,9 @@ fn listed(out: &str) -> Vec<Vec<String>> {
     plays
 }
 
-#[test]
-fn bench_site_has_fifty_tasks_as_ansible_lists_them() {
+/// `hoist apply bench/site.yml --list-tasks` in a scratch directory with a
+/// one-host inventory: the directory, the inventory, the site and the run.
+fn list_bench_tasks() -> (tempfile::TempDir, PathBuf, PathBuf, Run) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let inv = inventory(tmp.path());
     let site = bench_dir().join("site.yml");
@@ -56,6 +57,12 @@ fn bench_site_has_fifty_tasks_as_ansible_lists_them() {
     ]);
     let r = run(c);
     assert_eq!(r.code, 0, "{r:?}");
+    (tmp, inv, site, r)
+}
+
+#[test]
+fn bench_site_has_fifty_tasks_as_ansible_lists_them() {
+    let (tmp, inv, site, r) = list_bench_tasks();
     let plays = listed(&r.stdout);
     let per_play: Vec<usize> = plays.iter().map(Vec::len).collect();
     assert_eq!(per_play, vec![18, 8, 8, 8, 8], "{r:?}");
@@ -81,19 +88,7 @@ fn bench_site_has_fifty_tasks_as_ansible_lists_them() {
 
 #[test]
 fn pyinfra_deploy_has_an_operation_for_every_task() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let inv = inventory(tmp.path());
-    let site = bench_dir().join("site.yml");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hoist"));
-    c.current_dir(tmp.path()).args([
-        "apply",
-        site.to_str().expect("utf-8 path"),
-        "-i",
-        inv.to_str().expect("utf-8 path"),
-        "--list-tasks",
-    ]);
-    let r = run(c);
-    assert_eq!(r.code, 0, "{r:?}");
+    let (_tmp, _inv, _site, r) = list_bench_tasks();
     let deploy = std::fs::read_to_string(bench_dir().join("pyinfra").join("deploy.py"))
         .expect("bench/pyinfra/deploy.py");
     let mut missing = Vec::new();
