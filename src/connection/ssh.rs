@@ -29,6 +29,12 @@ use super::ssh_config::{JumpHost, Overrides, SshConfig, SshTarget, StrictMode};
 use super::trace::{self, TraceEvent};
 use super::{ConnError, ConnResult, ExecOutput};
 
+/// Keepalive nudges per command at most (see [`Session::run`]): the first
+/// small replies are what Nagle holds; a big output must not queue a
+/// request per message, or the session's command queue fills while its
+/// loop waits for this command to take its data, and both wait forever.
+const MAX_NUDGES: usize = 3;
+
 /// Exec channels open at once on one connection (sshd's MaxSessions is 10).
 pub const MAX_CHANNELS: usize = 8;
 /// Handshakes in flight through one gateway (sshd's MaxStartups begins
@@ -160,14 +166,20 @@ impl Session {
             ch.eof().await.map_err(|e| self.lost(e))?;
             let mut out = ExecOutput::default();
             let mut rc: Option<i32> = None;
+            let mut nudges = 0;
             while let Some(msg) = ch.wait().await {
                 // Nudge: a packet back at once carries the TCP ACK of what
                 // the server just sent, so its next small write is not
                 // held by Nagle for our (or a gateway's) delayed ACK.
-                if matches!(
-                    msg,
-                    ChannelMsg::Success | ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
-                ) {
+                if nudges < MAX_NUDGES
+                    && matches!(
+                        msg,
+                        ChannelMsg::Success
+                            | ChannelMsg::Data { .. }
+                            | ChannelMsg::ExtendedData { .. }
+                    )
+                {
+                    nudges += 1;
                     let _ = self.handle.send_keepalive(false).await;
                 }
                 match msg {
@@ -347,14 +359,18 @@ impl Session {
         let mut out = ExecOutput::default();
         let mut rc: Option<i32> = None;
         let mut err_done = false;
+        let mut nudges = 0;
         while rc.is_none() || !err_done {
             let Some(msg) = sh.ch.wait().await else {
                 return Err(self.lost("the kept shell's channel closed"));
             };
-            if matches!(
-                msg,
-                ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
-            ) {
+            if nudges < MAX_NUDGES
+                && matches!(
+                    msg,
+                    ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
+                )
+            {
+                nudges += 1;
                 let _ = self.handle.send_keepalive(false).await;
             }
             match msg {
