@@ -2610,15 +2610,7 @@ impl<'a> Executor<'a> {
         let names = inv_read(&self.inventory).hosts();
         for name in names {
             let inv_vars = self.inv_vars(&name);
-            snapshot.insert(
-                name,
-                HostSnapshot {
-                    inv_vars,
-                    gathered: empty.clone(),
-                    facts: empty.clone(),
-                    merged: std::sync::OnceLock::new(),
-                },
-            );
+            snapshot.insert(name, HostSnapshot::new(&inv_vars, &empty, &empty));
         }
         if self.lane
             && let Ok(board) = self.board.lock()
@@ -2708,23 +2700,26 @@ struct HostSnapshot {
 
 impl Clone for HostSnapshot {
     fn clone(&self) -> HostSnapshot {
-        HostSnapshot {
-            inv_vars: self.inv_vars.clone(),
-            gathered: self.gathered.clone(),
-            facts: self.facts.clone(),
-            merged: std::sync::OnceLock::new(),
-        }
+        HostSnapshot::new(&self.inv_vars, &self.gathered, &self.facts)
     }
 }
 
 impl HostSnapshot {
-    fn of(st: &HostState) -> HostSnapshot {
+    fn new(
+        inv_vars: &Arc<IndexMap<String, Value>>,
+        gathered: &Arc<IndexMap<String, Value>>,
+        facts: &Arc<IndexMap<String, Value>>,
+    ) -> HostSnapshot {
         HostSnapshot {
-            inv_vars: st.inv_vars.clone(),
-            gathered: st.gathered.clone(),
-            facts: st.facts.clone(),
+            inv_vars: inv_vars.clone(),
+            gathered: gathered.clone(),
+            facts: facts.clone(),
             merged: std::sync::OnceLock::new(),
         }
+    }
+
+    fn of(st: &HostState) -> HostSnapshot {
+        HostSnapshot::new(&st.inv_vars, &st.gathered, &st.facts)
     }
 }
 

@@ -30,6 +30,14 @@ impl<'a> StatCache<'a> {
         }
     }
 
+    /// Keeps a path's lstat and stat, answered together.
+    fn remember_stats(&self, path: &str, lstat: &Option<FileStat>, stat: &Option<FileStat>) {
+        if let Ok(mut m) = self.stats.lock() {
+            m.insert((path.to_owned(), false), lstat.clone());
+            m.insert((path.to_owned(), true), stat.clone());
+        }
+    }
+
     fn forget(&self) {
         if let Ok(mut m) = self.stats.lock() {
             m.clear();
@@ -73,10 +81,7 @@ impl Connection for StatCache<'_> {
         // trip answers both (a failing lstat falls back to the one asked).
         let st = match self.inner.stat_both(path).await {
             Ok((lstat, stat)) => {
-                if let Ok(mut m) = self.stats.lock() {
-                    m.insert((path.to_owned(), false), lstat.clone());
-                    m.insert((path.to_owned(), true), stat.clone());
-                }
+                self.remember_stats(path, &lstat, &stat);
                 if follow { stat } else { lstat }
             }
             Err(_) => {
@@ -103,10 +108,7 @@ impl Connection for StatCache<'_> {
     }
     async fn stat_both_checksum(&self, path: &str) -> ConnResult<StatsAndSum> {
         let (lstat, stat, sum) = self.inner.stat_both_checksum(path).await?;
-        if let Ok(mut m) = self.stats.lock() {
-            m.insert((path.to_owned(), false), lstat.clone());
-            m.insert((path.to_owned(), true), stat.clone());
-        }
+        self.remember_stats(path, &lstat, &stat);
         if let Ok(mut m) = self.sums.lock() {
             m.insert(path.to_owned(), sum.clone());
         }
@@ -114,10 +116,7 @@ impl Connection for StatCache<'_> {
     }
     async fn stat_both_content(&self, path: &str) -> ConnResult<StatsAndContent> {
         let (lstat, stat, content) = self.inner.stat_both_content(path).await?;
-        if let Ok(mut m) = self.stats.lock() {
-            m.insert((path.to_owned(), false), lstat.clone());
-            m.insert((path.to_owned(), true), stat.clone());
-        }
+        self.remember_stats(path, &lstat, &stat);
         if let Some(c) = &content
             && let Ok(mut m) = self.contents.lock()
         {

@@ -95,19 +95,22 @@ impl BecomeRunner {
 }
 
 impl BecomeRunner {
+    /// Hands a wrapped command to the inner runner, short when it can be.
+    async fn pass(
+        &self,
+        wrapped: String,
+        stdin: Option<&[u8]>,
+        short: bool,
+    ) -> ConnResult<ExecOutput> {
+        match stdin {
+            None if short => self.inner.run_short(&wrapped).await,
+            _ => self.inner.run(&wrapped, stdin).await,
+        }
+    }
+
     /// Runs `command` as the become user; `short` as [`ScriptRunner::run_short`]
     /// (not with a password: sudo reads it on standard input).
     async fn go(&self, command: &str, stdin: Option<&[u8]>, short: bool) -> ConnResult<ExecOutput> {
-        let inner = |wrapped: String, stdin: Option<&[u8]>| {
-            let inner = self.inner.clone();
-            let stdin = stdin.map(<[u8]>::to_vec);
-            async move {
-                match stdin {
-                    None if short => inner.run_short(&wrapped).await,
-                    s => inner.run(&wrapped, s.as_deref()).await,
-                }
-            }
-        };
         let user = quote(&self.spec.user);
         let flags = self.spec.flags.clone().unwrap_or_else(|| "-H".to_owned());
         match self.spec.method.as_str() {
@@ -135,7 +138,7 @@ impl BecomeRunner {
                     });
                     let wrapped =
                         format!("sudo -n {flags} -u {user} -- /bin/sh -c {}", quote(command));
-                    return inner(wrapped, stdin).await;
+                    return self.pass(wrapped, stdin, short).await;
                 }
                 let Some(pw) = &self.spec.password else {
                     return Err(ConnError::failed(
@@ -182,7 +185,7 @@ impl BecomeRunner {
                     ))
                 });
                 let wrapped = format!("su -s /bin/sh {user} -c {}", quote(command));
-                inner(wrapped, stdin).await
+                self.pass(wrapped, stdin, short).await
             }
             other => Err(ConnError::failed(format!(
                 "become_method '{other}' is not supported (hoist supports sudo and su)"
@@ -386,6 +389,29 @@ fn stat_both_script(p: &str) -> String {
     )
 }
 
+/// How a script built on [`stat_both_script`] ended: `Ok(true)` when there
+/// is nothing at the path (exit 3), `Ok(false)` when it ran, else the error
+/// (`what` names the operation).
+fn nothing_there(what: &str, path: &str, out: &ExecOutput) -> ConnResult<bool> {
+    match out.rc {
+        0 => Ok(false),
+        3 => Ok(true),
+        _ => Err(ConnError::failed(format!(
+            "{what} {path}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
+}
+
+/// Whether a line of [`STAT_FORMAT`] output is a symlink's.
+fn is_symlink_line(line: &[u8]) -> bool {
+    let mode = line.split(|b| *b == b'|').next().unwrap_or_default();
+    std::str::from_utf8(mode)
+        .ok()
+        .and_then(|m| u32::from_str_radix(m, 16).ok())
+        .is_some_and(|raw| parse_kind(raw) == FileKind::Symlink)
+}
+
 /// Parses what [`stat_both_script`] printed.
 fn parse_stat_both(path: &str, text: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
     let mut lines = text.split('\n');
@@ -547,15 +573,8 @@ impl Connection for ShellConnection {
     async fn stat_both(&self, path: &str) -> ConnResult<(Option<FileStat>, Option<FileStat>)> {
         let p = quote(&self.path(path).await?);
         let out = self.run(&stat_both_script(&p), None).await?;
-        match out.rc {
-            0 => {}
-            3 => return Ok((None, None)),
-            _ => {
-                return Err(ConnError::failed(format!(
-                    "cannot stat {path}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
-            }
+        if nothing_there("cannot stat", path, &out)? {
+            return Ok((None, None));
         }
         parse_stat_both(path, &String::from_utf8_lossy(&out.stdout))
     }
@@ -590,15 +609,8 @@ impl Connection for ShellConnection {
             stat_both_script(&p)
         );
         let out = self.run(&script, None).await?;
-        match out.rc {
-            0 => {}
-            3 => return Ok((None, None, None)),
-            _ => {
-                return Err(ConnError::failed(format!(
-                    "cannot stat {path}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
-            }
+        if nothing_there("cannot stat", path, &out)? {
+            return Ok((None, None, None));
         }
         let Some(nl) = out.stdout.iter().position(|b| *b == b'\n') else {
             return Err(ConnError::failed(format!("cannot stat {path}: no output")));
@@ -632,15 +644,8 @@ impl Connection for ShellConnection {
         let out = self
             .traced(&script, None, || script.clone(), true, true)
             .await?;
-        match out.rc {
-            0 => {}
-            3 => return Ok((None, None, None)),
-            _ => {
-                return Err(ConnError::failed(format!(
-                    "cannot read {path}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
-            }
+        if nothing_there("cannot read", path, &out)? {
+            return Ok((None, None, None));
         }
         // One line, or three when the path is a symlink.
         let mut pos = 0;
@@ -651,13 +656,7 @@ impl Connection for ShellConnection {
         };
         let bad = || ConnError::failed(format!("cannot parse stat output for {path}"));
         line(&mut pos).ok_or_else(bad)?;
-        let symlink = out.stdout.first().is_some_and(|b| *b == b'a')
-            && parse_stat(
-                &String::from_utf8_lossy(&out.stdout[..pos]),
-                Some(String::new()),
-            )
-            .is_some_and(|s| s.kind == FileKind::Symlink);
-        if symlink {
+        if is_symlink_line(&out.stdout[..pos]) {
             line(&mut pos).ok_or_else(bad)?;
             line(&mut pos).ok_or_else(bad)?;
         }

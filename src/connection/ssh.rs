@@ -29,7 +29,7 @@ use super::ssh_config::{JumpHost, Overrides, SshConfig, SshTarget, StrictMode};
 use super::trace::{self, TraceEvent};
 use super::{ConnError, ConnResult, ExecOutput};
 
-/// Keepalive nudges per command at most (see [`Session::run`]): the first
+/// Keepalive nudges per command at most (see `Session::nudge`): the first
 /// small replies are what Nagle holds; a big output must not queue a
 /// request per message, or the session's command queue fills while its
 /// loop waits for this command to take its data, and both wait forever.
@@ -168,20 +168,7 @@ impl Session {
             let mut rc: Option<i32> = None;
             let mut nudges = 0;
             while let Some(msg) = ch.wait().await {
-                // Nudge: a packet back at once carries the TCP ACK of what
-                // the server just sent, so its next small write is not
-                // held by Nagle for our (or a gateway's) delayed ACK.
-                if nudges < MAX_NUDGES
-                    && matches!(
-                        msg,
-                        ChannelMsg::Success
-                            | ChannelMsg::Data { .. }
-                            | ChannelMsg::ExtendedData { .. }
-                    )
-                {
-                    nudges += 1;
-                    let _ = self.handle.send_keepalive(false).await;
-                }
+                self.nudge(&mut nudges, &msg).await;
                 match msg {
                     ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, ext: 1 } => {
@@ -219,6 +206,22 @@ impl Session {
             let _ = ch.close().await;
         }
         result
+    }
+
+    /// Nudge: a packet back at once carries the TCP ACK of what the server
+    /// just sent, so its next small write is not held by Nagle for our (or
+    /// a gateway's) delayed ACK. Only for a command's first few replies
+    /// (`sent` counts them; see [`MAX_NUDGES`]).
+    async fn nudge(&self, sent: &mut usize, msg: &ChannelMsg) {
+        if *sent < MAX_NUDGES
+            && matches!(
+                msg,
+                ChannelMsg::Success | ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
+            )
+        {
+            *sent += 1;
+            let _ = self.handle.send_keepalive(false).await;
+        }
     }
 
     /// Runs a short script of hoist's own (a probe such as a stat or a
@@ -364,15 +367,7 @@ impl Session {
             let Some(msg) = sh.ch.wait().await else {
                 return Err(self.lost("the kept shell's channel closed"));
             };
-            if nudges < MAX_NUDGES
-                && matches!(
-                    msg,
-                    ChannelMsg::Data { .. } | ChannelMsg::ExtendedData { .. }
-                )
-            {
-                nudges += 1;
-                let _ = self.handle.send_keepalive(false).await;
-            }
+            self.nudge(&mut nudges, &msg).await;
             match msg {
                 ChannelMsg::Data { data } => {
                     out.stdout.extend_from_slice(&data);
@@ -1291,5 +1286,29 @@ impl SshPool {
         };
         keys.insert(path.to_path_buf(), loaded.clone());
         Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_marker;
+
+    /// The marker ends a stream only when it is all there, at the end;
+    /// what came before it is the output, newline or not.
+    #[test]
+    fn markers_end_the_kept_shells_output() {
+        let m = "__hoist_done_0123456789abcdef";
+        let mut out = format!("no newline{m} 7\n").into_bytes();
+        assert_eq!(take_marker(&mut out, m, true), Some(7));
+        assert_eq!(out, b"no newline");
+        let mut partial = format!("data\n{m} 1").into_bytes();
+        assert_eq!(take_marker(&mut partial, m, true), None, "rc not all there");
+        let mut err = format!("oops\n{m}\n").into_bytes();
+        assert_eq!(take_marker(&mut err, m, false), Some(0));
+        assert_eq!(err, b"oops\n");
+        let mut early = format!("{m} 0\nmore output\n").into_bytes();
+        assert_eq!(take_marker(&mut early, m, true), None, "not at the end");
+        let mut none = b"plain output\n".to_vec();
+        assert_eq!(take_marker(&mut none, m, false), None);
     }
 }

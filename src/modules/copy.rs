@@ -125,9 +125,7 @@ pub(crate) struct Source {
     pub keep_stat: Option<(u32, f64, f64)>,
 }
 
-pub(crate) fn sha1_hex(data: &[u8]) -> String {
-    crate::connection::sha1_hex(data)
-}
+pub(crate) use crate::connection::sha1_hex;
 
 fn md5_hex(data: &[u8]) -> String {
     let mut h = Md5::new();
