@@ -986,6 +986,51 @@ struct Selection {
     forget_pending: bool,
 }
 
+/// Runs `run` to its end, or until Ctrl-C (`None`). After the first
+/// Ctrl-C nothing new starts, and file writes already under way finish
+/// (so none is left half-written, nor its temporary file); then `run` is
+/// dropped, which ends its commands and connections. A second Ctrl-C drops
+/// it at once. See [`crate::interrupt`].
+async fn until_interrupted(
+    run: impl std::future::Future<Output = RunSummary>,
+    reporter: &Reporter,
+) -> Option<RunSummary> {
+    let mut run = std::pin::pin!(run);
+    let mut signals = match crate::interrupt::signals() {
+        Ok(s) => s,
+        Err(e) => {
+            reporter.warning(&format!(
+                "cannot listen for Ctrl-C ({e}); it will stop hoist at once"
+            ));
+            return Some(run.await);
+        }
+    };
+    let before = *signals.borrow_and_update();
+    tokio::select! {
+        s = &mut run => return Some(s),
+        _ = signals.wait_for(|n| *n > before) => {}
+    }
+    let gate = crate::interrupt::gate();
+    gate.request();
+    reporter.end_progress();
+    reporter.error("User interrupted execution");
+    let writes = gate.writes();
+    if writes > 0 {
+        reporter.warning(&format!(
+            "finishing {writes} file write{} already under way; press Ctrl-C again to stop at once",
+            if writes == 1 { "" } else { "s" }
+        ));
+        tokio::select! {
+            _ = &mut run => {}
+            _ = gate.writes_done() => {}
+            _ = signals.wait_for(|n| *n > before + 1) => {
+                reporter.warning("stopped at once: a file being written may have left its temporary file beside it");
+            }
+        }
+    }
+    None
+}
+
 /// After Ctrl-C: the handlers the interrupted run leaves pending (the
 /// journal has them already: it is written as handlers are notified).
 fn interrupted_pending(opts: &RunOptions, playbooks: &[Playbook], reporter: &Reporter) {
@@ -1063,15 +1108,10 @@ async fn execute(
         forget_pending: what.forget_pending,
     };
     let executor = Executor::new(inventory, templar.clone(), &opts, reporter);
-    let mut summary: Option<RunSummary> = tokio::select! {
-        s = executor.run(playbooks) => Some(s),
-        _ = tokio::signal::ctrl_c() => {
-            reporter.end_progress();
-            reporter.error("User interrupted execution");
-            interrupted_pending(&opts, playbooks, reporter);
-            None
-        }
-    };
+    let mut summary = until_interrupted(executor.run(playbooks), reporter).await;
+    if summary.is_none() {
+        interrupted_pending(&opts, playbooks, reporter);
+    }
     // `--verify-idempotent`: a run that went well runs again from scratch
     // (new facts and connections, as a second ansible-playbook), with
     // diffs on so the list can show them.
@@ -1089,14 +1129,10 @@ async fn execute(
             ..opts.clone()
         };
         let executor = Executor::new(inventory, templar, &opts, &second);
-        summary = tokio::select! {
-            s = executor.run(playbooks) => Some(s),
-            _ = tokio::signal::ctrl_c() => {
-                reporter.error("User interrupted execution");
-                interrupted_pending(&opts, playbooks, reporter);
-                None
-            }
-        };
+        summary = until_interrupted(executor.run(playbooks), reporter).await;
+        if summary.is_none() {
+            interrupted_pending(&opts, playbooks, reporter);
+        }
         if summary.as_ref().is_some_and(|s| s.fatal.is_none()) {
             let changes = second.changes();
             changed_again = !changes.is_empty();

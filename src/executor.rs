@@ -1565,6 +1565,7 @@ impl<'a> Executor<'a> {
     }
 
     async fn run_task(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) -> bool {
+        crate::interrupt::checkpoint().await;
         if !self.started {
             // As ansible-playbook matches: the task's name, or `role : name`.
             let wanted = ctx.opts.start_at_task.as_deref().unwrap_or_default();
@@ -2500,6 +2501,7 @@ impl<'a> Executor<'a> {
     /// Runs every handler some host was notified for, in definition order.
     async fn flush_handlers(&mut self, ctx: &PlayCtx<'_>, of: &[String]) {
         for (idx, handler) in ctx.play.handlers.iter().enumerate() {
+            crate::interrupt::checkpoint().await;
             // A host that ended (end_host) runs no more handlers.
             let hosts: Vec<String> = of
                 .iter()
@@ -2639,6 +2641,7 @@ impl<'a> Executor<'a> {
     }
 
     async fn run_on_hosts(&mut self, ctx: &PlayCtx<'_>, task: &Task, hosts: &[String]) {
+        crate::interrupt::checkpoint().await;
         if self.lane {
             self.collect_facts();
         }
@@ -3675,6 +3678,8 @@ async fn run_host_task(
     st: &mut HostState,
     hosts: Arc<IndexMap<String, HostSnapshot>>,
 ) {
+    // After Ctrl-C nothing new starts (see `crate::interrupt`).
+    crate::interrupt::checkpoint().await;
     let started = Instant::now();
     let scope = scope_with(ctx, st, Some(task), Some(hosts));
     let no_log = is_no_log(ctx, task, &scope);
@@ -4752,6 +4757,7 @@ async fn run_item_once(
     scope: &Arc<VarScope>,
     attempt: Option<u64>,
 ) -> ItemOutcome {
+    crate::interrupt::checkpoint().await;
     // Facts registered by an earlier loop item must be visible: rebuild the
     // scope only when needed (the caller's scope already has the item).
     match eval_when(task, scope) {

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod error;
 pub mod executor;
 pub mod inspect;
+pub mod interrupt;
 pub mod inventory;
 pub mod journal;
 pub mod lab;

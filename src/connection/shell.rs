@@ -753,6 +753,8 @@ impl Connection for ShellConnection {
     }
 
     async fn write_file(&self, path: &str, data: &[u8], attrs: &FileAttrs) -> ConnResult<()> {
+        // A write under way is let finish after Ctrl-C (see `crate::interrupt`).
+        let _writing = crate::interrupt::begin_write().await;
         let full = self.path(path).await?;
         let p = quote(&full);
         let tmpl = quote(&format!(
@@ -779,7 +781,9 @@ impl Connection for ShellConnection {
         let mut script = match &uploaded {
             Some(tmp) => format!("t={}; trap 'rm -f \"$t\"' EXIT; ", quote(tmp)),
             None => format!(
-                "t=$(mktemp {tmpl}) || exit 1; trap 'rm -f \"$t\"' EXIT; cat > \"$t\" || exit 1; "
+                "t=$(mktemp {tmpl}) || exit 1; trap 'rm -f \"$t\"' EXIT; cat > \"$t\" || exit 1; \
+                 [ \"$(stat -c %s -- \"$t\")\" = {} ] || {{ echo 'the content arrived incomplete' >&2; exit 1; }}; ",
+                data.len()
             ),
         };
         match attrs.mode {

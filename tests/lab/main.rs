@@ -10,6 +10,7 @@ mod conformance;
 #[path = "../integration/conformance_cases.rs"]
 mod conformance_cases;
 mod deploy;
+mod faults;
 mod filemods;
 mod http;
 mod packages;
