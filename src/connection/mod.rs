@@ -76,6 +76,21 @@ pub fn sha1_hex(data: &[u8]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// [`sha1_hex`] for data that may be large (a file to copy): it yields to
+/// the runtime every MiB, so other hosts go on and a Ctrl-C is seen while
+/// a big file is hashed (every host's work shares one task).
+pub async fn sha1_hex_yielding(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    for chunk in data.chunks(1 << 20) {
+        h.update(chunk);
+        if data.len() > chunk.len() {
+            tokio::task::yield_now().await;
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `prefix` and 128 random bits in hex: a marker no file content or
 /// command output can hold by chance or by design.
 pub(crate) fn random_marker(prefix: &str) -> ConnResult<String> {
@@ -306,9 +321,10 @@ pub(crate) mod by_parts {
         path: &str,
     ) -> ConnResult<Option<String>> {
         match c.stat(path, true).await? {
-            Some(st) if st.kind == FileKind::File => {
-                Ok(c.read_file(path).await?.map(|d| super::sha1_hex(&d)))
-            }
+            Some(st) if st.kind == FileKind::File => match c.read_file(path).await? {
+                Some(d) => Ok(Some(super::sha1_hex_yielding(&d).await)),
+                None => Ok(None),
+            },
             _ => Ok(None),
         }
     }

@@ -247,7 +247,7 @@ impl Module for Assemble {
                 src_mode: None,
                 keep_stat: None,
             };
-            let checksum = sha1_hex(&source.data);
+            let checksum = crate::connection::sha1_hex_yielding(&source.data).await;
             let md5 = md5_hex(&source.data);
             let opts = CopyOpts::from_args(args);
             let res = copy_file(ctx, &opts, &source, &dest).await.map(|o| {
@@ -284,7 +284,7 @@ impl Module for Assemble {
         }
         let frags = remote_fragments(conn, &src, &sel).await?;
         let data = join_fragments(&frags, delimiter.as_deref());
-        let checksum = sha1_hex(&data);
+        let checksum = crate::connection::sha1_hex_yielding(&data).await;
         let mut out = Outcome::changed(false)
             .with("src", src.as_str())
             .with("dest", dest.as_str())

@@ -429,7 +429,7 @@ pub(crate) async fn copy_file(
         return Ok(None);
     }
 
-    let checksum_src = sha1_hex(&src.data);
+    let checksum_src = crate::connection::sha1_hex_yielding(&src.data).await;
     if let Some(expected) = &opts.checksum
         && expected != &checksum_src
     {

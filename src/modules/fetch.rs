@@ -143,7 +143,7 @@ impl Module for Fetch {
                 return Ok(out);
             }
         };
-        let remote_checksum = sha1_hex(&data);
+        let remote_checksum = crate::connection::sha1_hex_yielding(&data).await;
 
         let base_dir = || -> PathBuf {
             ctx.env
@@ -202,7 +202,7 @@ impl Module for Fetch {
         write_atomic(dest_path, &data)
             .map_err(|e| ModuleError::Failed(format!("Failed to fetch the file: {e}")))?;
         let written = std::fs::read(dest_path).unwrap_or_default();
-        let new_checksum = sha1_hex(&written);
+        let new_checksum = crate::connection::sha1_hex_yielding(&written).await;
         out.set("md5sum", md5_hex(&written));
         if validate_checksum && new_checksum != remote_checksum {
             out.failed = true;

@@ -26,6 +26,42 @@ fn own_project(lab: &Lab, playbook: &str) -> tempfile::TempDir {
     p
 }
 
+/// How many processes run in the hosts' network namespaces (sshd
+/// listeners, holders, and whatever hoist's sessions left behind).
+fn processes_on(lab: &Lab, hosts: &[&str]) -> usize {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("lab.json")).expect("lab.json"))
+            .expect("lab.json is JSON");
+    let mut n = 0;
+    for h in state["hosts"].as_array().expect("hosts") {
+        if !hosts.contains(&h["name"].as_str().unwrap_or_default()) {
+            continue;
+        }
+        let ns = h["netns"].as_str().expect("netns");
+        let out = Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .expect("ip netns pids");
+        n += String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .count();
+    }
+    n
+}
+
+/// Waits (up to 10 s) for the hosts' process count to come back to
+/// `baseline`; returns the last count.
+fn settles_to(lab: &Lab, hosts: &[&str], baseline: usize) -> usize {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = processes_on(lab, hosts);
+        if n == baseline || Instant::now() > end {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn sha1_of(path: &Path) -> String {
     let out = Command::new("sha1sum").arg(path).output().expect("sha1sum");
     String::from_utf8_lossy(&out.stdout)
@@ -149,6 +185,20 @@ fn apply_interrupted(dir: &Path, when: &str, interrupt: impl FnOnce(u32)) -> (Ru
     (run, ended)
 }
 
+/// Waits (up to 60 s) until some host has a temporary file of the large
+/// copy: a write is under way.
+fn until_a_copy_is_under_way(lab: &Lab) {
+    let end = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < end {
+        for h in COPY_HOSTS {
+            if on_host(lab, h, "ls -A /srv | grep -q '^\\.huge\\.hoist-'").code == 0 {
+                return;
+            }
+        }
+    }
+    panic!("no copy began within 60 s");
+}
+
 fn sigint(pid: u32) {
     let ok = Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -226,8 +276,9 @@ fn ctrl_c_lets_running_writes_finish_journals_handlers_and_exits_99() {
     let Some(lab) = lab_exclusive() else { return };
     let (p, new_sum) = copy_project(&lab);
     let old_sum = old_sha1();
+    let at_rest = processes_on(&lab, &COPY_HOSTS);
     let (r, _) = apply_interrupted(p.path(), "TASK [large copy]", |pid| {
-        std::thread::sleep(Duration::from_millis(700));
+        until_a_copy_is_under_way(&lab);
         sigint(pid);
     });
     assert_eq!(r.code, 99, "{r:?}");
@@ -235,7 +286,7 @@ fn ctrl_c_lets_running_writes_finish_journals_handlers_and_exits_99() {
     assert!(
         r.stderr.contains("file writes already under way")
             || r.stderr.contains("file write already under way"),
-        "copies were under way 0.7 s into the task: {r:?}"
+        "copies were under way: {r:?}"
     );
     // Every destination is the old file or the whole new one; no temporary
     // file is left; nothing after the interrupted task started.
@@ -250,6 +301,11 @@ fn ctrl_c_lets_running_writes_finish_journals_handlers_and_exits_99() {
         assert_eq!(rest, "", "{h}: leftovers or later tasks: {r:?}");
     }
     assert!(new_ones >= 1, "the writes under way were finished: {r:?}");
+    assert_eq!(
+        settles_to(&lab, &COPY_HOSTS, at_rest),
+        at_rest,
+        "nothing hoist started is left running on the hosts: {r:?}"
+    );
     // The handler notified before the interrupt is journaled for every host.
     let journal = std::fs::read_to_string(p.path().join(".hoist/pending-handlers.json"))
         .expect("journal written");
@@ -277,8 +333,9 @@ fn a_second_ctrl_c_stops_at_once() {
     let Some(lab) = lab_exclusive() else { return };
     let (p, new_sum) = copy_project(&lab);
     let old_sum = old_sha1();
+    let at_rest = processes_on(&lab, &COPY_HOSTS);
     let (r, _) = apply_interrupted(p.path(), "TASK [large copy]", |pid| {
-        std::thread::sleep(Duration::from_millis(500));
+        until_a_copy_is_under_way(&lab);
         sigint(pid);
         std::thread::sleep(Duration::from_millis(200));
         sigint(pid);
@@ -295,6 +352,11 @@ fn a_second_ctrl_c_stops_at_once() {
         );
         on_host(&lab, h, "rm -f /srv/.huge.hoist-* /srv/huge");
     }
+    assert_eq!(
+        settles_to(&lab, &COPY_HOSTS, at_rest),
+        at_rest,
+        "nothing hoist started is left running on the hosts: {r:?}"
+    );
 }
 
 /// Puts a host's saved sshd keys back and restarts its sshd, whatever the
