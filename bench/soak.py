@@ -239,7 +239,7 @@ def phase_b(lab, runs, forks):
     tail = []
     seen = 0
     for line in p.stdout:
-        tail = (tail + [line])[-200:]
+        tail = (tail + [line])[-1000:]
         if line.startswith("PLAY [Common]"):
             seen += 1
             s = w.sample() or w.last or {}
