@@ -439,6 +439,29 @@ fn parse_sha1sum(line: &[u8]) -> Option<String> {
 }
 
 /// A value unique within this run, for temporary names.
+/// A temporary file uploaded for a write that has not been renamed yet.
+/// If the write is abandoned (a task `timeout:`, a connection lost, a
+/// second Ctrl-C), dropping this removes the file in the background.
+struct Leftover {
+    runner: Arc<dyn ScriptRunner>,
+    path: Option<String>,
+}
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        let Some(path) = self.path.take() else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let runner = self.runner.clone();
+        rt.spawn(async move {
+            let _ = runner
+                .run(&format!("rm -f -- {}", quote(&path)), None)
+                .await;
+        });
+    }
+}
+
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -764,6 +787,10 @@ impl Connection for ShellConnection {
         ));
         // Big files travel by SFTP into a temporary name first; everything
         // else (and any transport without SFTP) is piped into `cat`.
+        let mut leftover = Leftover {
+            runner: self.runner.clone(),
+            path: None,
+        };
         let uploaded = if data.len() >= UPLOAD_THRESHOLD {
             let tmp = format!(
                 "{}/.{}.hoist-{:x}.tmp",
@@ -771,9 +798,14 @@ impl Connection for ShellConnection {
                 basename(&full),
                 unique()
             );
+            leftover.path = Some(tmp.clone());
             match self.runner.upload(&tmp, data).await {
                 Ok(true) => Some(tmp),
-                Ok(false) | Err(_) => None,
+                Ok(false) | Err(_) => {
+                    // Nothing made, or removed by the upload itself.
+                    leftover.path = None;
+                    None
+                }
             }
         } else {
             None
@@ -810,9 +842,13 @@ impl Connection for ShellConnection {
         }
         script.push_str(&format!("mv -Tf -- \"$t\" {p} || exit 1; trap - EXIT"));
         let stdin = if uploaded.is_some() { None } else { Some(data) };
-        self.script(&format!("cannot write {path}"), &script, stdin)
+        let done = self
+            .script(&format!("cannot write {path}"), &script, stdin)
             .await
-            .map(|_| ())
+            .map(|_| ());
+        // Renamed, or removed by the script's trap.
+        leftover.path = None;
+        done
     }
 
     async fn mkdir(&self, path: &str, mode: u32) -> ConnResult<()> {

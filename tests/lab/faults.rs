@@ -449,3 +449,124 @@ fn a_changed_host_key_and_a_refused_login_fail_only_their_hosts() {
         assert_eq!(r.stdout, want, "{h}: {second:?}");
     }
 }
+
+/// Slows what reaches a host to 8 Mbit/s (a token bucket on the switch's
+/// end of its link) until dropped.
+struct SlowLink {
+    netns: String,
+    dev: String,
+}
+
+impl SlowLink {
+    fn new(lab: &Lab, host: &str) -> SlowLink {
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(lab.dir.join("lab.json")).expect("lab.json"),
+        )
+        .expect("lab.json is JSON");
+        let h = state["hosts"]
+            .as_array()
+            .expect("hosts")
+            .iter()
+            .find(|h| h["name"] == host)
+            .expect("host in lab.json");
+        let veth = &h["veths"][0];
+        let slow = SlowLink {
+            netns: veth["outer_netns"]
+                .as_str()
+                .expect("outer netns")
+                .to_owned(),
+            dev: veth["outer"].as_str().expect("outer dev").to_owned(),
+        };
+        let ok = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &slow.netns,
+                "tc",
+                "qdisc",
+                "replace",
+                "dev",
+                &slow.dev,
+            ])
+            .args([
+                "root", "tbf", "rate", "8mbit", "burst", "32kbit", "latency", "400ms",
+            ])
+            .status()
+            .expect("tc")
+            .success();
+        assert!(ok, "tc qdisc on {}", slow.dev);
+        slow
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.netns,
+                "tc",
+                "qdisc",
+                "del",
+                "dev",
+                &self.dev,
+                "root",
+            ])
+            .status();
+    }
+}
+
+#[test]
+fn a_copy_cut_by_its_timeout_leaves_the_old_file_and_no_temporary_file() {
+    let Some(lab) = lab_exclusive() else { return };
+    let r = on_host(&lab, "db2", "rm -f /srv/.big.hoist-*; echo old > /srv/big");
+    assert_eq!(r.code, 0, "{r:?}");
+    let p = own_project(
+        &lab,
+        r#"- hosts: db2
+  gather_facts: false
+  tasks:
+    - copy: src=big.bin dest=/srv/big
+      timeout: 2
+      ignore_errors: true
+    - command: "true"
+"#,
+    );
+    // 4 MB at 8 Mbit/s: about four seconds, cut at two, mid-upload.
+    let data: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(p.path().join("big.bin"), data).expect("big.bin");
+    let r = {
+        let _slow = SlowLink::new(&lab, "db2");
+        lab.hoist(
+            p.path(),
+            &["apply", "site.yml", "-i", "inventory.ini", "-vvvv"],
+        )
+    };
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("failed to execute in the expected time frame (2)"),
+        "{r:?}"
+    );
+    assert!(
+        !r.stdout.contains("SFTP: PUT"),
+        "the upload was cut, not finished: {r:?}"
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    let left = loop {
+        let left = on_host(
+            &lab,
+            "db2",
+            "cat /srv/big; ls -A /srv | grep '^\\.big' || true",
+        );
+        if left.stdout == "old\n" || Instant::now() > end {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(left.stdout, "old\n", "old file, no temporary file: {r:?}");
+    on_host(&lab, "db2", "rm -f /srv/big");
+}
