@@ -458,6 +458,9 @@ pub struct Executor<'a> {
     /// How many roles loaded at run time (a role including itself) the
     /// current task is inside, to stop a recursion without end.
     deferred_depth: usize,
+    /// How many `include_tasks` the current task is inside, to stop a file
+    /// that includes itself before the stack runs out.
+    include_depth: usize,
     /// Where the walk through the play's items is.
     walk: Walk,
     /// Set when the playbook stops (ansible-core's `break_play`): the play
@@ -530,6 +533,7 @@ impl<'a> Executor<'a> {
             abort_run: false,
             rescue_depth: 0,
             deferred_depth: 0,
+            include_depth: 0,
             walk: Walk::default(),
             started: opts.start_at_task.is_none(),
             fatal: None,
@@ -1355,6 +1359,7 @@ impl<'a> Executor<'a> {
             abort_run: false,
             rescue_depth: 0,
             deferred_depth: 0,
+            include_depth: 0,
             walk: Walk::default(),
             started: self.started,
             fatal: None,
@@ -2009,6 +2014,19 @@ impl<'a> Executor<'a> {
             );
         }
         for ((path, _), (extra, group_hosts)) in groups {
+            if self.include_depth >= MAX_INCLUDE_DEPTH {
+                let msg = located(
+                    task,
+                    &format!(
+                        "include_tasks nests too deeply (more than {MAX_INCLUDE_DEPTH} levels): {} includes itself, directly or through other files, without end",
+                        path.display()
+                    ),
+                );
+                for h in &group_hosts {
+                    self.include_failed(ctx, task, h, &msg);
+                }
+                continue;
+            }
             let mut items =
                 match crate::playbook::load_task_file(&path, &ctx.playbook_dir, &ctx.templar) {
                     Ok(items) => items,
@@ -2030,7 +2048,10 @@ impl<'a> Executor<'a> {
             if let Some(role) = &task.role {
                 crate::playbook::set_role(&mut items, role);
             }
-            if self.run_included(ctx, Arc::new(items), &group_hosts).await {
+            self.include_depth += 1;
+            let ended = self.run_included(ctx, Arc::new(items), &group_hosts).await;
+            self.include_depth -= 1;
+            if ended {
                 return true;
             }
         }
@@ -3475,11 +3496,22 @@ async fn connect(
 ) -> Result<Arc<dyn Connection>, ModuleError> {
     let spec = match &task.delegate_to {
         Some(d) => {
-            let target = scope
-                .render_value(d)
-                .map(|v| py_str(&v))
-                .map_err(ModuleError::Failed)?;
-            delegate_spec(ctx, task, st, &target)
+            let target = scope.render_value(d).map_err(ModuleError::Failed)?;
+            // A list would become a host name like `['a', 'b']`, to be
+            // looked up in DNS.
+            if matches!(
+                target.kind(),
+                minijinja::value::ValueKind::Seq
+                    | minijinja::value::ValueKind::Map
+                    | minijinja::value::ValueKind::Iterable
+            ) {
+                return Err(ModuleError::Failed(format!(
+                    "delegate_to must name one host, not a {}: {}",
+                    crate::template::pyfmt::py_type_name(&target),
+                    py_str(&target)
+                )));
+            }
+            delegate_spec(ctx, task, st, &py_str(&target))
         }
         None => conn_spec(ctx, task, st, scope),
     };
@@ -4021,6 +4053,11 @@ fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
         .map(|v| value_bool(v, scope).unwrap_or(false))
         .unwrap_or(false)
 }
+
+/// How deeply `include_tasks` may nest (as `include_role` of a role
+/// including itself): a task file including itself would otherwise run
+/// until the stack overflows.
+const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// The journal's keys of every play of `playbooks`.
 pub fn journal_plays(playbooks: &[Playbook]) -> Vec<PlayKey> {

@@ -486,6 +486,7 @@ fn check_command_line_option(key: &str, value: &str) -> Result<(), String> {
     if !is_known_keyword(key) {
         let suggestion = KNOWN_KEYWORDS
             .iter()
+            .filter(|_| key.len() <= 100)
             .map(|k| (strsim::jaro_winkler(k, key), *k))
             .filter(|(score, _)| *score > 0.85)
             .max_by(|a, b| a.0.total_cmp(&b.0))
