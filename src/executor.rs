@@ -3513,7 +3513,19 @@ async fn connect(
             }
             delegate_spec(ctx, task, st, &py_str(&target))
         }
-        None => conn_spec(ctx, task, st, scope),
+        None => {
+            // A port that is not one would silently be ssh's default.
+            if let Some(p) = ["ansible_port", "ansible_ssh_port"]
+                .iter()
+                .find_map(|n| var_str(scope, n))
+                .filter(|p| p.trim().parse::<u16>().is_err())
+            {
+                return Err(ModuleError::Failed(format!(
+                    "invalid ansible_port '{p}': a port is a number from 0 to 65535"
+                )));
+            }
+            conn_spec(ctx, task, st, scope)
+        }
     };
     // A module that waits for the host to come up connects by itself.
     let lazy = LAZY_CONNECTION_MODULES.contains(&task.module.spec().name);

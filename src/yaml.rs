@@ -224,7 +224,7 @@ pub fn utf8_diagnostic(name: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diag
     let help = if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
         "the file starts with a UTF-16 byte-order mark: save it as UTF-8"
     } else {
-        "hoist reads YAML files as UTF-8 text; is this a binary file, or in another encoding?"
+        "hoist reads playbooks, inventories and vars files as UTF-8 text; is this a binary file, or in another encoding?"
     };
     Diagnostic::at(
         &Span::new(file, line, col, 1),
@@ -398,9 +398,9 @@ fn unacceptable_char(text: &str) -> Option<(usize, usize, char)> {
 enum Frame {
     /// The sequence node, its anchor, and the node count when it started.
     Seq(Node, usize, usize),
-    /// The mapping node, its anchor, the node count when it started, and a
-    /// pending key.
-    Map(Node, usize, usize, Option<Node>),
+    /// The mapping node, its anchor, the node count when it started, a
+    /// pending key, and where its keys are.
+    Map(Node, usize, usize, Option<Node>, KeyIndex),
 }
 
 struct Builder {
@@ -497,7 +497,8 @@ impl Builder {
                     tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
                     kind: NodeKind::Map(Vec::new()),
                 };
-                self.stack.push(Frame::Map(node, anchor, start, None));
+                self.stack
+                    .push(Frame::Map(node, anchor, start, None, KeyIndex::default()));
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
@@ -511,7 +512,7 @@ impl Builder {
                 _ => Ok(()),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map(mut node, anchor, start, _)) => {
+                Some(Frame::Map(mut node, anchor, start, _, _)) => {
                     apply_merges(&mut node)?;
                     if anchor > 0 {
                         let size = self.nodes - start + 1;
@@ -537,11 +538,11 @@ impl Builder {
                     items.push(node);
                 }
             }
-            Some(Frame::Map(map, _, _, pending)) => match pending.take() {
+            Some(Frame::Map(map, _, _, pending, index)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
                     if let NodeKind::Map(pairs) = &mut map.kind {
-                        insert_pair(pairs, key, node);
+                        index.insert(pairs, key, node);
                     }
                 }
             },
@@ -550,20 +551,68 @@ impl Builder {
     }
 }
 
-/// Python-dict insertion: a repeated key keeps its first position and takes
-/// the new value.
-fn insert_pair(pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-    // `<<` keys are merged later and may legitimately repeat.
-    let is_merge = key.as_str() == Some("<<") && key.tag.is_none();
-    if !is_merge
-        && let Some(slot) = pairs
-            .iter_mut()
-            .find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
-    {
-        slot.1 = value;
-        return;
+/// A scalar key as it compares (`Node`'s `==` on kind and tag), hashable.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyRepr {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(String),
+}
+
+/// Where each scalar key of a mapping being built is, so that a repeated
+/// key is found without scanning every pair (a mapping of 100 000 keys
+/// took minutes).
+#[derive(Default)]
+struct KeyIndex(HashMap<(KeyRepr, Option<String>), usize>);
+
+impl KeyIndex {
+    /// Python-dict insertion: a repeated key keeps its first position and
+    /// takes the new value.
+    fn insert(&mut self, pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+        // `<<` keys are merged later and may legitimately repeat.
+        let is_merge = key.as_str() == Some("<<") && key.tag.is_none();
+        if is_merge {
+            pairs.push((key, value));
+            return;
+        }
+        let repr = match &key.kind {
+            NodeKind::Null => KeyRepr::Null,
+            NodeKind::Bool(b) => KeyRepr::Bool(*b),
+            NodeKind::Int(i) => KeyRepr::Int(*i),
+            // NaN equals nothing, not even itself: never a repeat.
+            NodeKind::Float(f) if f.is_nan() => {
+                pairs.push((key, value));
+                return;
+            }
+            // 0.0 == -0.0.
+            NodeKind::Float(f) => KeyRepr::Float((f + 0.0).to_bits()),
+            NodeKind::Str(s) => KeyRepr::Str(s.clone()),
+            NodeKind::Seq(_) | NodeKind::Map(_) => {
+                // Rare: compared one by one.
+                match pairs
+                    .iter_mut()
+                    .find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
+                {
+                    Some(slot) => slot.1 = value,
+                    None => pairs.push((key, value)),
+                }
+                return;
+            }
+        };
+        match self.0.entry((repr, key.tag.clone())) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if let Some(slot) = pairs.get_mut(*e.get()) {
+                    slot.1 = value;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(pairs.len());
+                pairs.push((key, value));
+            }
+        }
     }
-    pairs.push((key, value));
 }
 
 /// Expands `<<: *anchor` and `<<: [*a, *b]` as PyYAML's flatten_mapping does:
@@ -580,6 +629,7 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
         return Ok(());
     }
     let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut index = KeyIndex::default();
     let mut own: Vec<(Node, Node)> = Vec::new();
     for (k, v) in std::mem::take(pairs) {
         if k.as_str() == Some("<<") && k.tag.is_none() {
@@ -607,7 +657,7 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
             for src in sources.into_iter().rev() {
                 if let NodeKind::Map(src_pairs) = src.kind {
                     for (sk, sv) in src_pairs {
-                        insert_pair(&mut merged, sk, sv);
+                        index.insert(&mut merged, sk, sv);
                     }
                 }
             }
@@ -616,7 +666,7 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
         }
     }
     for (k, v) in own {
-        insert_pair(&mut merged, k, v);
+        index.insert(&mut merged, k, v);
     }
     *pairs = merged;
     Ok(())
@@ -929,9 +979,9 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_located() {
-        let bytes = b"a: 1\nbc: caf\xe9\n";
-        let e = std::str::from_utf8(bytes).unwrap_err();
-        let d = utf8_diagnostic("u.yml", bytes, e);
+        let bytes = b"a: 1\nbc: caf\xe9\n".to_vec();
+        let e = std::str::from_utf8(&bytes).unwrap_err();
+        let d = utf8_diagnostic("u.yml", &bytes, e);
         let sp = d.span.unwrap();
         assert_eq!((sp.line, sp.col), (2, 8));
         assert!(d.message.contains("\\xe9"), "{}", d.message);
