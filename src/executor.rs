@@ -3002,7 +3002,11 @@ fn load_vars_files(
                 }
                 let v = node.to_value().map_err(|d| d.to_string())?;
                 if v.kind() != ValueKind::Map {
-                    return Err(format!("{}: a vars file must be a mapping", path.display()));
+                    return Err(format!(
+                        "{}: a vars file must be a mapping, not a {}",
+                        node.span,
+                        node.type_name()
+                    ));
                 }
                 let mut out = IndexMap::new();
                 if let Ok(keys) = v.try_iter() {

@@ -334,6 +334,12 @@ pub fn load_str(text: &str, name: &str) -> Result<Node, Diagnostic> {
                 if e.info() == "recursion limit exceeded" {
                     return Err(too_deep(&span));
                 }
+                if e.info() == "simple key expect ':'" {
+                    return Err(Diagnostic::at(
+                        &span,
+                        "YAML syntax error: could not find the `:` after this key (a plain key must fit on one line, in at most 1024 characters)",
+                    ));
+                }
                 return Err(Diagnostic::at(
                     &span,
                     format!("YAML syntax error: {}", e.info()),

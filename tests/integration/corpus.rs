@@ -266,7 +266,7 @@ fn generate(generator: &str, file: &str, dir: &Path) -> Result<(), String> {
             s.push_str("  hosts:\n    localhost:\n      ansible_connection: local\n");
             s.into()
         }
-        // A 50 MB line: an unknown play keyword that long.
+        // A 50 MB line: a key that long (YAML allows 1024 characters).
         "huge_key_line" => format!(
             "- hosts: all\n  gather_facts: false\n  {}: 1\n  tasks: []\n",
             "k".repeat(50 << 20)
@@ -309,11 +309,17 @@ fn generate(generator: &str, file: &str, dir: &Path) -> Result<(), String> {
             b.extend(garbage(0xbad, 4096));
             b
         }
-        // A vault file with 20 MB of hex that is not an encryption.
+        // The vault fixture (password `hoist-fixture-pw`).
+        "copy_fixture" => std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/vault/fixture-1.2.yml.vault"),
+        )
+        .map_err(|e| e.to_string())?,
+        // A vault file with 10 MB of hex that is not an encryption.
         "huge_vault" => {
             let mut s = String::from("$ANSIBLE_VAULT;1.1;AES256\n");
             let line = "3".repeat(80);
-            for _ in 0..(20 << 20) / 81 {
+            for _ in 0..(10 << 20) / 81 {
                 s.push_str(&line);
                 s.push('\n');
             }
@@ -396,8 +402,9 @@ fn generate(generator: &str, file: &str, dir: &Path) -> Result<(), String> {
             ),
         )
         .into(),
-        // A 50 MB known_hosts line for the known_hosts module to read.
-        "huge_known_hosts" => format!("{} ssh-ed25519 AAAA\n", "h,".repeat(25 << 20)).into(),
+        // A 10 MB known_hosts line (5M host patterns) for the known_hosts
+        // module to read.
+        "huge_known_hosts" => format!("{} ssh-ed25519 AAAA\n", "h,".repeat(5 << 20)).into(),
         // An ssh_config including itself (through a glob) over and over.
         "huge_ssh_config" => {
             let mut s = String::from("Host web\n  HostName 127.0.0.1\n  Port 9\n");
@@ -532,6 +539,11 @@ fn run_case(case: &Case) -> Result<(), String> {
         "localhost ansible_connection=local\n",
     )
     .map_err(|e| e.to_string())?;
+    // What every case of the kind shares (password files, say).
+    let shared = corpus_dir().join(&case.kind).join("_shared");
+    if shared.is_dir() {
+        copy_into(&shared, dir);
+    }
     let committed = committed_input(case);
     // `generate = NAME > FILE` writes FILE beside the committed input.
     let beside = case
@@ -565,6 +577,8 @@ fn run_case(case: &Case) -> Result<(), String> {
                     .to_owned()
             }
         }
+        // A case whose command names no input needs none.
+        (_, None) if !case.run.contains("{input}") && !case.run.is_empty() => String::new(),
         (_, None) => return Err("no input: neither a file, a directory nor `generate`".into()),
     };
     // A play for the inventory and connection cases to run.
