@@ -102,7 +102,7 @@ pub fn parse_address(address: &str, allow_ranges: bool) -> Result<(String, Optio
 pub fn expand_hostpattern(pattern: &str) -> Result<(Vec<String>, Option<i64>), String> {
     let (name, port) = match parse_address(pattern, true) {
         Ok(v) => v,
-        // `host:99999` is an address with a bad port, not a name.
+        // `host:99999999999999999999` has a bad port; it is not a name.
         Err(e) if e.starts_with("port ") => return Err(e),
         Err(_) => (pattern.to_string(), None),
     };
@@ -234,7 +234,7 @@ mod tests {
         );
         assert!(expand_range("h[-9223372036854775808:9223372036854775807]").is_err());
         assert!(
-            expand_hostpattern("web:99999")
+            expand_hostpattern("web:99999999999999999999")
                 .unwrap_err()
                 .contains("out of range")
         );

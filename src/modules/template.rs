@@ -224,8 +224,15 @@ async fn run_template(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
         ("template_fullpath", Value::from(fullpath.as_str())),
         ("ansible_managed", Value::from(ANSIBLE_MANAGED)),
     ];
-    let rendered = render(ctx, &text, &extra, &found, newline)
-        .map_err(|e| fail(format!("{fullpath}: {e}")))?;
+    // A syntax error says only "template line N": name the file too.
+    // Other errors keep ansible-core's wording.
+    let rendered = render(ctx, &text, &extra, &found, newline).map_err(|e| {
+        if e.starts_with("template syntax error") {
+            fail(format!("{fullpath}: {e}"))
+        } else {
+            fail(e)
+        }
+    })?;
 
     let mut opts = CopyOpts::from_args(args);
     // The template action hands a rendered file to copy: follow defaults off.
