@@ -1494,9 +1494,12 @@ pub fn extra_var_sources(items: &[String]) -> Result<Vec<(String, VarSource)>, V
                     }
                 }
             }
-            _ => problems.push(Diagnostic::new(
-                None,
-                format!("extra vars must be a mapping: {item}"),
+            _ => problems.push(Diagnostic::at(
+                &node.span,
+                format!(
+                    "extra vars must be a mapping, not a {}: {item}",
+                    node.type_name()
+                ),
             )),
         }
     }

@@ -165,6 +165,53 @@ pub fn origin_context(span: &Span) -> String {
     out
 }
 
+/// At most this many characters of a source line are quoted.
+const SNIPPET_WIDTH: usize = 120;
+
+/// The part of `line` to quote, around 1-based column `col`: the whole
+/// line when short, else a window with `...` marks where it was cut. Also
+/// the column and caret count within the window.
+fn snippet_window(line: &str, col: usize, len: usize) -> (String, usize, usize) {
+    const MARK: &str = "...";
+    // Control characters (a NUL in a binary file) are shown as their
+    // Unicode pictures, one column wide like them.
+    let printable: String;
+    let line = if line.chars().any(|c| c.is_control() && c != '\t') {
+        printable = line
+            .chars()
+            .map(|c| match c {
+                '\0'..='\x1f' if c != '\t' => char::from_u32(0x2400 + c as u32).unwrap_or('?'),
+                c if c.is_control() && c != '\t' => '\u{fffd}',
+                c => c,
+            })
+            .collect();
+        printable.as_str()
+    } else {
+        line
+    };
+    let chars = line.chars().count();
+    if chars <= SNIPPET_WIDTH {
+        return (line.to_owned(), col, len);
+    }
+    let col = col.clamp(1, chars + 1);
+    // Keep some context before the column, the rest after it.
+    let start = col.saturating_sub(SNIPPET_WIDTH / 3).max(1) - 1;
+    let take = SNIPPET_WIDTH.min(chars - start);
+    let mut out = String::new();
+    let mut shift = start;
+    if start > 0 {
+        out.push_str(MARK);
+        shift = start.saturating_sub(MARK.len());
+    }
+    out.extend(line.chars().skip(start).take(take));
+    if start + take < chars {
+        out.push_str(MARK);
+    }
+    let new_col = col - shift;
+    let room = (start + take + 1).saturating_sub(col).max(1);
+    (out, new_col, len.min(room))
+}
+
 /// One problem found in user input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -215,13 +262,14 @@ impl fmt::Display for Diagnostic {
                     let pad = " ".repeat(num.len());
                     writeln!(f, "{pad}--> {span}")?;
                     writeln!(f, "{pad} |")?;
-                    writeln!(f, "{num} | {}", text.trim_end())?;
-                    let lead: String = text
+                    let (shown, col, len) = snippet_window(text.trim_end(), span.col, span.len);
+                    writeln!(f, "{num} | {shown}")?;
+                    let lead: String = shown
                         .chars()
-                        .take(span.col.saturating_sub(1))
+                        .take(col.saturating_sub(1))
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect();
-                    let carets = "^".repeat(span.len.max(1));
+                    let carets = "^".repeat(len.max(1));
                     writeln!(f, "{pad} | {lead}{carets}")?;
                 }
                 None => writeln!(f, "  --> {span}")?,
@@ -265,6 +313,11 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Nothing this long is a typo of a name (and comparing a 50 MB key
+    // with every keyword would take minutes).
+    if name.len() > 100 {
+        return None;
+    }
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         if c == name {
@@ -330,6 +383,31 @@ mod tests {
             origin_context(&Span::new(f2, 1, 1, 1)),
             format!("Origin: {p}:1:1\n\n(source not shown: content encrypted)")
         );
+    }
+
+    #[test]
+    fn long_lines_are_quoted_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, col, len) = snippet_window(&line, 1001, 5);
+        assert!(
+            shown.starts_with("...") && shown.ends_with("..."),
+            "{shown}"
+        );
+        assert!(shown.chars().count() <= SNIPPET_WIDTH + 6);
+        assert_eq!(shown.chars().nth(col - 1), Some('X'));
+        assert_eq!(len, 5);
+        // At the start: no leading mark.
+        let (shown, col, _) = snippet_window(&line, 1, 1);
+        assert_eq!((shown.chars().next(), col), (Some('a'), 1));
+        assert!(shown.ends_with("..."));
+        // At the very end (past the last character).
+        let (shown, col, len) = snippet_window(&line, 2002, 1);
+        assert!(shown.starts_with("...") && !shown.ends_with("..."));
+        assert_eq!((shown.chars().count() + 1, len), (col, 1));
+        // Control characters are shown as pictures.
+        assert_eq!(snippet_window("a\0b\tc", 2, 1).0, "a\u{2400}b\tc");
+        // Short lines are left alone.
+        assert_eq!(snippet_window("abc", 2, 9), ("abc".into(), 2, 9));
     }
 
     #[test]

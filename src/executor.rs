@@ -458,6 +458,9 @@ pub struct Executor<'a> {
     /// How many roles loaded at run time (a role including itself) the
     /// current task is inside, to stop a recursion without end.
     deferred_depth: usize,
+    /// How many `include_tasks` the current task is inside, to stop a file
+    /// that includes itself before the stack runs out.
+    include_depth: usize,
     /// Where the walk through the play's items is.
     walk: Walk,
     /// Set when the playbook stops (ansible-core's `break_play`): the play
@@ -530,6 +533,7 @@ impl<'a> Executor<'a> {
             abort_run: false,
             rescue_depth: 0,
             deferred_depth: 0,
+            include_depth: 0,
             walk: Walk::default(),
             started: opts.start_at_task.is_none(),
             fatal: None,
@@ -1355,6 +1359,7 @@ impl<'a> Executor<'a> {
             abort_run: false,
             rescue_depth: 0,
             deferred_depth: 0,
+            include_depth: 0,
             walk: Walk::default(),
             started: self.started,
             fatal: None,
@@ -2010,6 +2015,19 @@ impl<'a> Executor<'a> {
             );
         }
         for ((path, _), (extra, group_hosts)) in groups {
+            if self.include_depth >= MAX_INCLUDE_DEPTH {
+                let msg = located(
+                    task,
+                    &format!(
+                        "include_tasks nests too deeply (more than {MAX_INCLUDE_DEPTH} levels): {} includes itself, directly or through other files, without end",
+                        path.display()
+                    ),
+                );
+                for h in &group_hosts {
+                    self.include_failed(ctx, task, h, &msg);
+                }
+                continue;
+            }
             let mut items =
                 match crate::playbook::load_task_file(&path, &ctx.playbook_dir, &ctx.templar) {
                     Ok(items) => items,
@@ -2031,7 +2049,10 @@ impl<'a> Executor<'a> {
             if let Some(role) = &task.role {
                 crate::playbook::set_role(&mut items, role);
             }
-            if self.run_included(ctx, Arc::new(items), &group_hosts).await {
+            self.include_depth += 1;
+            let ended = self.run_included(ctx, Arc::new(items), &group_hosts).await;
+            self.include_depth -= 1;
+            if ended {
                 return true;
             }
         }
@@ -2984,7 +3005,11 @@ fn load_vars_files(
                 }
                 let v = node.to_value().map_err(|d| d.to_string())?;
                 if v.kind() != ValueKind::Map {
-                    return Err(format!("{}: a vars file must be a mapping", path.display()));
+                    return Err(format!(
+                        "{}: a vars file must be a mapping, not a {}",
+                        node.span,
+                        node.type_name()
+                    ));
                 }
                 let mut out = IndexMap::new();
                 if let Ok(keys) = v.try_iter() {
@@ -3478,13 +3503,36 @@ async fn connect(
 ) -> Result<Arc<dyn Connection>, ModuleError> {
     let spec = match &task.delegate_to {
         Some(d) => {
-            let target = scope
-                .render_value(d)
-                .map(|v| py_str(&v))
-                .map_err(ModuleError::Failed)?;
-            delegate_spec(ctx, task, st, &target)
+            let target = scope.render_value(d).map_err(ModuleError::Failed)?;
+            // A list would become a host name like `['a', 'b']`, to be
+            // looked up in DNS.
+            if matches!(
+                target.kind(),
+                minijinja::value::ValueKind::Seq
+                    | minijinja::value::ValueKind::Map
+                    | minijinja::value::ValueKind::Iterable
+            ) {
+                return Err(ModuleError::Failed(format!(
+                    "delegate_to must name one host, not a {}: {}",
+                    crate::template::pyfmt::py_type_name(&target),
+                    py_str(&target)
+                )));
+            }
+            delegate_spec(ctx, task, st, &py_str(&target))
         }
-        None => conn_spec(ctx, task, st, scope),
+        None => {
+            // A port that is not one would silently be ssh's default.
+            if let Some(p) = ["ansible_port", "ansible_ssh_port"]
+                .iter()
+                .find_map(|n| var_str(scope, n))
+                .filter(|p| p.trim().parse::<u16>().is_err())
+            {
+                return Err(ModuleError::Failed(format!(
+                    "invalid ansible_port '{p}': a port is a number from 0 to 65535"
+                )));
+            }
+            conn_spec(ctx, task, st, scope)
+        }
     };
     // A module that waits for the host to come up connects by itself.
     let lazy = LAZY_CONNECTION_MODULES.contains(&task.module.spec().name);
@@ -4026,6 +4074,11 @@ fn is_ignored(ctx: &PlayCtx<'_>, task: &Task, scope: &Arc<VarScope>) -> bool {
         .map(|v| value_bool(v, scope).unwrap_or(false))
         .unwrap_or(false)
 }
+
+/// How deeply `include_tasks` may nest (as `include_role` of a role
+/// including itself): a task file including itself would otherwise run
+/// until the stack overflows.
+const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// The journal's keys of every play of `playbooks`.
 pub fn journal_plays(playbooks: &[Playbook]) -> Vec<PlayKey> {

@@ -2972,6 +2972,15 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
             "until" => until = Some(conditions(v, checker)),
             "delegate_to" => {
                 checker.check_templates(v);
+                if matches!(v.kind, NodeKind::Seq(_) | NodeKind::Map(_)) {
+                    checker.diags.push(Diagnostic::at(
+                        &v.span,
+                        format!(
+                            "`delegate_to` must name one host (a string), not a {}",
+                            v.type_name()
+                        ),
+                    ));
+                }
                 delegate_to = Some(to_value(v, checker.diags));
             }
             "delegate_facts" => delegate_facts = flag(v, &key, checker.diags),
@@ -2998,6 +3007,16 @@ fn parse_task(node: &Node, handler: bool, checker: &mut Checker) -> Option<Task>
                     {
                         if HANDLER_ONLY.contains(&other) {
                             Diagnostic::at(&k.span, format!("`{other}` is only valid on handlers"))
+                        } else if matches!(other, "rescue" | "always") {
+                            // A task with `block` is parsed as a block: this
+                            // one has none.
+                            Diagnostic::at(
+                                &k.span,
+                                format!("`{other}` belongs to a block: this task has no `block`"),
+                            )
+                            .with_help(format!(
+                                "write `block:` with the tasks to run first, then `{other}:` beside it"
+                            ))
                         } else {
                             unknown_keyword(k, other, TASK_KEYWORDS, TASK_KEYWORDS_LATER, "task")
                         }

@@ -197,13 +197,43 @@ pub fn load_file(path: &std::path::Path) -> Result<Node, Diagnostic> {
     if crate::vault::is_encrypted(&bytes) {
         return load_vault(&bytes, &name);
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Diagnostic::new(
-            Some(Span::file_only(&name)),
-            format!("cannot read {name}: {}", e.utf8_error()),
-        )
-    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| utf8_diagnostic(&name, e.as_bytes(), e.utf8_error()))?;
     load_str(&text, &name)
+}
+
+/// A file that is not UTF-8, located at the first bad byte: its line and
+/// column (in characters), the valid part of that line quoted.
+pub fn utf8_diagnostic(name: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diagnostic {
+    let at = e.valid_up_to();
+    let valid = String::from_utf8_lossy(&bytes[..at]);
+    let line = valid.matches('\n').count() + 1;
+    let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+    let col = valid[line_start..].chars().count() + 1;
+    let file: Arc<str> = Arc::from(name);
+    // Only the valid part of the line can be quoted.
+    register_source(
+        &file,
+        &format!("{}{}", "\n".repeat(line - 1), &valid[line_start..]),
+    );
+    let shown: Vec<String> = bytes[at..]
+        .iter()
+        .take(e.error_len().unwrap_or(bytes.len() - at).min(4))
+        .map(|b| format!("\\x{b:02x}"))
+        .collect();
+    let help = if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        "the file starts with a UTF-16 byte-order mark: save it as UTF-8"
+    } else {
+        "hoist reads playbooks, inventories and vars files as UTF-8 text; is this a binary file, or in another encoding?"
+    };
+    Diagnostic::at(
+        &Span::new(file, line, col, 1),
+        format!(
+            "{name} is not valid UTF-8: invalid byte sequence {} at byte {at}",
+            shown.join("")
+        ),
+    )
+    .with_help(help)
 }
 
 /// Keeps a decrypted file's lines out of diagnostics: while alive nothing
@@ -272,11 +302,22 @@ fn load_vault(bytes: &[u8], name: &str) -> Result<Node, Diagnostic> {
 pub fn load_str(text: &str, name: &str) -> Result<Node, Diagnostic> {
     let file: Arc<str> = Arc::from(name);
     register_source(&file, text);
+    if let Some((line, col, c)) = unacceptable_char(text) {
+        return Err(Diagnostic::at(
+            &Span::new(file, line, col, 1),
+            format!(
+                "unacceptable character U+{:04X}: special characters are not allowed in YAML",
+                c as u32
+            ),
+        )
+        .with_help("is this a binary file? (control characters other than tab and newline may only appear escaped, in a double-quoted string)"));
+    }
     let mut b = Builder {
         file: file.clone(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         doc: None,
+        nodes: 0,
     };
     for ev in Parser::new_from_str(text) {
         match ev {
@@ -288,8 +329,19 @@ pub fn load_str(text: &str, name: &str) -> Result<Node, Diagnostic> {
             }
             Err(e) => {
                 let m = e.marker();
+                let span = Span::new(file, m.line(), m.col() + 1, 1);
+                // saphyr counts flow levels in a u8.
+                if e.info() == "recursion limit exceeded" {
+                    return Err(too_deep(&span));
+                }
+                if e.info() == "simple key expect ':'" {
+                    return Err(Diagnostic::at(
+                        &span,
+                        "YAML syntax error: could not find the `:` after this key (a plain key must fit on one line, in at most 1024 characters)",
+                    ));
+                }
                 return Err(Diagnostic::at(
-                    &Span::new(file, m.line(), m.col() + 1, 1),
+                    &span,
                     format!("YAML syntax error: {}", e.info()),
                 ));
             }
@@ -302,17 +354,69 @@ pub fn load_str(text: &str, name: &str) -> Result<Node, Diagnostic> {
     }))
 }
 
+/// How deeply collections may nest. saphyr stops flow collections at 255
+/// levels; block ones are held to the same (PyYAML, and so Ansible, fails
+/// far earlier, at Python's recursion limit). Deeper trees would overflow
+/// the stack of every recursive walk over them.
+pub const MAX_DEPTH: usize = 255;
+
+/// How many nodes one document may hold once its aliases are expanded:
+/// hoist copies an alias's node, so `&a [*b, *b, …]` chains (the "billion
+/// laughs") would otherwise grow exponentially.
+pub const MAX_NODES: usize = 1_000_000;
+
+fn too_deep(span: &Span) -> Diagnostic {
+    Diagnostic::at(
+        span,
+        format!(
+            "YAML document nested too deeply (more than {MAX_DEPTH} levels of lists and mappings)"
+        ),
+    )
+}
+
+/// The first character YAML does not allow in a stream (PyYAML's
+/// Reader: C0 controls but tab, CR and LF; DEL; C1 controls but NEL;
+/// U+FFFE and U+FFFF), with its 1-based line and column. saphyr would
+/// read a NUL as the end of the stream, and report something misleading.
+fn unacceptable_char(text: &str) -> Option<(usize, usize, char)> {
+    let bad = |c: char| matches!(c, '\0'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f' | '\x7f' | '\u{80}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}');
+    // Bytes first (quick even unoptimised), then the candidate characters:
+    // the C1 controls start with 0xC2 in UTF-8, U+FFFE/U+FFFF with 0xEF.
+    let candidate = |b: &u8| *b < 0x20 || *b == 0x7f || *b == 0xc2 || *b == 0xef;
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    let at = loop {
+        let i = from + bytes.get(from..)?.iter().position(candidate)?;
+        match text.get(i..).and_then(|t| t.chars().next()) {
+            Some(c) if bad(c) => break i,
+            _ => from = i + 1,
+        }
+    };
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    Some((line, col, text[at..].chars().next()?))
+}
+
 enum Frame {
-    Seq(Node, usize),
-    /// The mapping node, its anchor, and a pending key.
-    Map(Node, usize, Option<Node>),
+    /// The sequence node, its anchor, and the node count when it started.
+    Seq(Node, usize, usize),
+    /// The mapping node, its anchor, the node count when it started, a
+    /// pending key, and where its keys are.
+    Map(Node, usize, usize, Option<Node>, KeyIndex),
 }
 
 struct Builder {
     file: Arc<str>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their sizes (nodes, aliases expanded).
+    anchors: HashMap<usize, (Node, usize)>,
     doc: Option<Node>,
+    /// Nodes built so far, aliases counted by the size of what they copy.
+    nodes: usize,
 }
 
 impl Builder {
@@ -323,6 +427,34 @@ impl Builder {
             1
         };
         Span::new(self.file.clone(), s.start.line(), s.start.col() + 1, len)
+    }
+
+    /// Counts `n` more nodes, failing past [`MAX_NODES`].
+    fn count(&mut self, n: usize, span: &PSpan) -> Result<(), Diagnostic> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            let d = Diagnostic::at(
+                &self.span(span),
+                format!("YAML document too large: more than {MAX_NODES} values"),
+            );
+            return Err(if n > 1 {
+                Diagnostic {
+                    message: format!("{} once its aliases are expanded", d.message),
+                    ..d
+                }
+                .with_help("aliases (`*name`) copy what their anchor (`&name`) holds; nested aliases multiply")
+            } else {
+                d
+            });
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, span: &PSpan) -> Result<(), Diagnostic> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(too_deep(&self.span(span)));
+        }
+        self.count(1, span)
     }
 
     fn event(&mut self, ev: Event<'_>, span: PSpan) -> Result<(), Diagnostic> {
@@ -338,50 +470,59 @@ impl Builder {
                         .filter(|t| !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!")),
                     kind,
                 };
+                self.count(1, &span)?;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node)
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
-                    let node = node.clone();
+                Some((node, size)) => {
+                    let (node, size) = (node.clone(), *size);
+                    self.count(size, &span)?;
                     self.push(node)
                 }
                 None => Err(Diagnostic::at(&self.span(&span), "unknown YAML alias")),
             },
             Event::SequenceStart(anchor, tag) => {
+                self.open(&span)?;
+                let start = self.nodes;
                 let node = Node {
                     span: self.span(&span),
                     tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
                     kind: NodeKind::Seq(Vec::new()),
                 };
-                self.stack.push(Frame::Seq(node, anchor));
+                self.stack.push(Frame::Seq(node, anchor, start));
                 Ok(())
             }
             Event::MappingStart(anchor, tag) => {
+                self.open(&span)?;
+                let start = self.nodes;
                 let node = Node {
                     span: self.span(&span),
                     tag: tag.map(|t| format!("{}{}", t.handle, t.suffix)),
                     kind: NodeKind::Map(Vec::new()),
                 };
-                self.stack.push(Frame::Map(node, anchor, None));
+                self.stack
+                    .push(Frame::Map(node, anchor, start, None, KeyIndex::default()));
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq(node, anchor)) => {
+                Some(Frame::Seq(node, anchor, start)) => {
                     if anchor > 0 {
-                        self.anchors.insert(anchor, node.clone());
+                        let size = self.nodes - start + 1;
+                        self.anchors.insert(anchor, (node.clone(), size));
                     }
                     self.push(node)
                 }
                 _ => Ok(()),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map(mut node, anchor, _)) => {
+                Some(Frame::Map(mut node, anchor, start, _, _)) => {
                     apply_merges(&mut node)?;
                     if anchor > 0 {
-                        self.anchors.insert(anchor, node.clone());
+                        let size = self.nodes - start + 1;
+                        self.anchors.insert(anchor, (node.clone(), size));
                     }
                     self.push(node)
                 }
@@ -398,16 +539,16 @@ impl Builder {
                     self.doc = Some(node);
                 }
             }
-            Some(Frame::Seq(seq, _)) => {
+            Some(Frame::Seq(seq, _, _)) => {
                 if let NodeKind::Seq(items) = &mut seq.kind {
                     items.push(node);
                 }
             }
-            Some(Frame::Map(map, _, pending)) => match pending.take() {
+            Some(Frame::Map(map, _, _, pending, index)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
                     if let NodeKind::Map(pairs) = &mut map.kind {
-                        insert_pair(pairs, key, node);
+                        index.insert(pairs, key, node);
                     }
                 }
             },
@@ -416,20 +557,68 @@ impl Builder {
     }
 }
 
-/// Python-dict insertion: a repeated key keeps its first position and takes
-/// the new value.
-fn insert_pair(pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
-    // `<<` keys are merged later and may legitimately repeat.
-    let is_merge = key.as_str() == Some("<<") && key.tag.is_none();
-    if !is_merge
-        && let Some(slot) = pairs
-            .iter_mut()
-            .find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
-    {
-        slot.1 = value;
-        return;
+/// A scalar key as it compares (`Node`'s `==` on kind and tag), hashable.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyRepr {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(String),
+}
+
+/// Where each scalar key of a mapping being built is, so that a repeated
+/// key is found without scanning every pair (a mapping of 100 000 keys
+/// took minutes).
+#[derive(Default)]
+struct KeyIndex(HashMap<(KeyRepr, Option<String>), usize>);
+
+impl KeyIndex {
+    /// Python-dict insertion: a repeated key keeps its first position and
+    /// takes the new value.
+    fn insert(&mut self, pairs: &mut Vec<(Node, Node)>, key: Node, value: Node) {
+        // `<<` keys are merged later and may legitimately repeat.
+        let is_merge = key.as_str() == Some("<<") && key.tag.is_none();
+        if is_merge {
+            pairs.push((key, value));
+            return;
+        }
+        let repr = match &key.kind {
+            NodeKind::Null => KeyRepr::Null,
+            NodeKind::Bool(b) => KeyRepr::Bool(*b),
+            NodeKind::Int(i) => KeyRepr::Int(*i),
+            // NaN equals nothing, not even itself: never a repeat.
+            NodeKind::Float(f) if f.is_nan() => {
+                pairs.push((key, value));
+                return;
+            }
+            // 0.0 == -0.0.
+            NodeKind::Float(f) => KeyRepr::Float((f + 0.0).to_bits()),
+            NodeKind::Str(s) => KeyRepr::Str(s.clone()),
+            NodeKind::Seq(_) | NodeKind::Map(_) => {
+                // Rare: compared one by one.
+                match pairs
+                    .iter_mut()
+                    .find(|(k, _)| k.kind == key.kind && k.tag == key.tag)
+                {
+                    Some(slot) => slot.1 = value,
+                    None => pairs.push((key, value)),
+                }
+                return;
+            }
+        };
+        match self.0.entry((repr, key.tag.clone())) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if let Some(slot) = pairs.get_mut(*e.get()) {
+                    slot.1 = value;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(pairs.len());
+                pairs.push((key, value));
+            }
+        }
     }
-    pairs.push((key, value));
 }
 
 /// Expands `<<: *anchor` and `<<: [*a, *b]` as PyYAML's flatten_mapping does:
@@ -446,6 +635,7 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
         return Ok(());
     }
     let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut index = KeyIndex::default();
     let mut own: Vec<(Node, Node)> = Vec::new();
     for (k, v) in std::mem::take(pairs) {
         if k.as_str() == Some("<<") && k.tag.is_none() {
@@ -473,7 +663,7 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
             for src in sources.into_iter().rev() {
                 if let NodeKind::Map(src_pairs) = src.kind {
                     for (sk, sv) in src_pairs {
-                        insert_pair(&mut merged, sk, sv);
+                        index.insert(&mut merged, sk, sv);
                     }
                 }
             }
@@ -482,7 +672,7 @@ fn apply_merges(node: &mut Node) -> Result<(), Diagnostic> {
         }
     }
     for (k, v) in own {
-        insert_pair(&mut merged, k, v);
+        index.insert(&mut merged, k, v);
     }
     *pairs = merged;
     Ok(())
@@ -753,6 +943,54 @@ mod tests {
             crate::template::py_repr(&n.to_value().unwrap()),
             "{'a': 3, 'b': 2}"
         );
+    }
+
+    #[test]
+    fn hostile_documents_are_refused_cheaply() {
+        // Too deep, in block and flow style.
+        let deep = format!("{}x\n", "- ".repeat(10_000));
+        let e = load_str(&deep, "d.yml").unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
+        let e = load_str(&format!("a: {}", "[".repeat(300)), "d.yml").unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{}", e.message);
+        // Just deep enough.
+        let ok = format!("{}x\n", "- ".repeat(MAX_DEPTH));
+        assert!(load_str(&ok, "d.yml").is_ok());
+        // The billion laughs.
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (p, c) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+            bomb.push_str(&format!(
+                "{c}: &{c} [{}]\n",
+                vec![format!("*{p}"); 10].join(",")
+            ));
+        }
+        let e = load_str(&bomb, "b.yml").unwrap_err();
+        assert!(e.message.contains("too large"), "{}", e.message);
+        let sp = e.span.unwrap();
+        assert_eq!(sp.line, 6, "the alias that crosses the limit");
+        // Aliases within the budget are fine and copy their anchor.
+        let n = load_str("a: &a [1, 2]\nb: *a\n", "ok.yml").unwrap();
+        assert_eq!(n.get("b").unwrap().as_seq().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn control_characters_are_located() {
+        let e = load_str("a: 1\nb: \"x\0y\"\n", "n.yml").unwrap_err();
+        assert!(e.message.contains("U+0000"), "{}", e.message);
+        let sp = e.span.unwrap();
+        assert_eq!((sp.line, sp.col), (2, 6));
+        // Tabs, CR, NEL and escaped controls are fine.
+        assert!(load_str("a: \"\\0\"\r\nb: \"\t\u{85}\"\n", "ok.yml").is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let bytes = b"a: 1\nbc: caf\xe9\n".to_vec();
+        let e = std::str::from_utf8(&bytes).unwrap_err();
+        let d = utf8_diagnostic("u.yml", &bytes, e);
+        let sp = d.span.unwrap();
+        assert_eq!((sp.line, sp.col), (2, 8));
+        assert!(d.message.contains("\\xe9"), "{}", d.message);
     }
 
     #[test]

@@ -79,8 +79,10 @@ enum Marker {
 enum Hosts {
     /// `|1|salt|hash`.
     Hashed { salt: Vec<u8>, hash: [u8; 20] },
-    /// `(negated, lower-cased pattern)`.
-    Patterns(Vec<(bool, String)>),
+    /// The lower-cased, comma-separated patterns (`!` negates one), split
+    /// when matching: a 50 MB line of patterns kept as one string each took
+    /// gigabytes.
+    Patterns(String),
 }
 
 impl Hosts {
@@ -89,9 +91,13 @@ impl Hosts {
             Hosts::Hashed { salt, hash } => hmac_sha1(salt, name.as_bytes()) == *hash,
             Hosts::Patterns(patterns) => {
                 let mut positive = false;
-                for (negated, pattern) in patterns {
+                for p in patterns.split(',').filter(|p| !p.is_empty()) {
+                    let (negated, pattern) = match p.strip_prefix('!') {
+                        Some(neg) => (true, neg),
+                        None => (false, p),
+                    };
                     if wildmatch(pattern, name) {
-                        if *negated {
+                        if negated {
                             return false;
                         }
                         positive = true;
@@ -421,18 +427,10 @@ fn parse_hosts(field: &str) -> Result<Hosts, String> {
     if field.starts_with('|') {
         return Err("unsupported hashed host name format".into());
     }
-    let patterns = field
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.strip_prefix('!') {
-            Some(neg) => (true, neg.to_ascii_lowercase()),
-            None => (false, p.to_ascii_lowercase()),
-        })
-        .collect::<Vec<_>>();
-    if patterns.is_empty() {
+    if field.split(',').all(|p| p.is_empty()) {
         return Err("empty host pattern list".into());
     }
-    Ok(Hosts::Patterns(patterns))
+    Ok(Hosts::Patterns(field.to_ascii_lowercase()))
 }
 
 /// Whether a known_hosts host field (patterns or `|1|` hash) names `name`,

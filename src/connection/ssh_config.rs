@@ -484,17 +484,37 @@ fn check_command_line_option(key: &str, value: &str) -> Result<(), String> {
         _ => {}
     }
     if !is_known_keyword(key) {
-        let suggestion = KNOWN_KEYWORDS
-            .iter()
-            .map(|k| (strsim::jaro_winkler(k, key), *k))
-            .filter(|(score, _)| *score > 0.85)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, k)| format!(" (did you mean {k}?)"))
-            .unwrap_or_default();
+        let suggestion = keyword_suggestion(key);
         return Err(format!("unknown ssh option '{key}'{suggestion}"));
     }
     let args = split_args(value).map_err(|e| format!("ssh option {key}: {e}"))?;
     check_directive(key, &args).map_err(|e| format!("ssh option {key}: {e}"))
+}
+
+/// ` (did you mean HostName?)` for a keyword (lowercase) close to a known
+/// one; empty otherwise, and for anything too long to be a typo.
+fn keyword_suggestion(key: &str) -> String {
+    KNOWN_KEYWORDS
+        .iter()
+        .filter(|_| key.len() <= 100)
+        .map(|k| (strsim::jaro_winkler(k, key), *k))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default()
+}
+
+/// A configuration file's text; one that is not UTF-8 is refused with the
+/// place of its first bad byte (`file:line:col`).
+fn utf8_text(path: &Path, bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let d =
+            crate::yaml::utf8_diagnostic(&path.display().to_string(), e.as_bytes(), e.utf8_error());
+        match d.span {
+            Some(span) => format!("{span}: {}", d.message),
+            None => d.message,
+        }
+    })
 }
 
 /// The local facts tokens and `~` refer to.
@@ -664,8 +684,9 @@ impl SshConfig {
         if check_perms {
             check_permissions(path)?;
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = utf8_text(path, bytes)?;
         let idx = self.files.len();
         self.files.push(path.to_path_buf());
         let items = self.parse_text(&text, idx, include_dir, 0)?;
@@ -733,8 +754,8 @@ impl SshConfig {
                         };
                         for path in glob(&pattern) {
                             check_permissions(&path).map_err(at)?;
-                            let text = match std::fs::read_to_string(&path) {
-                                Ok(t) => t,
+                            let text = match std::fs::read(&path) {
+                                Ok(t) => utf8_text(&path, t)?,
                                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                                 Err(e) => {
                                     return Err(at(format!(
@@ -752,8 +773,10 @@ impl SshConfig {
                 }
                 _ => {
                     if !is_known_keyword(&key) {
-                        self.warnings
-                            .push(at(format!("unknown keyword '{keyword}' ignored")));
+                        self.warnings.push(at(format!(
+                            "unknown keyword '{keyword}' ignored{}",
+                            keyword_suggestion(&key)
+                        )));
                     }
                     check_directive(&key, &args).map_err(at)?;
                     items.push(Item::Set {

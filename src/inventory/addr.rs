@@ -102,6 +102,8 @@ pub fn parse_address(address: &str, allow_ranges: bool) -> Result<(String, Optio
 pub fn expand_hostpattern(pattern: &str) -> Result<(Vec<String>, Option<i64>), String> {
     let (name, port) = match parse_address(pattern, true) {
         Ok(v) => v,
+        // `host:99999999999999999999` has a bad port; it is not a name.
+        Err(e) if e.starts_with("port ") => return Err(e),
         Err(_) => (pattern.to_string(), None),
     };
     let names = if name.contains('[') {
@@ -188,8 +190,8 @@ pub fn expand_range(line: &str) -> Result<Vec<String>, String> {
                 "invalid host range `[{nrange}]`: the step cannot be zero"
             ));
         }
-        let mut i = b;
-        let stop = e + 1;
+        // In i128: bounds near i64's limits must not overflow.
+        let (mut i, stop, st) = (i128::from(b), i128::from(e) + 1, i128::from(st));
         while (st > 0 && i < stop) || (st < 0 && i > stop) {
             seq.push(i.to_string());
             if seq.len() > 1_000_000 {
@@ -219,6 +221,24 @@ pub const LOCALHOST: [&str; 3] = ["127.0.0.1", "localhost", "::1"];
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_at_the_integer_limits() {
+        assert_eq!(
+            expand_range("h[9223372036854775806:9223372036854775807]").unwrap(),
+            vec!["h9223372036854775806", "h9223372036854775807"]
+        );
+        assert_eq!(
+            expand_range("h[0:9223372036854775807:4611686018427387904]").unwrap(),
+            vec!["h0", "h4611686018427387904"]
+        );
+        assert!(expand_range("h[-9223372036854775808:9223372036854775807]").is_err());
+        assert!(
+            expand_hostpattern("web:99999999999999999999")
+                .unwrap_err()
+                .contains("out of range")
+        );
+    }
 
     #[test]
     fn ports_and_addresses() {

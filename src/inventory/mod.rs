@@ -1085,7 +1085,17 @@ impl Inventory {
             (bytes, None)
         };
         let vaulted = hidden.is_some();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(crate::yaml::utf8_diagnostic(
+                    &shown,
+                    e.as_bytes(),
+                    e.utf8_error(),
+                ));
+                return;
+            }
+        };
         crate::error::register_source(&file, &text);
         let ctx = SourceCtx {
             file: Value::from(shown.clone()),

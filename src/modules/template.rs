@@ -199,8 +199,14 @@ async fn run_template(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
         std::fs::read(&found).map_err(|e| fail(format!("could not find src={fullpath}, {e}")))?;
     // A vaulted template is decrypted, as Ansible's loader does.
     let bytes = crate::vault::decrypt_file_data(bytes, &fullpath).map_err(fail)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| fail("Template source files must be utf-8 encoded"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = crate::yaml::utf8_diagnostic(&fullpath, e.as_bytes(), e.utf8_error());
+        let place = at.span.map(|s| s.to_string()).unwrap_or_default();
+        fail(format!(
+            "Template source files must be utf-8 encoded ({place}: {})",
+            at.message
+        ))
+    })?;
 
     use std::os::unix::fs::MetadataExt;
     let src_mode = meta.mode() & 0o7777;
@@ -218,7 +224,15 @@ async fn run_template(args: &Args, ctx: &ModuleCtx<'_>) -> SResult<Outcome> {
         ("template_fullpath", Value::from(fullpath.as_str())),
         ("ansible_managed", Value::from(ANSIBLE_MANAGED)),
     ];
-    let rendered = render(ctx, &text, &extra, &found, newline).map_err(fail)?;
+    // A syntax error says only "template line N": name the file too.
+    // Other errors keep ansible-core's wording.
+    let rendered = render(ctx, &text, &extra, &found, newline).map_err(|e| {
+        if e.starts_with("template syntax error") {
+            fail(format!("{fullpath}: {e}"))
+        } else {
+            fail(e)
+        }
+    })?;
 
     let mut opts = CopyOpts::from_args(args);
     // The template action hands a rendered file to copy: follow defaults off.

@@ -75,9 +75,16 @@ impl Default for Templar {
     }
 }
 
+/// How many steps of the template engine one render may take: far more
+/// than any real template (a loop over 100 000 items takes about a
+/// million), and a `range(100000)` loop nested in another stops in
+/// seconds instead of running for hours.
+pub const TEMPLATE_FUEL: u64 = 10_000_000;
+
 impl Templar {
     pub fn new() -> Templar {
         let mut env = Environment::new();
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_formatter(native::formatter);
@@ -481,6 +488,9 @@ fn describe(e: &Error) -> String {
             Some((what, name)) => format!("No {what} named '{name}'."),
             None => format!("{}: {d}", kind_text(e.kind())),
         },
+        (ErrorKind::OutOfFuel, _) => format!(
+            "the template takes too long: it ran more than {TEMPLATE_FUEL} steps (an endless or enormous loop?)"
+        ),
         (k, Some(d)) => format!("{}: {d}", kind_text(k)),
         (k, None) => kind_text(k).to_owned(),
     };
@@ -511,6 +521,10 @@ fn kind_text(k: ErrorKind) -> &'static str {
         _ => "template error",
     }
 }
+
+/// How deep variables templated on lookup may refer to one another (`a:
+/// "{{ b }}"`, `b: "{{ c }}"`, …).
+pub const MAX_VAR_DEPTH: usize = 100;
 
 /// The variables visible to one task on one host, templated lazily on
 /// lookup and cached. Used as the root context of every render.
@@ -597,6 +611,14 @@ impl VarScope {
         }
         {
             let mut resolving = self.resolving.lock().ok()?;
+            if resolving.len() >= MAX_VAR_DEPTH {
+                // Each level is a render of its own: thousands of them
+                // overflowed the stack.
+                self.set_error(format!(
+                    "variables refer to variables more than {MAX_VAR_DEPTH} deep (at '{name}')"
+                ));
+                return Some(Value::UNDEFINED);
+            }
             if !resolving.insert(name.to_owned()) {
                 self.set_error(format!(
                     "recursive loop detected in template: variable '{name}' refers to itself"

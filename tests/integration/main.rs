@@ -9,6 +9,7 @@ mod config;
 mod conformance;
 mod conformance_cases;
 mod control;
+mod corpus;
 mod doc;
 mod engine;
 mod filemods;

@@ -138,13 +138,18 @@ enum Frame {
         items: Vec<Value>,
         anchor: usize,
         unsafe_tag: bool,
+        /// The node count when it started (for an anchor's size).
+        start: usize,
     },
     Map {
         pairs: Vec<(Value, Value)>,
+        /// Where each key is in `pairs`.
+        index: HashMap<Value, usize>,
         merges: Vec<Value>,
         pending_key: Option<Value>,
         anchor: usize,
         unsafe_tag: bool,
+        start: usize,
     },
 }
 
@@ -169,6 +174,7 @@ fn finish_map(pairs: Vec<(Value, Value)>, merges: Vec<Value>) -> Result<Value, E
     }
     // explicit keys win over merged keys; earlier merge sources win over later ones
     let mut merged: Vec<(Value, Value)> = Vec::new();
+    let mut index: HashMap<Value, usize> = HashMap::new();
     for src in merges {
         let sources: Vec<Value> = if src.kind() == minijinja::value::ValueKind::Map {
             vec![src]
@@ -186,7 +192,8 @@ fn finish_map(pairs: Vec<(Value, Value)>, merges: Vec<Value>) -> Result<Value, E
                 ));
             }
             for (k, v) in map_pairs(&s) {
-                if !merged.iter().any(|(mk, _)| *mk == k) {
+                if !index.contains_key(&k) {
+                    index.insert(k.clone(), merged.len());
                     merged.push((k, v));
                 }
             }
@@ -194,9 +201,10 @@ fn finish_map(pairs: Vec<(Value, Value)>, merges: Vec<Value>) -> Result<Value, E
     }
     let mut result = merged;
     for (k, v) in pairs {
-        if let Some(slot) = result.iter_mut().find(|(mk, _)| *mk == k) {
+        if let Some(slot) = index.get(&k).and_then(|i| result.get_mut(*i)) {
             slot.1 = v;
         } else {
+            index.insert(k.clone(), result.len());
             result.push((k, v));
         }
     }
@@ -212,7 +220,22 @@ fn is_unsafe_tag(tag: &Option<std::borrow::Cow<'_, YTag>>) -> bool {
 pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    // Anchored values with their sizes (nodes, aliases expanded): the
+    // same limits as hoist's own loader (crate::yaml), so that an alias
+    // bomb or a deep document fails here instead of in what uses it.
+    let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
+    let mut nodes: usize = 0;
+    let count = |nodes: &mut usize, n: usize| {
+        *nodes = nodes.saturating_add(n);
+        if *nodes > crate::yaml::MAX_NODES {
+            Err(load_err(format!(
+                "YAML document too large: more than {} values, aliases expanded",
+                crate::yaml::MAX_NODES
+            )))
+        } else {
+            Ok(())
+        }
+    };
     let mut current_doc: Option<Value> = None;
     let mut in_doc = false;
 
@@ -241,17 +264,18 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                 in_doc = false;
             }
             Event::Alias(id) => {
-                produced = Some(
-                    anchors
-                        .get(&id)
-                        .cloned()
-                        .ok_or_else(|| load_err("found undefined alias"))?,
-                );
+                let (v, size) = anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| load_err("found undefined alias"))?;
+                count(&mut nodes, size)?;
+                produced = Some(v);
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let v = resolve_scalar(&value, style, tag.as_deref())?;
+                count(&mut nodes, 1)?;
                 if anchor > 0 {
-                    anchors.insert(anchor, v.clone());
+                    anchors.insert(anchor, (v.clone(), 1));
                 }
                 // merge key marker
                 let is_merge =
@@ -265,15 +289,28 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                 }
                 produced = Some(v);
             }
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if stack.len() >= crate::yaml::MAX_DEPTH =>
+            {
+                return Err(load_err(format!(
+                    "YAML document nested too deeply (more than {} levels of lists and mappings)",
+                    crate::yaml::MAX_DEPTH
+                )));
+            }
             Event::SequenceStart(anchor, tag) => {
+                count(&mut nodes, 1)?;
                 stack.push(Frame::Seq {
                     items: Vec::new(),
                     anchor,
                     unsafe_tag: is_unsafe_tag(&tag),
+                    start: nodes,
                 });
             }
             Event::MappingStart(anchor, tag) => {
+                count(&mut nodes, 1)?;
                 stack.push(Frame::Map {
+                    start: nodes,
+                    index: HashMap::new(),
                     pairs: Vec::new(),
                     merges: Vec::new(),
                     pending_key: None,
@@ -286,13 +323,14 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                     items,
                     anchor,
                     unsafe_tag,
+                    start,
                 }) => {
                     let mut v = Value::from(items);
                     if unsafe_tag {
                         v = mark_unsafe(v);
                     }
                     if anchor > 0 {
-                        anchors.insert(anchor, v.clone());
+                        anchors.insert(anchor, (v.clone(), nodes - start + 1));
                     }
                     produced = Some(v);
                 }
@@ -304,6 +342,7 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                     merges,
                     anchor,
                     unsafe_tag,
+                    start,
                     ..
                 }) => {
                     let mut v = finish_map(pairs, merges)?;
@@ -311,7 +350,7 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                         v = mark_unsafe(v);
                     }
                     if anchor > 0 {
-                        anchors.insert(anchor, v.clone());
+                        anchors.insert(anchor, (v.clone(), nodes - start + 1));
                     }
                     produced = Some(v);
                 }
@@ -324,6 +363,7 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                 Some(Frame::Seq { items, .. }) => items.push(v),
                 Some(Frame::Map {
                     pairs,
+                    index,
                     merges,
                     pending_key,
                     ..
@@ -332,9 +372,10 @@ pub fn load_all(src: &str) -> Result<Vec<Value>, Error> {
                     Some(k) => {
                         if k.is_safe() && k.as_str() == Some("\u{0}<<merge>>") {
                             merges.push(v);
-                        } else if let Some(slot) = pairs.iter_mut().find(|(pk, _)| *pk == k) {
+                        } else if let Some(slot) = index.get(&k).and_then(|i| pairs.get_mut(*i)) {
                             slot.1 = v;
                         } else {
+                            index.insert(k.clone(), pairs.len());
                             pairs.push((k, v));
                         }
                     }
@@ -369,6 +410,28 @@ mod tests {
         load(src)
             .map(|v| py_repr(&v))
             .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn hostile_documents_fail_cleanly() {
+        let deep = format!("{}x\n", "- ".repeat(10_000));
+        let e = load(&deep).unwrap_err().to_string();
+        assert!(e.contains("nested too deeply"), "{e}");
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (p, c) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+            bomb.push_str(&format!(
+                "{c}: &{c} [{}]\n",
+                vec![format!("*{p}"); 10].join(",")
+            ));
+        }
+        let e = load(&bomb).unwrap_err().to_string();
+        assert!(e.contains("too large"), "{e}");
+        // Repeated keys: the last value, in the first place.
+        assert_eq!(r("{a: 1, b: 2, a: 3}"), "{'a': 3, 'b': 2}");
+        assert_eq!(
+            r("{<<: {a: 1, c: 4}, a: 2, b: 3}"),
+            "{'a': 2, 'c': 4, 'b': 3}"
+        );
     }
 
     #[test]
