@@ -12,6 +12,7 @@ mod control;
 mod doc;
 mod engine;
 mod filemods;
+mod fuzz_regressions;
 mod http;
 mod inspect;
 mod journal;
