@@ -97,10 +97,11 @@ pub fn inventory_yaml(data: &[u8]) {
 
 fn templar() -> Arc<Templar> {
     static T: OnceLock<Arc<Templar>> = OnceLock::new();
-    T.get_or_init(|| Arc::new(Templar::new())).clone()
+    T.get_or_init(|| Arc::new(Templar::for_fuzzing())).clone()
 }
 
-/// Template rendering: the text rendered as a task argument, a template
+/// Template rendering ([`Templar::for_fuzzing`]: no lookups, limited fuel):
+/// the text rendered as a task argument, a template
 /// file, an expression and a condition, with a few fixed variables, some of
 /// them templates referring to each other; and the same text as the value
 /// of a variable that others refer to (lazily templated, recursively).
