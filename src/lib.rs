@@ -12,6 +12,10 @@ pub mod connection;
 pub mod diff;
 pub mod error;
 pub mod executor;
+/// The fuzz targets' entry points (`fuzz/`, `docs/fuzzing.md`); not part
+/// of hoist's interface.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 pub mod interrupt;
 pub mod inventory;

@@ -168,17 +168,19 @@ impl JumpHost {
             return Err(bad("contains whitespace"));
         }
         let scheme = "ssh://";
-        let rest =
-            if spec.len() >= scheme.len() && spec[..scheme.len()].eq_ignore_ascii_case(scheme) {
-                let rest = &spec[scheme.len()..];
-                let rest = rest.strip_suffix('/').unwrap_or(rest);
-                if rest.contains('/') {
-                    return Err(bad("an ssh:// URI may not have a path"));
-                }
-                rest
-            } else {
-                spec
-            };
+        let rest = if spec
+            .get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        {
+            let rest = &spec[scheme.len()..];
+            let rest = rest.strip_suffix('/').unwrap_or(rest);
+            if rest.contains('/') {
+                return Err(bad("an ssh:// URI may not have a path"));
+            }
+            rest
+        } else {
+            spec
+        };
         let (user, hostport) = match rest.rsplit_once('@') {
             Some((user, hostport)) => {
                 if user.is_empty() {
@@ -2197,6 +2199,19 @@ Host *
         }
         assert!(parse_proxy_jump("NONE").unwrap().is_empty());
         let e = err("Host x\n  ProxyJump a,,b\n");
+        assert!(e.starts_with("test_config:2:"), "{e}");
+    }
+
+    /// Found by the ssh_config fuzz target: a non-ASCII character across
+    /// the 6th byte (where `ssh://` would end) made the scheme check slice
+    /// inside the character and panic.
+    #[test]
+    fn proxy_jump_non_ascii_near_the_scheme() {
+        let hops = parse_proxy_jump("r\u{fffd}\u{fffd}").unwrap();
+        assert_eq!(hops[0].host, "r\u{fffd}\u{fffd}");
+        let e = parse_proxy_jump("ssh:/\u{e9}").unwrap_err();
+        assert!(e.contains("ssh:/\u{e9}"), "{e}");
+        let e = err("Host x\n  ProxyJump ssh:/\u{e9}x,,b\n");
         assert!(e.starts_with("test_config:2:"), "{e}");
     }
 

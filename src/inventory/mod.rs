@@ -310,6 +310,40 @@ impl Inventory {
         }
     }
 
+    /// Parses `text` as one inventory file named `name` would be parsed by
+    /// [`Inventory::load`] (as YAML when `yaml`, else as INI), without
+    /// reading anything from disk (no `group_vars/`/`host_vars/`).
+    ///
+    /// For the fuzz targets ([`crate::fuzzing`]).
+    pub(crate) fn parse_text(
+        text: &str,
+        name: &str,
+        yaml: bool,
+    ) -> Result<Inventory, Vec<Diagnostic>> {
+        let mut inv = Inventory::empty();
+        let mut diags = Vec::new();
+        let file: Arc<str> = Arc::from(name);
+        crate::error::register_source(&file, text);
+        let ctx = SourceCtx {
+            file: Value::from(name),
+            dir: Value::from(()),
+        };
+        if yaml {
+            match crate::yaml::load_str(text, name) {
+                Ok(root) => yamlinv::parse(&mut inv, &root, &ctx, &mut diags),
+                Err(d) => diags.push(d),
+            }
+        } else {
+            ini::parse(&mut inv, text, &file, &ctx, &mut diags);
+        }
+        inv.reconcile();
+        if diags.is_empty() {
+            Ok(inv)
+        } else {
+            Err(diags)
+        }
+    }
+
     /// `meta: refresh_inventory`: the sources and playbook variable
     /// directories read again from disk, then the add_host and group_by
     /// changes made so far applied again (ansible-core keeps them since

@@ -103,6 +103,30 @@ impl Templar {
         Templar { env }
     }
 
+    /// [`Templar::new`] for templates a fuzzer makes up ([`crate::fuzzing`]):
+    /// `lookup`/`query`/`q` always fail, so that no made-up template runs a
+    /// command (`pipe`), writes a file (`password`) or reads a device
+    /// (`file` of `/dev/zero`); and each render gets a fixed amount of fuel
+    /// (minijinja instructions), so that a legitimately long render (nested
+    /// loops over large ranges) ends with an error instead of running for
+    /// hours.
+    pub(crate) fn for_fuzzing() -> Templar {
+        let mut t = Templar::new();
+        for name in ["lookup", "query", "q"] {
+            t.env.add_function(
+                name,
+                |_: minijinja::value::Rest<Value>| -> Result<Value, Error> {
+                    Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "lookups are disabled while fuzzing",
+                    ))
+                },
+            );
+        }
+        t.env.set_fuel(Some(2_000_000));
+        t
+    }
+
     /// Checks the Jinja syntax of a string without rendering it.
     pub fn check_syntax(&self, s: &str) -> Result<(), String> {
         if !is_template(s) {

@@ -13,6 +13,7 @@ mod corpus;
 mod doc;
 mod engine;
 mod filemods;
+mod fuzz_regressions;
 mod http;
 mod inspect;
 mod journal;
