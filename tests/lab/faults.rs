@@ -271,16 +271,48 @@ fn old_sha1() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The copy play, sent `signals` SIGINTs 0.2 s apart once a copy is under
+/// way on some host.
+struct Interrupted {
+    project: tempfile::TempDir,
+    run: Run,
+    old_sum: String,
+    new_sum: String,
+    /// The hosts' process count before the run.
+    at_rest: usize,
+}
+
+fn interrupt_copies(lab: &Lab, signals: usize) -> Interrupted {
+    let (project, new_sum) = copy_project(lab);
+    let at_rest = processes_on(lab, &COPY_HOSTS);
+    let (run, _) = apply_interrupted(project.path(), "TASK [large copy]", |pid| {
+        until_a_copy_is_under_way(lab);
+        for i in 0..signals {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            sigint(pid);
+        }
+    });
+    Interrupted {
+        project,
+        run,
+        old_sum: old_sha1(),
+        new_sum,
+        at_rest,
+    }
+}
+
 #[test]
 fn ctrl_c_lets_running_writes_finish_journals_handlers_and_exits_99() {
     let Some(lab) = lab_exclusive() else { return };
-    let (p, new_sum) = copy_project(&lab);
-    let old_sum = old_sha1();
-    let at_rest = processes_on(&lab, &COPY_HOSTS);
-    let (r, _) = apply_interrupted(p.path(), "TASK [large copy]", |pid| {
-        until_a_copy_is_under_way(&lab);
-        sigint(pid);
-    });
+    let Interrupted {
+        project: p,
+        run: r,
+        old_sum,
+        new_sum,
+        at_rest,
+    } = interrupt_copies(&lab, 1);
     assert_eq!(r.code, 99, "{r:?}");
     assert!(r.stderr.contains("User interrupted execution"), "{r:?}");
     assert!(
@@ -331,15 +363,13 @@ fn ctrl_c_lets_running_writes_finish_journals_handlers_and_exits_99() {
 #[test]
 fn a_second_ctrl_c_stops_at_once() {
     let Some(lab) = lab_exclusive() else { return };
-    let (p, new_sum) = copy_project(&lab);
-    let old_sum = old_sha1();
-    let at_rest = processes_on(&lab, &COPY_HOSTS);
-    let (r, _) = apply_interrupted(p.path(), "TASK [large copy]", |pid| {
-        until_a_copy_is_under_way(&lab);
-        sigint(pid);
-        std::thread::sleep(Duration::from_millis(200));
-        sigint(pid);
-    });
+    let Interrupted {
+        project: _p,
+        run: r,
+        old_sum,
+        new_sum,
+        at_rest,
+    } = interrupt_copies(&lab, 2);
     assert_eq!(r.code, 99, "{r:?}");
     assert!(r.stderr.contains("stopped at once"), "{r:?}");
     // 0.2 s between the two, and the second is obeyed at once.
