@@ -29,7 +29,7 @@ use super::ssh_config::{JumpHost, Overrides, SshConfig, SshTarget, StrictMode};
 use super::trace::{self, TraceEvent};
 use super::{ConnError, ConnResult, ExecOutput};
 
-/// Keepalive nudges per command at most (see `Session::nudge`): the first
+/// Nudges per command at most (see `Session::nudge`): the first
 /// small replies are what Nagle holds; a big output must not queue a
 /// request per message, or the session's command queue fills while its
 /// loop waits for this command to take its data, and both wait forever.
