@@ -71,9 +71,11 @@ pub type StatsAndContent = (Option<FileStat>, Option<FileStat>, Option<Vec<u8>>)
 /// SHA-1 in lowercase hex, as Ansible's `checksum` reports it.
 pub fn sha1_hex(data: &[u8]) -> String {
     use sha1::{Digest, Sha1};
-    let mut h = Sha1::new();
-    h.update(data);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    lower_hex(&Sha1::digest(data))
+}
+
+fn lower_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// [`sha1_hex`] for data that may be large (a file to copy): it yields to
@@ -88,7 +90,7 @@ pub async fn sha1_hex_yielding(data: &[u8]) -> String {
             tokio::task::yield_now().await;
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    lower_hex(&h.finalize())
 }
 
 /// `prefix` and 128 random bits in hex: a marker no file content or

@@ -26,14 +26,23 @@ fn own_project(lab: &Lab, playbook: &str) -> tempfile::TempDir {
     p
 }
 
+/// The lab's hosts as `hoist lab` records them (lab.json): name, netns,
+/// veths …
+fn lab_hosts(lab: &Lab) -> Vec<serde_json::Value> {
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("lab.json")).expect("lab.json"))
+            .expect("lab.json is JSON");
+    match state["hosts"].take() {
+        serde_json::Value::Array(hosts) => hosts,
+        other => panic!("lab.json: hosts is not a list: {other}"),
+    }
+}
+
 /// How many processes run in the hosts' network namespaces (sshd
 /// listeners, holders, and whatever hoist's sessions left behind).
 fn processes_on(lab: &Lab, hosts: &[&str]) -> usize {
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(lab.dir.join("lab.json")).expect("lab.json"))
-            .expect("lab.json is JSON");
     let mut n = 0;
-    for h in state["hosts"].as_array().expect("hosts") {
+    for h in lab_hosts(lab) {
         if !hosts.contains(&h["name"].as_str().unwrap_or_default()) {
             continue;
         }
@@ -489,14 +498,8 @@ struct SlowLink {
 
 impl SlowLink {
     fn new(lab: &Lab, host: &str) -> SlowLink {
-        let state: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(lab.dir.join("lab.json")).expect("lab.json"),
-        )
-        .expect("lab.json is JSON");
-        let h = state["hosts"]
-            .as_array()
-            .expect("hosts")
-            .iter()
+        let h = lab_hosts(lab)
+            .into_iter()
             .find(|h| h["name"] == host)
             .expect("host in lab.json");
         let veth = &h["veths"][0];
